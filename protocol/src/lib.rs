@@ -1,2 +1,19 @@
-//! The contract between the agent runner, the operator and any NATS client: subjects, wire
-//! messages, events and the runner's configuration (DESIGN.md §4–5). Empty until the runner lands.
+//! The contract between the agent runner, the operator and any NATS client (DESIGN.md §4–5):
+//! subjects, wire messages, events and the runner's configuration.
+//!
+//! Every subject is built by the functions of [`subjects`]; nothing else formats one by hand.
+//! The JSON shapes are documented for other languages in `docs/protocol.md`.
+
+pub mod events;
+pub mod headers;
+pub mod messages;
+pub mod runner_config;
+pub mod subjects;
+
+pub use events::{Event, EventBody, InteractionEvent, MessageEvent, ModelCallEvent, ToolCallEvent};
+pub use messages::{
+    AgentReply, AgentRequest, ErrorCode, Notification, PROTOCOL_VERSION, ReplyError, ToolCallSummary,
+    Usage,
+};
+pub use runner_config::{RUNNER_CONFIG_VERSION, RunnerConfig};
+pub use subjects::{InvalidToken, SubjectToken};

@@ -1,0 +1,229 @@
+//! Request, reply and notification bodies: JSON with camelCase names.
+
+use serde::{Deserialize, Serialize};
+
+/// The wire version these types speak; a request of another version is refused.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+fn protocol_version() -> u32 {
+    PROTOCOL_VERSION
+}
+
+/// A question or task for an agent, sent to its `query` subject.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct AgentRequest {
+    /// Wire version; 1.
+    #[serde(default = "protocol_version")]
+    pub version: u32,
+    /// Caller-chosen id; the reply and every event carry it.
+    pub request_id: String,
+    /// The conversation this request belongs to, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<String>,
+    /// Who asks: an agent's name, or a person or system outside.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    /// The question or task, as text.
+    pub input: String,
+    /// Free-form data given with the input.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<serde_json::Value>,
+    /// Absolute deadline, milliseconds since the Unix epoch; past it the caller has given up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deadline_ms: Option<u64>,
+    /// The agents this request has passed through, first caller first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub delegation_path: Vec<String>,
+}
+
+impl AgentRequest {
+    /// A version-1 request with just an id and input.
+    pub fn new(request_id: impl Into<String>, input: impl Into<String>) -> Self {
+        Self {
+            version: PROTOCOL_VERSION,
+            request_id: request_id.into(),
+            session_id: None,
+            from: None,
+            input: input.into(),
+            context: None,
+            deadline_ms: None,
+            delegation_path: Vec::new(),
+        }
+    }
+}
+
+/// Tokens used and what they cost.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Usage {
+    /// Prompt tokens.
+    pub input_tokens: u64,
+    /// Completion tokens.
+    pub output_tokens: u64,
+    /// USD, from the answering Models' pricing.
+    pub cost_usd: f64,
+}
+
+impl Usage {
+    /// Adds `other` into `self`.
+    pub fn add(&mut self, other: Usage) {
+        self.input_tokens += other.input_tokens;
+        self.output_tokens += other.output_tokens;
+        self.cost_usd += other.cost_usd;
+    }
+}
+
+/// One tool call made while answering.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ToolCallSummary {
+    /// The Tool's name.
+    pub name: String,
+    /// Whether it returned a result (false: refused arguments, error, timeout, rate limit).
+    pub ok: bool,
+    /// How long it took.
+    pub duration_ms: u64,
+}
+
+/// Why a request was not answered.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The request was not valid JSON of the expected shape or version.
+    BadRequest,
+    /// The agent is at `maxConcurrentRequests`; retry later.
+    Busy,
+    /// The deadline or `timeoutSeconds` passed.
+    Timeout,
+    /// `maxTurns` model turns did not produce an answer.
+    MaxTurns,
+    /// The daily budget is spent.
+    BudgetExceeded,
+    /// Every model in the chain failed or has its circuit open.
+    ModelUnavailable,
+    /// The model refused the request (400, 401, 403): retrying will not help.
+    ModelRejected,
+    /// Delegation would revisit an agent already on the path.
+    DelegationCycle,
+    /// Delegation would exceed `maxDelegationDepth`.
+    DelegationDepth,
+    /// The agent is shutting down and takes no new requests.
+    ShuttingDown,
+    /// Anything else; the message says what.
+    Internal,
+}
+
+impl ErrorCode {
+    /// The code as it appears on the wire and in metric labels.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::BadRequest => "bad_request",
+            Self::Busy => "busy",
+            Self::Timeout => "timeout",
+            Self::MaxTurns => "max_turns",
+            Self::BudgetExceeded => "budget_exceeded",
+            Self::ModelUnavailable => "model_unavailable",
+            Self::ModelRejected => "model_rejected",
+            Self::DelegationCycle => "delegation_cycle",
+            Self::DelegationDepth => "delegation_depth",
+            Self::ShuttingDown => "shutting_down",
+            Self::Internal => "internal",
+        }
+    }
+}
+
+/// A reason a request was not answered, for programs (`code`) and people (`message`).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct ReplyError {
+    /// What kind of failure.
+    pub code: ErrorCode,
+    /// What happened, for a person.
+    pub message: String,
+}
+
+/// The answer to an [`AgentRequest`], published to the request's reply subject.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct AgentReply {
+    /// Wire version; 1.
+    #[serde(default = "protocol_version")]
+    pub version: u32,
+    /// The request's id (empty when the request was too malformed to carry one).
+    pub request_id: String,
+    /// The answer, when there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<String>,
+    /// Which Model answered (it differs from the first when a fallback was used).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// Tokens and cost of the whole request, delegations excluded.
+    #[serde(default)]
+    pub usage: Usage,
+    /// Tool calls made, in order of completion.
+    #[serde(default)]
+    pub tool_calls: Vec<ToolCallSummary>,
+    /// Why there is no answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<ReplyError>,
+}
+
+impl AgentReply {
+    /// A reply carrying only an error.
+    pub fn failure(request_id: impl Into<String>, code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            version: PROTOCOL_VERSION,
+            request_id: request_id.into(),
+            output: None,
+            model: None,
+            usage: Usage::default(),
+            tool_calls: Vec::new(),
+            error: Some(ReplyError { code, message: message.into() }),
+        }
+    }
+}
+
+/// A fire-and-forget message to an agent's `notify` subject or a namespace's broadcast.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Notification {
+    /// Wire version; 1.
+    #[serde(default = "protocol_version")]
+    pub version: u32,
+    /// Who sends it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    /// What it is about, e.g. `config-changed` or `budget-warning`.
+    pub topic: String,
+    /// Free-form content.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<serde_json::Value>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_wire_shape_is_camel_case_and_minimal() {
+        let request = AgentRequest::new("r-1", "hello");
+        let json = serde_json::to_value(&request).expect("serializes");
+        assert_eq!(json, serde_json::json!({"version": 1, "requestId": "r-1", "input": "hello"}));
+        let parsed: AgentRequest =
+            serde_json::from_str(r#"{"requestId":"r-2","input":"x","delegationPath":["a"],"deadlineMs":5}"#)
+                .expect("parses");
+        assert_eq!(parsed.version, 1);
+        assert_eq!(parsed.delegation_path, ["a"]);
+        assert_eq!(parsed.deadline_ms, Some(5));
+    }
+
+    #[test]
+    fn error_reply_wire_shape() {
+        let reply = AgentReply::failure("r-1", ErrorCode::Busy, "at capacity");
+        let json = serde_json::to_value(&reply).expect("serializes");
+        assert_eq!(json["error"], serde_json::json!({"code": "busy", "message": "at capacity"}));
+        assert_eq!(json["usage"]["inputTokens"], 0);
+        assert_eq!(serde_json::to_value(ErrorCode::DelegationCycle).expect("code"), "delegation_cycle");
+        assert_eq!(ErrorCode::ModelUnavailable.as_str(), "model_unavailable");
+    }
+}
