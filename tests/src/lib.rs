@@ -1,2 +1,6 @@
-//! End-to-end tests across crates, on devcluster with real NATS and PostgreSQL (DESIGN.md §7).
-//! Empty until there are two crates to test together.
+//! End-to-end tests across crates (DESIGN.md §7), and the fixtures the crates' own tests share.
+
+pub mod nats_fixture;
+pub mod polling;
+pub mod runner_process;
+pub mod scripted_model;

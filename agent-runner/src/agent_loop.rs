@@ -1,0 +1,297 @@
+//! The agent loop: prompt → model → tool calls → … → answer, within the request's bounds.
+
+use std::sync::Arc;
+
+use agentry_protocol::events::{
+    EventBody, InteractionEvent, MessageEvent, MessageRole, ModelCallEvent, ToolCallEvent,
+};
+use agentry_protocol::runner_config::RunnerConfig;
+use agentry_protocol::{AgentReply, AgentRequest, ErrorCode, PROTOCOL_VERSION, ToolCallSummary, Usage};
+use tokio::time::Instant;
+
+use crate::budget::DailyBudget;
+use crate::event_publisher::EventPublisher;
+use crate::metrics::RunnerMetrics;
+use crate::model::chat::{ChatMessage, ChatRequest};
+use crate::model::model_chain::{ChainError, ModelCallRecord, ModelChain};
+use crate::tools::{CallContext, ToolBox};
+
+/// Everything one agent needs to answer requests; shared by all in-flight requests.
+pub struct AgentLoop {
+    config: Arc<RunnerConfig>,
+    system_prompt: String,
+    models: ModelChain,
+    tools: ToolBox,
+    budget: DailyBudget,
+    events: EventPublisher,
+    metrics: Arc<RunnerMetrics>,
+}
+
+/// A request being answered, with the bounds worked out on receipt.
+#[derive(Debug)]
+pub struct Inbound {
+    /// The request.
+    pub request: AgentRequest,
+    /// When the reply is due.
+    pub deadline: Instant,
+    /// When the request arrived.
+    pub received: Instant,
+}
+
+impl AgentLoop {
+    /// Assembles the loop from its parts.
+    pub fn new(
+        config: Arc<RunnerConfig>,
+        models: ModelChain,
+        tools: ToolBox,
+        events: EventPublisher,
+        metrics: Arc<RunnerMetrics>,
+    ) -> Self {
+        let system_prompt = render_system_prompt(&config);
+        let budget = DailyBudget::new(config.limits.daily_budget_usd);
+        Self { config, system_prompt, models, tools, budget, events, metrics }
+    }
+
+    /// Answers one request; every failure becomes an error reply, never a panic or a hang.
+    pub async fn answer(&self, inbound: Inbound) -> AgentReply {
+        let Inbound { request, deadline, received } = inbound;
+        let mut progress = Progress::default();
+        let outcome = tokio::time::timeout_at(deadline, self.run(&request, deadline, &mut progress)).await;
+        let reply = match outcome {
+            Ok(Ok((output, model))) => AgentReply {
+                version: PROTOCOL_VERSION,
+                request_id: request.request_id.clone(),
+                output: Some(output),
+                model: Some(model),
+                usage: progress.usage,
+                tool_calls: std::mem::take(&mut progress.tool_calls),
+                error: None,
+            },
+            Ok(Err((code, message))) => self.failure(&request, &mut progress, code, message),
+            Err(_) => {
+                let message = format!(
+                    "no answer within the deadline ({} s limit or the caller's deadline)",
+                    self.config.limits.timeout_seconds
+                );
+                self.failure(&request, &mut progress, ErrorCode::Timeout, message)
+            }
+        };
+        self.emit_interaction(&request, &reply, received);
+        reply
+    }
+
+    fn failure(
+        &self,
+        request: &AgentRequest,
+        progress: &mut Progress,
+        code: ErrorCode,
+        message: String,
+    ) -> AgentReply {
+        let mut reply = AgentReply::failure(&request.request_id, code, message);
+        reply.usage = progress.usage;
+        reply.tool_calls = std::mem::take(&mut progress.tool_calls);
+        reply
+    }
+
+    async fn run(
+        &self,
+        request: &AgentRequest,
+        deadline: Instant,
+        progress: &mut Progress,
+    ) -> Result<(String, String), (ErrorCode, String)> {
+        let session = request.session_id.as_deref();
+        let mut messages = vec![ChatMessage::System(self.system_prompt.clone())];
+        messages.push(ChatMessage::User(user_message(request)));
+        self.events.emit(
+            &request.request_id,
+            session,
+            EventBody::Message(MessageEvent {
+                role: MessageRole::User,
+                content: request.input.clone(),
+                tool_name: None,
+                usage: None,
+            }),
+        );
+        let ctx = CallContext {
+            request_id: request.request_id.clone(),
+            session_id: request.session_id.clone(),
+            delegation_path: request
+                .delegation_path
+                .iter()
+                .cloned()
+                .chain([self.config.agent.clone()])
+                .collect(),
+            deadline,
+        };
+        let tools = self.tools.specs();
+        for _turn in 0..self.config.limits.max_turns {
+            if let Some(spent) = self.budget.exhausted() {
+                return Err((
+                    ErrorCode::BudgetExceeded,
+                    format!("the daily budget is spent ({spent:.4} USD today); requests resume at 00:00 UTC"),
+                ));
+            }
+            let chat = ChatRequest { messages: messages.clone(), tools: tools.clone() };
+            let answer = match self.models.complete(&chat, deadline).await {
+                Ok(answer) => answer,
+                Err(ChainError::AllFailed { calls, last_error }) => {
+                    self.emit_model_calls(request, &calls);
+                    return Err((ErrorCode::ModelUnavailable, last_error));
+                }
+                Err(ChainError::DeadlineExceeded { calls }) => {
+                    self.emit_model_calls(request, &calls);
+                    return Err((ErrorCode::Timeout, "the deadline passed while waiting for a model".into()));
+                }
+            };
+            self.emit_model_calls(request, &answer.calls);
+            self.budget.spend(answer.usage.cost_usd);
+            progress.usage.add(answer.usage);
+            let turn = answer.turn;
+            self.events.emit(
+                &request.request_id,
+                session,
+                EventBody::Message(MessageEvent {
+                    role: MessageRole::Assistant,
+                    content: turn.text.clone().unwrap_or_default(),
+                    tool_name: None,
+                    usage: Some(answer.usage),
+                }),
+            );
+            if turn.tool_calls.is_empty() {
+                return Ok((turn.text.unwrap_or_default(), answer.model));
+            }
+            let outcomes = self.tools.call_all(&turn.tool_calls, &ctx).await;
+            messages.push(ChatMessage::Assistant { text: turn.text, tool_calls: turn.tool_calls.clone() });
+            for (call, outcome) in turn.tool_calls.iter().zip(outcomes) {
+                let duration_ms = outcome.duration.as_millis() as u64;
+                progress.tool_calls.push(ToolCallSummary {
+                    name: outcome.name.clone(),
+                    ok: outcome.ok,
+                    duration_ms,
+                });
+                self.events.emit(
+                    &request.request_id,
+                    session,
+                    EventBody::ToolCall(ToolCallEvent {
+                        tool: outcome.name.clone(),
+                        arguments: call.arguments.clone(),
+                        ok: outcome.ok,
+                        error: (!outcome.ok).then(|| outcome.content.clone()),
+                        duration_ms,
+                    }),
+                );
+                messages.push(ChatMessage::ToolResult {
+                    call_id: outcome.call_id,
+                    name: outcome.name,
+                    content: outcome.content,
+                    is_error: !outcome.ok,
+                });
+            }
+        }
+        Err((
+            ErrorCode::MaxTurns,
+            format!("no answer after {} model turns (limits.maxTurns)", self.config.limits.max_turns),
+        ))
+    }
+
+    fn emit_model_calls(&self, request: &AgentRequest, calls: &[ModelCallRecord]) {
+        for call in calls {
+            self.events.emit(
+                &request.request_id,
+                request.session_id.as_deref(),
+                EventBody::ModelCall(ModelCallEvent {
+                    model: call.model.clone(),
+                    provider: call.provider.clone(),
+                    ok: call.ok,
+                    error: call.error.clone(),
+                    latency_ms: call.latency.as_millis() as u64,
+                    attempts: call.attempts,
+                    usage: call.usage,
+                }),
+            );
+        }
+    }
+
+    fn emit_interaction(&self, request: &AgentRequest, reply: &AgentReply, received: Instant) {
+        let latency = received.elapsed();
+        let outcome = reply.error.as_ref().map_or("ok", |e| e.code.as_str());
+        self.metrics.requests.with_label_values(&[outcome]).inc();
+        self.metrics.request_duration.with_label_values(&[outcome]).observe(latency.as_secs_f64());
+        self.events.emit(
+            &request.request_id,
+            request.session_id.as_deref(),
+            EventBody::Interaction(InteractionEvent {
+                from_agent: request.from.clone(),
+                to_agent: self.config.agent.clone(),
+                query: request.input.clone(),
+                response: reply.output.clone(),
+                error: reply.error.as_ref().map(|e| e.code),
+                latency_ms: latency.as_millis() as u64,
+                model: reply.model.clone(),
+                usage: reply.usage,
+                delegation_depth: request.delegation_path.len() as u32,
+            }),
+        );
+    }
+}
+
+/// What a request has used so far, kept even when it fails.
+#[derive(Default)]
+struct Progress {
+    usage: Usage,
+    tool_calls: Vec<ToolCallSummary>,
+}
+
+/// The system prompt, then the memory blocks, highest priority first.
+fn render_system_prompt(config: &RunnerConfig) -> String {
+    let mut prompt = config.system_prompt.clone().unwrap_or_default();
+    let mut blocks: Vec<_> = config.memory_blocks.iter().collect();
+    blocks.sort_by(|a, b| b.priority.cmp(&a.priority).then_with(|| a.label.cmp(&b.label)));
+    for block in blocks {
+        if !prompt.is_empty() {
+            prompt.push_str("\n\n");
+        }
+        prompt.push_str(&format!(
+            "<{label}>\n{content}\n</{label}>",
+            label = block.label,
+            content = block.content
+        ));
+    }
+    prompt
+}
+
+/// The caller's input, with its context appended when there is one.
+fn user_message(request: &AgentRequest) -> String {
+    match &request.context {
+        Some(context) if !context.is_null() => format!("{}\n\nContext:\n{context}", request.input),
+        _ => request.input.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use agentry_protocol::runner_config::MemoryBlock;
+
+    #[test]
+    fn memory_blocks_follow_the_prompt_by_priority() {
+        let mut config: RunnerConfig = serde_json::from_value(serde_json::json!({
+            "version": 1, "namespace": "ns", "agent": "a", "role": "worker", "models": [],
+            "nats": {"url": "nats://127.0.0.1:4222"}, "systemPrompt": "You help."
+        }))
+        .expect("config");
+        config.memory_blocks = vec![
+            MemoryBlock { label: "low".into(), content: "L".into(), priority: 1 },
+            MemoryBlock { label: "high".into(), content: "H".into(), priority: 9 },
+        ];
+        assert_eq!(render_system_prompt(&config), "You help.\n\n<high>\nH\n</high>\n\n<low>\nL\n</low>");
+    }
+
+    #[test]
+    fn context_is_appended_to_the_input() {
+        let mut request = AgentRequest::new("r", "Plan it.");
+        assert_eq!(user_message(&request), "Plan it.");
+        request.context = Some(serde_json::json!({"priority": "high"}));
+        assert_eq!(user_message(&request), "Plan it.\n\nContext:\n{\"priority\":\"high\"}");
+    }
+}

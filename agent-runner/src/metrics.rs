@@ -1,0 +1,163 @@
+//! The runner's Prometheus metrics (DESIGN.md §6), every series labelled with the agent and
+//! its namespace.
+
+use std::collections::HashMap;
+
+use prometheus::{
+    CounterVec, Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
+};
+
+/// Latency buckets from 1 ms to 2 min: agent requests range from instant replies to long tool chains.
+const LATENCY_BUCKETS: &[f64] =
+    &[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0];
+
+/// Every metric the runner exports.
+pub struct RunnerMetrics {
+    registry: Registry,
+    /// Requests answered, by outcome (`ok` or an error code).
+    pub requests: IntCounterVec,
+    /// Request duration in seconds, by outcome.
+    pub request_duration: HistogramVec,
+    /// Requests being worked on.
+    pub in_flight: IntGauge,
+    /// Model calls (after retries), by provider, model and outcome.
+    pub model_calls: IntCounterVec,
+    /// Model call duration in seconds, retries included, by provider and model.
+    pub model_call_duration: HistogramVec,
+    /// Tokens, by model and direction (`input` or `output`).
+    pub tokens: IntCounterVec,
+    /// Model spend in USD, by model.
+    pub cost_usd: CounterVec,
+    /// Tool calls, by tool and outcome (`ok`, `invalid_arguments`, `unknown_tool`, `error`, `timeout`,
+    /// `rate_limited`).
+    pub tool_calls: IntCounterVec,
+    /// Tool call duration in seconds, by tool.
+    pub tool_call_duration: HistogramVec,
+    /// Circuit-breaker state by model: 0 closed, 1 half-open, 2 open.
+    pub circuit_state: IntGaugeVec,
+    /// Long-term memory query duration in seconds.
+    pub memory_query_duration: Histogram,
+    /// Messages exchanged with other agents, by peer and direction (`sent` or `received`).
+    pub agent_messages: IntCounterVec,
+    /// Events accepted by JetStream.
+    pub events_published: IntCounter,
+    /// Events dropped because the buffer was full.
+    pub events_dropped: IntCounter,
+    /// Events JetStream refused or did not acknowledge (retried until dropped).
+    pub events_failed: IntCounter,
+}
+
+impl RunnerMetrics {
+    /// Registers every metric with `namespace` and `agent` as constant labels.
+    pub fn new(namespace: &str, agent: &str) -> Result<Self, prometheus::Error> {
+        let labels = HashMap::from([
+            ("namespace".to_string(), namespace.to_string()),
+            ("agent".to_string(), agent.to_string()),
+        ]);
+        let registry = Registry::new_custom(Some("agentry".into()), Some(labels))?;
+        let counter_vec = |name: &str, help: &str, labels: &[&str]| {
+            let c = IntCounterVec::new(Opts::new(name, help), labels)?;
+            registry.register(Box::new(c.clone()))?;
+            Ok::<_, prometheus::Error>(c)
+        };
+        let histogram_vec = |name: &str, help: &str, labels: &[&str]| {
+            let h =
+                HistogramVec::new(HistogramOpts::new(name, help).buckets(LATENCY_BUCKETS.to_vec()), labels)?;
+            registry.register(Box::new(h.clone()))?;
+            Ok::<_, prometheus::Error>(h)
+        };
+        let counter = |name: &str, help: &str| {
+            let c = IntCounter::new(name, help)?;
+            registry.register(Box::new(c.clone()))?;
+            Ok::<_, prometheus::Error>(c)
+        };
+        let requests = counter_vec("agent_requests_total", "Requests answered, by outcome.", &["outcome"])?;
+        let request_duration =
+            histogram_vec("agent_request_duration_seconds", "Request duration, by outcome.", &["outcome"])?;
+        let in_flight = IntGauge::new("agent_requests_in_flight", "Requests being worked on.")?;
+        registry.register(Box::new(in_flight.clone()))?;
+        let model_calls = counter_vec(
+            "model_calls_total",
+            "Model calls after retries, by provider, model and outcome.",
+            &["provider", "model", "outcome"],
+        )?;
+        let model_call_duration = histogram_vec(
+            "model_call_duration_seconds",
+            "Model call duration including retries.",
+            &["provider", "model"],
+        )?;
+        let tokens =
+            counter_vec("model_tokens_total", "Tokens, by model and direction.", &["model", "direction"])?;
+        let cost_usd = CounterVec::new(Opts::new("model_cost_usd_total", "Model spend in USD."), &["model"])?;
+        registry.register(Box::new(cost_usd.clone()))?;
+        let tool_calls =
+            counter_vec("tool_calls_total", "Tool calls, by tool and outcome.", &["tool", "outcome"])?;
+        let tool_call_duration =
+            histogram_vec("tool_call_duration_seconds", "Tool call duration.", &["tool"])?;
+        let circuit_state = IntGaugeVec::new(
+            Opts::new("circuit_breaker_state", "Circuit breaker per model: 0 closed, 1 half-open, 2 open."),
+            &["model"],
+        )?;
+        registry.register(Box::new(circuit_state.clone()))?;
+        let memory_query_duration = Histogram::with_opts(
+            HistogramOpts::new("memory_query_duration_seconds", "Long-term memory query duration.")
+                .buckets(LATENCY_BUCKETS.to_vec()),
+        )?;
+        registry.register(Box::new(memory_query_duration.clone()))?;
+        let agent_messages = counter_vec(
+            "agent_messages_total",
+            "Messages exchanged with other agents, by peer and direction.",
+            &["peer", "direction"],
+        )?;
+        let events_published = counter("events_published_total", "Events accepted by JetStream.")?;
+        let events_dropped = counter("events_dropped_total", "Events dropped because the buffer was full.")?;
+        let events_failed =
+            counter("events_failed_total", "Event publishes JetStream refused or did not acknowledge.")?;
+        Ok(Self {
+            registry,
+            requests,
+            request_duration,
+            in_flight,
+            model_calls,
+            model_call_duration,
+            tokens,
+            cost_usd,
+            tool_calls,
+            tool_call_duration,
+            circuit_state,
+            memory_query_duration,
+            agent_messages,
+            events_published,
+            events_dropped,
+            events_failed,
+        })
+    }
+
+    /// The metrics in Prometheus text format.
+    pub fn encode(&self) -> Result<String, prometheus::Error> {
+        let mut out = Vec::new();
+        TextEncoder::new().encode(&self.registry.gather(), &mut out)?;
+        Ok(String::from_utf8_lossy(&out).into_owned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn series_carry_agent_and_namespace() {
+        let metrics = RunnerMetrics::new("fleet", "finance-officer").expect("metrics");
+        metrics.requests.with_label_values(&["ok"]).inc();
+        let text = metrics.encode().expect("encodes");
+        let line = text
+            .lines()
+            .find(|l| l.starts_with("agentry_agent_requests_total{"))
+            .unwrap_or_else(|| panic!("no request series in {text}"));
+        for label in [r#"agent="finance-officer""#, r#"namespace="fleet""#, r#"outcome="ok""#] {
+            assert!(line.contains(label), "{line} lacks {label}");
+        }
+        assert!(line.ends_with(" 1"), "{line}");
+    }
+}

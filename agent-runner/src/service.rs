@@ -1,0 +1,320 @@
+//! Serving the agent on NATS: the query subject in the agent's queue group, notifications, and
+//! a graceful drain on shutdown.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use agentry_protocol::subjects::{self, SubjectToken};
+use agentry_protocol::{AgentReply, AgentRequest, ErrorCode, Notification, PROTOCOL_VERSION, headers};
+use async_nats::{HeaderMap, Message, Subscriber};
+use futures::StreamExt;
+use tokio::sync::Semaphore;
+use tokio::time::Instant;
+use tracing::Instrument;
+
+use crate::agent_loop::{AgentLoop, Inbound};
+use crate::event_publisher::now_ms;
+use crate::metrics::RunnerMetrics;
+
+/// Why serving stopped short.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// Subscribing to a subject failed.
+    #[error("subscribing on NATS: {0}")]
+    Subscribe(#[from] async_nats::SubscribeError),
+    /// Flushing to the server failed.
+    #[error("flushing to NATS: {0}")]
+    Flush(#[from] async_nats::client::FlushError),
+}
+
+/// What serving needs besides the NATS connection.
+pub struct Service {
+    /// The agent's namespace.
+    pub namespace: SubjectToken,
+    /// The agent's name.
+    pub agent: SubjectToken,
+    /// Answers requests.
+    pub agent_loop: Arc<AgentLoop>,
+    /// Metrics.
+    pub metrics: Arc<RunnerMetrics>,
+    /// Requests one replica works on at once.
+    pub max_concurrent: u32,
+    /// End-to-end time for one request.
+    pub request_timeout: Duration,
+    /// Longest delegation path accepted on an incoming request.
+    pub max_delegation_depth: u32,
+    /// How long in-flight requests get to finish after shutdown begins.
+    pub grace: Duration,
+    /// Set once subscribed, cleared when draining: what `/readyz` reports.
+    pub ready: Arc<AtomicBool>,
+}
+
+impl Service {
+    /// Subscribes, serves until `shutdown` completes, then drains: no new requests are taken,
+    /// requests already received are answered, and in-flight ones get up to the grace period.
+    pub async fn run(
+        self,
+        client: async_nats::Client,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<(), ServeError> {
+        let query_subject = subjects::query(&self.namespace, &self.agent);
+        let mut queries = client
+            .queue_subscribe(query_subject.clone(), subjects::queue_group(&self.namespace, &self.agent))
+            .await?;
+        let mut notifications = client.subscribe(subjects::notify(&self.namespace, &self.agent)).await?;
+        let mut broadcasts = client.subscribe(subjects::broadcast(&self.namespace)).await?;
+        // Readiness means the server has our subscriptions, not merely that we sent them.
+        client.flush().await?;
+        self.ready.store(true, Ordering::SeqCst);
+        tracing::info!(subject = %query_subject, "serving");
+
+        let permits = Arc::new(Semaphore::new(self.max_concurrent as usize));
+        tokio::pin!(shutdown);
+        let mut draining = false;
+        loop {
+            tokio::select! {
+                () = &mut shutdown, if !draining => {
+                    draining = true;
+                    self.ready.store(false, Ordering::SeqCst);
+                    tracing::info!("shutting down: draining the query subscription");
+                    // Drain delivers what the server already sent us, then ends the stream.
+                    if let Err(err) = queries.drain().await {
+                        tracing::warn!(error = %err, "draining the subscription failed");
+                        break;
+                    }
+                }
+                message = queries.next() => match message {
+                    Some(message) => self.accept(&client, message, &permits),
+                    None => break,
+                },
+                Some(message) = notifications.next(), if !draining => self.notified(&message),
+                Some(message) = broadcasts.next(), if !draining => self.notified(&message),
+            }
+        }
+        self.ready.store(false, Ordering::SeqCst);
+        let all = self.max_concurrent;
+        if tokio::time::timeout(self.grace, permits.acquire_many(all)).await.is_err() {
+            tracing::warn!(
+                grace_seconds = self.grace.as_secs(),
+                "in-flight requests outlived the grace period"
+            );
+        }
+        unsubscribe(&mut notifications).await;
+        unsubscribe(&mut broadcasts).await;
+        client.flush().await?;
+        Ok(())
+    }
+
+    /// Takes one query: answered on a task of its own, or at once with `busy` at the limit.
+    fn accept(&self, client: &async_nats::Client, message: Message, permits: &Arc<Semaphore>) {
+        let Some(reply_to) = message.reply.clone() else {
+            tracing::warn!("query without a reply subject ignored");
+            return;
+        };
+        let received = Instant::now();
+        let header_id =
+            message.headers.as_ref().and_then(|h| h.get(headers::REQUEST_ID)).map(|v| v.as_str().to_string());
+        let Ok(permit) = permits.clone().try_acquire_owned() else {
+            let request_id = header_id.unwrap_or_else(|| request_id_of(&message.payload));
+            let reply = AgentReply::failure(
+                &request_id,
+                ErrorCode::Busy,
+                format!(
+                    "{} is at its limit of {} concurrent requests; retry later",
+                    self.agent, self.max_concurrent
+                ),
+            );
+            self.metrics.requests.with_label_values(&[ErrorCode::Busy.as_str()]).inc();
+            let client = client.clone();
+            tokio::spawn(async move { send_reply(&client, reply_to, &reply).await });
+            return;
+        };
+        let client = client.clone();
+        let agent_loop = self.agent_loop.clone();
+        let metrics = self.metrics.clone();
+        let agent = self.agent.clone();
+        let timeout = self.request_timeout;
+        let max_depth = self.max_delegation_depth;
+        let span = tracing::info_span!("request", request_id = tracing::field::Empty);
+        tokio::spawn(
+            async move {
+                let _permit = permit;
+                metrics.in_flight.inc();
+                let reply = match admit(&message.payload, &agent, received, timeout, max_depth) {
+                    Ok(inbound) => {
+                        tracing::Span::current().record("request_id", inbound.request.request_id.as_str());
+                        agent_loop.answer(inbound).await
+                    }
+                    Err(reply) => {
+                        let reply = *reply;
+                        let code = reply.error.as_ref().map_or("internal", |e| e.code.as_str());
+                        metrics.requests.with_label_values(&[code]).inc();
+                        reply
+                    }
+                };
+                send_reply(&client, reply_to, &reply).await;
+                metrics.in_flight.dec();
+            }
+            .instrument(span),
+        );
+    }
+
+    fn notified(&self, message: &Message) {
+        match serde_json::from_slice::<Notification>(&message.payload) {
+            Ok(notification) => {
+                if let Some(from) = notification.from.as_deref() {
+                    self.metrics.agent_messages.with_label_values(&[from, "received"]).inc();
+                }
+                tracing::info!(topic = %notification.topic, from = ?notification.from, "notification");
+            }
+            Err(err) => {
+                tracing::warn!(subject = %message.subject, error = %err, "unreadable notification ignored")
+            }
+        }
+    }
+}
+
+/// Reads and checks a request, working out its deadline; a refusal is the error reply to send.
+fn admit(
+    payload: &[u8],
+    agent: &SubjectToken,
+    received: Instant,
+    timeout: Duration,
+    max_depth: u32,
+) -> Result<Inbound, Box<AgentReply>> {
+    let request: AgentRequest = serde_json::from_slice(payload).map_err(|err| {
+        AgentReply::failure(
+            request_id_of(payload),
+            ErrorCode::BadRequest,
+            format!("malformed request: {err}"),
+        )
+    })?;
+    if request.version != PROTOCOL_VERSION {
+        return Err(Box::new(AgentReply::failure(
+            &request.request_id,
+            ErrorCode::BadRequest,
+            format!("unsupported protocol version {}; this agent speaks {PROTOCOL_VERSION}", request.version),
+        )));
+    }
+    if request.request_id.is_empty() {
+        return Err(Box::new(AgentReply::failure("", ErrorCode::BadRequest, "requestId must not be empty")));
+    }
+    if request.delegation_path.iter().any(|a| a == agent.as_str()) {
+        let mut path = request.delegation_path.clone();
+        path.push(agent.to_string());
+        return Err(Box::new(AgentReply::failure(
+            &request.request_id,
+            ErrorCode::DelegationCycle,
+            format!("delegation cycle refused: {}", path.join(" → ")),
+        )));
+    }
+    let depth = request.delegation_path.len() as u32;
+    if depth > max_depth {
+        return Err(Box::new(AgentReply::failure(
+            &request.request_id,
+            ErrorCode::DelegationDepth,
+            format!(
+                "delegation depth {depth} ({}) exceeds this agent's maxDelegationDepth {max_depth}",
+                request.delegation_path.join(" → ")
+            ),
+        )));
+    }
+    let mut deadline = received + timeout;
+    if let Some(deadline_ms) = request.deadline_ms {
+        let left = Duration::from_millis(deadline_ms.saturating_sub(now_ms()));
+        if left.is_zero() {
+            return Err(Box::new(AgentReply::failure(
+                &request.request_id,
+                ErrorCode::Timeout,
+                "the request's deadline had passed when it arrived",
+            )));
+        }
+        deadline = deadline.min(received + left);
+    }
+    Ok(Inbound { request, deadline, received })
+}
+
+/// The `requestId` of a payload that did not parse as a request, when it has one.
+fn request_id_of(payload: &[u8]) -> String {
+    serde_json::from_slice::<serde_json::Value>(payload)
+        .ok()
+        .and_then(|v| v.get("requestId").and_then(|id| id.as_str()).map(str::to_string))
+        .unwrap_or_default()
+}
+
+async fn send_reply(client: &async_nats::Client, reply_to: async_nats::Subject, reply: &AgentReply) {
+    let payload = match serde_json::to_vec(reply) {
+        Ok(payload) => payload,
+        Err(err) => {
+            tracing::error!(error = %err, "reply does not serialize");
+            return;
+        }
+    };
+    let mut header_map = HeaderMap::new();
+    header_map.insert(headers::REQUEST_ID, reply.request_id.as_str());
+    if let Err(err) = client.publish_with_headers(reply_to, header_map, payload.into()).await {
+        tracing::warn!(request_id = %reply.request_id, error = %err, "reply not sent");
+    }
+}
+
+async fn unsubscribe(subscriber: &mut Subscriber) {
+    if let Err(err) = subscriber.unsubscribe().await {
+        tracing::debug!(error = %err, "unsubscribe failed");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn agent() -> SubjectToken {
+        SubjectToken::new("finance-officer").expect("token")
+    }
+
+    #[test]
+    fn malformed_json_is_a_bad_request_naming_the_problem() {
+        let reply =
+            admit(b"{not json", &agent(), Instant::now(), Duration::from_secs(5), 3).expect_err("refused");
+        let error = reply.error.expect("error");
+        assert_eq!(error.code, ErrorCode::BadRequest);
+        assert!(error.message.contains("malformed request"), "{}", error.message);
+    }
+
+    #[test]
+    fn a_missing_input_is_named_and_the_id_kept() {
+        let reply = admit(br#"{"requestId":"r-9"}"#, &agent(), Instant::now(), Duration::from_secs(5), 3)
+            .expect_err("refused");
+        assert_eq!(reply.request_id, "r-9");
+        assert!(reply.error.expect("error").message.contains("input"));
+    }
+
+    #[test]
+    fn a_path_through_this_agent_is_a_cycle() {
+        let body = br#"{"requestId":"r","input":"x","delegationPath":["fleet-manager","finance-officer","sales-agent"]}"#;
+        let reply = admit(body, &agent(), Instant::now(), Duration::from_secs(5), 3).expect_err("refused");
+        assert_eq!(reply.error.expect("error").code, ErrorCode::DelegationCycle);
+    }
+
+    #[test]
+    fn the_earlier_of_the_two_deadlines_wins() {
+        let now = Instant::now();
+        let body = format!(r#"{{"requestId":"r","input":"x","deadlineMs":{}}}"#, now_ms() + 1_000);
+        let inbound = admit(body.as_bytes(), &agent(), now, Duration::from_secs(60), 3).expect("admitted");
+        assert!(inbound.deadline <= now + Duration::from_millis(1_000));
+        let past = format!(r#"{{"requestId":"r","input":"x","deadlineMs":{}}}"#, now_ms() - 1);
+        let reply = admit(past.as_bytes(), &agent(), now, Duration::from_secs(60), 3).expect_err("expired");
+        assert_eq!(reply.error.expect("error").code, ErrorCode::Timeout);
+        let wrong_version = br#"{"version":2,"requestId":"r","input":"x"}"#;
+        assert!(admit(wrong_version, &agent(), now, Duration::from_secs(5), 3).is_err());
+    }
+
+    #[test]
+    fn a_path_longer_than_the_depth_limit_is_refused() {
+        let body = br#"{"requestId":"r","input":"x","delegationPath":["a","b"]}"#;
+        let reply = admit(body, &agent(), Instant::now(), Duration::from_secs(5), 1).expect_err("refused");
+        assert_eq!(reply.error.expect("error").code, ErrorCode::DelegationDepth);
+        assert!(admit(body, &agent(), Instant::now(), Duration::from_secs(5), 2).is_ok());
+    }
+}

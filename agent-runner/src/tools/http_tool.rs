@@ -1,0 +1,524 @@
+//! `http` tools: one HTTP request per call, built from a URL template, literal and secret
+//! headers and the call's arguments.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::error::Error as _;
+use std::fmt::Write as _;
+
+use agentry_protocol::runner_config::SecretHeader;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use reqwest::{Method, Url};
+use serde_json::{Map, Value};
+
+use super::arguments::shorten;
+use super::{ToolConfigError, ToolError};
+
+/// Characters of an error response's body quoted back to the model.
+const ERROR_EXCERPT_CHARS: usize = 500;
+/// Secret values shorter than this are not redacted from text: masking every occurrence of a
+/// two-letter string would garble responses while protecting nothing worth the name.
+const MIN_REDACTED_LEN: usize = 4;
+/// What replaces a secret value in text that goes to the model or the logs.
+const REDACTED: &str = "[REDACTED]";
+
+/// A configured HTTP tool.
+pub(crate) struct HttpTool {
+    method: Method,
+    template: UrlTemplate,
+    headers: HeaderMap,
+    /// Secret header values (and their token part), to be masked in every text produced.
+    secrets: Vec<String>,
+    max_response_bytes: usize,
+    /// Arguments go in the query string (GET, DELETE) rather than a JSON body.
+    arguments_in_query: bool,
+}
+
+impl std::fmt::Debug for HttpTool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Header values are left out: some of them are secrets.
+        f.debug_struct("HttpTool")
+            .field("method", &self.method)
+            .field("url", &self.template.text)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The parts of an `http` tool definition.
+pub(crate) struct HttpToolConfig<'a> {
+    pub(crate) tool: &'a str,
+    pub(crate) url: &'a str,
+    pub(crate) method: &'a str,
+    pub(crate) headers: &'a BTreeMap<String, String>,
+    pub(crate) secret_headers: &'a [SecretHeader],
+    pub(crate) max_response_bytes: usize,
+}
+
+impl HttpTool {
+    /// Checks the definition and resolves the secret headers through `env`.
+    pub(crate) fn new(
+        config: HttpToolConfig<'_>,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Self, ToolConfigError> {
+        let tool = config.tool;
+        let method = match config.method.to_ascii_uppercase().as_str() {
+            "GET" => Method::GET,
+            "POST" => Method::POST,
+            "PUT" => Method::PUT,
+            "PATCH" => Method::PATCH,
+            "DELETE" => Method::DELETE,
+            _ => {
+                return Err(ToolConfigError::UnsupportedMethod {
+                    tool: tool.into(),
+                    method: config.method.into(),
+                });
+            }
+        };
+        if config.max_response_bytes == 0 {
+            return Err(ToolConfigError::Invalid {
+                tool: tool.into(),
+                reason: "maxResponseBytes must be at least 1".into(),
+            });
+        }
+        let template = UrlTemplate::parse(config.url)
+            .map_err(|reason| ToolConfigError::InvalidUrl { tool: tool.into(), reason })?;
+
+        let mut headers = HeaderMap::new();
+        for (name, value) in config.headers {
+            let header = header_name(tool, name)?;
+            let value = HeaderValue::from_str(value).map_err(|_| ToolConfigError::InvalidHeader {
+                tool: tool.into(),
+                header: name.clone(),
+                reason: "the value is not a valid HTTP header value".into(),
+            })?;
+            headers.insert(header, value);
+        }
+        let mut secrets = Vec::new();
+        for secret in config.secret_headers {
+            let header = header_name(tool, &secret.name)?;
+            let missing = || ToolConfigError::MissingSecret {
+                tool: tool.into(),
+                header: secret.name.clone(),
+                env: secret.env.clone(),
+            };
+            let raw = env(&secret.env).ok_or_else(missing)?;
+            // Secrets written with `echo` or a text editor often end in a newline, which no
+            // header may contain; it is never meant as part of the value.
+            let text = raw.trim_end_matches(['\r', '\n']);
+            if text.is_empty() {
+                return Err(missing());
+            }
+            let mut value = HeaderValue::from_str(text).map_err(|_| ToolConfigError::InvalidHeader {
+                tool: tool.into(),
+                header: secret.name.clone(),
+                reason: format!(
+                    "the value of environment variable {} is not a valid HTTP header value",
+                    secret.env
+                ),
+            })?;
+            value.set_sensitive(true);
+            headers.insert(header, value);
+            secrets.push(text.to_string());
+            // `Bearer <token>`: a server echoing only the token must not reveal it either.
+            if let Some((_, token)) = text.rsplit_once(' ') {
+                secrets.push(token.to_string());
+            }
+        }
+        secrets.retain(|s| s.len() >= MIN_REDACTED_LEN);
+        // Longest first, so a value is masked whole before any part of it.
+        secrets.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+        secrets.dedup();
+
+        let arguments_in_query = matches!(method, Method::GET | Method::DELETE);
+        Ok(Self {
+            method,
+            template,
+            headers,
+            secrets,
+            max_response_bytes: config.max_response_bytes,
+            arguments_in_query,
+        })
+    }
+
+    /// Sends the request for `arguments` (already validated against the schema) and returns the
+    /// response body, or an error whose text contains no secret.
+    pub(crate) async fn call(
+        &self,
+        client: &reqwest::Client,
+        arguments: &Value,
+    ) -> Result<String, ToolError> {
+        self.send(client, arguments).await.map_err(|e| ToolError { message: self.redact(&e.message), ..e })
+    }
+
+    async fn send(&self, client: &reqwest::Client, arguments: &Value) -> Result<String, ToolError> {
+        let (mut url, rest) = self.template.expand(arguments).map_err(ToolError::invalid_arguments)?;
+        let body = if self.arguments_in_query {
+            let Value::Object(map) = rest else {
+                return Err(ToolError::invalid_arguments(format!(
+                    "{} tools take their arguments as a JSON object",
+                    self.method
+                )));
+            };
+            append_query(&mut url, &map);
+            None
+        } else {
+            Some(rest)
+        };
+        let mut request = client.request(self.method.clone(), url.clone()).headers(self.headers.clone());
+        if let Some(body) = &body {
+            request = request.json(body);
+        }
+        let shown = display_url(&url);
+
+        let mut response = request
+            .send()
+            .await
+            .map_err(|e| ToolError::error(format!("{} {shown} failed: {}", self.method, describe(e))))?;
+        let status = response.status();
+        let (body, truncated) = read_capped(&mut response, self.max_response_bytes).await.map_err(|e| {
+            ToolError::error(format!("{} {shown}: reading the response failed: {}", self.method, describe(e)))
+        })?;
+        let text = text_of(&body, truncated);
+        if !status.is_success() {
+            let excerpt = shorten(self.redact(&text).trim(), ERROR_EXCERPT_CHARS);
+            let mut message = format!("HTTP {status} from {} {shown}", self.method);
+            if !excerpt.is_empty() {
+                let _ = write!(message, ": {excerpt}");
+            }
+            return Err(ToolError::error(message));
+        }
+        let mut content = self.redact(&text);
+        if truncated {
+            let _ = write!(content, "\n[response truncated: it exceeded {} bytes]", self.max_response_bytes);
+        }
+        Ok(content)
+    }
+
+    /// `text` with every secret header value masked.
+    fn redact(&self, text: &str) -> String {
+        let mut text = text.to_string();
+        for secret in &self.secrets {
+            if text.contains(secret.as_str()) {
+                text = text.replace(secret.as_str(), REDACTED);
+            }
+        }
+        text
+    }
+}
+
+fn header_name(tool: &str, name: &str) -> Result<HeaderName, ToolConfigError> {
+    HeaderName::from_bytes(name.as_bytes()).map_err(|_| ToolConfigError::InvalidHeader {
+        tool: tool.into(),
+        header: name.into(),
+        reason: "not a valid HTTP header name".into(),
+    })
+}
+
+/// A URL with `{argument}` placeholders.
+#[derive(Debug)]
+struct UrlTemplate {
+    text: String,
+    parts: Vec<TemplatePart>,
+    /// Names of the placeholders, each once.
+    placeholders: BTreeSet<String>,
+}
+
+#[derive(Debug)]
+enum TemplatePart {
+    Literal(String),
+    Placeholder(String),
+}
+
+impl UrlTemplate {
+    fn parse(text: &str) -> Result<Self, String> {
+        let mut parts = Vec::new();
+        let mut placeholders = BTreeSet::new();
+        let mut rest = text;
+        while let Some(open) = rest.find('{') {
+            if open > 0 {
+                parts.push(TemplatePart::Literal(rest[..open].to_string()));
+            }
+            let after = &rest[open + 1..];
+            let close = after.find('}').ok_or_else(|| format!("unclosed '{{' in URL template {text:?}"))?;
+            let name = &after[..close];
+            if name.is_empty()
+                || !name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+            {
+                return Err(format!("invalid placeholder {{{name}}} in URL template {text:?}"));
+            }
+            placeholders.insert(name.to_string());
+            parts.push(TemplatePart::Placeholder(name.to_string()));
+            rest = &after[close + 1..];
+        }
+        if rest.contains('}') {
+            return Err(format!("unmatched '}}' in URL template {text:?}"));
+        }
+        if !rest.is_empty() {
+            parts.push(TemplatePart::Literal(rest.to_string()));
+        }
+        let template = Self { text: text.to_string(), parts, placeholders };
+        // A sample expansion shows whether the template can ever give a usable URL.
+        let sample = template.render(|_| "x".into());
+        let url = Url::parse(&sample).map_err(|e| format!("{text:?} is not a valid URL: {e}"))?;
+        if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+            return Err(format!("{text:?} is not an http or https URL"));
+        }
+        Ok(template)
+    }
+
+    fn render(&self, mut value_of: impl FnMut(&str) -> String) -> String {
+        let mut out = String::with_capacity(self.text.len());
+        for part in &self.parts {
+            match part {
+                TemplatePart::Literal(text) => out.push_str(text),
+                TemplatePart::Placeholder(name) => out.push_str(&value_of(name)),
+            }
+        }
+        out
+    }
+
+    /// The URL for `arguments`, and the arguments the template did not use.
+    fn expand(&self, arguments: &Value) -> Result<(Url, Value), String> {
+        if self.placeholders.is_empty() {
+            let url = Url::parse(&self.text).map_err(|e| format!("invalid URL: {e}"))?;
+            return Ok((url, arguments.clone()));
+        }
+        let Value::Object(map) = arguments else {
+            return Err("arguments must be a JSON object".into());
+        };
+        let mut values = BTreeMap::new();
+        for name in &self.placeholders {
+            let text = match map.get(name) {
+                Some(Value::String(s)) => s.clone(),
+                Some(Value::Number(n)) => n.to_string(),
+                Some(Value::Bool(b)) => b.to_string(),
+                None | Some(Value::Null) => {
+                    return Err(format!("argument `{name}` is required: the URL contains {{{name}}}"));
+                }
+                Some(_) => {
+                    return Err(format!(
+                        "argument `{name}` goes into the URL and must be a string or a number"
+                    ));
+                }
+            };
+            // URL parsers resolve `.` and `..` segments even when percent-encoded: refusing them
+            // keeps an argument from climbing out of the path the tool author chose.
+            if text.is_empty() || text == "." || text == ".." {
+                return Err(format!(
+                    "argument `{name}` goes into the URL and may not be empty, \".\" or \"..\""
+                ));
+            }
+            values.insert(name.as_str(), encode_component(&text));
+        }
+        let text = self.render(|name| values.get(name).cloned().unwrap_or_default());
+        let url = Url::parse(&text).map_err(|e| format!("the arguments give an invalid URL: {e}"))?;
+        let rest: Map<String, Value> = map
+            .iter()
+            .filter(|(k, _)| !self.placeholders.contains(*k))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        Ok((url, Value::Object(rest)))
+    }
+}
+
+/// Percent-encodes everything but RFC 3986's unreserved characters, so an argument is always one
+/// path segment or query value (a `/`, `?` or `#` in it cannot change the URL's shape).
+fn encode_component(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for byte in value.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(byte));
+        } else {
+            let _ = write!(out, "%{byte:02X}");
+        }
+    }
+    out
+}
+
+/// Adds `arguments` to the query string: scalars as text, arrays as repeated keys, objects as
+/// JSON text, nulls left out.
+fn append_query(url: &mut Url, arguments: &Map<String, Value>) {
+    if arguments.values().all(Value::is_null) {
+        return;
+    }
+    let mut pairs = url.query_pairs_mut();
+    for (key, value) in arguments {
+        match value {
+            Value::Null => {}
+            Value::Array(items) => {
+                for item in items {
+                    pairs.append_pair(key, &query_text(item));
+                }
+            }
+            other => {
+                pairs.append_pair(key, &query_text(other));
+            }
+        }
+    }
+}
+
+fn query_text(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// The URL as shown in messages: without credentials or query string (which can be long and
+/// repeats the model's own arguments).
+fn display_url(url: &Url) -> String {
+    let mut shown = url.clone();
+    let _ = shown.set_username("");
+    let _ = shown.set_password(None);
+    shown.set_query(None);
+    shown.set_fragment(None);
+    shown.to_string()
+}
+
+/// An error with its causes, which reqwest keeps in the source chain (e.g. "connection refused").
+fn describe(error: reqwest::Error) -> String {
+    // The URL is shown by the caller, without credentials or query.
+    let error = error.without_url();
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            let _ = write!(text, ": {cause_text}");
+        }
+        source = cause.source();
+    }
+    text
+}
+
+/// Reads at most `cap` bytes of the body; the flag says whether more was left unread.
+async fn read_capped(
+    response: &mut reqwest::Response,
+    cap: usize,
+) -> Result<(Vec<u8>, bool), reqwest::Error> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        let room = cap - body.len();
+        if chunk.len() > room {
+            body.extend_from_slice(&chunk[..room]);
+            return Ok((body, true));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok((body, false))
+}
+
+/// The body as text; a multi-byte character cut by truncation is dropped rather than shown as
+/// a replacement character.
+fn text_of(body: &[u8], truncated: bool) -> String {
+    match std::str::from_utf8(body) {
+        Ok(text) => text.to_string(),
+        Err(e) if truncated && e.error_len().is_none() => {
+            String::from_utf8_lossy(&body[..e.valid_up_to()]).into_owned()
+        }
+        Err(_) => String::from_utf8_lossy(body).into_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn placeholders_are_encoded_as_one_segment() {
+        let template =
+            UrlTemplate::parse("https://api.example.com/v1/users/{user}/items/{id}").expect("template");
+        let (url, rest) = template.expand(&json!({"user": "a/b c?", "id": 7, "limit": 5})).expect("expands");
+        assert_eq!(url.as_str(), "https://api.example.com/v1/users/a%2Fb%20c%3F/items/7");
+        assert_eq!(rest, json!({"limit": 5}));
+    }
+
+    #[test]
+    fn dot_segments_and_missing_arguments_are_refused() {
+        let template = UrlTemplate::parse("http://h/items/{id}").expect("template");
+        for bad in [json!({"id": ".."}), json!({"id": "."}), json!({"id": ""})] {
+            let err = template.expand(&bad).expect_err("dot segment");
+            assert!(err.contains("argument `id`"), "{err}");
+        }
+        let err = template.expand(&json!({"other": 1})).expect_err("missing");
+        assert_eq!(err, "argument `id` is required: the URL contains {id}");
+        let err = template.expand(&json!({"id": [1]})).expect_err("array");
+        assert!(err.contains("must be a string or a number"), "{err}");
+    }
+
+    #[test]
+    fn bad_templates_are_refused() {
+        assert!(UrlTemplate::parse("http://h/{id").is_err());
+        assert!(UrlTemplate::parse("http://h/id}").is_err());
+        assert!(UrlTemplate::parse("http://h/{}").is_err());
+        assert!(UrlTemplate::parse("http://h/{a b}").is_err());
+        assert!(UrlTemplate::parse("ftp://h/x").is_err());
+        assert!(UrlTemplate::parse("not a url").is_err());
+        assert!(UrlTemplate::parse("https://{host}/x").is_ok(), "a host placeholder is the author's choice");
+    }
+
+    #[test]
+    fn query_parameters_cover_every_json_shape() {
+        let mut url = Url::parse("http://h/search?fixed=1").expect("url");
+        let args = json!({"q": "a b", "n": 3, "tags": ["x", "y"], "skip": null, "f": {"k": true}});
+        let Value::Object(map) = args else { unreachable!() };
+        append_query(&mut url, &map);
+        assert_eq!(url.query(), Some("fixed=1&f=%7B%22k%22%3Atrue%7D&n=3&q=a+b&tags=x&tags=y"));
+    }
+
+    #[test]
+    fn shown_urls_carry_no_credentials_or_query() {
+        let url = Url::parse("https://user:pw@h/p?q=1#f").expect("url");
+        assert_eq!(display_url(&url), "https://h/p");
+    }
+
+    #[test]
+    fn truncated_text_drops_a_cut_character() {
+        let body = "né".as_bytes();
+        assert_eq!(text_of(&body[..2], true), "n");
+        assert_eq!(text_of(body, false), "né");
+    }
+
+    #[test]
+    fn secret_values_never_reach_messages() {
+        let secret = [SecretHeader { name: "Authorization".into(), env: "TOKEN".into() }];
+        let tool = HttpTool::new(
+            HttpToolConfig {
+                tool: "t",
+                url: "http://h/",
+                method: "get",
+                headers: &BTreeMap::new(),
+                secret_headers: &secret,
+                max_response_bytes: 10,
+            },
+            &|name| (name == "TOKEN").then(|| "Bearer s3cr3t-token\n".to_string()),
+        )
+        .expect("tool");
+        assert_eq!(tool.redact("got Bearer s3cr3t-token"), "got [REDACTED]");
+        assert_eq!(tool.redact("token=s3cr3t-token"), "token=[REDACTED]");
+        assert!(!format!("{tool:?}").contains("s3cr3t"));
+        assert_eq!(tool.headers.get("authorization").map(HeaderValue::is_sensitive), Some(true));
+    }
+
+    #[test]
+    fn configuration_errors_name_the_variable_never_a_value() {
+        let secret = [SecretHeader { name: "X-Api-Key".into(), env: "API_KEY".into() }];
+        let no_headers = BTreeMap::new();
+        let config = || HttpToolConfig {
+            tool: "weather",
+            url: "http://h/",
+            method: "GET",
+            headers: &no_headers,
+            secret_headers: &secret,
+            max_response_bytes: 10,
+        };
+        let err = HttpTool::new(config(), &|_| None).expect_err("missing");
+        assert!(err.to_string().contains("API_KEY") && err.to_string().contains("weather"), "{err}");
+        let err = HttpTool::new(config(), &|_| Some("bad\u{7f}value".into())).expect_err("invalid");
+        assert!(err.to_string().contains("API_KEY") && !err.to_string().contains("bad"), "{err}");
+        let err = HttpTool::new(HttpToolConfig { method: "TRACE", ..config() }, &|_| Some("k".into()))
+            .expect_err("method");
+        assert!(err.to_string().contains("TRACE"), "{err}");
+    }
+}

@@ -1,0 +1,126 @@
+//! Delegation between runners over NATS: answered, cycles refused, depth limited.
+
+use agentry_tests::nats_fixture;
+use agentry_tests::scripted_model::{Flavor, ScriptedModel, Step};
+
+use crate::harness;
+
+/// The text of every tool result the model was sent, across all its requests.
+fn tool_results(model: &ScriptedModel) -> Vec<String> {
+    model
+        .requests()
+        .iter()
+        .flat_map(|r| r["messages"].as_array().cloned().unwrap_or_default())
+        .filter(|m| m["role"] == "tool")
+        .map(|m| m["content"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_delegation_from_a_to_b_is_answered() {
+    let model_a = ScriptedModel::start(Flavor::OpenAi).await;
+    model_a.push(Step::ToolCalls(vec![(
+        "ask-finance-officer".into(),
+        serde_json::json!({"question": "Budget left?"}),
+    )]));
+    model_a.push(Step::Echo);
+    let model_b = ScriptedModel::start(Flavor::OpenAi).await;
+    model_b.push(Step::Text("412,300 USD remains.".into()));
+    let ns = nats_fixture::unique_namespace("delegate");
+    let _b = harness::start(&harness::config(
+        &ns,
+        "finance-officer",
+        vec![harness::model("b", &model_b.base_url())],
+        vec![],
+    ))
+    .await;
+    let _a = harness::start(&harness::config(
+        &ns,
+        "fleet-manager",
+        vec![harness::model("a", &model_a.base_url())],
+        vec![harness::ask("finance-officer")],
+    ))
+    .await;
+    let nats = nats_fixture::connect().await.expect("nats");
+
+    let reply = harness::ask_agent(&nats, &ns, "fleet-manager", "Can we repair TRK-0042?").await;
+
+    assert_eq!(reply.error, None, "{reply:?}");
+    assert!(reply.output.as_deref().unwrap_or_default().contains("412,300 USD remains."), "{reply:?}");
+    assert_eq!(reply.tool_calls.len(), 1);
+    assert!(reply.tool_calls[0].ok);
+    assert_eq!(model_b.requests()[0]["messages"][1]["content"], "Budget left?");
+}
+
+#[tokio::test]
+async fn a_cycle_a_b_a_is_refused() {
+    let model_a = ScriptedModel::start(Flavor::OpenAi).await;
+    model_a.push(Step::ToolCalls(vec![(
+        "ask-sales-agent".into(),
+        serde_json::json!({"question": "Commitments?"}),
+    )]));
+    model_a.push(Step::Echo);
+    let model_b = ScriptedModel::start(Flavor::OpenAi).await;
+    model_b.push(Step::ToolCalls(vec![(
+        "ask-fleet-manager".into(),
+        serde_json::json!({"question": "Back to you"}),
+    )]));
+    model_b.push(Step::Echo);
+    let ns = nats_fixture::unique_namespace("cycle");
+    let _b = harness::start(&harness::config(
+        &ns,
+        "sales-agent",
+        vec![harness::model("b", &model_b.base_url())],
+        vec![harness::ask("fleet-manager")],
+    ))
+    .await;
+    let _a = harness::start(&harness::config(
+        &ns,
+        "fleet-manager",
+        vec![harness::model("a", &model_a.base_url())],
+        vec![harness::ask("sales-agent")],
+    ))
+    .await;
+    let nats = nats_fixture::connect().await.expect("nats");
+
+    let reply = harness::ask_agent(&nats, &ns, "fleet-manager", "Plan the week").await;
+
+    assert_eq!(reply.error, None, "A still answers: {reply:?}");
+    let refused = tool_results(&model_b);
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert!(refused[0].contains("cycle"), "B's call back to A is refused as a cycle: {refused:?}");
+    assert!(refused[0].contains("fleet-manager → sales-agent → fleet-manager"), "{refused:?}");
+    assert_eq!(model_a.request_count(), 2, "A was asked once, by the test, never by B");
+}
+
+#[tokio::test]
+async fn the_depth_limit_is_refused() {
+    let model_a = ScriptedModel::start(Flavor::OpenAi).await;
+    model_a.push(Step::ToolCalls(vec![("ask-b".into(), serde_json::json!({"question": "q"}))]));
+    model_a.push(Step::Echo);
+    let model_b = ScriptedModel::start(Flavor::OpenAi).await;
+    model_b.push(Step::ToolCalls(vec![("ask-c".into(), serde_json::json!({"question": "q"}))]));
+    model_b.push(Step::Echo);
+    let model_c = ScriptedModel::start(Flavor::OpenAi).await;
+    model_c.set_default(Step::Text("c answered".into()));
+    let ns = nats_fixture::unique_namespace("depth");
+    let shallow = |agent: &str, model: &ScriptedModel, tools| {
+        let mut config = harness::config(&ns, agent, vec![harness::model(agent, &model.base_url())], tools);
+        config.limits.max_delegation_depth = 1;
+        config
+    };
+    let _c = harness::start(&shallow("c", &model_c, vec![])).await;
+    let _b = harness::start(&shallow("b", &model_b, vec![harness::ask("c")])).await;
+    let _a = harness::start(&shallow("a", &model_a, vec![harness::ask("b")])).await;
+    let nats = nats_fixture::connect().await.expect("nats");
+
+    let reply = harness::ask_agent(&nats, &ns, "a", "go deep").await;
+
+    assert_eq!(reply.error, None, "{reply:?}");
+    let refused = tool_results(&model_b);
+    assert!(
+        refused.iter().any(|r| r.contains("2 agents deep") && r.contains("at most 1")),
+        "B's call to C is over the depth limit: {refused:?}"
+    );
+    assert_eq!(model_c.request_count(), 0, "C is never asked");
+}

@@ -1,0 +1,98 @@
+//! Concurrency limits, graceful shutdown and load sharing between replicas.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use agentry_protocol::{AgentRequest, ErrorCode};
+use agentry_tests::nats_fixture;
+use agentry_tests::scripted_model::{Flavor, ScriptedModel, Step};
+
+use crate::harness;
+
+#[tokio::test]
+async fn a_request_over_the_concurrency_limit_is_answered_busy_at_once() {
+    let model = ScriptedModel::start(Flavor::OpenAi).await;
+    model.set_default(Step::Slow(Duration::from_secs(2), Box::new(Step::Text("slow answer".into()))));
+    let ns = nats_fixture::unique_namespace("busy");
+    let mut config =
+        harness::config(&ns, "worker", vec![harness::model("primary", &model.base_url())], vec![]);
+    config.limits.max_concurrent_requests = 1;
+    let _runner = harness::start(&config).await;
+    let nats = nats_fixture::connect().await.expect("nats");
+
+    let first = tokio::spawn({
+        let (nats, ns) = (nats.clone(), ns.clone());
+        async move { harness::ask_agent(&nats, &ns, "worker", "first").await }
+    });
+    model.wait_for_requests(1, Duration::from_secs(10)).await.expect("the first request reached the model");
+    let second = harness::ask_agent(&nats, &ns, "worker", "second").await;
+
+    assert_eq!(second.error.map(|e| e.code), Some(ErrorCode::Busy));
+    let first = first.await.expect("first request task");
+    assert_eq!(first.output.as_deref(), Some("slow answer"), "{first:?}");
+    assert_eq!(model.request_count(), 1, "the busy request never reached the model");
+}
+
+#[tokio::test]
+async fn sigterm_with_a_request_in_flight_still_answers_it() {
+    let model = ScriptedModel::start(Flavor::OpenAi).await;
+    model.set_default(Step::Slow(Duration::from_millis(1500), Box::new(Step::Text("finished".into()))));
+    let ns = nats_fixture::unique_namespace("drain");
+    let mut runner = harness::start(&harness::config(
+        &ns,
+        "worker",
+        vec![harness::model("primary", &model.base_url())],
+        vec![],
+    ))
+    .await;
+    let nats = nats_fixture::connect().await.expect("nats");
+
+    let in_flight = tokio::spawn({
+        let (nats, ns) = (nats.clone(), ns.clone());
+        async move { harness::ask_agent(&nats, &ns, "worker", "finish me").await }
+    });
+    model.wait_for_requests(1, Duration::from_secs(10)).await.expect("the request reached the model");
+    runner.terminate().expect("SIGTERM sent");
+
+    let reply = in_flight.await.expect("request task");
+    assert_eq!(reply.output.as_deref(), Some("finished"), "{reply:?}");
+    let status = runner.wait_exit(Duration::from_secs(15)).await.expect("runner exits after draining");
+    assert!(status.success(), "clean exit: {status:?}\n{}", runner.output());
+}
+
+#[tokio::test]
+async fn two_replicas_share_one_hundred_requests_each_answered_once() {
+    let model = ScriptedModel::start(Flavor::OpenAi).await;
+    model.set_default(Step::Text("ok".into()));
+    let ns = nats_fixture::unique_namespace("replicas");
+    let mut config =
+        harness::config(&ns, "worker", vec![harness::model("primary", &model.base_url())], vec![]);
+    config.limits.max_concurrent_requests = 100;
+    let one = harness::start(&config).await;
+    let two = harness::start(&config).await;
+    let nats = nats_fixture::connect().await.expect("nats");
+
+    let mut tasks = Vec::new();
+    for i in 0..100 {
+        let (nats, ns) = (nats.clone(), ns.clone());
+        tasks.push(tokio::spawn(async move {
+            let request = AgentRequest::new(format!("req-{i}"), format!("question {i}"));
+            harness::send(&nats, &ns, "worker", &request).await
+        }));
+    }
+    let mut answered = BTreeSet::new();
+    for task in tasks {
+        let reply = task.await.expect("request task");
+        assert_eq!(reply.output.as_deref(), Some("ok"), "{reply:?}");
+        assert!(answered.insert(reply.request_id.clone()), "{} answered twice", reply.request_id);
+    }
+    assert_eq!(answered.len(), 100);
+    assert_eq!(model.request_count(), 100, "each request reached the model exactly once");
+    let served = |text: String| {
+        harness::metric_value(&text, "agentry_agent_requests_total", &[("outcome", "ok")]).unwrap_or(0.0)
+    };
+    let (by_one, by_two) =
+        (served(one.metrics().await.expect("metrics")), served(two.metrics().await.expect("metrics")));
+    assert_eq!(by_one + by_two, 100.0);
+    assert!(by_one > 0.0 && by_two > 0.0, "both replicas served: {by_one} and {by_two}");
+}
