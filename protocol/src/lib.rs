@@ -12,8 +12,7 @@ pub mod subjects;
 
 pub use events::{Event, EventBody, InteractionEvent, MessageEvent, ModelCallEvent, ToolCallEvent};
 pub use messages::{
-    AgentReply, AgentRequest, ErrorCode, Notification, PROTOCOL_VERSION, ReplyError, ToolCallSummary,
-    Usage,
+    AgentReply, AgentRequest, ErrorCode, Notification, PROTOCOL_VERSION, ReplyError, ToolCallSummary, Usage,
 };
 pub use runner_config::{RUNNER_CONFIG_VERSION, RunnerConfig};
 pub use subjects::{InvalidToken, SubjectToken};

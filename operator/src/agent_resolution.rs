@@ -1,0 +1,162 @@
+//! Resolving what an Agent refers to (Models, Tools, MemoryStore) from the controller's caches,
+//! without calling the API server: a pure step, tested on its own.
+
+use std::collections::BTreeMap;
+
+use agentry_crds::{Agent, ConditionStatus, MemoryStore, Model, Tool};
+use kube::ResourceExt;
+use kube::core::{Selector, SelectorExt};
+
+/// What the reconcile found for each reference.
+#[derive(Debug, Clone)]
+pub struct Resolution {
+    /// The model chain, primary first, or why it cannot be resolved.
+    pub models: Result<Vec<Model>, Unresolved>,
+    /// The tools in the Agent's order, or why not.
+    pub tools: Result<Vec<Tool>, Unresolved>,
+    /// The MemoryStore (`None` when the Agent has no long-term memory), or why not.
+    pub memory: Result<Option<MemoryStore>, Unresolved>,
+}
+
+impl Resolution {
+    /// Whether everything the runner needs is there.
+    pub fn is_complete(&self) -> bool {
+        self.models.is_ok() && self.tools.is_ok() && self.memory.is_ok()
+    }
+}
+
+/// A reference that does not resolve: the condition reason and a message naming the object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unresolved {
+    /// CamelCase reason (`ModelNotFound`, `ToolNotReady`, …).
+    pub reason: &'static str,
+    /// What is wrong and what to do, naming the object.
+    pub message: String,
+}
+
+impl Unresolved {
+    fn new(reason: &'static str, message: String) -> Self {
+        Self { reason, message }
+    }
+}
+
+/// Lookups by name within the Agent's namespace.
+pub trait References {
+    /// The Model called `name`.
+    fn model(&self, name: &str) -> Option<Model>;
+    /// The Tool called `name`.
+    fn tool(&self, name: &str) -> Option<Tool>;
+    /// The MemoryStore called `name`.
+    fn memory_store(&self, name: &str) -> Option<MemoryStore>;
+}
+
+/// The `Ready` condition of an object's status, as (status, reason, message).
+fn readiness(conditions: &[agentry_crds::Condition]) -> Option<(ConditionStatus, &str, &str)> {
+    conditions.iter().find(|c| c.type_ == "Ready").map(|c| (c.status, c.reason.as_str(), c.message.as_str()))
+}
+
+/// Resolves every reference of `agent` through `refs`.
+pub fn resolve(agent: &Agent, refs: &impl References) -> Resolution {
+    let ns = agent.namespace().unwrap_or_default();
+    Resolution {
+        models: resolve_models(agent, refs, &ns),
+        tools: resolve_tools(agent, refs, &ns),
+        memory: resolve_memory(agent, refs, &ns),
+    }
+}
+
+fn resolve_models(agent: &Agent, refs: &impl References, ns: &str) -> Result<Vec<Model>, Unresolved> {
+    let names = std::iter::once(&agent.spec.model_ref).chain(agent.spec.fallback_model_refs.iter());
+    let mut chain = Vec::new();
+    for name in names {
+        let Some(model) = refs.model(name) else {
+            return Err(Unresolved::new(
+                "ModelNotFound",
+                format!("Model {name} not found in namespace {ns}; create it or fix the reference"),
+            ));
+        };
+        match model.status.as_ref().and_then(|s| readiness(&s.conditions)) {
+            Some((ConditionStatus::True, _, _)) => chain.push(model),
+            Some((_, reason, message)) => {
+                return Err(Unresolved::new(
+                    "ModelNotReady",
+                    format!("Model {name} is not ready ({reason}): {message}"),
+                ));
+            }
+            None => {
+                return Err(Unresolved::new(
+                    "ModelNotReady",
+                    format!("Model {name} has not been checked yet by the operator"),
+                ));
+            }
+        }
+    }
+    Ok(chain)
+}
+
+fn resolve_tools(agent: &Agent, refs: &impl References, ns: &str) -> Result<Vec<Tool>, Unresolved> {
+    let labels: BTreeMap<String, String> = agent.labels().clone();
+    let mut tools = Vec::new();
+    for name in &agent.spec.tools {
+        let Some(tool) = refs.tool(name) else {
+            return Err(Unresolved::new(
+                "ToolNotFound",
+                format!("Tool {name} not found in namespace {ns}; create it or remove it from spec.tools"),
+            ));
+        };
+        if let Some(selector) = &tool.spec.allowed_agents {
+            let allowed = Selector::try_from(selector.clone()).map(|s| s.matches(&labels)).unwrap_or(false);
+            if !allowed {
+                return Err(Unresolved::new(
+                    "ToolNotAllowed",
+                    format!(
+                        "Tool {name} does not allow this Agent: its labels do not match the Tool's allowedAgents"
+                    ),
+                ));
+            }
+        }
+        match tool.status.as_ref().and_then(|s| readiness(&s.conditions)) {
+            Some((ConditionStatus::True, _, _)) => tools.push(tool),
+            Some((_, reason, message)) => {
+                return Err(Unresolved::new(
+                    "ToolNotReady",
+                    format!("Tool {name} is not ready ({reason}): {message}"),
+                ));
+            }
+            None => {
+                return Err(Unresolved::new(
+                    "ToolNotReady",
+                    format!("Tool {name} has not been checked yet by the operator"),
+                ));
+            }
+        }
+    }
+    Ok(tools)
+}
+
+fn resolve_memory(
+    agent: &Agent,
+    refs: &impl References,
+    ns: &str,
+) -> Result<Option<MemoryStore>, Unresolved> {
+    let Some(name) = agent.spec.memory.as_ref().and_then(|m| m.store_ref.as_ref()) else {
+        return Ok(None);
+    };
+    let Some(store) = refs.memory_store(name) else {
+        return Err(Unresolved::new(
+            "MemoryStoreNotFound",
+            format!("MemoryStore {name} not found in namespace {ns}; create it or fix spec.memory.storeRef"),
+        ));
+    };
+    match store.status.as_ref().and_then(|s| readiness(&s.conditions)) {
+        Some((ConditionStatus::True, _, _)) => Ok(Some(store)),
+        Some((_, reason, message)) => Err(Unresolved::new(
+            "MemoryStoreNotReady",
+            format!("MemoryStore {name} is not ready ({reason}): {message}"),
+        )),
+        None => Err(Unresolved::new(
+            "MemoryStoreNotReady",
+            format!("MemoryStore {name} has not been checked yet by the operator"),
+        )),
+    }
+}

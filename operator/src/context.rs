@@ -1,0 +1,30 @@
+//! What every controller shares.
+
+use std::sync::Arc;
+
+use kube::runtime::events::{Recorder, Reporter};
+
+use crate::metrics::OperatorMetrics;
+use crate::settings::{FIELD_MANAGER, OperatorSettings};
+
+/// The client, metrics, event recorder and settings shared by the controllers.
+pub struct OperatorContext {
+    /// Kubernetes client.
+    pub client: kube::Client,
+    /// Operator metrics.
+    pub metrics: Arc<OperatorMetrics>,
+    /// Publishes Events a person sees in `kubectl describe`.
+    pub recorder: Recorder,
+    /// Operator-wide settings.
+    pub settings: OperatorSettings,
+}
+
+impl OperatorContext {
+    /// Assembles the context.
+    pub fn new(client: kube::Client, metrics: Arc<OperatorMetrics>, settings: OperatorSettings) -> Self {
+        let reporter =
+            Reporter { controller: FIELD_MANAGER.to_string(), instance: Some(settings.instance.clone()) };
+        let recorder = Recorder::new(client.clone(), reporter);
+        Self { client, metrics, recorder, settings }
+    }
+}

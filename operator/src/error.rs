@@ -1,0 +1,32 @@
+//! Why a reconcile failed; the controller requeues with backoff on any of these.
+
+/// A reconcile that could not finish.
+#[derive(Debug, thiserror::Error)]
+pub enum ReconcileError {
+    /// The Kubernetes API refused or failed a request.
+    #[error("Kubernetes API: {0}")]
+    Kube(#[from] kube::Error),
+    /// An object could not be written as JSON.
+    #[error("serializing {what}: {source}")]
+    Serialize {
+        /// What was being serialized.
+        what: &'static str,
+        /// The cause.
+        source: serde_json::Error,
+    },
+    /// The object lacks what every stored object has (a namespace, a name).
+    #[error("object has no {0}")]
+    MissingMetadata(&'static str),
+}
+
+impl ReconcileError {
+    /// A short label for the `reason` of the error metric.
+    pub fn metric_label(&self) -> &'static str {
+        match self {
+            Self::Kube(kube::Error::Api(_)) => "api_error",
+            Self::Kube(_) => "client_error",
+            Self::Serialize { .. } => "serialize",
+            Self::MissingMetadata(_) => "missing_metadata",
+        }
+    }
+}

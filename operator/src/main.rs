@@ -1,0 +1,3 @@
+//! `agentry-operator` (being assembled).
+
+fn main() {}

@@ -1,0 +1,35 @@
+//! What the operator is told at start: images, addresses, identity.
+
+/// Field manager for every server-side apply the operator makes.
+pub const FIELD_MANAGER: &str = "agentry-operator";
+
+/// Operator-wide settings.
+#[derive(Clone, Debug)]
+pub struct OperatorSettings {
+    /// The agent-runner image used when an Agent names none.
+    pub runner_image: String,
+    /// The NATS URL written into every runner config.
+    pub nats_url: String,
+    /// TCP port of NATS, allowed in runner NetworkPolicies.
+    pub nats_port: u16,
+    /// The port the runner's HTTP endpoint listens on inside its pod.
+    pub runner_http_port: u16,
+    /// Who the operator is, for Events (`reportingInstance`).
+    pub instance: String,
+}
+
+impl OperatorSettings {
+    /// Settings for tests and `agentry dev`: the given image and NATS URL, defaults elsewhere.
+    pub fn new(runner_image: impl Into<String>, nats_url: impl Into<String>) -> Self {
+        let nats_url = nats_url.into();
+        let nats_port =
+            nats_url.rsplit(':').next().and_then(|p| p.trim_end_matches('/').parse().ok()).unwrap_or(4222);
+        Self {
+            runner_image: runner_image.into(),
+            nats_url,
+            nats_port,
+            runner_http_port: 8080,
+            instance: std::env::var("POD_NAME").unwrap_or_else(|_| "agentry-operator".into()),
+        }
+    }
+}
