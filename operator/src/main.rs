@@ -1,3 +1,112 @@
-//! `agentry-operator` (being assembled).
+//! `agentry-operator`: runs the Agentry controllers against the cluster of its kubeconfig or
+//! service account, with leader election, until SIGTERM.
 
-fn main() {}
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use agentry_operator::http_endpoint;
+use agentry_operator::operator_runtime::{self, Handles, LeaseSettings};
+use agentry_operator::settings::OperatorSettings;
+use anyhow::Context;
+use clap::Parser;
+
+/// Command-line flags; each may also be given as an environment variable.
+#[derive(Parser, Debug)]
+#[command(name = "agentry-operator", version, about = "Runs AI agents on Kubernetes from Agentry manifests")]
+struct Args {
+    /// Image of the agent runner, used for Agents that name none.
+    #[arg(long, env = "AGENTRY_RUNNER_IMAGE", default_value = "ghcr.io/agentry-dev/agentry-runner:0.1.0")]
+    runner_image: String,
+    /// NATS URL the runners connect to.
+    #[arg(long, env = "AGENTRY_NATS_URL", default_value = "nats://nats.agentry-system.svc:4222")]
+    nats_url: String,
+    /// Address of `/healthz`, `/readyz` and `/metrics`.
+    #[arg(long, env = "AGENTRY_HTTP_LISTEN", default_value = "0.0.0.0:8080")]
+    http_listen: SocketAddr,
+    /// Run without leader election (a single replica only).
+    #[arg(long, env = "AGENTRY_NO_LEADER_ELECTION")]
+    no_leader_election: bool,
+    /// Namespace of the leader Lease (the operator's own namespace).
+    #[arg(long, env = "POD_NAMESPACE", default_value = "agentry-system")]
+    lease_namespace: String,
+    /// Name of the leader Lease.
+    #[arg(long, env = "AGENTRY_LEASE_NAME", default_value = "agentry-operator")]
+    lease_name: String,
+    /// This replica's identity in the Lease (its pod name).
+    #[arg(long, env = "POD_NAME")]
+    identity: Option<String>,
+    /// Seconds a Lease is valid without renewal: the longest a standby waits to take over.
+    #[arg(long, env = "AGENTRY_LEASE_DURATION_SECONDS", default_value_t = 15)]
+    lease_duration_seconds: u64,
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .json()
+        .with_current_span(true)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let args = Args::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            tracing::error!(error = %err, "cannot start the async runtime");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!(error = format!("{err:#}"), "agentry-operator stopped");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: Args) -> anyhow::Result<()> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let client = kube::Client::try_default().await.context("connecting to the Kubernetes API")?;
+    let handles = Handles::new()?;
+    let listener = tokio::net::TcpListener::bind(args.http_listen)
+        .await
+        .with_context(|| format!("binding {}", args.http_listen))?;
+    let router = http_endpoint::router(handles.leading.clone(), handles.metrics.clone());
+    tokio::spawn(async move {
+        if let Err(err) = axum::serve(listener, router).await {
+            tracing::error!(error = %err, "HTTP endpoint failed");
+        }
+    });
+    let settings = OperatorSettings::new(args.runner_image, args.nats_url);
+    let lease = (!args.no_leader_election).then(|| LeaseSettings {
+        namespace: args.lease_namespace,
+        name: args.lease_name,
+        identity: args.identity.unwrap_or_else(|| settings.instance.clone()),
+        duration_seconds: args.lease_duration_seconds,
+        grace_seconds: (args.lease_duration_seconds / 3).max(1),
+    });
+    operator_runtime::run(client, settings, lease, &handles, shutdown_signal()).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Completes on SIGTERM or SIGINT.
+async fn shutdown_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        () = terminate => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}

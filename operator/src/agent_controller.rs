@@ -1,0 +1,345 @@
+//! Agent controller: resolves an Agent's references, renders its runner config, applies its
+//! ConfigMap, Deployment, Service and NetworkPolicy, and reports where it stands.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use agentry_crds::{Agent, AgentStatus, Condition, ConditionStatus, MemoryStore, Model, Tool, set_condition};
+use agentry_protocol::subjects::{self, SubjectToken};
+use futures::StreamExt;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use kube::core::PartialObjectMeta;
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::events::{Event, EventType};
+use kube::runtime::reflector::{ObjectRef, Store};
+use kube::{Api, Resource, ResourceExt};
+use tracing::Instrument;
+
+use crate::agent_children::{self, CONFIG_HASH_ANNOTATION};
+use crate::agent_resolution::{References, Resolution, Unresolved, resolve};
+use crate::agent_status::{self, Rollout};
+use crate::context::OperatorContext;
+use crate::error::ReconcileError;
+use crate::runner_config_render::{self, Rendered};
+use crate::shared_caches::SharedCaches;
+use crate::status_patch::{apply_object, apply_status, same_conditions};
+
+const CONTROLLER: &str = "agent";
+
+/// Everything the Agent controller reads.
+pub struct AgentContext {
+    /// Shared context.
+    pub operator: Arc<OperatorContext>,
+    /// Models.
+    pub models: Store<Model>,
+    /// Tools.
+    pub tools: Store<Tool>,
+    /// MemoryStores.
+    pub memory_stores: Store<MemoryStore>,
+    /// Secret metadata (resourceVersions roll the pods when a key changes).
+    pub secrets: Store<PartialObjectMeta<Secret>>,
+    /// The runner Deployments.
+    pub deployments: Store<Deployment>,
+}
+
+struct CachedReferences<'a> {
+    ctx: &'a AgentContext,
+    namespace: &'a str,
+}
+
+impl References for CachedReferences<'_> {
+    fn model(&self, name: &str) -> Option<Model> {
+        self.ctx.models.get(&ObjectRef::new(name).within(self.namespace)).map(|m| (*m).clone())
+    }
+    fn tool(&self, name: &str) -> Option<Tool> {
+        self.ctx.tools.get(&ObjectRef::new(name).within(self.namespace)).map(|t| (*t).clone())
+    }
+    fn memory_store(&self, name: &str) -> Option<MemoryStore> {
+        self.ctx.memory_stores.get(&ObjectRef::new(name).within(self.namespace)).map(|s| (*s).clone())
+    }
+}
+
+fn resolved_condition<T>(
+    type_: &str,
+    result: &Result<T, Unresolved>,
+    ok: &str,
+    generation: Option<i64>,
+) -> Condition {
+    match result {
+        Ok(_) => Condition::new(type_, ConditionStatus::True, "Resolved", ok, generation),
+        Err(u) => Condition::new(type_, ConditionStatus::False, u.reason, &u.message, generation),
+    }
+}
+
+/// Reconciles one Agent.
+pub async fn reconcile(agent: Arc<Agent>, ctx: Arc<AgentContext>) -> Result<Action, ReconcileError> {
+    if agent.meta().deletion_timestamp.is_some() {
+        // Children carry owner references; the garbage collector removes them.
+        return Ok(Action::await_change());
+    }
+    let ns = agent.namespace().ok_or(ReconcileError::MissingMetadata("namespace"))?;
+    let name = agent.name_any();
+    let generation = agent.meta().generation;
+    let client = &ctx.operator.client;
+    let settings = &ctx.operator.settings;
+    let old = agent.status.clone().unwrap_or_default();
+
+    let resolution = resolve(&agent, &CachedReferences { ctx: &ctx, namespace: &ns });
+    let mut conditions = old.conditions.clone();
+    set_condition(
+        &mut conditions,
+        resolved_condition(
+            "ModelResolved",
+            &resolution.models,
+            "every Model in the chain is ready",
+            generation,
+        ),
+    );
+    set_condition(
+        &mut conditions,
+        resolved_condition("ToolsResolved", &resolution.tools, "every Tool is ready", generation),
+    );
+    let memory_message = match &resolution.memory {
+        Ok(Some(store)) => format!("bound to MemoryStore {}", store.name_any()),
+        _ => "no long-term memory configured".to_string(),
+    };
+    set_condition(
+        &mut conditions,
+        resolved_condition("MemoryBound", &resolution.memory, &memory_message, generation),
+    );
+
+    let deployment_ref = ObjectRef::<Deployment>::new(&name).within(&ns);
+    let mut config_hash = old.config_hash.clone();
+    if let Resolution { models: Ok(models), tools: Ok(tools), memory: Ok(memory) } = &resolution {
+        let rendered = runner_config_render::render(&agent, models, tools, settings);
+        let hash = runner_config_render::config_hash(&rendered.json, &secret_versions(&ctx, &ns, &rendered));
+        let current = ctx.deployments.get(&deployment_ref);
+        let up_to_date = current.as_ref().is_some_and(|d| deployment_matches(d, &agent, &hash))
+            && old.observed_generation == generation
+            && old.config_hash.as_deref() == Some(hash.as_str());
+        if !up_to_date {
+            apply_children(&agent, &rendered, &hash, memory.is_some(), &ctx).await?;
+            if let Some(previous) = old.config_hash.as_deref().filter(|h| *h != hash) {
+                publish(
+                    &ctx,
+                    &agent,
+                    EventType::Normal,
+                    "ConfigChanged",
+                    format!("runner config changed ({previous} → {hash}); rolling the runners"),
+                )
+                .await;
+            }
+        }
+        config_hash = Some(hash);
+    } else if let Some(unresolved) =
+        [resolution.models.as_ref().err(), resolution.tools.as_ref().err(), resolution.memory.as_ref().err()]
+            .into_iter()
+            .flatten()
+            .next()
+    {
+        let was = old
+            .conditions
+            .iter()
+            .any(|c| c.status == ConditionStatus::False && c.reason == unresolved.reason);
+        if !was {
+            publish(&ctx, &agent, EventType::Warning, unresolved.reason, unresolved.message.clone()).await;
+        }
+    }
+
+    let rollout = ctx.deployments.get(&deployment_ref).map(|d| Rollout::of(&d));
+    let desired = agent.spec.replicas;
+    let phase = agent_status::phase(agent.spec.paused, resolution.is_complete(), rollout, desired);
+    let (status, reason, message) = agent_status::available(agent.spec.paused, rollout, desired);
+    set_condition(&mut conditions, Condition::new("Available", status, reason, &message, generation));
+    let subject = match (SubjectToken::new(ns.clone()), SubjectToken::new(name.clone())) {
+        (Ok(n), Ok(a)) => Some(subjects::query(&n, &a)),
+        _ => None,
+    };
+    let new = AgentStatus {
+        observed_generation: generation,
+        phase: Some(phase),
+        conditions,
+        replicas: rollout.map(|r| r.replicas),
+        ready_replicas: rollout.map(|r| r.ready),
+        subject,
+        config_hash,
+    };
+    if new.phase != old.phase
+        || new.observed_generation != old.observed_generation
+        || new.replicas != old.replicas
+        || new.ready_replicas != old.ready_replicas
+        || new.subject != old.subject
+        || new.config_hash != old.config_hash
+        || !same_conditions(&new.conditions, &old.conditions)
+    {
+        apply_status(&Api::<Agent>::namespaced(client.clone(), &ns), &name, &new).await?;
+    }
+    Ok(Action::await_change())
+}
+
+/// The resourceVersions of the Secrets the pod reads, in a stable order.
+fn secret_versions(ctx: &AgentContext, ns: &str, rendered: &Rendered) -> Vec<(String, String)> {
+    let mut names: Vec<&str> = rendered.secret_env.iter().map(|s| s.secret.as_str()).collect();
+    names.sort_unstable();
+    names.dedup();
+    names
+        .into_iter()
+        .map(|secret| {
+            let version = ctx
+                .secrets
+                .get(&ObjectRef::new(secret).within(ns))
+                .and_then(|s| s.resource_version())
+                .unwrap_or_else(|| "absent".into());
+            (secret.to_string(), version)
+        })
+        .collect()
+}
+
+/// Whether the Deployment already runs this config at this scale.
+fn deployment_matches(deployment: &Deployment, agent: &Agent, hash: &str) -> bool {
+    let spec = deployment.spec.as_ref();
+    let annotated = spec
+        .and_then(|s| s.template.metadata.as_ref())
+        .and_then(|m| m.annotations.as_ref())
+        .and_then(|a| a.get(CONFIG_HASH_ANNOTATION))
+        .is_some_and(|h| h == hash);
+    let replicas = if agent.spec.paused { 0 } else { agent.spec.replicas };
+    annotated && spec.and_then(|s| s.replicas) == Some(replicas)
+}
+
+async fn apply_children(
+    agent: &Agent,
+    rendered: &Rendered,
+    hash: &str,
+    with_memory: bool,
+    ctx: &AgentContext,
+) -> Result<(), ReconcileError> {
+    let ns = agent.namespace().ok_or(ReconcileError::MissingMetadata("namespace"))?;
+    let client = ctx.operator.client.clone();
+    let settings = &ctx.operator.settings;
+    let config_map = agent_children::config_map(agent, rendered);
+    apply_object(
+        &Api::<ConfigMap>::namespaced(client.clone(), &ns),
+        &agent_children::config_map_name(agent),
+        &config_map,
+    )
+    .await?;
+    let deployment = agent_children::deployment(agent, rendered, hash, settings);
+    apply_object(&Api::<Deployment>::namespaced(client.clone(), &ns), &agent.name_any(), &deployment).await?;
+    let service = agent_children::service(agent, settings);
+    apply_object(&Api::<Service>::namespaced(client.clone(), &ns), &agent.name_any(), &service).await?;
+    let policy = agent_children::network_policy(agent, rendered, with_memory, settings);
+    apply_object(&Api::<NetworkPolicy>::namespaced(client, &ns), &agent.name_any(), &policy).await?;
+    Ok(())
+}
+
+async fn publish(ctx: &AgentContext, agent: &Agent, type_: EventType, reason: &str, note: String) {
+    let event =
+        Event { type_, reason: reason.into(), note: Some(note), action: "Reconcile".into(), secondary: None };
+    if let Err(err) = ctx.operator.recorder.publish(&event, &agent.object_ref(&())).await {
+        tracing::warn!(error = %err, "event not published");
+    }
+}
+
+fn error_policy(_: Arc<Agent>, err: &ReconcileError, _: Arc<AgentContext>) -> Action {
+    tracing::warn!(error = %err, "agent reconcile failed; retrying");
+    Action::requeue(Duration::from_secs(5))
+}
+
+/// Agents in `ns` for which `uses` holds.
+fn agents_where(
+    agents: &Store<Agent>,
+    ns: Option<String>,
+    uses: impl Fn(&Agent) -> bool,
+) -> Vec<ObjectRef<Agent>> {
+    agents
+        .state()
+        .into_iter()
+        .filter(|a| a.namespace() == ns && uses(a))
+        .map(|a| ObjectRef::from_obj(&*a))
+        .collect()
+}
+
+/// The Agent controller: reconciles on Agent changes, on its Deployments, and on the Models,
+/// Tools, MemoryStores and Secrets its Agents use (mapped through the caches, not polled).
+pub fn controller<S>(
+    ctx: Arc<OperatorContext>,
+    caches: &SharedCaches,
+    shutdown: S,
+) -> impl std::future::Future<Output = ()> + use<S>
+where
+    S: std::future::Future<Output = ()> + Send + Sync + 'static,
+{
+    let agent_ctx = Arc::new(AgentContext {
+        operator: ctx,
+        models: caches.models.store.clone(),
+        tools: caches.tools.store.clone(),
+        memory_stores: caches.memory_stores.store.clone(),
+        secrets: caches.secrets.store.clone(),
+        deployments: caches.deployments.store.clone(),
+    });
+    let (a1, a2, a3, a4) = (
+        caches.agents.store.clone(),
+        caches.agents.store.clone(),
+        caches.agents.store.clone(),
+        caches.agents.store.clone(),
+    );
+    let (models, tools) = (caches.models.store.clone(), caches.tools.store.clone());
+    Controller::for_shared_stream(caches.agents.subscribe(), caches.agents.store.clone())
+        .owns_shared_stream(caches.deployments.subscribe())
+        .watches_shared_stream(caches.models.subscribe(), move |model| {
+            let name = model.name_any();
+            agents_where(&a1, model.namespace(), |a| a.spec.model_ref == name || a.spec.fallback_model_refs.contains(&name))
+        })
+        .watches_shared_stream(caches.tools.subscribe(), move |tool| {
+            let name = tool.name_any();
+            agents_where(&a2, tool.namespace(), |a| a.spec.tools.contains(&name))
+        })
+        .watches_shared_stream(caches.memory_stores.subscribe(), move |store| {
+            let name = store.name_any();
+            agents_where(&a3, store.namespace(), |a| {
+                a.spec.memory.as_ref().and_then(|m| m.store_ref.as_ref()) == Some(&name)
+            })
+        })
+        .watches_shared_stream(caches.secrets.subscribe(), move |secret| {
+            let (ns, name) = (secret.namespace(), secret.name_any());
+            let in_ns = |m: &&Arc<Model>| m.namespace() == ns;
+            let models: Vec<String> = models
+                .state()
+                .iter()
+                .filter(in_ns)
+                .filter(|m| m.spec.api_key_secret_ref.as_ref().is_some_and(|r| r.name == name))
+                .map(|m| m.name_any())
+                .collect();
+            let tools: Vec<String> = tools
+                .state()
+                .iter()
+                .filter(|t| t.namespace() == ns)
+                .filter(|t| t.spec.http.iter().flat_map(|h| &h.headers_from).any(|h| h.secret_key_ref.name == name))
+                .map(|t| t.name_any())
+                .collect();
+            agents_where(&a4, ns, |a| {
+                models.contains(&a.spec.model_ref)
+                    || a.spec.fallback_model_refs.iter().any(|m| models.contains(m))
+                    || a.spec.tools.iter().any(|t| tools.contains(t))
+            })
+        })
+        .graceful_shutdown_on(shutdown)
+        .run(
+            move |agent, ctx: Arc<AgentContext>| {
+                let span = tracing::info_span!("reconcile", controller = CONTROLLER, namespace = agent.namespace().unwrap_or_default(), name = %agent.name_any());
+                async move {
+                    let started = Instant::now();
+                    let result = reconcile(agent, ctx.clone()).await;
+                    ctx.operator.metrics.observe(CONTROLLER, started.elapsed(), result.as_ref().err().map(ReconcileError::metric_label));
+                    result
+                }
+                .instrument(span)
+            },
+            error_policy,
+            agent_ctx,
+        )
+        .for_each(|_| std::future::ready(()))
+}

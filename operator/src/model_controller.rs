@@ -1,0 +1,131 @@
+//! Model controller: a Model is `Ready` when its API-key Secret exists and holds the key.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use agentry_crds::{Condition, ConditionStatus, Model, ModelStatus, set_condition};
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::Secret;
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::events::{Event, EventType};
+use kube::runtime::reflector::ObjectRef;
+use kube::{Api, Resource, ResourceExt};
+use tracing::Instrument;
+
+use crate::context::OperatorContext;
+use crate::error::ReconcileError;
+use crate::shared_caches::SharedCaches;
+use crate::status_patch::{apply_status, same_conditions};
+
+const CONTROLLER: &str = "model";
+
+/// What the API-key check found: the `Ready` condition's status, reason and message.
+pub fn key_check(model: &Model, secret: Option<&Secret>) -> (ConditionStatus, &'static str, String) {
+    let Some(reference) = &model.spec.api_key_secret_ref else {
+        return (ConditionStatus::True, "NoKeyRequired", "no API key configured; requests carry none".into());
+    };
+    let Some(secret) = secret else {
+        return (
+            ConditionStatus::False,
+            "SecretNotFound",
+            format!("Secret {} not found; create it with key {}", reference.name, reference.key),
+        );
+    };
+    let in_data = secret.data.as_ref().and_then(|d| d.get(&reference.key)).is_some_and(|v| !v.0.is_empty());
+    let in_string_data =
+        secret.string_data.as_ref().and_then(|d| d.get(&reference.key)).is_some_and(|v| !v.is_empty());
+    if in_data || in_string_data {
+        (
+            ConditionStatus::True,
+            "KeyFound",
+            format!("API key found in Secret {} key {}", reference.name, reference.key),
+        )
+    } else {
+        (
+            ConditionStatus::False,
+            "KeyMissing",
+            format!("Secret {} has no non-empty key {}; add it", reference.name, reference.key),
+        )
+    }
+}
+
+/// Reconciles one Model: checks its Secret and writes `Ready`.
+pub async fn reconcile(model: Arc<Model>, ctx: Arc<OperatorContext>) -> Result<Action, ReconcileError> {
+    let ns = model.namespace().ok_or(ReconcileError::MissingMetadata("namespace"))?;
+    let name = model.name_any();
+    let secret = match &model.spec.api_key_secret_ref {
+        Some(r) => Api::<Secret>::namespaced(ctx.client.clone(), &ns).get_opt(&r.name).await?,
+        None => None,
+    };
+    let (status, reason, message) = key_check(&model, secret.as_ref());
+    let old = model.status.clone().unwrap_or_default();
+    let mut conditions = old.conditions.clone();
+    set_condition(
+        &mut conditions,
+        Condition::new("Ready", status, reason, &message, model.meta().generation),
+    );
+    let new = ModelStatus { observed_generation: model.meta().generation, conditions };
+    if new.observed_generation != old.observed_generation
+        || !same_conditions(&new.conditions, &old.conditions)
+    {
+        apply_status(&Api::<Model>::namespaced(ctx.client.clone(), &ns), &name, &new).await?;
+        let was = old.conditions.iter().find(|c| c.type_ == "Ready").map(|c| (c.status, c.reason.clone()));
+        if was != Some((status, reason.to_string())) {
+            let type_ = if status == ConditionStatus::True { EventType::Normal } else { EventType::Warning };
+            let event = Event {
+                type_,
+                reason: reason.into(),
+                note: Some(message),
+                action: "CheckAPIKey".into(),
+                secondary: None,
+            };
+            if let Err(err) = ctx.recorder.publish(&event, &model.object_ref(&())).await {
+                tracing::warn!(error = %err, "event not published");
+            }
+        }
+    }
+    Ok(Action::await_change())
+}
+
+fn error_policy(_: Arc<Model>, err: &ReconcileError, _: Arc<OperatorContext>) -> Action {
+    tracing::warn!(error = %err, "model reconcile failed; retrying");
+    Action::requeue(Duration::from_secs(5))
+}
+
+/// The Model controller, reconciling on Model changes and on changes to the Secrets they name.
+pub fn controller<S>(
+    ctx: Arc<OperatorContext>,
+    caches: &SharedCaches,
+    shutdown: S,
+) -> impl std::future::Future<Output = ()> + use<S>
+where
+    S: std::future::Future<Output = ()> + Send + Sync + 'static,
+{
+    let models = caches.models.store.clone();
+    Controller::for_shared_stream(caches.models.subscribe(), caches.models.store.clone())
+        .watches_shared_stream(caches.secrets.subscribe(), move |secret| {
+            let (ns, name) = (secret.namespace(), secret.name_any());
+            models
+                .state()
+                .into_iter()
+                .filter(|m| m.namespace() == ns && m.spec.api_key_secret_ref.as_ref().is_some_and(|r| r.name == name))
+                .map(|m| ObjectRef::from_obj(&*m))
+                .collect::<Vec<_>>()
+        })
+        .graceful_shutdown_on(shutdown)
+        .run(
+            move |model, ctx: Arc<OperatorContext>| {
+                let span = tracing::info_span!("reconcile", controller = CONTROLLER, namespace = model.namespace().unwrap_or_default(), name = %model.name_any());
+                async move {
+                    let started = Instant::now();
+                    let result = reconcile(model, ctx.clone()).await;
+                    ctx.metrics.observe(CONTROLLER, started.elapsed(), result.as_ref().err().map(ReconcileError::metric_label));
+                    result
+                }
+                .instrument(span)
+            },
+            error_policy,
+            ctx,
+        )
+        .for_each(|_| std::future::ready(()))
+}

@@ -1,0 +1,149 @@
+//! Running the operator: leader election, the shared caches and every controller, stopped at
+//! once when leadership is lost and gracefully on shutdown.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use futures::channel::oneshot;
+use kube::Client;
+use kube_lease_manager::LeaseManagerBuilder;
+use tokio::task::JoinSet;
+
+use crate::context::OperatorContext;
+use crate::metrics::OperatorMetrics;
+use crate::settings::{FIELD_MANAGER, OperatorSettings};
+use crate::shared_caches::SharedCaches;
+use crate::{agent_controller, memory_store_controller, model_controller, object_gauges, tool_controller};
+
+/// Where and how the operator holds its leader Lease.
+#[derive(Clone, Debug)]
+pub struct LeaseSettings {
+    /// Namespace of the Lease.
+    pub namespace: String,
+    /// Name of the Lease.
+    pub name: String,
+    /// This replica's identity (its pod name).
+    pub identity: String,
+    /// Seconds a Lease stays valid without renewal: the longest a takeover waits.
+    pub duration_seconds: u64,
+    /// Seconds before expiry the holder renews.
+    pub grace_seconds: u64,
+}
+
+/// Why the operator stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The metrics registry could not be built.
+    #[error("registering metrics: {0}")]
+    Metrics(#[from] prometheus::Error),
+    /// The leader Lease could not be set up.
+    #[error("leader election: {0}")]
+    LeaderElection(#[from] kube_lease_manager::LeaseManagerError),
+}
+
+/// A running operator's shared handles, for the HTTP endpoint.
+pub struct Handles {
+    /// Operator metrics.
+    pub metrics: Arc<OperatorMetrics>,
+    /// Set while this replica's controllers run (it is the leader, or there is no election).
+    pub leading: Arc<AtomicBool>,
+}
+
+impl Handles {
+    /// Fresh handles.
+    pub fn new() -> Result<Self, RunError> {
+        Ok(Self { metrics: Arc::new(OperatorMetrics::new()?), leading: Arc::new(AtomicBool::new(false)) })
+    }
+}
+
+/// Runs the operator until `shutdown` completes. With `lease`, only while this replica holds it.
+pub async fn run(
+    client: Client,
+    settings: OperatorSettings,
+    lease: Option<LeaseSettings>,
+    handles: &Handles,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), RunError> {
+    tokio::pin!(shutdown);
+    let Some(lease) = lease else {
+        lead(client, settings, handles, shutdown).await;
+        return Ok(());
+    };
+    let manager = LeaseManagerBuilder::new(client.clone(), &lease.name)
+        .with_namespace(&lease.namespace)
+        .with_identity(&lease.identity)
+        .with_duration(lease.duration_seconds)
+        .with_grace(lease.grace_seconds)
+        .with_field_manager(format!("{FIELD_MANAGER}-lease"))
+        .build()
+        .await?;
+    let (mut leader, lease_task) = manager.watch().await;
+    loop {
+        tracing::info!(identity = %lease.identity, "waiting for the leader Lease");
+        tokio::select! {
+            () = &mut shutdown => break,
+            changed = leader.wait_for(|is_leader| *is_leader) => if changed.is_err() { break },
+        }
+        tracing::info!(identity = %lease.identity, "leading: starting controllers");
+        let lost = async {
+            let _ = leader.wait_for(|is_leader| !*is_leader).await;
+        };
+        tokio::select! {
+            () = &mut shutdown => break,
+            // Losing the Lease drops the controllers at once: another replica now reconciles.
+            () = lead(client.clone(), settings.clone(), handles, lost) => {
+                tracing::warn!(identity = %lease.identity, "lost the leader Lease: controllers stopped");
+            }
+        }
+    }
+    handles.leading.store(false, Ordering::SeqCst);
+    // Closing the channel makes the lease task release the Lease, so a successor need not wait.
+    drop(leader);
+    if let Ok(Err(err)) = lease_task.await {
+        tracing::warn!(error = %err, "releasing the leader Lease failed");
+    }
+    Ok(())
+}
+
+/// How long reconciles in flight get to finish once the controllers are told to stop.
+const STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Runs the caches and controllers until `stop` completes, then stops them: no reconcile starts
+/// after that, and those in flight get [`STOP_GRACE`] to finish.
+async fn lead(client: Client, settings: OperatorSettings, handles: &Handles, stop: impl Future<Output = ()>) {
+    let (caches, drivers) = SharedCaches::new(&client);
+    let caches = Arc::new(caches);
+    let ctx = Arc::new(OperatorContext::new(client, handles.metrics.clone(), settings));
+    let mut background = JoinSet::new();
+    for driver in drivers {
+        background.spawn(driver);
+    }
+    background.spawn(object_gauges::run(handles.metrics.clone(), caches.clone()));
+    let mut stops = Vec::new();
+    let mut trigger = || {
+        let (tx, rx) = oneshot::channel::<()>();
+        stops.push(tx);
+        async move {
+            let _ = rx.await;
+        }
+    };
+    let mut controllers = JoinSet::new();
+    controllers.spawn(model_controller::controller(ctx.clone(), &caches, trigger()));
+    controllers.spawn(tool_controller::controller(ctx.clone(), &caches, trigger()));
+    controllers.spawn(agent_controller::controller(ctx.clone(), &caches, trigger()));
+    controllers.spawn(memory_store_controller::controller(ctx.clone(), trigger()));
+    handles.leading.store(true, Ordering::SeqCst);
+    stop.await;
+    handles.leading.store(false, Ordering::SeqCst);
+    for tx in stops {
+        let _ = tx.send(());
+    }
+    let drained =
+        tokio::time::timeout(STOP_GRACE, async { while controllers.join_next().await.is_some() {} }).await;
+    if drained.is_err() {
+        tracing::warn!("reconciles still running after the stop grace period were cancelled");
+    }
+    controllers.abort_all();
+    background.abort_all();
+}

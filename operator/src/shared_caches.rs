@@ -1,0 +1,89 @@
+//! One watch per kind, shared by every controller that needs it (kube-runtime's shared
+//! streams): the reflector stores answer look-ups without API calls, and subscribers feed
+//! each controller's triggers.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use agentry_crds::{Agent, MemoryStore, Model, Tool};
+use futures::StreamExt;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::Secret;
+use kube::core::PartialObjectMeta;
+use kube::runtime::reflector::{self, ReflectHandle, Store};
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Api, Client, Resource};
+use serde::de::DeserializeOwned;
+
+/// Objects buffered per subscriber before the shared watch waits for a slow controller.
+const SUBSCRIBER_BUFFER: usize = 1024;
+/// Label on every child the operator writes, so the Deployment watch sees only ours.
+pub const MANAGED_BY_SELECTOR: &str = "app.kubernetes.io/managed-by=agentry-operator";
+
+/// A kind's store and the means to subscribe to its changes.
+pub struct SharedKind<K: Resource<DynamicType = ()> + Clone + 'static> {
+    /// Every object of the kind, as last seen.
+    pub store: Store<K>,
+    handle: ReflectHandle<K>,
+}
+
+impl<K: Resource<DynamicType = ()> + Clone + Send + Sync + 'static> SharedKind<K> {
+    /// A new subscription to the kind's changes.
+    pub fn subscribe(&self) -> ReflectHandle<K> {
+        self.handle.clone()
+    }
+}
+
+/// The shared caches of every kind the controllers read.
+pub struct SharedCaches {
+    /// Agents.
+    pub agents: SharedKind<Agent>,
+    /// Models.
+    pub models: SharedKind<Model>,
+    /// Tools.
+    pub tools: SharedKind<Tool>,
+    /// MemoryStores.
+    pub memory_stores: SharedKind<MemoryStore>,
+    /// Secrets, metadata only: the operator never keeps Secret values in memory.
+    pub secrets: SharedKind<PartialObjectMeta<Secret>>,
+    /// Runner Deployments written by the operator.
+    pub deployments: SharedKind<Deployment>,
+}
+
+/// A future driving one shared watch; it must be polled for the caches to fill.
+pub type WatchDriver = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+fn shared<K>(api: Api<K>, config: watcher::Config) -> (SharedKind<K>, WatchDriver)
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
+{
+    let (store, writer) = reflector::store_shared(SUBSCRIBER_BUFFER);
+    let handle = writer.subscribe().expect("a shared store always hands out subscribers");
+    let kind = K::kind(&()).to_string();
+    let driver = watcher(api, config).default_backoff().reflect_shared(writer).for_each(move |event| {
+        if let Err(err) = event {
+            tracing::warn!(kind = %kind, error = %err, "watch error; retrying with backoff");
+        }
+        std::future::ready(())
+    });
+    (SharedKind { store, handle }, Box::pin(driver))
+}
+
+impl SharedCaches {
+    /// Sets up every shared watch; the returned drivers must be polled (spawned) to run them.
+    pub fn new(client: &Client) -> (Self, Vec<WatchDriver>) {
+        let (agents, a) = shared(Api::<Agent>::all(client.clone()), watcher::Config::default());
+        let (models, m) = shared(Api::<Model>::all(client.clone()), watcher::Config::default());
+        let (tools, t) = shared(Api::<Tool>::all(client.clone()), watcher::Config::default());
+        let (memory_stores, s) = shared(Api::<MemoryStore>::all(client.clone()), watcher::Config::default());
+        let (deployments, d) = shared(
+            Api::<Deployment>::all(client.clone()),
+            watcher::Config::default().labels(MANAGED_BY_SELECTOR),
+        );
+        // Metadata only: the operator never holds Secret values in its caches.
+        let (secrets, sec) =
+            shared(Api::<PartialObjectMeta<Secret>>::all(client.clone()), watcher::Config::default());
+        let caches = Self { agents, models, tools, memory_stores, secrets, deployments };
+        (caches, vec![a, m, t, s, d, sec])
+    }
+}
