@@ -1,6 +1,45 @@
-//! An in-process Kubernetes API server for tests and `agentry dev`; so far: CRD schema admission
-//! ([`CrdSchema`]), which prunes, defaults and validates custom resources as kube-apiserver does.
+//! devcluster: an in-process Kubernetes API server that kube-rs and `kubectl` talk to over HTTP
+//! on 127.0.0.1, with a pod simulator that runs the agent-runner binary for the pods of runner
+//! Deployments. It is a test and development tool whose worth is its fidelity to kube-apiserver;
+//! where it deliberately differs, the README of this crate says so.
+//!
+//! Start one with [`DevCluster::start`]; point kubectl at [`DevCluster::kubeconfig_path`].
 
+#![warn(missing_docs)]
+
+pub mod admission;
+pub mod api_error;
+pub mod api_path;
+pub mod auth_reviews;
+pub mod builtin_kinds;
+pub mod cluster_state;
+pub mod crd_registration;
 pub mod crd_schema;
+pub mod deletion;
+pub mod dev_cluster;
+pub mod discovery;
+pub mod event_conversion;
+pub mod field_set;
+pub mod garbage_collector;
+pub mod kubeconfig;
+pub mod list_types;
+pub mod managed_fields;
+pub mod object_lifecycle;
+pub mod openapi;
+pub mod patch;
+pub mod pod_logs;
+pub mod pod_simulator;
+pub mod resource;
+pub mod resource_handlers;
+pub mod selectors;
+pub mod server;
+pub mod server_side_apply;
+pub mod store;
+pub mod strategic_merge;
+pub mod table;
+pub mod time;
+pub mod watch;
 
+pub use auth_reviews::{Permission, ReviewPolicy, UserInfo};
 pub use crd_schema::{CauseReason, CrdSchema, FieldCause, Invalid, SchemaError};
+pub use dev_cluster::{DevCluster, DevClusterError, DevClusterOptions};

@@ -1,0 +1,83 @@
+//! The state behind the API: the store, the registry of served resources, and the review policy,
+//! guarded by one lock. Writes go through `object_lifecycle`; this module holds reads and setup.
+
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+
+use crate::api_error::{ApiError, ApiResult};
+use crate::auth_reviews::ReviewPolicy;
+use crate::resource::{Registry, ResourceDesc};
+use crate::store::Store;
+
+/// Everything the API serves.
+pub struct ClusterState {
+    /// The objects.
+    pub store: Store,
+    /// The served resources.
+    pub registry: Registry,
+    /// Answers for TokenReview and SubjectAccessReview.
+    pub reviews: ReviewPolicy,
+    /// Set while the garbage collector runs, so the writes it makes do not start it again.
+    pub(crate) gc_running: bool,
+}
+
+impl ClusterState {
+    /// A cluster with the namespaces every cluster has.
+    pub fn new(history_limit: usize) -> Self {
+        let mut state = Self {
+            store: Store::new(history_limit),
+            registry: Registry::with_builtins(),
+            reviews: ReviewPolicy::default(),
+            gc_running: false,
+        };
+        if let Some(desc) = state.registry.get("", "v1", "namespaces") {
+            for name in ["default", "kube-system", "kube-public", "kube-node-lease"] {
+                let object = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}});
+                if let Err(err) =
+                    state.create(&desc, None, object, &crate::object_lifecycle::WriteOptions::system())
+                {
+                    tracing::error!(%err, name, "cannot create a built-in namespace");
+                }
+            }
+        }
+        state
+    }
+
+    /// The served resource at `group/version/plural`.
+    pub fn resource(&self, group: &str, version: &str, plural: &str) -> Option<Arc<ResourceDesc>> {
+        self.registry.get(group, version, plural)
+    }
+
+    /// One object, as `desc`'s version presents it.
+    pub fn get(&self, desc: &ResourceDesc, namespace: Option<&str>, name: &str) -> ApiResult<Value> {
+        let ns = if desc.namespaced { namespace.unwrap_or_default() } else { "" };
+        self.store
+            .get(&desc.storage_key(), ns, name)
+            .map(|o| present(desc, o.clone()))
+            .ok_or_else(|| ApiError::not_found(desc, name))
+    }
+
+    /// The objects of `desc` (in `namespace`, or all), as `desc`'s version presents them.
+    pub fn list(&self, desc: &ResourceDesc, namespace: Option<&str>) -> Vec<Value> {
+        let ns = namespace.filter(|_| desc.namespaced);
+        self.store.list(&desc.storage_key(), ns).map(|o| present(desc, o.clone())).collect()
+    }
+
+    /// Whether namespace `name` exists, and whether it is being deleted.
+    pub fn namespace_status(&self, name: &str) -> Option<bool> {
+        let key = crate::resource::StorageKey { group: String::new(), plural: "namespaces".into() };
+        self.store.get(&key, "", name).map(|ns| !ns["metadata"]["deletionTimestamp"].is_null())
+    }
+}
+
+/// An object as version `desc.version` of its resource shows it: CRDs with several versions
+/// keep one stored form (conversion strategy `None` changes only `apiVersion`).
+pub fn present(desc: &ResourceDesc, mut object: Value) -> Value {
+    if desc.is_events_view() {
+        object = crate::event_conversion::from_core(object);
+    }
+    object["apiVersion"] = json!(desc.api_version());
+    object["kind"] = json!(desc.kind);
+    object
+}

@@ -1,0 +1,210 @@
+//! CustomResourceDefinitions: a written CRD serves its resources at once (its schema compiled for
+//! admission), with status `NamesAccepted` and `Established` True as the apiextensions controllers
+//! set them; a deleted CRD stops serving and its objects are removed.
+
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+
+use crate::api_error::{ApiError, ApiResult};
+use crate::cluster_state::ClusterState;
+use crate::crd_schema::{CauseReason, CrdSchema, FieldCause, Invalid};
+use crate::resource::{PrinterColumn, ResourceDesc, StorageKey};
+use crate::store::Change;
+
+/// Refuse a CRD whose name, names, versions or schemas cannot be served.
+pub fn validate(desc: &ResourceDesc, crd: &Value) -> ApiResult<()> {
+    let name = crd["metadata"]["name"].as_str().unwrap_or_default();
+    let spec = &crd["spec"];
+    let mut causes = Vec::new();
+    let mut cause = |field: &str, reason, message: String| {
+        causes.push(FieldCause { field: field.into(), reason, message })
+    };
+    let group = spec["group"].as_str().unwrap_or_default();
+    let plural = spec["names"]["plural"].as_str().unwrap_or_default();
+    if group.is_empty() {
+        cause("spec.group", CauseReason::FieldValueRequired, "Required value".into());
+    }
+    if plural.is_empty() {
+        cause("spec.names.plural", CauseReason::FieldValueRequired, "Required value".into());
+    }
+    if spec["names"]["kind"].as_str().is_none_or(str::is_empty) {
+        cause("spec.names.kind", CauseReason::FieldValueRequired, "Required value".into());
+    }
+    if name != format!("{plural}.{group}") {
+        cause(
+            "metadata.name",
+            CauseReason::FieldValueInvalid,
+            format!("Invalid value: {name:?}: must be spec.names.plural+\".\"+spec.group"),
+        );
+    }
+    let versions = spec["versions"].as_array().cloned().unwrap_or_default();
+    if versions.is_empty() {
+        cause(
+            "spec.versions",
+            CauseReason::FieldValueInvalid,
+            "Invalid value: null: must have exactly one version marked as storage version".into(),
+        );
+    }
+    if versions.iter().filter(|v| v["storage"].as_bool() == Some(true)).count() != 1 && !versions.is_empty() {
+        cause(
+            "spec.versions",
+            CauseReason::FieldValueInvalid,
+            format!(
+                "Invalid value: {}: must have exactly one version marked as storage version",
+                Value::Array(versions.clone())
+            ),
+        );
+    }
+    for (i, version) in versions.iter().enumerate() {
+        let schema = &version["schema"]["openAPIV3Schema"];
+        if schema.is_object()
+            && let Err(err) = CrdSchema::compile(schema)
+        {
+            cause(
+                &format!("spec.versions[{i}].schema.openAPIV3Schema"),
+                CauseReason::FieldValueInvalid,
+                format!("Invalid value: \"\": {err}"),
+            );
+        }
+    }
+    if causes.is_empty() { Ok(()) } else { Err(ApiError::invalid(desc, name, &Invalid { causes })) }
+}
+
+/// Serve the CRD's resources and set its conditions.
+pub fn register(state: &mut ClusterState, crd: &Value) {
+    let name = crd["metadata"]["name"].as_str().unwrap_or_default().to_owned();
+    let descs: Vec<ResourceDesc> = crd["spec"]["versions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|v| v["served"].as_bool() != Some(false))
+        .filter_map(|v| describe(crd, v))
+        .collect();
+    state.registry.set_crd(&name, descs);
+
+    let mut updated = crd.clone();
+    let now = crate::time::now();
+    let condition = |type_: &str, reason: &str, message: &str| json!({"type": type_, "status": "True", "lastTransitionTime": now, "reason": reason, "message": message});
+    let stored_versions: Vec<Value> = crd["spec"]["versions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|v| v["storage"].as_bool() == Some(true))
+        .map(|v| v["name"].clone())
+        .collect();
+    let mut names = crd["spec"]["names"].clone();
+    if names["singular"].is_null() {
+        names["singular"] = json!(names["kind"].as_str().unwrap_or_default().to_lowercase());
+    }
+    if names["listKind"].is_null() {
+        names["listKind"] = json!(format!("{}List", names["kind"].as_str().unwrap_or_default()));
+    }
+    let previous = &crd["status"];
+    let keep_time = |type_: &str, fresh: Value| {
+        let old =
+            previous["conditions"].as_array().and_then(|c| c.iter().find(|c| c["type"] == type_)).cloned();
+        match old {
+            Some(old) if old["status"] == "True" => old,
+            _ => fresh,
+        }
+    };
+    updated["status"] = json!({
+        "acceptedNames": names,
+        "conditions": [
+            keep_time("NamesAccepted", condition("NamesAccepted", "NoConflicts", "no conflicts found")),
+            keep_time("Established", condition("Established", "InitialNamesAccepted", "the initial names have been accepted")),
+        ],
+        "storedVersions": stored_versions,
+    });
+    if updated["status"] != crd["status"] {
+        let key =
+            StorageKey { group: "apiextensions.k8s.io".into(), plural: "customresourcedefinitions".into() };
+        state.store.put(&key, updated, Change::Modified);
+    }
+}
+
+/// Stop serving the CRD's resources and remove their objects.
+pub fn unregister(state: &mut ClusterState, crd: &Value) {
+    let name = crd["metadata"]["name"].as_str().unwrap_or_default();
+    state.registry.remove_crd(name);
+    let key = StorageKey {
+        group: crd["spec"]["group"].as_str().unwrap_or_default().to_owned(),
+        plural: crd["spec"]["names"]["plural"].as_str().unwrap_or_default().to_owned(),
+    };
+    let objects: Vec<(String, String)> = state.store.list(&key, None).map(crate::store::object_key).collect();
+    for (ns, name) in objects {
+        state.store.remove(&key, &ns, &name);
+    }
+}
+
+fn describe(crd: &Value, version: &Value) -> Option<ResourceDesc> {
+    let spec = &crd["spec"];
+    let names = &spec["names"];
+    let strings = |v: &Value| -> Vec<String> {
+        v.as_array().into_iter().flatten().filter_map(Value::as_str).map(str::to_owned).collect()
+    };
+    let kind = names["kind"].as_str()?.to_owned();
+    let openapi_schema = version["schema"]["openAPIV3Schema"].clone();
+    let schema = if openapi_schema.is_object() {
+        match CrdSchema::compile(&openapi_schema) {
+            Ok(s) => Some(Arc::new(s)),
+            Err(err) => {
+                tracing::warn!(%err, "CRD schema does not compile; serving without validation");
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let mut printer_columns: Vec<PrinterColumn> = version["additionalPrinterColumns"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|c| PrinterColumn {
+            name: c["name"].as_str().unwrap_or_default().to_owned(),
+            type_: c["type"].as_str().unwrap_or("string").to_owned(),
+            format: c["format"].as_str().unwrap_or_default().to_owned(),
+            description: c["description"].as_str().unwrap_or_default().to_owned(),
+            priority: c["priority"].as_i64().unwrap_or(0),
+            json_path: c["jsonPath"].as_str().unwrap_or_default().to_owned(),
+        })
+        .collect();
+    if printer_columns.is_empty() {
+        printer_columns.push(PrinterColumn {
+            name: "Age".into(),
+            type_: "date".into(),
+            format: String::new(),
+            description: String::new(),
+            priority: 0,
+            json_path: ".metadata.creationTimestamp".into(),
+        });
+    }
+    Some(ResourceDesc {
+        group: spec["group"].as_str()?.to_owned(),
+        version: version["name"].as_str()?.to_owned(),
+        plural: names["plural"].as_str()?.to_owned(),
+        singular: names["singular"].as_str().map_or_else(|| kind.to_lowercase(), str::to_owned),
+        kind,
+        namespaced: spec["scope"].as_str() != Some("Cluster"),
+        short_names: strings(&names["shortNames"]),
+        categories: strings(&names["categories"]),
+        status_subresource: version["subresources"]["status"].is_object(),
+        create_only: false,
+        generation: true,
+        field_selectors: strings(&version["selectableFields"])
+            .into_iter()
+            .chain(
+                version["selectableFields"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|f| f["jsonPath"].as_str().map(|p| p.trim_start_matches('.').to_owned())),
+            )
+            .collect(),
+        schema,
+        openapi_schema: openapi_schema.is_object().then_some(openapi_schema),
+        printer_columns,
+        custom: true,
+    })
+}

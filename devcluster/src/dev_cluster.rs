@@ -1,0 +1,204 @@
+//! The handle a test (or `agentry dev`) starts: the API server on a random loopback port, its
+//! kubeconfig, a kube-rs client for it, and the pod simulator.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::auth_reviews::ReviewPolicy;
+use crate::cluster_state::ClusterState;
+use crate::pod_simulator::{PodSimulator, SimulatorOptions};
+use crate::server::ApiServer;
+
+/// How to start a devcluster.
+#[derive(Clone, Debug)]
+pub struct DevClusterOptions {
+    /// Port on 127.0.0.1; 0 picks a free one.
+    pub port: u16,
+    /// Where to write the kubeconfig; `None` writes it into the cluster's temporary directory.
+    pub kubeconfig_path: Option<PathBuf>,
+    /// The binary the pod simulator runs for runner containers; `None` disables the simulator.
+    pub runner_binary: Option<PathBuf>,
+    /// Containers whose image repository ends with this run `runner_binary` (e.g. `agentry-runner`).
+    pub runner_image_suffix: String,
+    /// Changes kept per resource for watches to resume from.
+    pub watch_history: usize,
+    /// How often watches that allow bookmarks get one.
+    pub bookmark_interval: Duration,
+}
+
+impl Default for DevClusterOptions {
+    fn default() -> Self {
+        Self {
+            port: 0,
+            kubeconfig_path: None,
+            runner_binary: None,
+            runner_image_suffix: "agentry-runner".into(),
+            watch_history: 10_000,
+            bookmark_interval: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Why a devcluster could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum DevClusterError {
+    /// The listening socket could not be opened.
+    #[error("cannot listen on 127.0.0.1:{port}: {source}")]
+    Bind {
+        /// The port asked for.
+        port: u16,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The kubeconfig or temporary directory could not be written.
+    #[error("cannot write {path}: {source}")]
+    Write {
+        /// The path.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// kube-rs refused the client configuration.
+    #[error("cannot build a kube client: {0}")]
+    Client(#[from] kube::Error),
+}
+
+/// A running devcluster. Dropping it stops the server and the simulated pods.
+pub struct DevCluster {
+    server: Arc<ApiServer>,
+    url: String,
+    kubeconfig: PathBuf,
+    temp_dir: PathBuf,
+    client: kube::Client,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+    simulator: Option<PodSimulator>,
+}
+
+impl DevCluster {
+    /// Start with default options (no pod simulator).
+    pub async fn start() -> Result<Self, DevClusterError> {
+        Self::start_with(DevClusterOptions::default()).await
+    }
+
+    /// Start with `options`.
+    pub async fn start_with(options: DevClusterOptions) -> Result<Self, DevClusterError> {
+        let temp_dir = std::env::temp_dir().join(format!("devcluster-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&temp_dir)
+            .map_err(|source| DevClusterError::Write { path: temp_dir.clone(), source })?;
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", options.port))
+            .await
+            .map_err(|source| DevClusterError::Bind { port: options.port, source })?;
+        let address =
+            listener.local_addr().map_err(|source| DevClusterError::Bind { port: options.port, source })?;
+        let url = format!("http://{address}");
+        let server =
+            Arc::new(ApiServer::new(ClusterState::new(options.watch_history), options.bookmark_interval));
+        if let Ok(mut a) = server.address.lock() {
+            *a = address.to_string();
+        }
+        let kubeconfig = options.kubeconfig_path.clone().unwrap_or_else(|| temp_dir.join("kubeconfig"));
+        crate::kubeconfig::write(&kubeconfig, &url)
+            .map_err(|source| DevClusterError::Write { path: kubeconfig.clone(), source })?;
+
+        let (shutdown, stopped) = oneshot::channel::<()>();
+        let app = crate::server::router(server.clone());
+        let task = tokio::spawn(async move {
+            let serving = axum::serve(listener, app).with_graceful_shutdown(async {
+                let _ = stopped.await;
+            });
+            if let Err(err) = serving.await {
+                tracing::error!(%err, "devcluster server failed");
+            }
+        });
+        let mut config = kube::Config::new(url.parse().map_err(|_| DevClusterError::Write {
+            path: kubeconfig.clone(),
+            source: std::io::Error::other("bad url"),
+        })?);
+        config.default_namespace = "default".into();
+        let client = kube::Client::try_from(config)?;
+        let simulator = options.runner_binary.clone().map(|binary| {
+            PodSimulator::start(
+                server.clone(),
+                SimulatorOptions {
+                    binary,
+                    image_suffix: options.runner_image_suffix.clone(),
+                    root: temp_dir.join("pods"),
+                },
+            )
+        });
+        tracing::info!(%url, kubeconfig = %kubeconfig.display(), "devcluster ready");
+        Ok(Self {
+            server,
+            url,
+            kubeconfig,
+            temp_dir,
+            client,
+            shutdown: Some(shutdown),
+            task: Some(task),
+            simulator,
+        })
+    }
+
+    /// The server's URL, `http://127.0.0.1:<port>`.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The kubeconfig file pointing at this cluster (`kubectl --kubeconfig <path>`).
+    pub fn kubeconfig_path(&self) -> &Path {
+        &self.kubeconfig
+    }
+
+    /// A kube-rs client for this cluster (default namespace `default`).
+    pub fn client(&self) -> kube::Client {
+        self.client.clone()
+    }
+
+    /// Set the policy TokenReviews and SubjectAccessReviews are answered from.
+    pub fn set_review_policy(&self, policy: ReviewPolicy) {
+        self.server.lock().reviews = policy;
+    }
+
+    /// Test hook: forget all watch history and end every open watch with `410 Gone`, as when the
+    /// apiserver's watch cache falls behind; clients must relist.
+    pub fn expire_watches(&self) {
+        self.server.lock().store.expire_watches();
+    }
+
+    /// The current `resourceVersion` of the store.
+    pub fn resource_version(&self) -> u64 {
+        self.server.lock().store.current_rv()
+    }
+
+    /// Stop the simulated pods and the server, and wait for the server to finish.
+    pub async fn shutdown(mut self) {
+        if let Some(simulator) = self.simulator.take() {
+            simulator.stop().await;
+        }
+        self.server.closing.send_replace(true);
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(task) = self.task.take() {
+            // Idle keep-alive connections can hold graceful shutdown; do not wait long for them.
+            let _ = tokio::time::timeout(Duration::from_secs(2), task).await;
+        }
+    }
+}
+
+impl Drop for DevCluster {
+    fn drop(&mut self) {
+        if let Some(simulator) = self.simulator.take() {
+            simulator.kill_all();
+        }
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+        let _ = std::fs::remove_dir_all(&self.temp_dir);
+    }
+}

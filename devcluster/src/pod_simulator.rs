@@ -1,0 +1,328 @@
+//! The pod simulator: for every Deployment with a container whose image repository ends with
+//! the runner image suffix, keep `spec.replicas` local processes of the runner binary running,
+//! write a Pod object for each and the Deployment's status, and roll the pods when the template
+//! changes. How it differs from a kubelet is listed in the crate's README.
+
+mod container_config;
+mod pod_status;
+mod supervisor;
+
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash, Hasher};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::deletion::Propagation;
+use crate::field_set::Scope;
+use crate::object_lifecycle::WriteOptions;
+use crate::server::ApiServer;
+use pod_status::{PodCounts, PodIdentity};
+use supervisor::{LaunchSpec, Supervisor};
+
+pub use container_config::{expand, rewrite_mount_paths};
+
+/// What the simulator runs.
+#[derive(Clone, Debug)]
+pub struct SimulatorOptions {
+    /// The runner binary.
+    pub binary: PathBuf,
+    /// Containers whose image repository (the image without tag or digest) ends with this run `binary`.
+    pub image_suffix: String,
+    /// Where pod root directories are made.
+    pub root: PathBuf,
+}
+
+/// One simulated pod.
+struct SimPod {
+    namespace: String,
+    name: String,
+    deployment: String,
+    hash: String,
+    start_time: String,
+    object_written: bool,
+    supervisor: Supervisor,
+}
+
+/// The running simulator.
+pub struct PodSimulator {
+    stop: watch::Sender<bool>,
+    task: JoinHandle<Vec<SimPod>>,
+    pods: Arc<std::sync::Mutex<Vec<(String, u32)>>>,
+}
+
+impl PodSimulator {
+    /// Start simulating the pods of runner Deployments.
+    pub fn start(server: Arc<ApiServer>, options: SimulatorOptions) -> Self {
+        let (stop, stopped) = watch::channel(false);
+        let pids = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let task = tokio::spawn(run(server, options, stopped, pids.clone()));
+        Self { stop, task, pods: pids }
+    }
+
+    /// Stop every process and wait for them to exit.
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        if let Ok(pods) = self.task.await {
+            futures::future::join_all(pods.into_iter().map(|p| p.supervisor.stop())).await;
+        }
+    }
+
+    /// Kill every process now (the cluster is dropped without `shutdown`).
+    pub fn kill_all(&self) {
+        self.task.abort();
+        for (_, pid) in self.pods.lock().map(|p| p.clone()).unwrap_or_default() {
+            if let Ok(pid) = i32::try_from(pid) {
+                // SAFETY: kill(2) has no memory-safety preconditions; the pid is our child's.
+                unsafe {
+                    libc::kill(pid, libc::SIGKILL);
+                }
+            }
+        }
+    }
+}
+
+async fn run(
+    server: Arc<ApiServer>,
+    options: SimulatorOptions,
+    mut stop: watch::Receiver<bool>,
+    pids: Arc<std::sync::Mutex<Vec<(String, u32)>>>,
+) -> Vec<SimPod> {
+    let mut changes = server.lock().store.subscribe();
+    let mut pods: Vec<SimPod> = Vec::new();
+    loop {
+        reconcile(&server, &options, &mut pods);
+        if let Ok(mut p) = pids.lock() {
+            *p = pods.iter().filter_map(|p| Some((p.name.clone(), p.supervisor.snapshot().pid?))).collect();
+        }
+        tokio::select! {
+            _ = stop.changed() => return pods,
+            _ = changes.recv() => {
+                // Coalesce a burst of changes (e.g. a thousand Deployments applied) into one pass.
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                changes = changes.resubscribe();
+            }
+            _ = tokio::time::sleep(Duration::from_millis(250)) => {}
+        }
+    }
+}
+
+/// A desired runner Deployment.
+struct Wanted {
+    object: Value,
+    namespace: String,
+    name: String,
+    hash: String,
+    replicas: usize,
+    container: Value,
+}
+
+fn reconcile(server: &Arc<ApiServer>, options: &SimulatorOptions, pods: &mut Vec<SimPod>) {
+    let (wanted, existing_pods) = {
+        let state = server.lock();
+        let Some(deployments) = state.resource("apps", "v1", "deployments") else { return };
+        let Some(pod_desc) = state.resource("", "v1", "pods") else { return };
+        let wanted: Vec<Wanted> = state
+            .list(&deployments, None)
+            .into_iter()
+            .filter(|d| d["metadata"]["deletionTimestamp"].is_null())
+            .filter_map(|d| wanted(d, &options.image_suffix))
+            .collect();
+        let existing: Vec<(String, String)> =
+            state.list(&pod_desc, None).iter().map(crate::store::object_key).collect();
+        (wanted, existing)
+    };
+
+    // Pods whose Deployment is gone (or no longer runs the runner), or whose Pod object was deleted, stop.
+    let mut stopping: Vec<SimPod> = Vec::new();
+    let mut index = 0;
+    while index < pods.len() {
+        let pod = &pods[index];
+        let owner_wanted = wanted.iter().any(|w| w.namespace == pod.namespace && w.name == pod.deployment);
+        let object_gone =
+            pod.object_written && !existing_pods.contains(&(pod.namespace.clone(), pod.name.clone()));
+        if !owner_wanted || object_gone {
+            stopping.push(pods.remove(index));
+        } else {
+            index += 1;
+        }
+    }
+
+    for want in &wanted {
+        let mine = |p: &&SimPod| p.namespace == want.namespace && p.deployment == want.name;
+        let current: Vec<usize> =
+            (0..pods.len()).filter(|i| mine(&&pods[*i]) && pods[*i].hash == want.hash).collect();
+        if current.len() > want.replicas {
+            for i in current[want.replicas..].iter().rev() {
+                stopping.push(pods.remove(*i));
+            }
+        } else {
+            for _ in current.len()..want.replicas {
+                pods.push(start_pod(server, options, want));
+            }
+        }
+        let all_ready =
+            pods.iter().filter(|p| mine(p) && p.hash == want.hash).all(|p| p.supervisor.snapshot().ready);
+        if all_ready {
+            // The new template's pods are all ready: the old ones go (a rolling update's end state).
+            let mut i = 0;
+            while i < pods.len() {
+                if mine(&&pods[i]) && pods[i].hash != want.hash {
+                    stopping.push(pods.remove(i));
+                } else {
+                    i += 1;
+                }
+            }
+        }
+    }
+
+    let mut state = server.lock();
+    let Some(pod_desc) = state.resource("", "v1", "pods") else { return };
+    for pod in stopping {
+        pod.supervisor.request_stop();
+        if state
+            .delete(&pod_desc, Some(&pod.namespace), &pod.name, Propagation::Background, &Value::Null)
+            .is_ok()
+        {
+            server.pod_logs.remove(&pod.namespace, &pod.name);
+        }
+        tokio::spawn(pod.supervisor.stop());
+    }
+    for want in &wanted {
+        let mut counts = PodCounts { total: 0, updated: 0, ready: 0, updated_ready: 0 };
+        for pod in pods.iter_mut().filter(|p| p.namespace == want.namespace && p.deployment == want.name) {
+            let run = pod.supervisor.snapshot();
+            counts.total += 1;
+            counts.ready += i64::from(run.ready);
+            if pod.hash == want.hash {
+                counts.updated += 1;
+                counts.updated_ready += i64::from(run.ready);
+            }
+            let identity = PodIdentity {
+                namespace: &pod.namespace,
+                name: &pod.name,
+                deployment: &want.object,
+                hash: &pod.hash,
+                runner_container: want.container["name"].as_str().unwrap_or_default(),
+            };
+            let status = pod_status::pod_status(&identity, &run, &pod.start_time);
+            if !pod.object_written {
+                let mut object = pod_status::pod_object(&identity);
+                object["status"] = status.clone();
+                let writer =
+                    WriteOptions { manager: "kube-controller-manager".into(), ..WriteOptions::system() };
+                match state.create(&pod_desc, Some(&pod.namespace), object, &writer) {
+                    Ok(_) => pod.object_written = true,
+                    Err(err) => tracing::warn!(%err, pod = %pod.name, "cannot create simulated Pod"),
+                }
+            }
+            let current = state.get(&pod_desc, Some(&pod.namespace), &pod.name);
+            if let Ok(mut object) = current
+                && object["status"] != status
+            {
+                object["status"] = status;
+                let kubelet = WriteOptions {
+                    manager: "kubelet".into(),
+                    scope: Scope::Status,
+                    ..WriteOptions::system()
+                };
+                if let Err(err) = state.update(&pod_desc, Some(&pod.namespace), &pod.name, object, &kubelet) {
+                    tracing::debug!(%err, "simulated Pod status not written");
+                }
+            }
+        }
+        let status = pod_status::deployment_status(&want.object, &counts, &want.hash);
+        let Some(deployments) = state.resource("apps", "v1", "deployments") else { return };
+        let mut object = want.object.clone();
+        if strip_times(&object["status"]) != strip_times(&status) {
+            object["status"] = status;
+            let controller = WriteOptions {
+                manager: "kube-controller-manager".into(),
+                scope: Scope::Status,
+                ..WriteOptions::system()
+            };
+            if let Err(err) =
+                state.update(&deployments, Some(&want.namespace), &want.name, object, &controller)
+            {
+                tracing::debug!(%err, "Deployment status not written");
+            }
+        }
+    }
+}
+
+fn strip_times(status: &Value) -> Value {
+    let mut status = status.clone();
+    for condition in status["conditions"].as_array_mut().into_iter().flatten() {
+        if let Some(c) = condition.as_object_mut() {
+            c.remove("lastUpdateTime");
+            c.remove("lastTransitionTime");
+        }
+    }
+    status
+}
+
+fn start_pod(server: &Arc<ApiServer>, options: &SimulatorOptions, want: &Wanted) -> SimPod {
+    let suffix: String = uuid::Uuid::new_v4().simple().to_string().chars().take(5).collect();
+    let name = format!("{}-{}-{suffix}", want.name, want.hash);
+    let root = options.root.join(&want.namespace).join(&name);
+    let _ = std::fs::create_dir_all(&root);
+    let spec = LaunchSpec {
+        binary: options.binary.clone(),
+        namespace: want.namespace.clone(),
+        pod_name: name.clone(),
+        pod_uid: uuid::Uuid::new_v4().to_string(),
+        template: json!({"metadata": pod_metadata(want, &name), "spec": want.object["spec"]["template"]["spec"]}),
+        container: want.container.clone(),
+        root,
+        port: supervisor::free_port(),
+    };
+    tracing::info!(deployment = %want.name, pod = %name, "starting simulated pod");
+    SimPod {
+        namespace: want.namespace.clone(),
+        name,
+        deployment: want.name.clone(),
+        hash: want.hash.clone(),
+        start_time: crate::time::now(),
+        object_written: false,
+        supervisor: Supervisor::start(server.clone(), spec),
+    }
+}
+
+fn pod_metadata(want: &Wanted, name: &str) -> Value {
+    let mut metadata = want.object["spec"]["template"]["metadata"].clone();
+    metadata["name"] = json!(name);
+    metadata["namespace"] = json!(want.namespace);
+    metadata
+}
+
+fn wanted(deployment: Value, suffix: &str) -> Option<Wanted> {
+    let container = deployment["spec"]["template"]["spec"]["containers"]
+        .as_array()?
+        .iter()
+        .find(|c| image_repository(c["image"].as_str().unwrap_or_default()).ends_with(suffix))?
+        .clone();
+    let mut hasher = DefaultHasher::new();
+    deployment["spec"]["template"].to_string().hash(&mut hasher);
+    let hash = format!("{:x}", hasher.finish()).chars().take(10).collect();
+    Some(Wanted {
+        namespace: deployment["metadata"]["namespace"].as_str()?.to_owned(),
+        name: deployment["metadata"]["name"].as_str()?.to_owned(),
+        replicas: usize::try_from(deployment["spec"]["replicas"].as_i64().unwrap_or(1).max(0)).unwrap_or(0),
+        hash,
+        container,
+        object: deployment,
+    })
+}
+
+/// `registry:5000/team/agentry-runner:v1@sha256:…` → `registry:5000/team/agentry-runner`.
+fn image_repository(image: &str) -> &str {
+    let image = image.split('@').next().unwrap_or(image);
+    match image.rfind(':') {
+        Some(i) if !image[i..].contains('/') => &image[..i],
+        _ => image,
+    }
+}

@@ -1,0 +1,318 @@
+//! One simulated container: the runner process, restarted with exponential backoff when it
+//! exits (Deployments' pods restart always), its output kept for `pods/log`, its readiness
+//! probed over HTTP on the pod's own port.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use super::container_config::{self, PodContext, Waiting};
+use crate::server::ApiServer;
+
+/// How often readiness is probed (the kubelet uses the probe's `periodSeconds`; tests want speed).
+const PROBE_INTERVAL: Duration = Duration::from_millis(250);
+/// The first restart delay; it doubles per crash up to `MAX_BACKOFF`, and resets after a run of `BACKOFF_RESET`.
+const FIRST_BACKOFF: Duration = Duration::from_millis(200);
+const MAX_BACKOFF: Duration = Duration::from_secs(10);
+const BACKOFF_RESET: Duration = Duration::from_secs(10);
+
+/// How a finished run ended.
+#[derive(Clone, Debug)]
+pub struct Terminated {
+    /// Exit code (128 + signal when killed by one).
+    pub exit_code: i32,
+    /// When it started.
+    pub started_at: String,
+    /// When it ended.
+    pub finished_at: String,
+}
+
+/// The container's state, as the Pod's `containerStatuses[]` reports it.
+#[derive(Clone, Debug, Default)]
+pub struct RunStatus {
+    /// Why it is not running.
+    pub waiting: Option<Waiting>,
+    /// When the current run started.
+    pub running_since: Option<String>,
+    /// Whether the readiness probe passes.
+    pub ready: bool,
+    /// Restarts so far.
+    pub restart_count: u32,
+    /// The previous run.
+    pub last_terminated: Option<Terminated>,
+    /// The current process id.
+    pub pid: Option<u32>,
+}
+
+/// What to run.
+pub struct LaunchSpec {
+    /// The runner binary.
+    pub binary: PathBuf,
+    /// Namespace of the pod.
+    pub namespace: String,
+    /// Pod name.
+    pub pod_name: String,
+    /// Pod uid.
+    pub pod_uid: String,
+    /// The pod template.
+    pub template: Value,
+    /// The container of the template to run.
+    pub container: Value,
+    /// The pod's root directory.
+    pub root: PathBuf,
+    /// The pod's HTTP port (`AGENTRY_HTTP_LISTEN`, and where probes go).
+    pub port: u16,
+}
+
+/// A running supervisor.
+pub struct Supervisor {
+    /// The container's state.
+    pub status: Arc<Mutex<RunStatus>>,
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+impl Supervisor {
+    /// Start supervising.
+    pub fn start(server: Arc<ApiServer>, spec: LaunchSpec) -> Self {
+        let status = Arc::new(Mutex::new(RunStatus::default()));
+        let (stop, stopped) = watch::channel(false);
+        let task = tokio::spawn(run(server, spec, status.clone(), stopped));
+        Self { status, stop, task }
+    }
+
+    /// The current state.
+    pub fn snapshot(&self) -> RunStatus {
+        self.status.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    /// Stop the process (SIGTERM, then SIGKILL after the grace period) and wait for it.
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+    }
+
+    /// Ask to stop without waiting.
+    pub fn request_stop(&self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+fn update(status: &Mutex<RunStatus>, change: impl FnOnce(&mut RunStatus)) {
+    if let Ok(mut s) = status.lock() {
+        change(&mut s);
+    }
+}
+
+async fn run(
+    server: Arc<ApiServer>,
+    spec: LaunchSpec,
+    status: Arc<Mutex<RunStatus>>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut backoff = FIRST_BACKOFF;
+    let grace = spec.template["spec"]["terminationGracePeriodSeconds"].as_u64().unwrap_or(30).min(10);
+    loop {
+        if *stop.borrow() {
+            return;
+        }
+        let resolved = {
+            let state = server.lock();
+            let pod = PodContext {
+                namespace: &spec.namespace,
+                name: &spec.pod_name,
+                uid: &spec.pod_uid,
+                template: &spec.template,
+                root: &spec.root,
+            };
+            container_config::resolve(&state, &pod, &spec.container)
+        };
+        let config = match resolved.and_then(|c| write_files(&c).map(|()| c)) {
+            Ok(config) => config,
+            Err(waiting) => {
+                update(&status, |s| s.waiting = Some(waiting));
+                if wait_or_stop(&mut stop, Duration::from_millis(500)).await {
+                    return;
+                }
+                continue;
+            }
+        };
+        let mut command = tokio::process::Command::new(&spec.binary);
+        command
+            .args(&config.args)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", &spec.root)
+            .env("HOSTNAME", &spec.pod_name)
+            .env("AGENTRY_MOUNT_ROOT", &spec.root)
+            .envs(config.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .env("AGENTRY_HTTP_LISTEN", format!("127.0.0.1:{}", spec.port))
+            .current_dir(&spec.root)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        if let Ok(filter) = std::env::var("RUST_LOG") {
+            command.env("RUST_LOG", filter);
+        }
+        let mut child = match command.spawn() {
+            Ok(child) => child,
+            Err(err) => {
+                let message = format!("failed to start {}: {err}", spec.binary.display());
+                update(&status, |s| {
+                    s.waiting = Some(Waiting { reason: "RunContainerError".into(), message })
+                });
+                if wait_or_stop(&mut stop, backoff).await {
+                    return;
+                }
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+                continue;
+            }
+        };
+        let started_at = crate::time::now();
+        let started = Instant::now();
+        let pid = child.id();
+        tracing::info!(pod = %spec.pod_name, ?pid, "simulated pod process started");
+        update(&status, |s| {
+            s.waiting = None;
+            s.running_since = Some(started_at.clone());
+            s.pid = pid;
+            s.ready = false;
+        });
+        let logs = server.pod_logs.clone();
+        for stream in [child.stdout.take().map(boxed), child.stderr.take().map(boxed)].into_iter().flatten() {
+            let (logs, ns, pod) = (logs.clone(), spec.namespace.clone(), spec.pod_name.clone());
+            tokio::spawn(pump(stream, move |bytes| logs.append(&ns, &pod, bytes)));
+        }
+        let mut probe = tokio::time::interval(PROBE_INTERVAL);
+        let exit = loop {
+            tokio::select! {
+                exit = child.wait() => break exit,
+                _ = probe.tick() => {
+                    let ready = probe_ready(&spec.template, &spec.container, spec.port).await;
+                    update(&status, |s| s.ready = ready);
+                }
+                _ = stop.changed() => {
+                    if let Some(pid) = pid {
+                        signal(pid, libc::SIGTERM);
+                    }
+                    if tokio::time::timeout(Duration::from_secs(grace), child.wait()).await.is_err() {
+                        let _ = child.kill().await;
+                    }
+                    update(&status, |s| { s.ready = false; s.pid = None; s.running_since = None; });
+                    return;
+                }
+            }
+        };
+        let exit_code = match exit {
+            Ok(status) => status.code().unwrap_or_else(|| {
+                use std::os::unix::process::ExitStatusExt;
+                128 + status.signal().unwrap_or(0)
+            }),
+            Err(_) => -1,
+        };
+        tracing::info!(pod = %spec.pod_name, exit_code, "simulated pod process exited; restarting");
+        if started.elapsed() > BACKOFF_RESET {
+            backoff = FIRST_BACKOFF;
+        }
+        update(&status, |s| {
+            s.ready = false;
+            s.pid = None;
+            s.running_since = None;
+            s.restart_count += 1;
+            s.last_terminated = Some(Terminated { exit_code, started_at, finished_at: crate::time::now() });
+            s.waiting = Some(Waiting {
+                reason: "CrashLoopBackOff".into(),
+                message: format!("back-off {}ms restarting failed container", backoff.as_millis()),
+            });
+        });
+        server.pod_logs.restarted(&spec.namespace, &spec.pod_name);
+        if wait_or_stop(&mut stop, backoff).await {
+            return;
+        }
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
+fn boxed(stream: impl AsyncRead + Unpin + Send + 'static) -> Box<dyn AsyncRead + Unpin + Send> {
+    Box::new(stream)
+}
+
+async fn pump(mut stream: Box<dyn AsyncRead + Unpin + Send>, sink: impl Fn(&[u8])) {
+    let mut buffer = vec![0u8; 8192];
+    while let Ok(n) = stream.read(&mut buffer).await {
+        if n == 0 {
+            break;
+        }
+        sink(&buffer[..n]);
+    }
+}
+
+/// Whether to stop: waits `duration` unless stopped first.
+async fn wait_or_stop(stop: &mut watch::Receiver<bool>, duration: Duration) -> bool {
+    tokio::select! {
+        _ = tokio::time::sleep(duration) => *stop.borrow(),
+        _ = stop.changed() => true,
+    }
+}
+
+fn write_files(config: &container_config::ContainerConfig) -> Result<(), Waiting> {
+    let fail = |e: std::io::Error| Waiting { reason: "ContainerCreating".into(), message: e.to_string() };
+    for dir in &config.dirs {
+        std::fs::create_dir_all(dir).map_err(fail)?;
+    }
+    for (path, bytes) in &config.files {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(fail)?;
+        }
+        std::fs::write(path, bytes).map_err(fail)?;
+    }
+    Ok(())
+}
+
+/// The readiness probe: `httpGet` (sent to the pod's port whatever port it names), `tcpSocket`;
+/// no probe means ready once running.
+async fn probe_ready(template: &Value, container: &Value, port: u16) -> bool {
+    let _ = template;
+    let probe = &container["readinessProbe"];
+    if probe.is_null() {
+        return true;
+    }
+    let attempt = async {
+        let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.ok()?;
+        if probe["httpGet"].is_null() {
+            return Some(true);
+        }
+        let path = probe["httpGet"]["path"].as_str().unwrap_or("/");
+        let request = format!(
+            "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUser-Agent: kube-probe/1.33\r\nAccept: */*\r\nConnection: close\r\n\r\n"
+        );
+        stream.write_all(request.as_bytes()).await.ok()?;
+        let mut head = [0u8; 16];
+        let n = stream.read(&mut head).await.ok()?;
+        let line = String::from_utf8_lossy(&head[..n]);
+        let code: u16 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some((200..400).contains(&code))
+    };
+    tokio::time::timeout(Duration::from_secs(1), attempt).await.ok().flatten().unwrap_or(false)
+}
+
+fn signal(pid: u32, signal: i32) {
+    if let Ok(pid) = i32::try_from(pid) {
+        // SAFETY: kill(2) has no memory-safety preconditions; the pid is our own child's.
+        unsafe {
+            libc::kill(pid, signal);
+        }
+    }
+}
+
+/// A free port on 127.0.0.1 for a pod.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or(0)
+}

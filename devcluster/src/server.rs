@@ -1,0 +1,136 @@
+//! The HTTP server: one axum fallback handler that parses the Kubernetes API path and dispatches
+//! to discovery, OpenAPI or the resource verbs.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use serde_json::json;
+
+use crate::api_error::ApiError;
+use crate::api_path::{self, ApiPath};
+use crate::cluster_state::ClusterState;
+use crate::pod_logs::PodLogs;
+use crate::resource_handlers::{self, Query, json_response};
+
+/// What the HTTP handlers share.
+pub struct ApiServer {
+    state: Mutex<ClusterState>,
+    /// Output of simulated pods, for `pods/log`.
+    pub pod_logs: PodLogs,
+    /// How often watches that allow bookmarks get one.
+    pub bookmark_interval: Duration,
+    /// The address clients reach the server at (for `/api`'s `serverAddressByClientCIDRs`).
+    pub address: Mutex<String>,
+    /// Set when the server shuts down, so open watches end and graceful shutdown completes.
+    pub closing: tokio::sync::watch::Sender<bool>,
+}
+
+impl ApiServer {
+    /// A server over `state`.
+    pub fn new(state: ClusterState, bookmark_interval: Duration) -> Self {
+        Self {
+            state: Mutex::new(state),
+            pod_logs: PodLogs::default(),
+            bookmark_interval,
+            address: Mutex::new(String::new()),
+            closing: tokio::sync::watch::channel(false).0,
+        }
+    }
+
+    /// The cluster state. Never held across an `.await`.
+    pub fn lock(&self) -> MutexGuard<'_, ClusterState> {
+        // A panic while holding the lock leaves the state as it was between writes; go on.
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// The router serving the whole API.
+pub fn router(server: Arc<ApiServer>) -> Router {
+    Router::new().fallback(handle).with_state(server)
+}
+
+async fn handle(
+    State(server): State<Arc<ApiServer>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let query: Query = axum::extract::Query::<Query>::try_from_uri(&uri).map(|q| q.0).unwrap_or_default();
+    let response = match api_path::parse(uri.path()) {
+        ApiPath::Object(path) => {
+            resource_handlers::serve(&server, &method, path, &query, &headers, &body).await
+        }
+        other if method == Method::GET => Ok(serve_meta(&server, other, &headers)),
+        _ => Err(ApiError::no_route()),
+    };
+    let response = response.unwrap_or_else(IntoResponse::into_response);
+    tracing::debug!(%method, %uri, status = response.status().as_u16(), "request");
+    response
+}
+
+fn serve_meta(server: &ApiServer, path: ApiPath, headers: &HeaderMap) -> Response {
+    let state = server.lock();
+    let address = server.address.lock().map(|a| a.clone()).unwrap_or_default();
+    match path {
+        ApiPath::Version => json_response(StatusCode::OK, version()),
+        ApiPath::Health => (StatusCode::OK, "ok").into_response(),
+        ApiPath::CoreVersions => json_response(StatusCode::OK, crate::discovery::core_versions(&address)),
+        ApiPath::Groups => json_response(StatusCode::OK, crate::discovery::groups(&state.registry)),
+        ApiPath::Group(group) => match crate::discovery::group(&state.registry, &group) {
+            Some(g) => json_response(StatusCode::OK, g),
+            None => ApiError::no_route().into_response(),
+        },
+        ApiPath::Resources { group, version } => {
+            match crate::discovery::resources(&state.registry, &group, &version) {
+                Some(list) => json_response(StatusCode::OK, list),
+                None => ApiError::no_route().into_response(),
+            }
+        }
+        ApiPath::OpenApiV2 => {
+            // An empty protobuf message is a valid, empty OpenAPI v2 document: kubectl then finds
+            // no client-side schema and relies on the server (fieldValidation) as for CRDs.
+            let wants_json =
+                headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("json"));
+            if wants_json {
+                json_response(
+                    StatusCode::OK,
+                    json!({"swagger": "2.0", "info": {"title": "devcluster", "version": "v1.33.0"}, "paths": {}, "definitions": {}}),
+                )
+            } else {
+                (
+                    [(header::CONTENT_TYPE, "application/com.github.proto-openapi.spec.v2.v1.0+protobuf")],
+                    Bytes::new(),
+                )
+                    .into_response()
+            }
+        }
+        ApiPath::OpenApiV3Root => json_response(StatusCode::OK, crate::openapi::root(&state.registry)),
+        ApiPath::OpenApiV3 { group, version } => {
+            match crate::openapi::group_version(&state.registry, &group, &version) {
+                Some(doc) => json_response(StatusCode::OK, doc),
+                None => ApiError::no_route().into_response(),
+            }
+        }
+        ApiPath::Object(_) | ApiPath::Unknown => ApiError::no_route().into_response(),
+    }
+}
+
+fn version() -> serde_json::Value {
+    json!({
+        "major": "1",
+        "minor": "33",
+        "gitVersion": "v1.33.0-devcluster",
+        "gitCommit": "0000000000000000000000000000000000000000",
+        "gitTreeState": "clean",
+        "buildDate": "2025-04-23T00:00:00Z",
+        "goVersion": "go1.24.2",
+        "compiler": "gc",
+        "platform": "linux/amd64",
+    })
+}
