@@ -26,6 +26,9 @@ use crate::runner_config_render::{self, Rendered};
 use crate::shared_caches::SharedCaches;
 use crate::status_patch::{apply_object, apply_status, same_conditions};
 
+/// Every object is looked at again this often, to catch anything a missed event left behind.
+const RESYNC: Duration = Duration::from_secs(600);
+
 const CONTROLLER: &str = "agent";
 
 /// Everything the Agent controller reads.
@@ -176,7 +179,7 @@ pub async fn reconcile(agent: Arc<Agent>, ctx: Arc<AgentContext>) -> Result<Acti
     {
         apply_status(&Api::<Agent>::namespaced(client.clone(), &ns), &name, &new).await?;
     }
-    Ok(Action::await_change())
+    Ok(Action::requeue(RESYNC))
 }
 
 /// The resourceVersions of the Secrets the pod reads, in a stable order.
@@ -280,36 +283,41 @@ where
         secrets: caches.secrets.store.clone(),
         deployments: caches.deployments.store.clone(),
     });
-    let (a1, a2, a3, a4) = (
-        caches.agents.store.clone(),
-        caches.agents.store.clone(),
-        caches.agents.store.clone(),
-        caches.agents.store.clone(),
-    );
+    let agents = caches.agents.store.clone();
     let (models, tools) = (caches.models.store.clone(), caches.tools.store.clone());
-    Controller::for_shared_stream(caches.agents.subscribe(), caches.agents.store.clone())
-        .owns_shared_stream(caches.deployments.subscribe())
-        .watches_shared_stream(caches.models.subscribe(), move |model| {
+    let by_model = {
+        let agents = agents.clone();
+        move |model: Arc<Model>| {
             let name = model.name_any();
-            agents_where(&a1, model.namespace(), |a| a.spec.model_ref == name || a.spec.fallback_model_refs.contains(&name))
-        })
-        .watches_shared_stream(caches.tools.subscribe(), move |tool| {
+            agents_where(&agents, model.namespace(), |a| {
+                a.spec.model_ref == name || a.spec.fallback_model_refs.contains(&name)
+            })
+        }
+    };
+    let by_tool = {
+        let agents = agents.clone();
+        move |tool: Arc<Tool>| {
             let name = tool.name_any();
-            agents_where(&a2, tool.namespace(), |a| a.spec.tools.contains(&name))
-        })
-        .watches_shared_stream(caches.memory_stores.subscribe(), move |store| {
+            agents_where(&agents, tool.namespace(), |a| a.spec.tools.contains(&name))
+        }
+    };
+    let by_store = {
+        let agents = agents.clone();
+        move |store: Arc<MemoryStore>| {
             let name = store.name_any();
-            agents_where(&a3, store.namespace(), |a| {
+            agents_where(&agents, store.namespace(), |a| {
                 a.spec.memory.as_ref().and_then(|m| m.store_ref.as_ref()) == Some(&name)
             })
-        })
-        .watches_shared_stream(caches.secrets.subscribe(), move |secret| {
+        }
+    };
+    let by_secret = {
+        let agents = agents.clone();
+        move |secret: Arc<PartialObjectMeta<Secret>>| {
             let (ns, name) = (secret.namespace(), secret.name_any());
-            let in_ns = |m: &&Arc<Model>| m.namespace() == ns;
             let models: Vec<String> = models
                 .state()
                 .iter()
-                .filter(in_ns)
+                .filter(|m| m.namespace() == ns)
                 .filter(|m| m.spec.api_key_secret_ref.as_ref().is_some_and(|r| r.name == name))
                 .map(|m| m.name_any())
                 .collect();
@@ -320,12 +328,33 @@ where
                 .filter(|t| t.spec.http.iter().flat_map(|h| &h.headers_from).any(|h| h.secret_key_ref.name == name))
                 .map(|t| t.name_any())
                 .collect();
-            agents_where(&a4, ns, |a| {
+            agents_where(&agents, ns, |a| {
                 models.contains(&a.spec.model_ref)
                     || a.spec.fallback_model_refs.iter().any(|m| models.contains(m))
                     || a.spec.tools.iter().any(|t| tools.contains(t))
             })
-        })
+        }
+    };
+    // A deleted runner Deployment is recreated by its Agent.
+    let by_deployment = |deployment: Arc<Deployment>| {
+        deployment
+            .owner_references()
+            .iter()
+            .filter(|o| o.kind == "Agent" && o.controller == Some(true))
+            .map(|o| ObjectRef::<Agent>::new(&o.name).within(&deployment.namespace().unwrap_or_default()))
+            .collect::<Vec<_>>()
+    };
+    Controller::for_shared_stream(caches.agents.subscribe(), caches.agents.store.clone())
+        .owns_shared_stream(caches.deployments.subscribe())
+        .reconcile_on(caches.deployments.on_delete(by_deployment))
+        .watches_shared_stream(caches.models.subscribe(), by_model.clone())
+        .reconcile_on(caches.models.on_delete(by_model))
+        .watches_shared_stream(caches.tools.subscribe(), by_tool.clone())
+        .reconcile_on(caches.tools.on_delete(by_tool))
+        .watches_shared_stream(caches.memory_stores.subscribe(), by_store.clone())
+        .reconcile_on(caches.memory_stores.on_delete(by_store))
+        .watches_shared_stream(caches.secrets.subscribe(), by_secret.clone())
+        .reconcile_on(caches.secrets.on_delete(by_secret))
         .graceful_shutdown_on(shutdown)
         .run(
             move |agent, ctx: Arc<AgentContext>| {

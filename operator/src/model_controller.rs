@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use agentry_crds::{Condition, ConditionStatus, Model, ModelStatus, set_condition};
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Secret;
+use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::{Event, EventType};
 use kube::runtime::reflector::ObjectRef;
@@ -16,6 +17,9 @@ use crate::context::OperatorContext;
 use crate::error::ReconcileError;
 use crate::shared_caches::SharedCaches;
 use crate::status_patch::{apply_status, same_conditions};
+
+/// Every object is looked at again this often, to catch anything a missed event left behind.
+const RESYNC: Duration = Duration::from_secs(600);
 
 const CONTROLLER: &str = "model";
 
@@ -84,7 +88,7 @@ pub async fn reconcile(model: Arc<Model>, ctx: Arc<OperatorContext>) -> Result<A
             }
         }
     }
-    Ok(Action::await_change())
+    Ok(Action::requeue(RESYNC))
 }
 
 fn error_policy(_: Arc<Model>, err: &ReconcileError, _: Arc<OperatorContext>) -> Action {
@@ -102,16 +106,18 @@ where
     S: std::future::Future<Output = ()> + Send + Sync + 'static,
 {
     let models = caches.models.store.clone();
+    let by_secret = move |secret: Arc<PartialObjectMeta<Secret>>| {
+        let (ns, name) = (secret.namespace(), secret.name_any());
+        models
+            .state()
+            .into_iter()
+            .filter(|m| m.namespace() == ns && m.spec.api_key_secret_ref.as_ref().is_some_and(|r| r.name == name))
+            .map(|m| ObjectRef::from_obj(&*m))
+            .collect::<Vec<_>>()
+    };
     Controller::for_shared_stream(caches.models.subscribe(), caches.models.store.clone())
-        .watches_shared_stream(caches.secrets.subscribe(), move |secret| {
-            let (ns, name) = (secret.namespace(), secret.name_any());
-            models
-                .state()
-                .into_iter()
-                .filter(|m| m.namespace() == ns && m.spec.api_key_secret_ref.as_ref().is_some_and(|r| r.name == name))
-                .map(|m| ObjectRef::from_obj(&*m))
-                .collect::<Vec<_>>()
-        })
+        .watches_shared_stream(caches.secrets.subscribe(), by_secret.clone())
+        .reconcile_on(caches.secrets.on_delete(by_secret))
         .graceful_shutdown_on(shutdown)
         .run(
             move |model, ctx: Arc<OperatorContext>| {

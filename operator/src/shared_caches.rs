@@ -4,33 +4,64 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 
 use agentry_crds::{Agent, MemoryStore, Model, Tool};
-use futures::StreamExt;
+use futures::{Stream, StreamExt};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Secret;
 use kube::core::PartialObjectMeta;
-use kube::runtime::reflector::{self, ReflectHandle, Store};
+use kube::runtime::reflector::{self, ObjectRef, ReflectHandle, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, Resource};
 use serde::de::DeserializeOwned;
+use tokio::sync::broadcast;
 
 /// Objects buffered per subscriber before the shared watch waits for a slow controller.
 const SUBSCRIBER_BUFFER: usize = 1024;
 /// Label on every child the operator writes, so the Deployment watch sees only ours.
 pub const MANAGED_BY_SELECTOR: &str = "app.kubernetes.io/managed-by=agentry-operator";
 
+/// Deleted objects buffered per subscriber; a slow one misses the oldest (and is told so).
+const DELETION_BUFFER: usize = 1024;
+
 /// A kind's store and the means to subscribe to its changes.
 pub struct SharedKind<K: Resource<DynamicType = ()> + Clone + 'static> {
     /// Every object of the kind, as last seen.
     pub store: Store<K>,
     handle: ReflectHandle<K>,
+    deleted: broadcast::Sender<Arc<K>>,
 }
 
 impl<K: Resource<DynamicType = ()> + Clone + Send + Sync + 'static> SharedKind<K> {
-    /// A new subscription to the kind's changes.
+    /// A new subscription to the kind's changes (creations and updates).
     pub fn subscribe(&self) -> ReflectHandle<K> {
         self.handle.clone()
+    }
+
+    /// The references `mapper` gives for each deleted object. Shared subscriptions carry only
+    /// objects still in the store, so deletions need this separate trigger.
+    pub fn on_delete<T, I>(
+        &self,
+        mapper: impl Fn(Arc<K>) -> I + Send + 'static,
+    ) -> impl Stream<Item = ObjectRef<T>> + Send + 'static
+    where
+        T: Resource<DynamicType = ()> + 'static,
+        I: IntoIterator<Item = ObjectRef<T>>,
+        I::IntoIter: Send + 'static,
+    {
+        let deleted = futures::stream::unfold(self.deleted.subscribe(), |mut rx| async move {
+            loop {
+                match rx.recv().await {
+                    Ok(object) => return Some((object, rx)),
+                    Err(broadcast::error::RecvError::Lagged(missed)) => {
+                        tracing::warn!(missed, "deletions missed by a slow controller; the periodic resync of every object catches up");
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return None,
+                }
+            }
+        });
+        deleted.flat_map(move |object| futures::stream::iter(mapper(object)))
     }
 }
 
@@ -59,14 +90,21 @@ where
 {
     let (store, writer) = reflector::store_shared(SUBSCRIBER_BUFFER);
     let handle = writer.subscribe().expect("a shared store always hands out subscribers");
+    let (deleted, _) = broadcast::channel(DELETION_BUFFER);
+    let deleted_tx = deleted.clone();
     let kind = K::kind(&()).to_string();
     let driver = watcher(api, config).default_backoff().reflect_shared(writer).for_each(move |event| {
-        if let Err(err) = event {
-            tracing::warn!(kind = %kind, error = %err, "watch error; retrying with backoff");
+        match event {
+            Ok(watcher::Event::Delete(object)) => {
+                // No receiver yet is fine: nothing depends on the object then.
+                let _ = deleted_tx.send(Arc::new(object));
+            }
+            Ok(_) => {}
+            Err(err) => tracing::warn!(kind = %kind, error = %err, "watch error; retrying with backoff"),
         }
         std::future::ready(())
     });
-    (SharedKind { store, handle }, Box::pin(driver))
+    (SharedKind { store, handle, deleted }, Box::pin(driver))
 }
 
 impl SharedCaches {

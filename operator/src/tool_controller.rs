@@ -21,6 +21,9 @@ use crate::error::ReconcileError;
 use crate::shared_caches::SharedCaches;
 use crate::status_patch::{apply_status, same_conditions};
 
+/// Every object is looked at again this often, to catch anything a missed event left behind.
+const RESYNC: Duration = Duration::from_secs(600);
+
 const CONTROLLER: &str = "tool";
 
 /// Everything the Tool controller reads.
@@ -139,7 +142,7 @@ pub async fn reconcile(tool: Arc<Tool>, ctx: Arc<ToolContext>) -> Result<Action,
             }
         }
     }
-    Ok(Action::await_change())
+    Ok(Action::requeue(RESYNC))
 }
 
 fn error_policy(_: Arc<Tool>, err: &ReconcileError, _: Arc<ToolContext>) -> Action {
@@ -156,19 +159,13 @@ pub fn controller<S>(
 where
     S: std::future::Future<Output = ()> + Send + Sync + 'static,
 {
-    let tools_for_agents = caches.tools.store.clone();
-    let tools_for_secrets = caches.tools.store.clone();
-    let tool_ctx = Arc::new(ToolContext {
-        operator: ctx,
-        agents: caches.agents.store.clone(),
-        secrets: caches.secrets.store.clone(),
-    });
-    Controller::for_shared_stream(caches.tools.subscribe(), caches.tools.store.clone())
+    let by_agent = {
+        let tools = caches.tools.store.clone();
         // Any Agent change may add or drop a name from a Tool's usedBy: revisit the namespace's
         // Tools that the Agent names or that list it.
-        .watches_shared_stream(caches.agents.subscribe(), move |agent| {
+        move |agent: Arc<Agent>| {
             let (ns, agent_name) = (agent.namespace(), agent.name_any());
-            tools_for_agents
+            tools
                 .state()
                 .into_iter()
                 .filter(|t| t.namespace() == ns)
@@ -178,17 +175,31 @@ where
                 })
                 .map(|t| ObjectRef::from_obj(&*t))
                 .collect::<Vec<_>>()
-        })
-        .watches_shared_stream(caches.secrets.subscribe(), move |secret| {
+        }
+    };
+    let by_secret = {
+        let tools = caches.tools.store.clone();
+        move |secret: Arc<PartialObjectMeta<Secret>>| {
             let (ns, name) = (secret.namespace(), secret.name_any());
-            tools_for_secrets
+            tools
                 .state()
                 .into_iter()
                 .filter(|t| t.namespace() == ns)
                 .filter(|t| t.spec.http.iter().flat_map(|h| &h.headers_from).any(|h| h.secret_key_ref.name == name))
                 .map(|t| ObjectRef::from_obj(&*t))
                 .collect::<Vec<_>>()
-        })
+        }
+    };
+    let tool_ctx = Arc::new(ToolContext {
+        operator: ctx,
+        agents: caches.agents.store.clone(),
+        secrets: caches.secrets.store.clone(),
+    });
+    Controller::for_shared_stream(caches.tools.subscribe(), caches.tools.store.clone())
+        .watches_shared_stream(caches.agents.subscribe(), by_agent.clone())
+        .reconcile_on(caches.agents.on_delete(by_agent))
+        .watches_shared_stream(caches.secrets.subscribe(), by_secret.clone())
+        .reconcile_on(caches.secrets.on_delete(by_secret))
         .graceful_shutdown_on(shutdown)
         .run(
             move |tool, ctx: Arc<ToolContext>| {
