@@ -25,13 +25,20 @@ fn release_binary(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("bench executable");
     let dir = exe.parent().and_then(|d| d.parent()).expect("target dir").to_path_buf();
     let path = dir.join(name);
-    assert!(path.exists(), "{} missing: run `cargo build --release -p agentry-runner --bin {name}` first", path.display());
+    assert!(
+        path.exists(),
+        "{} missing: run `cargo build --release -p agentry-runner --bin {name}` first",
+        path.display()
+    );
     path
 }
 
 fn rss_kib(pid: u32, field: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status.lines().find_map(|l| l.strip_prefix(field)).and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
 }
 
 async fn apply(client: &kube::Client, ns: &str, doc: serde_json::Value) {
@@ -39,8 +46,14 @@ async fn apply(client: &kube::Client, ns: &str, doc: serde_json::Value) {
     let name = doc["metadata"]["name"].as_str().expect("name").to_string();
     let params = PatchParams::apply("fleet-scale-bench").force();
     let result = match kind.as_str() {
-        "Model" => Api::<agentry_crds::Model>::namespaced(client.clone(), ns).patch(&name, &params, &Patch::Apply(&doc)).await.map(|_| ()),
-        "Agent" => Api::<Agent>::namespaced(client.clone(), ns).patch(&name, &params, &Patch::Apply(&doc)).await.map(|_| ()),
+        "Model" => Api::<agentry_crds::Model>::namespaced(client.clone(), ns)
+            .patch(&name, &params, &Patch::Apply(&doc))
+            .await
+            .map(|_| ()),
+        "Agent" => Api::<Agent>::namespaced(client.clone(), ns)
+            .patch(&name, &params, &Patch::Apply(&doc))
+            .await
+            .map(|_| ()),
         _ => panic!("unexpected kind {kind}"),
     };
     result.unwrap_or_else(|err| panic!("applying {kind} {name}: {err}"));
@@ -49,12 +62,16 @@ async fn apply(client: &kube::Client, ns: &str, doc: serde_json::Value) {
 #[tokio::main]
 async fn main() {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let agents: usize = std::env::var("AGENTRY_BENCH_AGENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(1000);
+    let agents: usize =
+        std::env::var("AGENTRY_BENCH_AGENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(1000);
     let runner = release_binary("agentry-runner");
     let operator_binary = PathBuf::from(env!("CARGO_BIN_EXE_agentry-operator"));
-    let cluster = DevCluster::start_with(DevClusterOptions { runner_binary: Some(runner), ..DevClusterOptions::default() })
-        .await
-        .expect("devcluster");
+    let cluster = DevCluster::start_with(DevClusterOptions {
+        runner_binary: Some(runner),
+        ..DevClusterOptions::default()
+    })
+    .await
+    .expect("devcluster");
     let client = cluster.client();
     let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
     for crd in agentry_crds::all_crds() {
@@ -63,7 +80,13 @@ async fn main() {
     let ns = format!("scale-{}", std::process::id());
     let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
     namespaces
-        .patch(&ns, &PatchParams::apply("fleet-scale-bench"), &Patch::Apply(serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})))
+        .patch(
+            &ns,
+            &PatchParams::apply("fleet-scale-bench"),
+            &Patch::Apply(
+                serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}),
+            ),
+        )
         .await
         .expect("namespace");
     apply(&client, &ns, serde_json::json!({
@@ -72,7 +95,8 @@ async fn main() {
     }))
     .await;
 
-    let http_port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("port").port();
+    let http_port =
+        std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("port").port();
     let mut operator = tokio::process::Command::new(&operator_binary)
         .env("KUBECONFIG", cluster.kubeconfig_path())
         .env("RUST_LOG", "warn")
@@ -103,7 +127,11 @@ async fn main() {
     let mut peak_rss = 0;
     let ready_after = loop {
         let list = api.list(&ListParams::default()).await.expect("list agents");
-        let ready = list.items.iter().filter(|a| a.status.as_ref().and_then(|s| s.phase) == Some(AgentPhase::Ready)).count();
+        let ready = list
+            .items
+            .iter()
+            .filter(|a| a.status.as_ref().and_then(|s| s.phase) == Some(AgentPhase::Ready))
+            .count();
         peak_rss = peak_rss.max(rss_kib(pid, "VmRSS:").unwrap_or(0));
         if ready == agents {
             break started.elapsed();
@@ -114,10 +142,20 @@ async fn main() {
     };
     let rss = rss_kib(pid, "VmRSS:").unwrap_or(0);
     let hwm = rss_kib(pid, "VmHWM:").unwrap_or(0);
-    println!("\nagentry-operator fleet benchmark (devcluster, real runner pods, operator as its own process)");
+    println!(
+        "\nagentry-operator fleet benchmark (devcluster, real runner pods, operator as its own process)"
+    );
     println!("{:<52} {:>10.1} s", format!("{agents} Agents applied"), created.as_secs_f64());
-    println!("{:<52} {:>10.1} s    target < 60 s for 1,000", format!("{agents} Agents Ready (from the first apply)"), ready_after.as_secs_f64());
-    println!("{:<52} {:>10.1} MiB  target < 64 MiB with 1,000 Agents", "operator RSS with all Ready", rss as f64 / 1024.0);
+    println!(
+        "{:<52} {:>10.1} s    target < 60 s for 1,000",
+        format!("{agents} Agents Ready (from the first apply)"),
+        ready_after.as_secs_f64()
+    );
+    println!(
+        "{:<52} {:>10.1} MiB  target < 64 MiB with 1,000 Agents",
+        "operator RSS with all Ready",
+        rss as f64 / 1024.0
+    );
     println!("{:<52} {:>10.1} MiB", "operator peak RSS (VmHWM)", hwm as f64 / 1024.0);
     let _ = operator.kill().await;
     cluster.shutdown().await;

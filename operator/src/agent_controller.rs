@@ -325,7 +325,9 @@ where
                 .state()
                 .iter()
                 .filter(|t| t.namespace() == ns)
-                .filter(|t| t.spec.http.iter().flat_map(|h| &h.headers_from).any(|h| h.secret_key_ref.name == name))
+                .filter(|t| {
+                    t.spec.http.iter().flat_map(|h| &h.headers_from).any(|h| h.secret_key_ref.name == name)
+                })
                 .map(|t| t.name_any())
                 .collect();
             agents_where(&agents, ns, |a| {

@@ -111,7 +111,9 @@ where
         models
             .state()
             .into_iter()
-            .filter(|m| m.namespace() == ns && m.spec.api_key_secret_ref.as_ref().is_some_and(|r| r.name == name))
+            .filter(|m| {
+                m.namespace() == ns && m.spec.api_key_secret_ref.as_ref().is_some_and(|r| r.name == name)
+            })
             .map(|m| ObjectRef::from_obj(&*m))
             .collect::<Vec<_>>()
     };

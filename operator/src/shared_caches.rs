@@ -55,7 +55,10 @@ impl<K: Resource<DynamicType = ()> + Clone + Send + Sync + 'static> SharedKind<K
                 match rx.recv().await {
                     Ok(object) => return Some((object, rx)),
                     Err(broadcast::error::RecvError::Lagged(missed)) => {
-                        tracing::warn!(missed, "deletions missed by a slow controller; the periodic resync of every object catches up");
+                        tracing::warn!(
+                            missed,
+                            "deletions missed by a slow controller; the periodic resync of every object catches up"
+                        );
                     }
                     Err(broadcast::error::RecvError::Closed) => return None,
                 }

@@ -185,7 +185,9 @@ where
                 .state()
                 .into_iter()
                 .filter(|t| t.namespace() == ns)
-                .filter(|t| t.spec.http.iter().flat_map(|h| &h.headers_from).any(|h| h.secret_key_ref.name == name))
+                .filter(|t| {
+                    t.spec.http.iter().flat_map(|h| &h.headers_from).any(|h| h.secret_key_ref.name == name)
+                })
                 .map(|t| ObjectRef::from_obj(&*t))
                 .collect::<Vec<_>>()
         }

@@ -22,7 +22,8 @@ pub const CONVERGE: Duration = Duration::from_secs(60);
 
 /// The PostgreSQL the MemoryStore sample is pointed at.
 pub fn database_url() -> String {
-    std::env::var("AGENTRY_TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+    std::env::var("AGENTRY_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
 /// An operator running in-process until stopped or dropped.
@@ -72,16 +73,23 @@ impl World {
     pub async fn start(prefix: &str) -> World {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let runner = workspace_binary("agentry-runner", "agentry-runner").expect("runner binary");
-        let cluster = DevCluster::start_with(DevClusterOptions { runner_binary: Some(runner), ..DevClusterOptions::default() })
-            .await
-            .expect("devcluster");
+        let cluster = DevCluster::start_with(DevClusterOptions {
+            runner_binary: Some(runner),
+            ..DevClusterOptions::default()
+        })
+        .await
+        .expect("devcluster");
         let client = cluster.client();
         let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
         for crd in agentry_crds::all_crds() {
             crds.create(&PostParams::default(), &crd).await.expect("CRD created");
         }
         let ns = nats_fixture::unique_namespace(prefix);
-        apply(&client, &serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})).await;
+        apply(
+            &client,
+            &serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}),
+        )
+        .await;
         let model = ScriptedModel::start(Flavor::OpenAi).await;
         let nats = nats_fixture::connect().await.expect("nats");
         World { _cluster: cluster, client, ns, model, nats }
@@ -137,7 +145,8 @@ impl World {
                         value["stringData"]["uri"] = database_url().into();
                     }
                     Some("MemoryStore") => {
-                        value["spec"]["postgres"]["schema"] = format!("agentry_{}", self.ns.replace('-', "_")).into();
+                        value["spec"]["postgres"]["schema"] =
+                            format!("agentry_{}", self.ns.replace('-', "_")).into();
                     }
                     _ => {}
                 }
@@ -156,8 +165,10 @@ impl World {
 
     /// Waits until Agent `name` reaches `phase`; returns it.
     pub async fn wait_agent(&self, name: &str, phase: AgentPhase) -> Agent {
-        self.wait_agent_where(name, &format!("phase {phase:?}"), |a| a.status.as_ref().and_then(|s| s.phase) == Some(phase))
-            .await
+        self.wait_agent_where(name, &format!("phase {phase:?}"), |a| {
+            a.status.as_ref().and_then(|s| s.phase) == Some(phase)
+        })
+        .await
     }
 
     /// Waits until Agent `name` satisfies `check`; `what` describes it for the failure message.

@@ -19,7 +19,8 @@ fn merge(value: serde_json::Value) -> Patch<serde_json::Value> {
 /// Names of the running pods of `agent`.
 async fn pods(world: &World, agent: &str) -> Vec<String> {
     let api: Api<Pod> = Api::namespaced(world.client.clone(), &world.ns);
-    let list = api.list(&ListParams::default().labels(&format!("agentry.dev/agent={agent}"))).await.expect("pods");
+    let list =
+        api.list(&ListParams::default().labels(&format!("agentry.dev/agent={agent}"))).await.expect("pods");
     let mut names: Vec<String> = list
         .items
         .iter()
@@ -56,7 +57,11 @@ async fn a_new_system_prompt_or_secret_rolls_the_runners() {
     assert_eq!(old_pods.len(), 1);
 
     agents
-        .patch("finance-officer", &PatchParams::default(), &merge(serde_json::json!({"spec": {"systemPrompt": "You are the NEW finance officer."}})))
+        .patch(
+            "finance-officer",
+            &PatchParams::default(),
+            &merge(serde_json::json!({"spec": {"systemPrompt": "You are the NEW finance officer."}})),
+        )
         .await
         .expect("patched");
     let after = world
@@ -82,10 +87,18 @@ async fn a_new_system_prompt_or_secret_rolls_the_runners() {
     let sales_before = hash_of(&world.wait_agent("sales-agent", AgentPhase::Ready).await);
     let secrets: Api<Secret> = Api::namespaced(world.client.clone(), &world.ns);
     secrets
-        .patch("openai-credentials", &PatchParams::default(), &merge(serde_json::json!({"stringData": {"api-key": "sk-rotated"}})))
+        .patch(
+            "openai-credentials",
+            &PatchParams::default(),
+            &merge(serde_json::json!({"stringData": {"api-key": "sk-rotated"}})),
+        )
         .await
         .expect("secret patched");
-    world.wait_agent_where("sales-agent", "a new config hash after the key rotation", |a| hash_of(a) != sales_before).await;
+    world
+        .wait_agent_where("sales-agent", "a new config hash after the key rotation", |a| {
+            hash_of(a) != sales_before
+        })
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -106,9 +119,21 @@ async fn a_missing_model_leaves_the_agent_pending_until_it_appears() {
             })
         })
         .await;
-    let condition = pending.status.expect("status").conditions.into_iter().find(|c| c.type_ == "ModelResolved").expect("condition");
+    let condition = pending
+        .status
+        .expect("status")
+        .conditions
+        .into_iter()
+        .find(|c| c.type_ == "ModelResolved")
+        .expect("condition");
     assert!(condition.message.contains("ghost"), "{}", condition.message);
-    assert!(Api::<Deployment>::namespaced(world.client.clone(), &world.ns).get_opt("lonely").await.expect("get").is_none());
+    assert!(
+        Api::<Deployment>::namespaced(world.client.clone(), &world.ns)
+            .get_opt("lonely")
+            .await
+            .expect("get")
+            .is_none()
+    );
 
     let model = serde_json::json!({
         "apiVersion": "agentry.dev/v1alpha1", "kind": "Model",
@@ -127,20 +152,38 @@ async fn pausing_scales_to_zero_and_deleting_cleans_up() {
     let agents: Api<Agent> = Api::namespaced(world.client.clone(), &world.ns);
     world.wait_agent("sales-agent", AgentPhase::Ready).await;
 
-    agents.patch("sales-agent", &PatchParams::default(), &merge(serde_json::json!({"spec": {"paused": true}}))).await.expect("paused");
+    agents
+        .patch("sales-agent", &PatchParams::default(), &merge(serde_json::json!({"spec": {"paused": true}})))
+        .await
+        .expect("paused");
     world.wait_agent("sales-agent", AgentPhase::Paused).await;
     let deployments: Api<Deployment> = Api::namespaced(world.client.clone(), &world.ns);
-    assert_eq!(deployments.get("sales-agent").await.expect("deployment").spec.and_then(|s| s.replicas), Some(0));
+    assert_eq!(
+        deployments.get("sales-agent").await.expect("deployment").spec.and_then(|s| s.replicas),
+        Some(0)
+    );
     eventually("no sales-agent runner left", || async { pods(&world, "sales-agent").await.is_empty() }).await;
 
-    agents.patch("sales-agent", &PatchParams::default(), &merge(serde_json::json!({"spec": {"paused": false}}))).await.expect("unpaused");
+    agents
+        .patch("sales-agent", &PatchParams::default(), &merge(serde_json::json!({"spec": {"paused": false}})))
+        .await
+        .expect("unpaused");
     world.wait_agent("sales-agent", AgentPhase::Ready).await;
 
     // Deleting a Model in use degrades its Agents (their runners keep the last good config).
     world.wait_agent("finance-officer", AgentPhase::Ready).await;
-    Api::<Model>::namespaced(world.client.clone(), &world.ns).delete("llama-local", &DeleteParams::default()).await.expect("model deleted");
+    Api::<Model>::namespaced(world.client.clone(), &world.ns)
+        .delete("llama-local", &DeleteParams::default())
+        .await
+        .expect("model deleted");
     let degraded = world.wait_agent("finance-officer", AgentPhase::Degraded).await;
-    let condition = degraded.status.expect("status").conditions.into_iter().find(|c| c.type_ == "ModelResolved").expect("condition");
+    let condition = degraded
+        .status
+        .expect("status")
+        .conditions
+        .into_iter()
+        .find(|c| c.type_ == "ModelResolved")
+        .expect("condition");
     assert_eq!(condition.reason, "ModelNotFound");
     assert!(condition.message.contains("llama-local"));
 
@@ -150,9 +193,19 @@ async fn pausing_scales_to_zero_and_deleting_cleans_up() {
         let ns = &world.ns;
         let c = &world.client;
         Api::<Deployment>::namespaced(c.clone(), ns).get_opt("sales-agent").await.ok().flatten().is_none()
-            && Api::<ConfigMap>::namespaced(c.clone(), ns).get_opt("sales-agent-runner").await.ok().flatten().is_none()
+            && Api::<ConfigMap>::namespaced(c.clone(), ns)
+                .get_opt("sales-agent-runner")
+                .await
+                .ok()
+                .flatten()
+                .is_none()
             && Api::<Service>::namespaced(c.clone(), ns).get_opt("sales-agent").await.ok().flatten().is_none()
-            && Api::<NetworkPolicy>::namespaced(c.clone(), ns).get_opt("sales-agent").await.ok().flatten().is_none()
+            && Api::<NetworkPolicy>::namespaced(c.clone(), ns)
+                .get_opt("sales-agent")
+                .await
+                .ok()
+                .flatten()
+                .is_none()
     })
     .await;
     eventually("sales-agent's runners stop", || async { pods(&world, "sales-agent").await.is_empty() }).await;

@@ -13,11 +13,19 @@ async fn wait_store(world: &World, name: &str, want: &str) -> MemoryStore {
     let deadline = tokio::time::Instant::now() + CONVERGE;
     loop {
         let store = api.get(name).await.expect("store");
-        let reason = store.status.as_ref().and_then(|s| s.conditions.iter().find(|c| c.type_ == "Ready")).map(|c| c.reason.clone());
+        let reason = store
+            .status
+            .as_ref()
+            .and_then(|s| s.conditions.iter().find(|c| c.type_ == "Ready"))
+            .map(|c| c.reason.clone());
         if reason.as_deref() == Some(want) {
             return store;
         }
-        assert!(tokio::time::Instant::now() < deadline, "MemoryStore {name} never got reason {want}: {:#?}", store.status);
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "MemoryStore {name} never got reason {want}: {:#?}",
+            store.status
+        );
         tokio::time::sleep(POLL).await;
     }
 }
@@ -51,12 +59,13 @@ async fn a_memory_store_migrates_and_a_refused_login_never_shows_the_password() 
     let ready = wait_store(&world, "good", "Migrated").await;
     assert_eq!(ready.status.as_ref().and_then(|s| s.memory_count), Some(0));
     let pool = sqlx::PgPool::connect(&database_url()).await.expect("postgres");
-    let tables: Vec<(String,)> =
-        sqlx::query_as("SELECT table_name::text FROM information_schema.tables WHERE table_schema = $1 ORDER BY 1")
-            .bind(&schema)
-            .fetch_all(&pool)
-            .await
-            .expect("tables");
+    let tables: Vec<(String,)> = sqlx::query_as(
+        "SELECT table_name::text FROM information_schema.tables WHERE table_schema = $1 ORDER BY 1",
+    )
+    .bind(&schema)
+    .fetch_all(&pool)
+    .await
+    .expect("tables");
     let tables: Vec<&str> = tables.iter().map(|(t,)| t.as_str()).collect();
     assert!(tables.contains(&"memories") && tables.contains(&"memory_blocks"), "{tables:?}");
 
@@ -74,7 +83,8 @@ async fn a_memory_store_migrates_and_a_refused_login_never_shows_the_password() 
     let deadline = tokio::time::Instant::now() + CONVERGE;
     loop {
         let list = events.list(&ListParams::default()).await.expect("events");
-        let texts: Vec<String> = list.items.iter().map(|e| serde_json::to_string(e).unwrap_or_default()).collect();
+        let texts: Vec<String> =
+            list.items.iter().map(|e| serde_json::to_string(e).unwrap_or_default()).collect();
         assert!(texts.iter().all(|t| !t.contains(password)), "the password leaked into an event");
         if texts.iter().any(|t| t.contains("AuthenticationFailed")) {
             break;

@@ -26,7 +26,12 @@ macro_rules! wait_ready {
                 if ready {
                     break;
                 }
-                assert!(tokio::time::Instant::now() < deadline, "{} {name} not Ready: {:#?}", stringify!($kind), object.status);
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "{} {name} not Ready: {:#?}",
+                    stringify!($kind),
+                    object.status
+                );
                 tokio::time::sleep(POLL).await;
             }
         }
@@ -50,7 +55,10 @@ pub async fn ask(world: &World, agent: &Agent, input: &str) -> agentry_protocol:
 }
 
 fn uuid_like() -> String {
-    format!("e2e-{}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0))
+    format!(
+        "e2e-{}",
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0)
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -67,28 +75,49 @@ async fn the_samples_become_ready_and_answer_with_delegation() {
         let agent = world.wait_agent(name, AgentPhase::Ready).await;
         let status = agent.status.clone().expect("status");
         assert_eq!(status.ready_replicas, Some(agent.spec.replicas), "{name}");
-        assert_eq!(status.subject.as_deref(), Some(format!("agentry.{}.agent.{name}.query", world.ns).as_str()));
+        assert_eq!(
+            status.subject.as_deref(),
+            Some(format!("agentry.{}.agent.{name}.query", world.ns).as_str())
+        );
         assert!(status.config_hash.is_some());
         for type_ in ["ModelResolved", "ToolsResolved", "MemoryBound", "Available"] {
-            assert!(status.conditions.iter().any(|c| c.type_ == type_ && c.is_true()), "{name} {type_}: {:#?}", status.conditions);
+            assert!(
+                status.conditions.iter().any(|c| c.type_ == type_ && c.is_true()),
+                "{name} {type_}: {:#?}",
+                status.conditions
+            );
         }
         let uid = agent.meta().uid.clone();
-        let owned_by_agent = |owners: Option<&Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference>>| {
-            owners.is_some_and(|o| o.iter().any(|r| Some(&r.uid) == uid.as_ref() && r.controller == Some(true)))
+        let owned_by_agent = |owners: Option<
+            &Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference>,
+        >| {
+            owners
+                .is_some_and(|o| o.iter().any(|r| Some(&r.uid) == uid.as_ref() && r.controller == Some(true)))
         };
-        let cm = Api::<ConfigMap>::namespaced(world.client.clone(), &world.ns).get(&format!("{name}-runner")).await.expect("configmap");
+        let cm = Api::<ConfigMap>::namespaced(world.client.clone(), &world.ns)
+            .get(&format!("{name}-runner"))
+            .await
+            .expect("configmap");
         assert!(owned_by_agent(cm.metadata.owner_references.as_ref()));
         let config = cm.data.as_ref().and_then(|d| d.get("runner.json")).expect("runner.json");
         assert!(!config.contains("sk-replace-me"), "no secret value in the ConfigMap");
-        let dep = Api::<Deployment>::namespaced(world.client.clone(), &world.ns).get(name).await.expect("deployment");
+        let dep = Api::<Deployment>::namespaced(world.client.clone(), &world.ns)
+            .get(name)
+            .await
+            .expect("deployment");
         assert!(owned_by_agent(dep.metadata.owner_references.as_ref()));
-        let svc = Api::<Service>::namespaced(world.client.clone(), &world.ns).get(name).await.expect("service");
+        let svc =
+            Api::<Service>::namespaced(world.client.clone(), &world.ns).get(name).await.expect("service");
         assert!(owned_by_agent(svc.metadata.owner_references.as_ref()));
-        let np = Api::<NetworkPolicy>::namespaced(world.client.clone(), &world.ns).get(name).await.expect("networkpolicy");
+        let np = Api::<NetworkPolicy>::namespaced(world.client.clone(), &world.ns)
+            .get(name)
+            .await
+            .expect("networkpolicy");
         assert!(owned_by_agent(np.metadata.owner_references.as_ref()));
         agents.push(agent);
     }
-    let tool = Api::<Tool>::namespaced(world.client.clone(), &world.ns).get("ask-finance").await.expect("tool");
+    let tool =
+        Api::<Tool>::namespaced(world.client.clone(), &world.ns).get("ask-finance").await.expect("tool");
     assert_eq!(tool.status.expect("status").used_by, ["fleet-manager", "sales-agent"]);
 
     world.model.push(Step::Text("412,300 USD remains.".into()));
@@ -96,7 +125,10 @@ async fn the_samples_become_ready_and_answer_with_delegation() {
     assert_eq!(reply.output.as_deref(), Some("412,300 USD remains."), "{reply:?}");
     assert_eq!(reply.model.as_deref(), Some("gpt-4o-mini"));
 
-    world.model.push(Step::ToolCalls(vec![("ask-finance".into(), serde_json::json!({"question": "Approve 6,800 USD?"}))]));
+    world.model.push(Step::ToolCalls(vec![(
+        "ask-finance".into(),
+        serde_json::json!({"question": "Approve 6,800 USD?"}),
+    )]));
     world.model.push(Step::Text("Approved: 6,800 USD.".into()));
     world.model.push(Step::Echo);
     let reply = ask(&world, &agents[0], "Repair TRK-0042?").await;

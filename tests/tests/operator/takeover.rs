@@ -36,7 +36,10 @@ async fn only_the_leader_reconciles_and_a_standby_takes_over() {
     first.kill();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     while !second.leading() {
-        assert!(tokio::time::Instant::now() < deadline, "replica-b did not take over within the lease duration");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "replica-b did not take over within the lease duration"
+        );
         tokio::time::sleep(POLL).await;
     }
     let agent = serde_json::json!({
@@ -76,7 +79,16 @@ async fn an_operator_restarted_half_way_converges_without_duplicates() {
         items.sort();
         items
     };
-    let d = names(deployments.list(&managed).await.expect("list").items.into_iter().filter_map(|d| d.metadata.name).collect());
+    let d = names(
+        deployments
+            .list(&managed)
+            .await
+            .expect("list")
+            .items
+            .into_iter()
+            .filter_map(|d| d.metadata.name)
+            .collect(),
+    );
     assert_eq!(d, ["finance-officer", "fleet-manager", "sales-agent"]);
     let c = names(
         Api::<ConfigMap>::namespaced(world.client.clone(), &world.ns)
@@ -89,6 +101,11 @@ async fn an_operator_restarted_half_way_converges_without_duplicates() {
             .collect(),
     );
     assert_eq!(c, ["finance-officer-runner", "fleet-manager-runner", "sales-agent-runner"]);
-    let s = Api::<Service>::namespaced(world.client.clone(), &world.ns).list(&managed).await.expect("list").items.len();
+    let s = Api::<Service>::namespaced(world.client.clone(), &world.ns)
+        .list(&managed)
+        .await
+        .expect("list")
+        .items
+        .len();
     assert_eq!(s, 3);
 }
