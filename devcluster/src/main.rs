@@ -42,7 +42,14 @@ async fn main() -> anyhow::Result<()> {
     let options = DevClusterOptions {
         port: args.port,
         kubeconfig_path: Some(args.kubeconfig),
-        runner_binary: args.runner_binary,
+        // The simulator starts pods in their own directories: a relative path would not resolve.
+        runner_binary: match args.runner_binary {
+            Some(path) => Some(
+                std::fs::canonicalize(&path)
+                    .map_err(|e| anyhow::anyhow!("--runner-binary {}: {e}", path.display()))?,
+            ),
+            None => None,
+        },
         runner_image_suffix: args.runner_image_suffix,
         ..DevClusterOptions::default()
     };

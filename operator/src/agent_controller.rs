@@ -146,7 +146,7 @@ pub async fn reconcile(agent: Arc<Agent>, ctx: Arc<AgentContext>) -> Result<Acti
             .conditions
             .iter()
             .any(|c| c.status == ConditionStatus::False && c.reason == unresolved.reason);
-        if !was {
+        if !was && !unresolved.reason.ends_with("Pending") {
             publish(&ctx, &agent, EventType::Warning, unresolved.reason, unresolved.message.clone()).await;
         }
     }

@@ -28,7 +28,8 @@ impl Resolution {
 /// A reference that does not resolve: the condition reason and a message naming the object.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Unresolved {
-    /// CamelCase reason (`ModelNotFound`, `ToolNotReady`, …).
+    /// CamelCase reason (`ModelNotFound`, `ToolNotReady`, …); `…Pending` while the referenced
+    /// object has not been checked by its controller yet (a passing state, not worth an Event).
     pub reason: &'static str,
     /// What is wrong and what to do, naming the object.
     pub message: String,
@@ -85,7 +86,7 @@ fn resolve_models(agent: &Agent, refs: &impl References, ns: &str) -> Result<Vec
             }
             None => {
                 return Err(Unresolved::new(
-                    "ModelNotReady",
+                    "ModelPending",
                     format!("Model {name} has not been checked yet by the operator"),
                 ));
             }
@@ -125,7 +126,7 @@ fn resolve_tools(agent: &Agent, refs: &impl References, ns: &str) -> Result<Vec<
             }
             None => {
                 return Err(Unresolved::new(
-                    "ToolNotReady",
+                    "ToolPending",
                     format!("Tool {name} has not been checked yet by the operator"),
                 ));
             }
@@ -155,7 +156,7 @@ fn resolve_memory(
             format!("MemoryStore {name} is not ready ({reason}): {message}"),
         )),
         None => Err(Unresolved::new(
-            "MemoryStoreNotReady",
+            "MemoryStorePending",
             format!("MemoryStore {name} has not been checked yet by the operator"),
         )),
     }

@@ -120,6 +120,16 @@ async fn lead(client: Client, settings: OperatorSettings, handles: &Handles, sto
         background.spawn(driver);
     }
     background.spawn(object_gauges::run(handles.metrics.clone(), caches.clone()));
+    // Reconciling before the caches hold every object would report references as missing
+    // (and publish Events saying so) that merely have not been listed yet.
+    tokio::pin!(stop);
+    tokio::select! {
+        () = caches.wait_until_ready() => {}
+        () = &mut stop => {
+            background.abort_all();
+            return;
+        }
+    }
     let mut stops = Vec::new();
     let mut trigger = || {
         let (tx, rx) = oneshot::channel::<()>();
@@ -134,7 +144,7 @@ async fn lead(client: Client, settings: OperatorSettings, handles: &Handles, sto
     controllers.spawn(agent_controller::controller(ctx.clone(), &caches, trigger()));
     controllers.spawn(memory_store_controller::controller(ctx.clone(), trigger()));
     handles.leading.store(true, Ordering::SeqCst);
-    stop.await;
+    (&mut stop).await;
     handles.leading.store(false, Ordering::SeqCst);
     for tx in stops {
         let _ = tx.send(());

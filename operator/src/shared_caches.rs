@@ -111,6 +111,18 @@ where
 }
 
 impl SharedCaches {
+    /// Completes once every store has been filled by its first list.
+    pub async fn wait_until_ready(&self) {
+        let _ = futures::join!(
+            self.agents.store.wait_until_ready(),
+            self.models.store.wait_until_ready(),
+            self.tools.store.wait_until_ready(),
+            self.memory_stores.store.wait_until_ready(),
+            self.secrets.store.wait_until_ready(),
+            self.deployments.store.wait_until_ready(),
+        );
+    }
+
     /// Sets up every shared watch; the returned drivers must be polled (spawned) to run them.
     pub fn new(client: &Client) -> (Self, Vec<WatchDriver>) {
         let (agents, a) = shared(Api::<Agent>::all(client.clone()), watcher::Config::default());
