@@ -2,7 +2,7 @@
 //! ConfigMap, Deployment, Service and NetworkPolicy, and reports where it stands.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use agentry_crds::{Agent, AgentStatus, Condition, ConditionStatus, MemoryStore, Model, Tool, set_condition};
 use agentry_protocol::subjects::{self, SubjectToken};
@@ -15,13 +15,13 @@ use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::{Event, EventType};
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Api, Resource, ResourceExt};
-use tracing::Instrument;
 
 use crate::agent_children::{self, CONFIG_HASH_ANNOTATION};
 use crate::agent_resolution::{References, Resolution, Unresolved, resolve};
 use crate::agent_status::{self, Rollout};
 use crate::context::OperatorContext;
 use crate::error::ReconcileError;
+use crate::reconcile_plumbing::instrumented;
 use crate::runner_config_render::{self, Rendered};
 use crate::shared_caches::SharedCaches;
 use crate::status_patch::{apply_object, apply_status, same_conditions};
@@ -359,15 +359,8 @@ where
         .reconcile_on(caches.secrets.on_delete(by_secret))
         .graceful_shutdown_on(shutdown)
         .run(
-            move |agent, ctx: Arc<AgentContext>| {
-                let span = tracing::info_span!("reconcile", controller = CONTROLLER, namespace = agent.namespace().unwrap_or_default(), name = %agent.name_any());
-                async move {
-                    let started = Instant::now();
-                    let result = reconcile(agent, ctx.clone()).await;
-                    ctx.operator.metrics.observe(CONTROLLER, started.elapsed(), result.as_ref().err().map(ReconcileError::metric_label));
-                    result
-                }
-                .instrument(span)
+            |agent, ctx: Arc<AgentContext>| {
+                instrumented(CONTROLLER, &*agent, ctx.operator.metrics.clone(), reconcile(agent.clone(), ctx))
             },
             error_policy,
             agent_ctx,

@@ -15,6 +15,7 @@ pub mod model_controller;
 pub mod object_gauges;
 pub mod operator_runtime;
 pub mod rbac;
+pub mod reconcile_plumbing;
 pub mod runner_config_render;
 pub mod settings;
 pub mod shared_caches;

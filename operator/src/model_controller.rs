@@ -1,20 +1,19 @@
 //! Model controller: a Model is `Ready` when its API-key Secret exists and holds the key.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use agentry_crds::{Condition, ConditionStatus, Model, ModelStatus, set_condition};
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Secret;
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{Action, Controller};
-use kube::runtime::events::{Event, EventType};
 use kube::runtime::reflector::ObjectRef;
 use kube::{Api, Resource, ResourceExt};
-use tracing::Instrument;
 
 use crate::context::OperatorContext;
 use crate::error::ReconcileError;
+use crate::reconcile_plumbing::{announce_ready_change, instrumented};
 use crate::shared_caches::SharedCaches;
 use crate::status_patch::{apply_status, same_conditions};
 
@@ -73,20 +72,14 @@ pub async fn reconcile(model: Arc<Model>, ctx: Arc<OperatorContext>) -> Result<A
         || !same_conditions(&new.conditions, &old.conditions)
     {
         apply_status(&Api::<Model>::namespaced(ctx.client.clone(), &ns), &name, &new).await?;
-        let was = old.conditions.iter().find(|c| c.type_ == "Ready").map(|c| (c.status, c.reason.clone()));
-        if was != Some((status, reason.to_string())) {
-            let type_ = if status == ConditionStatus::True { EventType::Normal } else { EventType::Warning };
-            let event = Event {
-                type_,
-                reason: reason.into(),
-                note: Some(message),
-                action: "CheckAPIKey".into(),
-                secondary: None,
-            };
-            if let Err(err) = ctx.recorder.publish(&event, &model.object_ref(&())).await {
-                tracing::warn!(error = %err, "event not published");
-            }
-        }
+        announce_ready_change(
+            &ctx.recorder,
+            &*model,
+            &old.conditions,
+            (status, reason, &message),
+            "CheckAPIKey",
+        )
+        .await;
     }
     Ok(Action::requeue(RESYNC))
 }
@@ -122,15 +115,8 @@ where
         .reconcile_on(caches.secrets.on_delete(by_secret))
         .graceful_shutdown_on(shutdown)
         .run(
-            move |model, ctx: Arc<OperatorContext>| {
-                let span = tracing::info_span!("reconcile", controller = CONTROLLER, namespace = model.namespace().unwrap_or_default(), name = %model.name_any());
-                async move {
-                    let started = Instant::now();
-                    let result = reconcile(model, ctx.clone()).await;
-                    ctx.metrics.observe(CONTROLLER, started.elapsed(), result.as_ref().err().map(ReconcileError::metric_label));
-                    result
-                }
-                .instrument(span)
+            |model, ctx: Arc<OperatorContext>| {
+                instrumented(CONTROLLER, &*model, ctx.metrics.clone(), reconcile(model.clone(), ctx))
             },
             error_policy,
             ctx,

@@ -2,7 +2,7 @@
 //! runner can run and its Secrets exist; `usedBy` lists the Agents naming it.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use agentry_crds::{
     Agent, BuiltinToolName, Condition, ConditionStatus, Tool, ToolStatus, ToolType, set_condition,
@@ -11,13 +11,12 @@ use futures::StreamExt;
 use k8s_openapi::api::core::v1::Secret;
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{Action, Controller};
-use kube::runtime::events::{Event, EventType};
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Api, Resource, ResourceExt};
-use tracing::Instrument;
 
 use crate::context::OperatorContext;
 use crate::error::ReconcileError;
+use crate::reconcile_plumbing::{announce_ready_change, instrumented};
 use crate::shared_caches::SharedCaches;
 use crate::status_patch::{apply_status, same_conditions};
 
@@ -127,20 +126,14 @@ pub async fn reconcile(tool: Arc<Tool>, ctx: Arc<ToolContext>) -> Result<Action,
         || !same_conditions(&new.conditions, &old.conditions)
     {
         apply_status(&Api::<Tool>::namespaced(ctx.operator.client.clone(), &ns), &name, &new).await?;
-        let was = old.conditions.iter().find(|c| c.type_ == "Ready").map(|c| (c.status, c.reason.clone()));
-        if was != Some((status, reason.to_string())) {
-            let type_ = if status == ConditionStatus::True { EventType::Normal } else { EventType::Warning };
-            let event = Event {
-                type_,
-                reason: reason.into(),
-                note: Some(message),
-                action: "Validate".into(),
-                secondary: None,
-            };
-            if let Err(err) = ctx.operator.recorder.publish(&event, &tool.object_ref(&())).await {
-                tracing::warn!(error = %err, "event not published");
-            }
-        }
+        announce_ready_change(
+            &ctx.operator.recorder,
+            &*tool,
+            &old.conditions,
+            (status, reason, &message),
+            "Validate",
+        )
+        .await;
     }
     Ok(Action::requeue(RESYNC))
 }
@@ -204,15 +197,8 @@ where
         .reconcile_on(caches.secrets.on_delete(by_secret))
         .graceful_shutdown_on(shutdown)
         .run(
-            move |tool, ctx: Arc<ToolContext>| {
-                let span = tracing::info_span!("reconcile", controller = CONTROLLER, namespace = tool.namespace().unwrap_or_default(), name = %tool.name_any());
-                async move {
-                    let started = Instant::now();
-                    let result = reconcile(tool, ctx.clone()).await;
-                    ctx.operator.metrics.observe(CONTROLLER, started.elapsed(), result.as_ref().err().map(ReconcileError::metric_label));
-                    result
-                }
-                .instrument(span)
+            |tool, ctx: Arc<ToolContext>| {
+                instrumented(CONTROLLER, &*tool, ctx.operator.metrics.clone(), reconcile(tool.clone(), ctx))
             },
             error_policy,
             tool_ctx,
