@@ -10,6 +10,8 @@ pub mod error;
 pub mod http_endpoint;
 pub mod memory_schema;
 pub mod memory_store_controller;
+mod memory_store_state;
+pub mod memory_store_status;
 pub mod metrics;
 pub mod model_controller;
 pub mod object_gauges;

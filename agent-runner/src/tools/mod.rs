@@ -12,12 +12,15 @@ mod current_time;
 mod delegation;
 mod http_tool;
 mod rate_limit;
+mod tool_config;
 mod toolbox;
+mod url_template;
 
 use std::time::Duration;
 
 pub use delegation::{Delegate, DelegationError, NoDelegation};
-pub use toolbox::{ToolBox, ToolConfigError, UNKNOWN_TOOL_LABEL};
+pub use tool_config::ToolConfigError;
+pub use toolbox::{ToolBox, UNKNOWN_TOOL_LABEL};
 
 /// Context of the request a tool call belongs to.
 #[derive(Debug, Clone, PartialEq, Eq)]

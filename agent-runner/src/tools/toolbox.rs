@@ -2,115 +2,23 @@
 //! loop.
 
 use std::collections::HashMap;
-use std::fmt::Write as _;
 use std::sync::Arc;
-use std::time::Duration;
 
-use agentry_protocol::runner_config::{ToolDefinition, ToolImplementation};
+use agentry_protocol::runner_config::ToolDefinition;
 use futures::future::join_all;
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::time::Instant;
 use tracing::Instrument as _;
 
-use super::arguments::{self, ArgumentSchema};
-use super::http_tool::{HttpTool, HttpToolConfig};
-use super::rate_limit::RateLimiter;
+use super::tool_config::{Tool, ToolConfigError, ToolKind, http_client};
 use super::{CallContext, Delegate, DelegationError, ToolError, ToolFailure, ToolOutcome};
-use super::{calculator, current_time, delegation};
+use super::{arguments, calculator, current_time, delegation};
 use crate::metrics::RunnerMetrics;
 use crate::model::chat::{ToolCall, ToolSpec};
 
 /// The `tool` label of calls to names the agent does not have: one series however many names a
 /// model invents (a Tool object's name cannot start with `_`, so it cannot collide).
 pub const UNKNOWN_TOOL_LABEL: &str = "_unknown";
-
-/// Builtins that exist in Agentry but not yet in this runner.
-const PLANNED_BUILTINS: &[&str] = &["memory_search", "memory_store"];
-/// Builtins this runner has.
-const BUILTINS: &[&str] = &["calculator", "current_time"];
-
-/// A tool definition the runner cannot use. The runner refuses to start with one: a tool that
-/// would fail every call is better reported once, at start, naming the tool.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ToolConfigError {
-    /// The input schema is not a usable JSON Schema.
-    #[error("tool {tool:?}: invalid input schema: {reason}")]
-    InvalidSchema {
-        /// The tool.
-        tool: String,
-        /// What is wrong with it.
-        reason: String,
-    },
-    /// A secret header's environment variable is absent or empty.
-    #[error("tool {tool:?}: header {header:?} needs environment variable {env}, which is not set or empty")]
-    MissingSecret {
-        /// The tool.
-        tool: String,
-        /// The header.
-        header: String,
-        /// The environment variable.
-        env: String,
-    },
-    /// A header name or value cannot be sent.
-    #[error("tool {tool:?}: header {header:?}: {reason}")]
-    InvalidHeader {
-        /// The tool.
-        tool: String,
-        /// The header.
-        header: String,
-        /// What is wrong (never the value itself).
-        reason: String,
-    },
-    /// The URL template is malformed or not http(s).
-    #[error("tool {tool:?}: invalid URL: {reason}")]
-    InvalidUrl {
-        /// The tool.
-        tool: String,
-        /// What is wrong.
-        reason: String,
-    },
-    /// The HTTP method is not one tools may use.
-    #[error("tool {tool:?}: unsupported HTTP method {method:?} (GET, POST, PUT, PATCH or DELETE)")]
-    UnsupportedMethod {
-        /// The tool.
-        tool: String,
-        /// The method configured.
-        method: String,
-    },
-    /// No builtin has this name.
-    #[error("tool {tool:?}: unknown builtin {name:?} (available: {})", BUILTINS.join(", "))]
-    UnknownBuiltin {
-        /// The tool.
-        tool: String,
-        /// The builtin's name.
-        name: String,
-    },
-    /// The builtin exists in Agentry but this runner does not provide it yet.
-    #[error("tool {tool:?}: builtin {name:?} is not available in this runner yet")]
-    BuiltinUnavailable {
-        /// The tool.
-        tool: String,
-        /// The builtin's name.
-        name: String,
-    },
-    /// Two tools have the same name, so the model could not tell them apart.
-    #[error("tool {tool:?} is defined twice")]
-    Duplicate {
-        /// The name.
-        tool: String,
-    },
-    /// Some other field has an unusable value.
-    #[error("tool {tool:?}: {reason}")]
-    Invalid {
-        /// The tool.
-        tool: String,
-        /// What is wrong.
-        reason: String,
-    },
-    /// The shared HTTP client could not be built.
-    #[error("cannot build the HTTP client for tools: {0}")]
-    HttpClient(String),
-}
 
 /// An agent's tools, ready to be offered to a model and called.
 pub struct ToolBox {
@@ -125,29 +33,6 @@ impl std::fmt::Debug for ToolBox {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ToolBox").field("tools", &self.tools).finish_non_exhaustive()
     }
-}
-
-#[derive(Debug)]
-struct Tool {
-    name: String,
-    description: String,
-    /// The schema offered to the model (and compiled in `schema`).
-    parameters: Value,
-    schema: ArgumentSchema,
-    kind: ToolKind,
-    limiter: Option<RateLimiter>,
-    timeout: Duration,
-}
-
-#[derive(Debug)]
-enum ToolKind {
-    /// Boxed: an HTTP tool carries its headers and template, ten times the other variants.
-    Http(Box<HttpTool>),
-    Agent {
-        agent: String,
-    },
-    Calculator,
-    CurrentTime,
 }
 
 impl ToolBox {
@@ -349,120 +234,14 @@ impl ToolBox {
     }
 }
 
-impl Tool {
-    fn new(def: &ToolDefinition, env: &dyn Fn(&str) -> Option<String>) -> Result<Self, ToolConfigError> {
-        let name = def.name.as_str();
-        // What model APIs accept as a function name (OpenAI: ^[a-zA-Z0-9_-]{1,64}$); checked here so
-        // a bad name is one clear start-up error rather than a 400 from the provider on every request.
-        if name.is_empty()
-            || name.len() > 64
-            || !name.chars().all(|c| c.is_ascii_alphanumeric() || "_-".contains(c))
-        {
-            return Err(ToolConfigError::Invalid {
-                tool: name.into(),
-                reason: "the name must be 1 to 64 letters, digits, '_' or '-' (what model APIs accept)"
-                    .into(),
-            });
-        }
-        if def.timeout_seconds == 0 {
-            return Err(ToolConfigError::Invalid {
-                tool: name.into(),
-                reason: "timeoutSeconds must be at least 1".into(),
-            });
-        }
-        let limiter = match def.rate_limit_per_minute {
-            None => None,
-            Some(0) => {
-                return Err(ToolConfigError::Invalid {
-                    tool: name.into(),
-                    reason: "rateLimitPerMinute must be at least 1".into(),
-                });
-            }
-            Some(n) => Some(RateLimiter::new(n)),
-        };
-        let (kind, own_schema) = match &def.implementation {
-            ToolImplementation::Http { url, method, headers, secret_headers, max_response_bytes } => {
-                let config = HttpToolConfig {
-                    tool: name,
-                    url,
-                    method,
-                    headers,
-                    secret_headers,
-                    max_response_bytes: *max_response_bytes,
-                };
-                (ToolKind::Http(Box::new(HttpTool::new(config, env)?)), None)
-            }
-            ToolImplementation::Agent { agent } => {
-                (ToolKind::Agent { agent: agent.clone() }, Some(delegation::schema(agent)))
-            }
-            ToolImplementation::Builtin { name: builtin } => match builtin.as_str() {
-                "calculator" => (ToolKind::Calculator, Some(calculator::schema())),
-                "current_time" => (ToolKind::CurrentTime, Some(current_time::schema())),
-                other if PLANNED_BUILTINS.contains(&other) => {
-                    return Err(ToolConfigError::BuiltinUnavailable {
-                        tool: name.into(),
-                        name: other.into(),
-                    });
-                }
-                other => {
-                    return Err(ToolConfigError::UnknownBuiltin { tool: name.into(), name: other.into() });
-                }
-            },
-        };
-        // A Tool object that declares no schema (the default `{"type": "object"}`) gets the one its
-        // implementation knows, so the model learns the arguments it takes.
-        let parameters = match own_schema {
-            Some(schema) if def.input_schema == json!({"type": "object"}) => schema,
-            _ => def.input_schema.clone(),
-        };
-        let schema = ArgumentSchema::compile(&parameters)
-            .map_err(|reason| ToolConfigError::InvalidSchema { tool: name.into(), reason })?;
-        Ok(Self {
-            name: name.into(),
-            description: def.description.clone(),
-            parameters,
-            schema,
-            kind,
-            limiter,
-            timeout: Duration::from_secs(def.timeout_seconds),
-        })
-    }
-}
-
-/// One client for every `http` tool: connections are pooled across calls and tools.
-fn http_client() -> Result<reqwest::Client, ToolConfigError> {
-    // reqwest is built without a bundled crypto provider; install ring (the workspace's choice)
-    // unless the process already chose one. Losing a race with another installer is fine.
-    if rustls::crypto::CryptoProvider::get_default().is_none() {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-    }
-    reqwest::Client::builder()
-        .user_agent(concat!("agentry-runner/", env!("CARGO_PKG_VERSION")))
-        .connect_timeout(Duration::from_secs(10))
-        .redirect(reqwest::redirect::Policy::custom(|attempt| {
-            // Secret headers would follow a redirect to another host: only same-origin
-            // redirects are followed; others come back to the model as the 3xx they are.
-            let same_origin =
-                attempt.previous().first().is_some_and(|first| first.origin() == attempt.url().origin());
-            if attempt.previous().len() > 5 || !same_origin { attempt.stop() } else { attempt.follow() }
-        }))
-        .build()
-        .map_err(|e| {
-            let mut text = e.to_string();
-            let mut source = std::error::Error::source(&e);
-            while let Some(cause) = source {
-                let _ = write!(text, ": {cause}");
-                source = cause.source();
-            }
-            ToolConfigError::HttpClient(text)
-        })
-}
-
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::future::Future;
     use std::pin::Pin;
     use std::sync::Mutex;
+    use std::time::Duration;
+
+    use serde_json::json;
 
     use super::*;
 
@@ -499,21 +278,22 @@ mod tests {
         Arc::new(SlowDelegate { delay, asked: Mutex::new(Vec::new()) })
     }
 
-    fn def(value: Value) -> ToolDefinition {
+    /// Tool fixtures, also used by the tests of `tool_config`.
+    pub(crate) fn def(value: Value) -> ToolDefinition {
         serde_json::from_value(value).expect("tool definition")
     }
 
-    fn calculator_def() -> ToolDefinition {
+    pub(crate) fn calculator_def() -> ToolDefinition {
         def(
             json!({"name": "calc", "description": "Arithmetic", "implementation": {"type": "builtin", "name": "calculator"}}),
         )
     }
 
-    fn metrics() -> Arc<RunnerMetrics> {
+    pub(crate) fn metrics() -> Arc<RunnerMetrics> {
         Arc::new(RunnerMetrics::new("ns", "agent").expect("metrics"))
     }
 
-    fn toolbox(defs: &[ToolDefinition]) -> ToolBox {
+    pub(crate) fn toolbox(defs: &[ToolDefinition]) -> ToolBox {
         toolbox_with(defs, delegate(Duration::from_secs(1)), metrics())
     }
 
@@ -523,12 +303,6 @@ mod tests {
         metrics: Arc<RunnerMetrics>,
     ) -> ToolBox {
         ToolBox::new(defs, &|_| None, delegate, metrics).expect("toolbox")
-    }
-
-    fn build_err(defs: &[ToolDefinition]) -> String {
-        ToolBox::new(defs, &|_| None, Arc::new(super::super::NoDelegation), metrics())
-            .expect_err("refused")
-            .to_string()
     }
 
     fn ctx() -> CallContext {
@@ -758,54 +532,5 @@ mod tests {
         let deeper = CallContext { delegation_path: vec!["x".into(), "me".into()], ..ctx() };
         let out = tools.call(&call("ask-b", json!({"question": "?"})), &deeper).await;
         assert_eq!(out.failure, Some(ToolFailure::Timeout));
-    }
-
-    #[test]
-    fn specs_offer_the_implementation_schema_when_the_tool_declares_none() {
-        let custom = json!({"type": "object", "properties": {"topic": {"type": "string"}}});
-        let tools = toolbox(&[
-            calculator_def(),
-            def(json!({"name": "ask", "description": "Ask b", "inputSchema": custom,
-                       "implementation": {"type": "agent", "agent": "b"}})),
-        ]);
-        let specs = tools.specs();
-        assert_eq!(specs[0].name, "calc");
-        assert_eq!(specs[0].description, "Arithmetic");
-        assert_eq!(specs[0].parameters["required"], json!(["expression"]));
-        assert_eq!(specs[1].parameters, custom);
-    }
-
-    #[test]
-    fn bad_definitions_are_refused_naming_the_tool() {
-        let mut bad_schema = calculator_def();
-        bad_schema.input_schema = json!({"type": "objekt"});
-        let err = build_err(&[bad_schema]);
-        assert!(err.starts_with("tool \"calc\": invalid input schema"), "{err}");
-
-        let err = build_err(&[def(
-            json!({"name": "x", "description": "d", "implementation": {"type": "builtin", "name": "teleport"}}),
-        )]);
-        assert_eq!(err, "tool \"x\": unknown builtin \"teleport\" (available: calculator, current_time)");
-        let err = build_err(&[def(
-            json!({"name": "m", "description": "d", "implementation": {"type": "builtin", "name": "memory_search"}}),
-        )]);
-        assert_eq!(err, "tool \"m\": builtin \"memory_search\" is not available in this runner yet");
-
-        assert_eq!(build_err(&[calculator_def(), calculator_def()]), "tool \"calc\" is defined twice");
-        let mut dotted = calculator_def();
-        dotted.name = "calc.v2".into();
-        assert!(build_err(&[dotted]).contains("the name must be"));
-        let mut zero = calculator_def();
-        zero.rate_limit_per_minute = Some(0);
-        assert!(build_err(&[zero]).contains("rateLimitPerMinute must be at least 1"));
-
-        let err = build_err(&[def(json!({"name": "w", "description": "d", "implementation": {
-            "type": "http", "url": "http://127.0.0.1/", "method": "GET",
-            "secretHeaders": [{"name": "X-Key", "env": "WEATHER_KEY"}]
-        }}))]);
-        assert_eq!(
-            err,
-            "tool \"w\": header \"X-Key\" needs environment variable WEATHER_KEY, which is not set or empty"
-        );
     }
 }
