@@ -82,6 +82,14 @@ pub async fn reconcile(agent: Arc<Agent>, ctx: Arc<AgentContext>) -> Result<Acti
         // Children carry owner references; the garbage collector removes them.
         return Ok(Action::await_change());
     }
+    // Until every cache has been listed once, a reference may look missing that is not.
+    let _ = futures::join!(
+        ctx.models.wait_until_ready(),
+        ctx.tools.wait_until_ready(),
+        ctx.memory_stores.wait_until_ready(),
+        ctx.secrets.wait_until_ready(),
+        ctx.deployments.wait_until_ready(),
+    );
     let ns = agent.namespace().ok_or(ReconcileError::MissingMetadata("namespace"))?;
     let name = agent.name_any();
     let generation = agent.meta().generation;

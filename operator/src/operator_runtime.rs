@@ -115,21 +115,6 @@ async fn lead(client: Client, settings: OperatorSettings, handles: &Handles, sto
     let (caches, drivers) = SharedCaches::new(&client);
     let caches = Arc::new(caches);
     let ctx = Arc::new(OperatorContext::new(client, handles.metrics.clone(), settings));
-    let mut background = JoinSet::new();
-    for driver in drivers {
-        background.spawn(driver);
-    }
-    background.spawn(object_gauges::run(handles.metrics.clone(), caches.clone()));
-    // Reconciling before the caches hold every object would report references as missing
-    // (and publish Events saying so) that merely have not been listed yet.
-    tokio::pin!(stop);
-    tokio::select! {
-        () = caches.wait_until_ready() => {}
-        () = &mut stop => {
-            background.abort_all();
-            return;
-        }
-    }
     let mut stops = Vec::new();
     let mut trigger = || {
         let (tx, rx) = oneshot::channel::<()>();
@@ -138,13 +123,25 @@ async fn lead(client: Client, settings: OperatorSettings, handles: &Handles, sto
             let _ = rx.await;
         }
     };
+    // Controllers subscribe to the shared watches as they are built; then the templates go,
+    // before any watch runs.
+    let model = model_controller::controller(ctx.clone(), &caches, trigger());
+    let tool = tool_controller::controller(ctx.clone(), &caches, trigger());
+    let agent = agent_controller::controller(ctx.clone(), &caches, trigger());
+    let memory_store = memory_store_controller::controller(ctx.clone(), trigger());
+    caches.seal();
+    let mut background = JoinSet::new();
+    for driver in drivers {
+        background.spawn(driver);
+    }
+    background.spawn(object_gauges::run(handles.metrics.clone(), caches.clone()));
     let mut controllers = JoinSet::new();
-    controllers.spawn(model_controller::controller(ctx.clone(), &caches, trigger()));
-    controllers.spawn(tool_controller::controller(ctx.clone(), &caches, trigger()));
-    controllers.spawn(agent_controller::controller(ctx.clone(), &caches, trigger()));
-    controllers.spawn(memory_store_controller::controller(ctx.clone(), trigger()));
+    controllers.spawn(model);
+    controllers.spawn(tool);
+    controllers.spawn(agent);
+    controllers.spawn(memory_store);
     handles.leading.store(true, Ordering::SeqCst);
-    (&mut stop).await;
+    stop.await;
     handles.leading.store(false, Ordering::SeqCst);
     for tx in stops {
         let _ = tx.send(());

@@ -4,7 +4,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use agentry_crds::{Agent, MemoryStore, Model, Tool};
 use futures::{Stream, StreamExt};
@@ -29,14 +29,25 @@ const DELETION_BUFFER: usize = 1024;
 pub struct SharedKind<K: Resource<DynamicType = ()> + Clone + 'static> {
     /// Every object of the kind, as last seen.
     pub store: Store<K>,
-    handle: ReflectHandle<K>,
+    /// The template subscriptions are cloned from. Dropped by [`SharedCaches::seal`]: an idle
+    /// subscription would fill up and stall the shared watch for every other subscriber.
+    handle: Mutex<Option<ReflectHandle<K>>>,
     deleted: broadcast::Sender<Arc<K>>,
 }
 
 impl<K: Resource<DynamicType = ()> + Clone + Send + Sync + 'static> SharedKind<K> {
-    /// A new subscription to the kind's changes (creations and updates).
+    /// A new subscription to the kind's changes (creations and updates). Every subscription is
+    /// taken while the controllers are built, before [`SharedCaches::seal`].
     pub fn subscribe(&self) -> ReflectHandle<K> {
-        self.handle.clone()
+        self.handle
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+            .expect("subscriptions are taken before the caches are sealed")
+    }
+
+    fn seal(&self) {
+        self.handle.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take();
     }
 
     /// The references `mapper` gives for each deleted object. Shared subscriptions carry only
@@ -107,10 +118,21 @@ where
         }
         std::future::ready(())
     });
-    (SharedKind { store, handle, deleted }, Box::pin(driver))
+    (SharedKind { store, handle: Mutex::new(Some(handle)), deleted }, Box::pin(driver))
 }
 
 impl SharedCaches {
+    /// Drops the template subscriptions once every controller has taken its own, so only
+    /// subscribers that are consumed remain.
+    pub fn seal(&self) {
+        self.agents.seal();
+        self.models.seal();
+        self.tools.seal();
+        self.memory_stores.seal();
+        self.secrets.seal();
+        self.deployments.seal();
+    }
+
     /// Completes once every store has been filled by its first list.
     pub async fn wait_until_ready(&self) {
         let _ = futures::join!(

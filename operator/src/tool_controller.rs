@@ -103,6 +103,8 @@ pub fn check(tool: &Tool, secret_exists: impl Fn(&str) -> bool) -> (ConditionSta
 
 /// Reconciles one Tool.
 pub async fn reconcile(tool: Arc<Tool>, ctx: Arc<ToolContext>) -> Result<Action, ReconcileError> {
+    // Until both caches have been listed once, usedBy and Secrets would look incomplete.
+    let _ = futures::join!(ctx.agents.wait_until_ready(), ctx.secrets.wait_until_ready());
     let ns = tool.namespace().ok_or(ReconcileError::MissingMetadata("namespace"))?;
     let name = tool.name_any();
     let secret_exists = |secret: &str| {

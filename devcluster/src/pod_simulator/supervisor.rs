@@ -161,6 +161,18 @@ async fn run(
         if let Ok(filter) = std::env::var("RUST_LOG") {
             command.env("RUST_LOG", filter);
         }
+        // A kubelet's containers die with their node; ours die with devcluster, even when it is
+        // killed without running its destructors (a SIGKILLed test, an interrupted benchmark).
+        // SAFETY: prctl with PR_SET_PDEATHSIG only sets a flag on the child; it is
+        // async-signal-safe, as code between fork and exec must be.
+        unsafe {
+            command.pre_exec(|| {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) == -1 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
         let mut child = match command.spawn() {
             Ok(child) => child,
             Err(err) => {

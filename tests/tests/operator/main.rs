@@ -5,4 +5,5 @@ mod harness;
 mod lifecycle;
 mod memory;
 mod samples;
+mod scale;
 mod takeover;
