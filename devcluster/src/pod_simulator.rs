@@ -45,6 +45,8 @@ struct SimPod {
     hash: String,
     start_time: String,
     object_written: bool,
+    /// The status last written to the Pod object, so unchanged pods cost no store access.
+    last_status: Option<Value>,
     supervisor: Supervisor,
 }
 
@@ -210,6 +212,9 @@ fn reconcile(server: &Arc<ApiServer>, options: &SimulatorOptions, pods: &mut Vec
                 runner_container: want.container["name"].as_str().unwrap_or_default(),
             };
             let status = pod_status::pod_status(&identity, &run, &pod.start_time);
+            if pod.object_written && pod.last_status.as_ref() == Some(&status) {
+                continue;
+            }
             if !pod.object_written {
                 let mut object = pod_status::pod_object(&identity);
                 object["status"] = status.clone();
@@ -220,19 +225,21 @@ fn reconcile(server: &Arc<ApiServer>, options: &SimulatorOptions, pods: &mut Vec
                     Err(err) => tracing::warn!(%err, pod = %pod.name, "cannot create simulated Pod"),
                 }
             }
-            let current = state.get(&pod_desc, Some(&pod.namespace), &pod.name);
-            if let Ok(mut object) = current
-                && object["status"] != status
-            {
-                object["status"] = status;
-                let kubelet = WriteOptions {
-                    manager: "kubelet".into(),
-                    scope: Scope::Status,
-                    ..WriteOptions::system()
-                };
-                if let Err(err) = state.update(&pod_desc, Some(&pod.namespace), &pod.name, object, &kubelet) {
-                    tracing::debug!(%err, "simulated Pod status not written");
+            match state.get(&pod_desc, Some(&pod.namespace), &pod.name) {
+                Ok(mut object) if object["status"] != status => {
+                    object["status"] = status.clone();
+                    let kubelet = WriteOptions {
+                        manager: "kubelet".into(),
+                        scope: Scope::Status,
+                        ..WriteOptions::system()
+                    };
+                    match state.update(&pod_desc, Some(&pod.namespace), &pod.name, object, &kubelet) {
+                        Ok(_) => pod.last_status = Some(status),
+                        Err(err) => tracing::debug!(%err, "simulated Pod status not written"),
+                    }
                 }
+                Ok(_) => pod.last_status = Some(status),
+                Err(_) => {}
             }
         }
         let status = pod_status::deployment_status(&want.object, &counts, &want.hash);
@@ -288,6 +295,7 @@ fn start_pod(server: &Arc<ApiServer>, options: &SimulatorOptions, want: &Wanted)
         hash: want.hash.clone(),
         start_time: crate::time::now(),
         object_written: false,
+        last_status: None,
         supervisor: Supervisor::start(server.clone(), spec),
     }
 }

@@ -15,7 +15,8 @@ use tokio::task::JoinHandle;
 use super::container_config::{self, PodContext, Waiting};
 use crate::server::ApiServer;
 
-/// How often readiness is probed (the kubelet uses the probe's `periodSeconds`; tests want speed).
+/// How often readiness is probed until the first success (the kubelet waits `periodSeconds`
+/// from the start; tests want pods ready fast). After that, the probe's own period applies.
 const PROBE_INTERVAL: Duration = Duration::from_millis(250);
 /// The first restart delay; it doubles per crash up to `MAX_BACKOFF`, and resets after a run of `BACKOFF_RESET`.
 const FIRST_BACKOFF: Duration = Duration::from_millis(200);
@@ -202,13 +203,27 @@ async fn run(
             let (logs, ns, pod) = (logs.clone(), spec.namespace.clone(), spec.pod_name.clone());
             tokio::spawn(pump(stream, move |bytes| logs.append(&ns, &pod, bytes)));
         }
-        let mut probe = tokio::time::interval(PROBE_INTERVAL);
+        let probe = &spec.container["readinessProbe"];
+        // As the kubelet: after `failureThreshold` failures in a row a ready pod turns unready.
+        let period = Duration::from_secs(probe["periodSeconds"].as_u64().unwrap_or(10).max(1));
+        let failure_threshold = probe["failureThreshold"].as_u64().unwrap_or(3).max(1);
+        let (mut next_probe, mut was_ready, mut failures) = (Duration::ZERO, false, 0);
         let exit = loop {
             tokio::select! {
                 exit = child.wait() => break exit,
-                _ = probe.tick() => {
-                    let ready = probe_ready(&spec.template, &spec.container, spec.port).await;
-                    update(&status, |s| s.ready = ready);
+                () = tokio::time::sleep(next_probe) => {
+                    if probe_ready(&spec.template, &spec.container, spec.port).await {
+                        failures = 0;
+                        was_ready = true;
+                        update(&status, |s| s.ready = true);
+                    } else {
+                        failures += 1;
+                        if !was_ready || failures >= failure_threshold {
+                            was_ready = false;
+                            update(&status, |s| s.ready = false);
+                        }
+                    }
+                    next_probe = if was_ready { period } else { PROBE_INTERVAL };
                 }
                 _ = stop.changed() => {
                     if let Some(pid) = pid {
