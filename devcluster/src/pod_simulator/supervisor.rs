@@ -67,7 +67,7 @@ pub struct LaunchSpec {
     pub container: Value,
     /// The pod's root directory.
     pub root: PathBuf,
-    /// The pod's HTTP port (`AGENTRY_HTTP_LISTEN`, and where probes go).
+    /// The HTTP port of the first start (`AGENTRY_HTTP_LISTEN`, where probes go); restarts pick a new one.
     pub port: u16,
 }
 
@@ -118,6 +118,7 @@ async fn run(
     mut stop: watch::Receiver<bool>,
 ) {
     let mut backoff = FIRST_BACKOFF;
+    let mut restarts: u32 = 0;
     let grace = spec.template["spec"]["terminationGracePeriodSeconds"].as_u64().unwrap_or(30).min(10);
     loop {
         if *stop.borrow() {
@@ -144,6 +145,11 @@ async fn run(
                 continue;
             }
         };
+        // The first start uses the port chosen with the pod; a restart takes a fresh one, since
+        // a crash may come from the port having been taken (it is picked by binding port 0
+        // and releasing it, so an outgoing connection can grab it before the process binds).
+        let port = if restarts == 0 { spec.port } else { free_port() };
+        restarts += 1;
         let mut command = tokio::process::Command::new(&spec.binary);
         command
             .args(&config.args)
@@ -153,7 +159,7 @@ async fn run(
             .env("HOSTNAME", &spec.pod_name)
             .env("AGENTRY_MOUNT_ROOT", &spec.root)
             .envs(config.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .env("AGENTRY_HTTP_LISTEN", format!("127.0.0.1:{}", spec.port))
+            .env("AGENTRY_HTTP_LISTEN", format!("127.0.0.1:{port}"))
             .current_dir(&spec.root)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -212,7 +218,7 @@ async fn run(
             tokio::select! {
                 exit = child.wait() => break exit,
                 () = tokio::time::sleep(next_probe) => {
-                    if probe_ready(&spec.template, &spec.container, spec.port).await {
+                    if probe_ready(&spec.template, &spec.container, port).await {
                         failures = 0;
                         was_ready = true;
                         update(&status, |s| s.ready = true);
@@ -339,7 +345,22 @@ fn signal(pid: u32, signal: i32) {
     }
 }
 
+/// Pod ports come from below Linux's default ephemeral range (32768–60999), so the outgoing
+/// connections of a thousand runners cannot take a port between its choice and its bind.
+const POD_PORTS: std::ops::Range<u16> = 20_000..32_000;
+static NEXT_POD_PORT: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(POD_PORTS.start);
+
 /// A free port on 127.0.0.1 for a pod.
 pub fn free_port() -> u16 {
+    use std::sync::atomic::Ordering;
+    let span = POD_PORTS.end - POD_PORTS.start;
+    for _ in 0..span {
+        let offset = NEXT_POD_PORT.fetch_add(1, Ordering::Relaxed).wrapping_sub(POD_PORTS.start) % span;
+        let port = POD_PORTS.start + offset;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    // Every port of the range is busy: let the kernel choose.
     std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or(0)
 }
