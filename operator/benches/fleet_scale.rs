@@ -33,6 +33,14 @@ fn release_binary(name: &str) -> PathBuf {
     path
 }
 
+/// Where the operator's log goes: `AGENTRY_BENCH_OPERATOR_LOG`, or nowhere.
+fn operator_log() -> std::process::Stdio {
+    match std::env::var("AGENTRY_BENCH_OPERATOR_LOG").ok().and_then(|p| std::fs::File::create(p).ok()) {
+        Some(file) => file.into(),
+        None => std::process::Stdio::null(),
+    }
+}
+
 fn rss_kib(pid: u32, field: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status
@@ -99,10 +107,10 @@ async fn main() {
         std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("port").port();
     let mut operator = tokio::process::Command::new(&operator_binary)
         .env("KUBECONFIG", cluster.kubeconfig_path())
-        .env("RUST_LOG", "warn")
+        .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()))
         .args(["--no-leader-election", "--runner-image", "ghcr.io/agentry-dev/agentry-runner:bench"])
         .args(["--nats-url", "nats://127.0.0.1:4222", "--http-listen", &format!("127.0.0.1:{http_port}")])
-        .stdout(std::process::Stdio::null())
+        .stdout(operator_log())
         .kill_on_drop(true)
         .spawn()
         .expect("operator process");

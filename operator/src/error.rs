@@ -17,6 +17,9 @@ pub enum ReconcileError {
     /// The object lacks what every stored object has (a namespace, a name).
     #[error("object has no {0}")]
     MissingMetadata(&'static str),
+    /// The reconcile did not finish in time (an API request that never got an answer).
+    #[error("reconcile did not finish within {0:?}")]
+    Timeout(std::time::Duration),
 }
 
 impl ReconcileError {
@@ -27,6 +30,7 @@ impl ReconcileError {
             Self::Kube(_) => "client_error",
             Self::Serialize { .. } => "serialize",
             Self::MissingMetadata(_) => "missing_metadata",
+            Self::Timeout(_) => "timeout",
         }
     }
 }

@@ -14,6 +14,9 @@ use tracing::Instrument;
 use crate::error::ReconcileError;
 use crate::metrics::OperatorMetrics;
 
+/// Longest one reconcile may take.
+pub const RECONCILE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// Runs `reconcile` for `object` inside a span with the controller, namespace and name, and
 /// counts it (duration, errors) in the operator metrics.
 pub fn instrumented<K: Resource, F>(
@@ -33,7 +36,11 @@ where
     );
     async move {
         let started = Instant::now();
-        let result = reconcile.await;
+        // A request the API server never answers must not hold the object forever: the error
+        // policy requeues it.
+        let result = tokio::time::timeout(RECONCILE_TIMEOUT, reconcile)
+            .await
+            .unwrap_or(Err(ReconcileError::Timeout(RECONCILE_TIMEOUT)));
         metrics.observe(
             controller,
             started.elapsed(),

@@ -98,7 +98,34 @@ pub struct SharedCaches {
 /// A future driving one shared watch; it must be polled for the caches to fill.
 pub type WatchDriver = Pin<Box<dyn Future<Output = ()> + Send>>;
 
+/// What the caches keep of every object: not `managedFields`, which nothing here reads and
+/// which is often the largest part of an object.
+fn slim<K: Resource>(object: &mut K) {
+    object.meta_mut().managed_fields = None;
+}
+
+/// What the caches keep of a runner Deployment: its replicas, template annotations (the config
+/// hash), owner references and status; not the pod spec, which the operator writes but never
+/// reads back.
+fn slim_deployment(deployment: &mut Deployment) {
+    slim(deployment);
+    if let Some(spec) = deployment.spec.as_mut() {
+        spec.template.spec = None;
+    }
+}
+
 fn shared<K>(api: Api<K>, config: watcher::Config) -> (SharedKind<K>, WatchDriver)
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
+{
+    shared_with(api, config, slim::<K>)
+}
+
+fn shared_with<K>(
+    api: Api<K>,
+    config: watcher::Config,
+    trim: impl FnMut(&mut K) + Send + 'static,
+) -> (SharedKind<K>, WatchDriver)
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
 {
@@ -107,17 +134,18 @@ where
     let (deleted, _) = broadcast::channel(DELETION_BUFFER);
     let deleted_tx = deleted.clone();
     let kind = K::kind(&()).to_string();
-    let driver = watcher(api, config).default_backoff().reflect_shared(writer).for_each(move |event| {
-        match event {
-            Ok(watcher::Event::Delete(object)) => {
-                // No receiver yet is fine: nothing depends on the object then.
-                let _ = deleted_tx.send(Arc::new(object));
+    let driver =
+        watcher(api, config).default_backoff().modify(trim).reflect_shared(writer).for_each(move |event| {
+            match event {
+                Ok(watcher::Event::Delete(object)) => {
+                    // No receiver yet is fine: nothing depends on the object then.
+                    let _ = deleted_tx.send(Arc::new(object));
+                }
+                Ok(_) => {}
+                Err(err) => tracing::warn!(kind = %kind, error = %err, "watch error; retrying with backoff"),
             }
-            Ok(_) => {}
-            Err(err) => tracing::warn!(kind = %kind, error = %err, "watch error; retrying with backoff"),
-        }
-        std::future::ready(())
-    });
+            std::future::ready(())
+        });
     (SharedKind { store, handle: Mutex::new(Some(handle)), deleted }, Box::pin(driver))
 }
 
@@ -151,9 +179,10 @@ impl SharedCaches {
         let (models, m) = shared(Api::<Model>::all(client.clone()), watcher::Config::default());
         let (tools, t) = shared(Api::<Tool>::all(client.clone()), watcher::Config::default());
         let (memory_stores, s) = shared(Api::<MemoryStore>::all(client.clone()), watcher::Config::default());
-        let (deployments, d) = shared(
+        let (deployments, d) = shared_with(
             Api::<Deployment>::all(client.clone()),
             watcher::Config::default().labels(MANAGED_BY_SELECTOR),
+            slim_deployment,
         );
         // Metadata only: the operator never holds Secret values in its caches.
         let (secrets, sec) =
