@@ -36,6 +36,8 @@ pub struct Inbound {
     pub deadline: Instant,
     /// When the request arrived.
     pub received: Instant,
+    /// The caller's W3C trace context, if it sent one.
+    pub traceparent: Option<String>,
 }
 
 impl AgentLoop {
@@ -54,9 +56,10 @@ impl AgentLoop {
 
     /// Answers one request; every failure becomes an error reply, never a panic or a hang.
     pub async fn answer(&self, inbound: Inbound) -> AgentReply {
-        let Inbound { request, deadline, received } = inbound;
+        let Inbound { request, deadline, received, traceparent } = inbound;
         let mut progress = Progress::default();
-        let outcome = tokio::time::timeout_at(deadline, self.run(&request, deadline, &mut progress)).await;
+        let outcome =
+            tokio::time::timeout_at(deadline, self.run(&request, deadline, traceparent, &mut progress)).await;
         let reply = match outcome {
             Ok(Ok((output, model))) => AgentReply {
                 version: PROTOCOL_VERSION,
@@ -97,6 +100,7 @@ impl AgentLoop {
         &self,
         request: &AgentRequest,
         deadline: Instant,
+        traceparent: Option<String>,
         progress: &mut Progress,
     ) -> Result<(String, String), (ErrorCode, String)> {
         let session = request.session_id.as_deref();
@@ -122,6 +126,7 @@ impl AgentLoop {
                 .chain([self.config.agent.clone()])
                 .collect(),
             deadline,
+            traceparent,
         };
         let tools = self.tools.specs();
         for _turn in 0..self.config.limits.max_turns {

@@ -64,6 +64,9 @@ impl NatsDelegate {
         let mut header_map = HeaderMap::new();
         header_map.insert(headers::REQUEST_ID, request_id.as_str());
         header_map.insert(headers::DELEGATION_DEPTH, depth.to_string().as_str());
+        if let Some(traceparent) = &ctx.traceparent {
+            header_map.insert(headers::TRACEPARENT, traceparent.as_str());
+        }
         self.metrics.agent_messages.with_label_values(&[peer, "sent"]).inc();
         let message = self
             .client

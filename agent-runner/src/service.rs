@@ -137,13 +137,19 @@ impl Service {
         let agent = self.agent.clone();
         let timeout = self.request_timeout;
         let max_depth = self.max_delegation_depth;
+        let traceparent = message
+            .headers
+            .as_ref()
+            .and_then(|h| h.get(headers::TRACEPARENT))
+            .map(|v| v.as_str().to_string());
         let span = tracing::info_span!("request", request_id = tracing::field::Empty);
         tokio::spawn(
             async move {
                 let _permit = permit;
                 metrics.in_flight.inc();
                 let reply = match admit(&message.payload, &agent, received, timeout, max_depth) {
-                    Ok(inbound) => {
+                    Ok(mut inbound) => {
+                        inbound.traceparent = traceparent;
                         tracing::Span::current().record("request_id", inbound.request.request_id.as_str());
                         agent_loop.answer(inbound).await
                     }
@@ -233,7 +239,7 @@ fn admit(
         }
         deadline = deadline.min(received + left);
     }
-    Ok(Inbound { request, deadline, received })
+    Ok(Inbound { request, deadline, received, traceparent: None })
 }
 
 /// The `requestId` of a payload that did not parse as a request, when it has one.

@@ -153,6 +153,7 @@ fn toolbox_with(defs: &[ToolDefinition], delegate: Arc<dyn Delegate>) -> ToolBox
 
 fn ctx() -> CallContext {
     CallContext {
+        traceparent: None,
         request_id: "req-1".into(),
         session_id: Some("s-1".into()),
         delegation_path: vec!["agent".into()],

@@ -33,6 +33,8 @@ pub struct CallContext {
     pub delegation_path: Vec<String>,
     /// When the request must be answered; no tool runs past it.
     pub deadline: tokio::time::Instant,
+    /// The caller's W3C trace context, passed on to delegated requests.
+    pub traceparent: Option<String>,
 }
 
 /// Why a tool call failed; each maps to the `outcome` label of the `tool_calls` metric.

@@ -307,6 +307,7 @@ pub(crate) mod tests {
 
     fn ctx() -> CallContext {
         CallContext {
+            traceparent: None,
             request_id: "req-1".into(),
             session_id: None,
             delegation_path: vec!["me".into()],

@@ -42,11 +42,47 @@ async fn a_delegation_from_a_to_b_is_answered() {
     ))
     .await;
     let nats = nats_fixture::connect().await.expect("nats");
-
-    let reply = harness::ask_agent(&nats, &ns, "fleet-manager", "Can we repair TRK-0042?").await;
+    // A plain subscriber outside the queue group sees a copy of every request B gets.
+    let mut spy = nats.subscribe(format!("agentry.{ns}.agent.finance-officer.query")).await.expect("spy");
+    nats.flush().await.expect("flush");
+    let traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let mut headers = async_nats::HeaderMap::new();
+    headers.insert("request-id", "r-trace");
+    headers.insert("traceparent", traceparent);
+    let request =
+        serde_json::to_vec(&agentry_protocol::AgentRequest::new("r-trace", "Can we repair TRK-0042?"))
+            .expect("json");
+    let raw = nats
+        .send_request(
+            format!("agentry.{ns}.agent.fleet-manager.query"),
+            async_nats::Request::new()
+                .payload(request.into())
+                .headers(headers)
+                .timeout(Some(std::time::Duration::from_secs(30))),
+        )
+        .await
+        .expect("reply");
+    let reply: agentry_protocol::AgentReply = serde_json::from_slice(&raw.payload).expect("AgentReply");
 
     assert_eq!(reply.error, None, "{reply:?}");
     assert!(reply.output.as_deref().unwrap_or_default().contains("412,300 USD remains."), "{reply:?}");
+    let delegated =
+        tokio::time::timeout(std::time::Duration::from_secs(5), futures::StreamExt::next(&mut spy))
+            .await
+            .expect("B received a request")
+            .expect("message");
+    let delegated_headers = delegated.headers.expect("headers");
+    assert_eq!(
+        delegated_headers.get("traceparent").map(|v| v.as_str()),
+        Some(traceparent),
+        "trace context passed on"
+    );
+    assert_eq!(delegated_headers.get("delegation-depth").map(|v| v.as_str()), Some("1"));
+    assert!(delegated_headers.get("request-id").is_some_and(|v| v.as_str().starts_with("r-trace.")));
+    let body: agentry_protocol::AgentRequest =
+        serde_json::from_slice(&delegated.payload).expect("AgentRequest");
+    assert_eq!(body.delegation_path, ["fleet-manager"]);
+    assert_eq!(body.from.as_deref(), Some("fleet-manager"));
     assert_eq!(reply.tool_calls.len(), 1);
     assert!(reply.tool_calls[0].ok);
     assert_eq!(model_b.requests()[0]["messages"][1]["content"], "Budget left?");
