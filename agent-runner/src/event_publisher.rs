@@ -63,6 +63,7 @@ impl EventPublisher {
 
     /// Queues an event of this agent; drops it (counted, logged) when the buffer is full.
     pub fn emit(&self, request_id: &str, session_id: Option<&str>, body: EventBody) {
+        let body = bounded(body);
         let event = Event {
             id: uuid::Uuid::new_v4().to_string(),
             time_ms: now_ms(),
@@ -81,6 +82,51 @@ impl EventPublisher {
             }
         }
     }
+}
+
+/// Longest text kept in an event field: the full text is in the reply; events feed the audit
+/// trail and must stay well under NATS's 1 MiB message limit.
+const MAX_EVENT_TEXT: usize = 64 * 1024;
+
+/// Cuts `text` to [`MAX_EVENT_TEXT`] bytes at a character boundary, saying how much was cut.
+fn cap(text: &mut String) {
+    if text.len() > MAX_EVENT_TEXT {
+        let mut end = MAX_EVENT_TEXT;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        let cut = text.len() - end;
+        text.truncate(end);
+        text.push_str(&format!("… [{cut} more bytes]"));
+    }
+}
+
+/// The body with every free-text field capped.
+fn bounded(mut body: EventBody) -> EventBody {
+    match &mut body {
+        EventBody::Interaction(e) => {
+            cap(&mut e.query);
+            if let Some(response) = e.response.as_mut() {
+                cap(response);
+            }
+        }
+        EventBody::Message(e) => cap(&mut e.content),
+        EventBody::ToolCall(e) => {
+            let size = e.arguments.to_string().len();
+            if size > MAX_EVENT_TEXT {
+                e.arguments = serde_json::Value::String(format!("[{size} bytes of arguments, not kept]"));
+            }
+            if let Some(error) = e.error.as_mut() {
+                cap(error);
+            }
+        }
+        EventBody::ModelCall(e) => {
+            if let Some(error) = e.error.as_mut() {
+                cap(error);
+            }
+        }
+    }
+    body
 }
 
 /// Milliseconds since the Unix epoch.
@@ -105,14 +151,21 @@ async fn drain(
         // per batch instead of per event. Unacknowledged events are published again (same
         // `Nats-Msg-Id`, so JetStream stores each once).
         loop {
-            let mut acked = vec![false; batch.len()];
+            // `done`: acknowledged, or refused for good (retrying would never succeed).
+            let mut done = vec![false; batch.len()];
             let mut pending: Vec<(usize, PublishAckFuture)> = Vec::with_capacity(batch.len());
             for (i, event) in batch.iter().enumerate() {
                 match publish(&js, &namespace, &agent, event).await {
                     Ok(ack) => pending.push((i, ack)),
-                    Err(err) => tracing::debug!(error = %err, "event publish failed"),
+                    Err(Refusal::Permanent(reason)) => {
+                        done[i] = true;
+                        metrics.events_dropped.inc();
+                        tracing::warn!(request_id = %event.request_id, kind = event.body.kind(), %reason, "event dropped: JetStream cannot take it");
+                    }
+                    Err(Refusal::Transient(err)) => tracing::debug!(error = %err, "event publish failed"),
                 }
             }
+            let mut acked = done;
             for (i, ack) in pending {
                 match ack.await {
                     Ok(_) => acked[i] = true,
@@ -138,14 +191,46 @@ async fn drain(
     }
 }
 
+/// Why an event was not published.
+enum Refusal {
+    /// It can never be published (too large, not serializable): drop it.
+    Permanent(String),
+    /// JetStream or the connection is unavailable for now: retry.
+    Transient(async_nats::jetstream::context::PublishError),
+}
+
 async fn publish(
     js: &jetstream::Context,
     namespace: &SubjectToken,
     agent: &SubjectToken,
     event: &Event,
-) -> Result<PublishAckFuture, async_nats::Error> {
-    let payload = serde_json::to_vec(event)?;
+) -> Result<PublishAckFuture, Refusal> {
+    let payload = serde_json::to_vec(event).map_err(|err| Refusal::Permanent(err.to_string()))?;
     let subject = subjects::events(namespace, agent, event.body.kind());
     let message = jetstream::message::PublishMessage::build().payload(payload.into()).message_id(&event.id);
-    Ok(js.send_publish(subject, message).await?)
+    js.send_publish(subject, message).await.map_err(|err| match err.kind() {
+        jetstream::context::PublishErrorKind::MaxPayloadExceeded => Refusal::Permanent(err.to_string()),
+        _ => Refusal::Transient(err),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use agentry_protocol::events::{MessageEvent, MessageRole};
+
+    use super::*;
+
+    #[test]
+    fn long_text_is_capped_at_a_character_boundary() {
+        let content = "é".repeat(MAX_EVENT_TEXT); // two bytes each
+        let body = bounded(EventBody::Message(MessageEvent {
+            role: MessageRole::User,
+            content,
+            tool_name: None,
+            usage: None,
+        }));
+        let EventBody::Message(message) = body else { panic!("still a message") };
+        assert!(message.content.len() < MAX_EVENT_TEXT + 64, "{}", message.content.len());
+        assert!(message.content.ends_with(&format!("… [{} more bytes]", MAX_EVENT_TEXT)));
+    }
 }

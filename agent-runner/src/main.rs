@@ -86,19 +86,24 @@ async fn run() -> anyhow::Result<()> {
     let models = ModelChain::new(&config.models, &config.resilience, env, metrics.clone())
         .context("configuring the model chain")?;
 
-    let nats_ready = ready.clone();
+    let serving = Arc::new(AtomicBool::new(false));
+    let (nats_ready, nats_serving) = (ready.clone(), serving.clone());
     let client = async_nats::ConnectOptions::new()
         .name(format!("agentry-runner {}/{}", namespace, agent))
         .retry_on_initial_connect()
         .event_callback(move |event| {
-            let ready = nats_ready.clone();
+            let (ready, serving) = (nats_ready.clone(), nats_serving.clone());
             async move {
                 match event {
                     async_nats::Event::Disconnected => {
                         ready.store(false, Ordering::SeqCst);
                         tracing::warn!("NATS disconnected; reconnecting");
                     }
-                    async_nats::Event::Connected => tracing::info!("NATS connected"),
+                    async_nats::Event::Connected => {
+                        // Reconnected: the client has resubscribed, so serving resumes.
+                        ready.store(serving.load(Ordering::SeqCst), Ordering::SeqCst);
+                        tracing::info!("NATS connected");
+                    }
                     other => tracing::info!(event = %other, "NATS event"),
                 }
             }
@@ -130,8 +135,10 @@ async fn run() -> anyhow::Result<()> {
         max_concurrent: config.limits.max_concurrent_requests.max(1),
         request_timeout: Duration::from_secs(config.limits.timeout_seconds),
         max_delegation_depth: config.limits.max_delegation_depth,
+        peers: config.peers.clone(),
         grace: Duration::from_secs(config.shutdown_grace_seconds),
         ready,
+        serving,
     };
     service.run(client, shutdown_signal()).await.context("serving on NATS")?;
     drop(agent_loop);

@@ -43,12 +43,17 @@ pub struct Service {
     pub max_concurrent: u32,
     /// End-to-end time for one request.
     pub request_timeout: Duration,
+    /// The agents this one may message (the only `peer` label values for notifications).
+    pub peers: Vec<String>,
     /// Longest delegation path accepted on an incoming request.
     pub max_delegation_depth: u32,
     /// How long in-flight requests get to finish after shutdown begins.
     pub grace: Duration,
-    /// Set once subscribed, cleared when draining: what `/readyz` reports.
+    /// Set once subscribed, cleared when draining or disconnected: what `/readyz` reports.
     pub ready: Arc<AtomicBool>,
+    /// Set once subscribed, cleared when draining: what readiness returns to on reconnecting
+    /// (the client resubscribes by itself).
+    pub serving: Arc<AtomicBool>,
 }
 
 impl Service {
@@ -67,6 +72,7 @@ impl Service {
         let mut broadcasts = client.subscribe(subjects::broadcast(&self.namespace)).await?;
         // Readiness means the server has our subscriptions, not merely that we sent them.
         client.flush().await?;
+        self.serving.store(true, Ordering::SeqCst);
         self.ready.store(true, Ordering::SeqCst);
         tracing::info!(subject = %query_subject, "serving");
 
@@ -77,6 +83,7 @@ impl Service {
             tokio::select! {
                 () = &mut shutdown, if !draining => {
                     draining = true;
+                    self.serving.store(false, Ordering::SeqCst);
                     self.ready.store(false, Ordering::SeqCst);
                     tracing::info!("shutting down: draining the query subscription");
                     // Drain delivers what the server already sent us, then ends the stream.
@@ -170,9 +177,12 @@ impl Service {
     fn notified(&self, message: &Message) {
         match serde_json::from_slice::<Notification>(&message.payload) {
             Ok(notification) => {
-                if let Some(from) = notification.from.as_deref() {
-                    self.metrics.agent_messages.with_label_values(&[from, "received"]).inc();
-                }
+                // `from` is whatever the sender wrote: only peers get a series of their own.
+                let peer = match notification.from.as_deref() {
+                    Some(from) if self.peers.iter().any(|p| p == from) => from,
+                    _ => "_other",
+                };
+                self.metrics.agent_messages.with_label_values(&[peer, "received"]).inc();
                 tracing::info!(topic = %notification.topic, from = ?notification.from, "notification");
             }
             Err(err) => {

@@ -17,3 +17,64 @@ pub async fn connect() -> Result<async_nats::Client, String> {
 pub fn unique_namespace(prefix: &str) -> String {
     format!("{prefix}-{}", &uuid::Uuid::new_v4().simple().to_string()[..10])
 }
+
+/// A NATS server of a test's own, on a free port, that the test can kill and bring back (the
+/// shared server cannot be, other tests use it).
+pub struct PrivateNats {
+    port: u16,
+    store: std::path::PathBuf,
+    child: Option<std::process::Child>,
+}
+
+impl PrivateNats {
+    /// Starts `nats-server -js` on a free loopback port.
+    pub async fn start() -> Result<Self, String> {
+        let port = crate::runner_process::free_port().map_err(|e| e.to_string())?;
+        let store = std::env::temp_dir().join(format!("agentry-nats-{}", uuid::Uuid::new_v4()));
+        let mut nats = Self { port, store, child: None };
+        nats.revive().await?;
+        Ok(nats)
+    }
+
+    /// Its URL.
+    pub fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    /// Kills it at once, as a crash would.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts it again on the same port; returns once it accepts connections.
+    pub async fn revive(&mut self) -> Result<(), String> {
+        let binary = ["/usr/sbin/nats-server", "/usr/bin/nats-server", "nats-server"]
+            .into_iter()
+            .find(|b| !b.starts_with('/') || std::path::Path::new(b).exists())
+            .unwrap_or("nats-server");
+        let child = std::process::Command::new(binary)
+            .args(["-a", "127.0.0.1", "-p", &self.port.to_string(), "-js", "-sd"])
+            .arg(&self.store)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .map_err(|e| format!("starting {binary}: {e} (run scripts/dev-services)"))?;
+        self.child = Some(child);
+        let port = self.port;
+        crate::polling::poll_until(std::time::Duration::from_secs(10), || async move {
+            tokio::net::TcpStream::connect(("127.0.0.1", port)).await.ok().map(|_| ())
+        })
+        .await
+        .map_err(|e| format!("private NATS on port {port}: {e}"))
+    }
+}
+
+impl Drop for PrivateNats {
+    fn drop(&mut self) {
+        self.kill();
+        let _ = std::fs::remove_dir_all(&self.store);
+    }
+}

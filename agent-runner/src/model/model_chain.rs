@@ -188,6 +188,9 @@ impl ModelChain {
         super::install_crypto_provider();
         let http = reqwest::Client::builder()
             .user_agent(concat!("agentry-runner/", env!("CARGO_PKG_VERSION")))
+            // A redirect would carry `x-api-key` (which reqwest does not strip) to another host;
+            // model APIs do not redirect, so none is followed.
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| ConfigError::HttpClient(e.to_string()))?;
         let reset = Duration::from_secs(resilience.reset_seconds);

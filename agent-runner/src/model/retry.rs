@@ -60,13 +60,20 @@ impl RetryPolicy {
 /// Parses a `Retry-After` header value: delay-seconds, or an HTTP date (a date in the past means
 /// "now"). `None` when it is neither.
 pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
-    let value = value.trim();
+    parse_unclamped(value.trim(), now).map(|d| d.min(MAX_RETRY_AFTER))
+}
+
+/// The longest `Retry-After` taken literally; a larger one (even `u64::MAX` seconds, which would
+/// overflow an `Instant`) means "not before the request's deadline" all the same.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 3600);
+
+fn parse_unclamped(value: &str, now: SystemTime) -> Option<Duration> {
     if let Ok(seconds) = value.parse::<u64>() {
         return Some(Duration::from_secs(seconds));
     }
     // Not in RFC 9110, but some gateways send fractional seconds; reading them costs nothing.
     if let Ok(seconds) = value.parse::<f64>() {
-        return Duration::try_from_secs_f64(seconds).ok();
+        return Duration::try_from_secs_f64(seconds).ok().or(Some(MAX_RETRY_AFTER).filter(|_| seconds > 0.0));
     }
     static PARSER: jiff::fmt::rfc2822::DateTimeParser = jiff::fmt::rfc2822::DateTimeParser::new();
     let at = SystemTime::from(PARSER.parse_timestamp(value).ok()?);
@@ -143,6 +150,16 @@ mod tests {
     use rand::rngs::StdRng;
 
     use super::*;
+
+    #[test]
+    fn a_huge_retry_after_is_clamped_not_an_overflow() {
+        let now = SystemTime::now();
+        let huge = parse_retry_after("18446744073709551615", now).expect("parsed");
+        assert_eq!(huge, MAX_RETRY_AFTER);
+        assert_eq!(parse_retry_after("1e19", now), Some(MAX_RETRY_AFTER));
+        // Adding it to an Instant must not panic.
+        let _ = tokio::time::Instant::now() + huge;
+    }
 
     fn policy(max_retries: u32, initial_ms: u64) -> RetryPolicy {
         RetryPolicy {

@@ -26,7 +26,7 @@ pub(crate) async fn post_json(
         .get(RETRY_AFTER)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| parse_retry_after(v, SystemTime::now()));
-    let bytes = response.bytes().await.map_err(send_error)?;
+    let bytes = read_capped(response).await?;
     if status.is_success() {
         return Ok(bytes);
     }
@@ -88,4 +88,19 @@ pub(crate) fn endpoint_url(
         return Err(invalid("the scheme must be http or https".into()));
     }
     Ok(url)
+}
+
+/// Largest model response read; a longer one is a malformed answer, not a reason to run out
+/// of memory.
+const MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
+
+async fn read_capped(mut response: reqwest::Response) -> Result<Bytes, ModelError> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(send_error)? {
+        if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
+            return Err(ModelError::Malformed(format!("response larger than {MAX_RESPONSE_BYTES} bytes")));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Bytes::from(body))
 }

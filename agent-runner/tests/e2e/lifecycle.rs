@@ -96,3 +96,39 @@ async fn two_replicas_share_one_hundred_requests_each_answered_once() {
     assert_eq!(by_one + by_two, 100.0);
     assert!(by_one > 0.0 && by_two > 0.0, "both replicas served: {by_one} and {by_two}");
 }
+
+#[tokio::test]
+async fn a_nats_outage_makes_the_runner_unready_and_it_recovers() {
+    let model = ScriptedModel::start(Flavor::OpenAi).await;
+    model.set_default(Step::Text("back".into()));
+    let mut server = agentry_tests::nats_fixture::PrivateNats::start().await.expect("private NATS");
+    let ns = nats_fixture::unique_namespace("outage");
+    let mut config =
+        harness::config(&ns, "worker", vec![harness::model("primary", &model.base_url())], vec![]);
+    config.nats.url = server.url();
+    let runner = harness::start(&config).await;
+    let readyz = format!("http://{}/readyz", runner.http);
+    let client = reqwest::Client::new();
+    let status = |client: reqwest::Client, url: String| async move {
+        client.get(&url).send().await.map(|r| r.status().as_u16()).unwrap_or(0)
+    };
+
+    server.kill();
+    agentry_tests::polling::poll_until(Duration::from_secs(10), || {
+        let (client, url) = (client.clone(), readyz.clone());
+        async move { (status(client, url).await == 503).then_some(()) }
+    })
+    .await
+    .expect("unready while NATS is down");
+
+    server.revive().await.expect("NATS back");
+    agentry_tests::polling::poll_until(Duration::from_secs(30), || {
+        let (client, url) = (client.clone(), readyz.clone());
+        async move { (status(client, url).await == 200).then_some(()) }
+    })
+    .await
+    .expect("ready again once NATS is back");
+    let nats = async_nats::connect(server.url()).await.expect("connect to the private NATS");
+    let reply = harness::ask_agent(&nats, &ns, "worker", "still there?").await;
+    assert_eq!(reply.output.as_deref(), Some("back"), "{reply:?}");
+}
