@@ -85,8 +85,13 @@ pub async fn serve(
                 resource_version: query.get("resourceVersion").cloned(),
                 bookmarks: is_true(query.get("allowWatchBookmarks")),
                 send_initial_events: is_true(query.get("sendInitialEvents")),
+                // Capped (at a day) so no `timeoutSeconds` can overflow the deadline.
                 timeout: Duration::from_secs(
-                    query.get("timeoutSeconds").and_then(|t| t.parse().ok()).unwrap_or(1800),
+                    query
+                        .get("timeoutSeconds")
+                        .and_then(|t| t.parse::<u64>().ok())
+                        .unwrap_or(1800)
+                        .min(86_400),
                 ),
                 bookmark_interval: server.bookmark_interval,
                 closing: server.closing.subscribe(),

@@ -20,6 +20,10 @@ use kube::{Resource, ResourceExt};
 use crate::runner_config_render::{CONFIG_KEY, CONFIG_MOUNT_DIR, Rendered};
 use crate::settings::OperatorSettings;
 
+/// Version of what these builders write; bump it when a change to them must reach existing
+/// runners (it is part of the config hash).
+pub const CHILDREN_VERSION: &str = "1";
+
 /// Pod-template annotation carrying the config hash; a new value rolls the pods.
 pub const CONFIG_HASH_ANNOTATION: &str = "agentry.dev/config-hash";
 /// Label naming the Agent on every child and runner pod.

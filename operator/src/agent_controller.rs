@@ -125,7 +125,11 @@ pub async fn reconcile(agent: Arc<Agent>, ctx: Arc<AgentContext>) -> Result<Acti
     let mut config_hash = old.config_hash.clone();
     if let Resolution { models: Ok(models), tools: Ok(tools), memory: Ok(memory) } = &resolution {
         let rendered = runner_config_render::render(&agent, models, tools, settings);
-        let hash = runner_config_render::config_hash(&rendered.json, &secret_versions(&ctx, &ns, &rendered));
+        // The image and the builders' version are part of what the pods run: an operator upgrade
+        // that changes either must roll them too.
+        let image = agent.spec.image.clone().unwrap_or_else(|| settings.runner_image.clone());
+        let inputs = format!("{}\n{image}\n{}", agent_children::CHILDREN_VERSION, rendered.json);
+        let hash = runner_config_render::config_hash(&inputs, &secret_versions(&ctx, &ns, &rendered));
         let current = ctx.deployments.get(&deployment_ref);
         let up_to_date = current.as_ref().is_some_and(|d| deployment_matches(d, &agent, &hash))
             && old.observed_generation == generation

@@ -11,7 +11,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use agentry_crds::MemoryStore;
 use futures::{StreamExt, TryStreamExt};
@@ -224,15 +224,17 @@ pub fn controller(
         .run(
             move |store, ctx: Arc<OperatorContext>| {
                 let alive = alive.clone();
+                let object = ObjectRef::from_obj(&*store);
+                let reconciled = crate::reconcile_plumbing::instrumented(
+                    CONTROLLER,
+                    &*store,
+                    ctx.metrics.clone(),
+                    reconcile(store.clone(), ctx),
+                );
                 async move {
-                    let started = Instant::now();
-                    let object = ObjectRef::from_obj(&*store);
-                    let result = reconcile(store, ctx.clone()).await;
-                    ctx.metrics.observe(
-                        CONTROLLER,
-                        started.elapsed(),
-                        result.as_ref().err().map(ReconcileError::metric_label),
-                    );
+                    // Bounded like every reconcile: a database that stops answering (a lock on
+                    // `memories`, a failover without reset) must not freeze this store's status.
+                    let result = reconciled.await;
                     // Deleted while this reconcile ran: its delete event may have come before
                     // the pool was cached again.
                     if alive.get(&object).is_none()
