@@ -31,13 +31,48 @@ pub struct ToolContext {
     pub operator: Arc<OperatorContext>,
     /// Agents, for `usedBy`.
     pub agents: Store<Agent>,
-    /// Secret metadata, for `headersFrom`.
+    /// Secret metadata, whose changes re-check the Tools naming them.
     pub secrets: Store<PartialObjectMeta<Secret>>,
 }
 
 /// Whether the runner can run `tool`: `Ready`'s status, reason and message.
-pub fn check(tool: &Tool, secret_exists: impl Fn(&str) -> bool) -> (ConditionStatus, &'static str, String) {
+/// What a `headersFrom` Secret holds: `None` when the Secret does not exist, else whether it has
+/// a non-empty value under the key.
+pub type SecretKeyLookup<'a> = &'a dyn Fn(&str, &str) -> Option<bool>;
+
+/// Characters allowed in an HTTP header name (RFC 9110 token).
+fn is_header_token(name: &str) -> bool {
+    !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c))
+}
+
+/// Whether every `{` of a URL template is closed before the next one opens.
+fn balanced_placeholders(url: &str) -> bool {
+    let mut open = false;
+    for c in url.chars() {
+        match (c, open) {
+            ('{', false) => open = true,
+            ('}', true) => open = false,
+            ('{', true) | ('}', false) => return false,
+            _ => {}
+        }
+    }
+    !open
+}
+
+/// Whether the runner can run `tool`: `Ready`'s status, reason and message. Everything the
+/// runner refuses at start is refused here first, so one bad Tool never crash-loops the
+/// runners of every Agent using it.
+pub fn check(tool: &Tool, secret_key: SecretKeyLookup<'_>) -> (ConditionStatus, &'static str, String) {
     let name = tool.name_any();
+    if name.len() > 64 {
+        return (
+            ConditionStatus::False,
+            "InvalidName",
+            format!(
+                "tool name {name} is longer than the 64 characters model providers accept; rename the Tool"
+            ),
+        );
+    }
     // Models call tools by function name: letters, digits, `_` and `-` only.
     if name.contains('.') {
         return (
@@ -86,13 +121,46 @@ pub fn check(tool: &Tool, secret_exists: impl Fn(&str) -> bool) -> (ConditionSta
             }
         }
         ToolType::Http => {
-            for header in tool.spec.http.iter().flat_map(|h| &h.headers_from) {
-                if !secret_exists(&header.secret_key_ref.name) {
+            let Some(http) = &tool.spec.http else {
+                return (ConditionStatus::False, "Invalid", "type http needs an http block".into());
+            };
+            if !balanced_placeholders(&http.url) {
+                return (
+                    ConditionStatus::False,
+                    "InvalidUrl",
+                    format!("http.url {} has an unclosed or nested {{placeholder}}", http.url),
+                );
+            }
+            for (header, value) in &http.headers {
+                if !is_header_token(header) || value.contains(['\r', '\n']) {
                     return (
                         ConditionStatus::False,
-                        "SecretNotFound",
-                        format!("Secret {} (header {}) not found", header.secret_key_ref.name, header.name),
+                        "InvalidHeader",
+                        format!("http.headers {header:?} is not a valid HTTP header name and value"),
                     );
+                }
+            }
+            for header in &http.headers_from {
+                let reference = &header.secret_key_ref;
+                match secret_key(&reference.name, &reference.key) {
+                    None => {
+                        return (
+                            ConditionStatus::False,
+                            "SecretNotFound",
+                            format!("Secret {} (header {}) not found", reference.name, header.name),
+                        );
+                    }
+                    Some(false) => {
+                        return (
+                            ConditionStatus::False,
+                            "KeyMissing",
+                            format!(
+                                "Secret {} has no non-empty key {} (header {}); add it",
+                                reference.name, reference.key, header.name
+                            ),
+                        );
+                    }
+                    Some(true) => {}
                 }
             }
         }
@@ -107,10 +175,22 @@ pub async fn reconcile(tool: Arc<Tool>, ctx: Arc<ToolContext>) -> Result<Action,
     let _ = futures::join!(ctx.agents.wait_until_ready(), ctx.secrets.wait_until_ready());
     let ns = tool.namespace().ok_or(ReconcileError::MissingMetadata("namespace"))?;
     let name = tool.name_any();
-    let secret_exists = |secret: &str| {
-        ctx.secrets.get(&ObjectRef::<PartialObjectMeta<Secret>>::new(secret).within(&ns)).is_some()
+    // Secret values are read only here, for the few Secrets a Tool names, and never kept.
+    let secrets_api = Api::<Secret>::namespaced(ctx.operator.client.clone(), &ns);
+    let mut secrets = std::collections::BTreeMap::new();
+    for reference in tool.spec.http.iter().flat_map(|h| &h.headers_from).map(|h| &h.secret_key_ref) {
+        if !secrets.contains_key(&reference.name) {
+            secrets.insert(reference.name.clone(), secrets_api.get_opt(&reference.name).await?);
+        }
+    }
+    let secret_key = |name: &str, key: &str| -> Option<bool> {
+        let secret = secrets.get(name)?.as_ref()?;
+        let in_data = secret.data.as_ref().and_then(|d| d.get(key)).is_some_and(|v| !v.0.is_empty());
+        let in_string_data =
+            secret.string_data.as_ref().and_then(|d| d.get(key)).is_some_and(|v| !v.is_empty());
+        Some(in_data || in_string_data)
     };
-    let (status, reason, message) = check(&tool, secret_exists);
+    let (status, reason, message) = check(&tool, &secret_key);
     let mut used_by: Vec<String> = ctx
         .agents
         .state()
@@ -206,4 +286,53 @@ where
             tool_ctx,
         )
         .for_each(|_| std::future::ready(()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn http_tool(name: &str, http: serde_json::Value) -> Tool {
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "agentry.dev/v1alpha1", "kind": "Tool",
+            "metadata": {"name": name, "namespace": "ns"},
+            "spec": {"type": "http", "description": "d", "http": http}
+        }))
+        .expect("tool")
+    }
+
+    #[test]
+    fn what_the_runner_refuses_is_not_ready() {
+        let secrets = |name: &str, key: &str| match (name, key) {
+            ("token", "value") => Some(true),
+            ("token", _) => Some(false),
+            _ => None,
+        };
+        let ok = http_tool(
+            "fine",
+            serde_json::json!({"url": "https://h/{id}", "headers": {"Accept": "x"},
+            "headersFrom": [{"name": "Authorization", "secretKeyRef": {"name": "token", "key": "value"}}]}),
+        );
+        assert_eq!(check(&ok, &secrets).1, "Valid");
+        let long = http_tool(&"a".repeat(65), serde_json::json!({"url": "https://h/"}));
+        assert_eq!(check(&long, &secrets).1, "InvalidName");
+        let unclosed = http_tool("t", serde_json::json!({"url": "https://h/{city"}));
+        assert_eq!(check(&unclosed, &secrets).1, "InvalidUrl");
+        let header = http_tool("t", serde_json::json!({"url": "https://h/", "headers": {"Bad Header": "x"}}));
+        assert_eq!(check(&header, &secrets).1, "InvalidHeader");
+        let newline = http_tool("t", serde_json::json!({"url": "https://h/", "headers": {"X": "a\nb"}}));
+        assert_eq!(check(&newline, &secrets).1, "InvalidHeader");
+        let missing_key = http_tool(
+            "t",
+            serde_json::json!({"url": "https://h/",
+            "headersFrom": [{"name": "Authorization", "secretKeyRef": {"name": "token", "key": "other"}}]}),
+        );
+        assert_eq!(check(&missing_key, &secrets).1, "KeyMissing");
+        let missing_secret = http_tool(
+            "t",
+            serde_json::json!({"url": "https://h/",
+            "headersFrom": [{"name": "Authorization", "secretKeyRef": {"name": "nope", "key": "value"}}]}),
+        );
+        assert_eq!(check(&missing_secret, &secrets).1, "SecretNotFound");
+    }
 }
