@@ -4,7 +4,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use agentry_crds::{Agent, AgentStatus, Condition, ConditionStatus, MemoryStore, Model, Tool, set_condition};
+use agentry_crds::{
+    Agent, AgentPhase, AgentStatus, Condition, ConditionStatus, MemoryStore, Model, Tool, set_condition,
+};
 use agentry_protocol::subjects::{self, SubjectToken};
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::Deployment;
@@ -122,6 +124,7 @@ pub async fn reconcile(agent: Arc<Agent>, ctx: Arc<AgentContext>) -> Result<Acti
     );
 
     let deployment_ref = ObjectRef::<Deployment>::new(&name).within(&ns);
+    let mut apply_refused: Option<String> = None;
     let mut config_hash = old.config_hash.clone();
     if let Resolution { models: Ok(models), tools: Ok(tools), memory: Ok(memory) } = &resolution {
         let rendered = runner_config_render::render(&agent, models, tools, settings);
@@ -135,7 +138,19 @@ pub async fn reconcile(agent: Arc<Agent>, ctx: Arc<AgentContext>) -> Result<Acti
             && old.observed_generation == generation
             && old.config_hash.as_deref() == Some(hash.as_str());
         if !up_to_date {
-            apply_children(&agent, &rendered, &hash, memory.is_some(), &ctx).await?;
+            match apply_children(&agent, &rendered, &hash, memory.is_some(), &ctx).await {
+                Ok(()) => {}
+                // The API server refused what the spec asks for (an invalid toleration, limits
+                // below requests): no retry fixes that, the spec must change. Say so in status.
+                Err(ReconcileError::Kube(kube::Error::Api(refusal))) if matches!(refusal.code, 400 | 422) => {
+                    let message = format!("the runner's objects were refused: {}", refusal.message);
+                    apply_refused = Some(message.clone());
+                    if !old.conditions.iter().any(|c| c.reason == "ApplyRefused" && c.message == message) {
+                        publish(&ctx, &agent, EventType::Warning, "ApplyRefused", message).await;
+                    }
+                }
+                Err(err) => return Err(err),
+            }
             if let Some(previous) = old.config_hash.as_deref().filter(|h| *h != hash) {
                 publish(
                     &ctx,
@@ -147,7 +162,10 @@ pub async fn reconcile(agent: Arc<Agent>, ctx: Arc<AgentContext>) -> Result<Acti
                 .await;
             }
         }
-        config_hash = Some(hash);
+        // A refused apply left the runners on the previous config.
+        if apply_refused.is_none() {
+            config_hash = Some(hash);
+        }
     } else if let Some(unresolved) =
         [resolution.models.as_ref().err(), resolution.tools.as_ref().err(), resolution.memory.as_ref().err()]
             .into_iter()
@@ -165,8 +183,14 @@ pub async fn reconcile(agent: Arc<Agent>, ctx: Arc<AgentContext>) -> Result<Acti
 
     let rollout = ctx.deployments.get(&deployment_ref).map(|d| Rollout::of(&d));
     let desired = agent.spec.replicas;
-    let phase = agent_status::phase(agent.spec.paused, resolution.is_complete(), rollout, desired);
-    let (status, reason, message) = agent_status::available(agent.spec.paused, rollout, desired);
+    let mut phase = agent_status::phase(agent.spec.paused, resolution.is_complete(), rollout, desired);
+    let (status, reason, message) = match &apply_refused {
+        Some(refusal) => {
+            phase = AgentPhase::Failed;
+            (ConditionStatus::False, "ApplyRefused", refusal.clone())
+        }
+        None => agent_status::available(agent.spec.paused, rollout, desired),
+    };
     set_condition(&mut conditions, Condition::new("Available", status, reason, &message, generation));
     let subject = match (SubjectToken::new(ns.clone()), SubjectToken::new(name.clone())) {
         (Ok(n), Ok(a)) => Some(subjects::query(&n, &a)),
