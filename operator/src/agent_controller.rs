@@ -47,6 +47,12 @@ pub struct AgentContext {
     pub secrets: Store<PartialObjectMeta<Secret>>,
     /// The runner Deployments.
     pub deployments: Store<Deployment>,
+    /// The runner ConfigMaps (metadata).
+    pub config_maps: Store<PartialObjectMeta<ConfigMap>>,
+    /// The runner Services (metadata).
+    pub services: Store<PartialObjectMeta<Service>>,
+    /// The runner NetworkPolicies (metadata).
+    pub network_policies: Store<PartialObjectMeta<NetworkPolicy>>,
 }
 
 struct CachedReferences<'a> {
@@ -91,6 +97,9 @@ pub async fn reconcile(agent: Arc<Agent>, ctx: Arc<AgentContext>) -> Result<Acti
         ctx.memory_stores.wait_until_ready(),
         ctx.secrets.wait_until_ready(),
         ctx.deployments.wait_until_ready(),
+        ctx.config_maps.wait_until_ready(),
+        ctx.services.wait_until_ready(),
+        ctx.network_policies.wait_until_ready(),
     );
     let ns = agent.namespace().ok_or(ReconcileError::MissingMetadata("namespace"))?;
     let name = agent.name_any();
@@ -134,7 +143,14 @@ pub async fn reconcile(agent: Arc<Agent>, ctx: Arc<AgentContext>) -> Result<Acti
         let inputs = format!("{}\n{image}\n{}", agent_children::CHILDREN_VERSION, rendered.json);
         let hash = runner_config_render::config_hash(&inputs, &secret_versions(&ctx, &ns, &rendered));
         let current = ctx.deployments.get(&deployment_ref);
-        let up_to_date = current.as_ref().is_some_and(|d| deployment_matches(d, &agent, &hash))
+        let children_exist = ctx
+            .config_maps
+            .get(&ObjectRef::new(&agent_children::config_map_name(&agent)).within(&ns))
+            .is_some()
+            && ctx.services.get(&ObjectRef::new(&name).within(&ns)).is_some()
+            && ctx.network_policies.get(&ObjectRef::new(&name).within(&ns)).is_some();
+        let up_to_date = children_exist
+            && current.as_ref().is_some_and(|d| deployment_matches(d, &agent, &hash))
             && old.observed_generation == generation
             && old.config_hash.as_deref() == Some(hash.as_str());
         if !up_to_date {
@@ -318,6 +334,9 @@ where
         memory_stores: caches.memory_stores.store.clone(),
         secrets: caches.secrets.store.clone(),
         deployments: caches.deployments.store.clone(),
+        config_maps: caches.config_maps.store.clone(),
+        services: caches.services.store.clone(),
+        network_policies: caches.network_policies.store.clone(),
     });
     let agents = caches.agents.store.clone();
     let (models, tools) = (caches.models.store.clone(), caches.tools.store.clone());
@@ -373,18 +392,21 @@ where
             })
         }
     };
-    // A deleted runner Deployment is recreated by its Agent.
-    let by_deployment = |deployment: Arc<Deployment>| {
-        deployment
+    // A deleted child is written again by its Agent.
+    fn owner<K: Resource>(child: Arc<K>) -> Vec<ObjectRef<Agent>> {
+        child
             .owner_references()
             .iter()
             .filter(|o| o.kind == "Agent" && o.controller == Some(true))
-            .map(|o| ObjectRef::<Agent>::new(&o.name).within(&deployment.namespace().unwrap_or_default()))
-            .collect::<Vec<_>>()
-    };
+            .map(|o| ObjectRef::<Agent>::new(&o.name).within(&child.namespace().unwrap_or_default()))
+            .collect()
+    }
     Controller::for_shared_stream(caches.agents.subscribe(), caches.agents.store.clone())
         .owns_shared_stream(caches.deployments.subscribe())
-        .reconcile_on(caches.deployments.on_delete(by_deployment))
+        .reconcile_on(caches.deployments.on_delete(owner))
+        .reconcile_on(caches.config_maps.on_delete(owner))
+        .reconcile_on(caches.services.on_delete(owner))
+        .reconcile_on(caches.network_policies.on_delete(owner))
         .watches_shared_stream(caches.models.subscribe(), by_model.clone())
         .reconcile_on(caches.models.on_delete(by_model))
         .watches_shared_stream(caches.tools.subscribe(), by_tool.clone())

@@ -43,10 +43,11 @@ pub fn cluster_role() -> ClusterRole {
             // Secrets: metadata watched (to roll pods on change), values read only for the
             // Secrets a Model or MemoryStore names.
             rule("", &["secrets"], &["get", "list", "watch"]),
-            // Children, written with server-side apply (which creates when absent).
-            rule("", &["configmaps", "services"], &["create", "patch"]),
+            // Children, written with server-side apply (which creates when absent) and watched
+            // (metadata only, but for Deployments) so a deleted one is written again.
+            rule("", &["configmaps", "services"], &["get", "list", "watch", "create", "patch"]),
             rule("apps", &["deployments"], &["get", "list", "watch", "create", "patch"]),
-            rule("networking.k8s.io", &["networkpolicies"], &["create", "patch"]),
+            rule("networking.k8s.io", &["networkpolicies"], &["get", "list", "watch", "create", "patch"]),
             rule("events.k8s.io", &["events"], &["create", "patch"]),
         ]),
         ..ClusterRole::default()

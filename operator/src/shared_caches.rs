@@ -9,7 +9,8 @@ use std::sync::{Arc, Mutex};
 use agentry_crds::{Agent, MemoryStore, Model, Tool};
 use futures::{Stream, StreamExt};
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::core::PartialObjectMeta;
 use kube::runtime::reflector::{self, ObjectRef, ReflectHandle, Store};
 use kube::runtime::{WatchStreamExt, watcher};
@@ -93,6 +94,12 @@ pub struct SharedCaches {
     pub secrets: SharedKind<PartialObjectMeta<Secret>>,
     /// Runner Deployments written by the operator.
     pub deployments: SharedKind<Deployment>,
+    /// The other children (metadata only): deleting one makes its Agent write it again.
+    pub config_maps: SharedKind<PartialObjectMeta<ConfigMap>>,
+    /// Runner Services (metadata only).
+    pub services: SharedKind<PartialObjectMeta<Service>>,
+    /// Runner NetworkPolicies (metadata only).
+    pub network_policies: SharedKind<PartialObjectMeta<NetworkPolicy>>,
 }
 
 /// A future driving one shared watch; it must be polled for the caches to fill.
@@ -159,6 +166,9 @@ impl SharedCaches {
         self.memory_stores.seal();
         self.secrets.seal();
         self.deployments.seal();
+        self.config_maps.seal();
+        self.services.seal();
+        self.network_policies.seal();
     }
 
     /// Completes once every store has been filled by its first list.
@@ -170,6 +180,9 @@ impl SharedCaches {
             self.memory_stores.store.wait_until_ready(),
             self.secrets.store.wait_until_ready(),
             self.deployments.store.wait_until_ready(),
+            self.config_maps.store.wait_until_ready(),
+            self.services.store.wait_until_ready(),
+            self.network_policies.store.wait_until_ready(),
         );
     }
 
@@ -187,7 +200,22 @@ impl SharedCaches {
         // Metadata only: the operator never holds Secret values in its caches.
         let (secrets, sec) =
             shared(Api::<PartialObjectMeta<Secret>>::all(client.clone()), watcher::Config::default());
-        let caches = Self { agents, models, tools, memory_stores, secrets, deployments };
-        (caches, vec![a, m, t, s, d, sec])
+        let managed = || watcher::Config::default().labels(MANAGED_BY_SELECTOR);
+        let (config_maps, c) = shared(Api::<PartialObjectMeta<ConfigMap>>::all(client.clone()), managed());
+        let (services, v) = shared(Api::<PartialObjectMeta<Service>>::all(client.clone()), managed());
+        let (network_policies, n) =
+            shared(Api::<PartialObjectMeta<NetworkPolicy>>::all(client.clone()), managed());
+        let caches = Self {
+            agents,
+            models,
+            tools,
+            memory_stores,
+            secrets,
+            deployments,
+            config_maps,
+            services,
+            network_policies,
+        };
+        (caches, vec![a, m, t, s, d, sec, c, v, n])
     }
 }

@@ -187,6 +187,33 @@ async fn pausing_scales_to_zero_and_deleting_cleans_up() {
     assert_eq!(condition.reason, "ModelNotFound");
     assert!(condition.message.contains("llama-local"));
 
+    // A child deleted by hand is written again.
+    Api::<ConfigMap>::namespaced(world.client.clone(), &world.ns)
+        .delete("sales-agent-runner", &DeleteParams::default())
+        .await
+        .expect("configmap deleted");
+    Api::<NetworkPolicy>::namespaced(world.client.clone(), &world.ns)
+        .delete("sales-agent", &DeleteParams::default())
+        .await
+        .expect("networkpolicy deleted");
+    eventually("sales-agent's ConfigMap and NetworkPolicy are back", || async {
+        let ns = &world.ns;
+        let c = &world.client;
+        Api::<ConfigMap>::namespaced(c.clone(), ns)
+            .get_opt("sales-agent-runner")
+            .await
+            .ok()
+            .flatten()
+            .is_some()
+            && Api::<NetworkPolicy>::namespaced(c.clone(), ns)
+                .get_opt("sales-agent")
+                .await
+                .ok()
+                .flatten()
+                .is_some()
+    })
+    .await;
+
     // Deleting an Agent garbage-collects its children.
     agents.delete("sales-agent", &DeleteParams::default()).await.expect("agent deleted");
     eventually("sales-agent's children are gone", || async {
