@@ -152,6 +152,25 @@ fn deployment(desc: &ResourceDesc, object: &mut Value, name: &str) -> ApiResult<
             message: format!("Invalid value: {}: `selector` does not match template `labels`", labels),
         });
     }
+    // As `ValidateTolerations`: operator and effect are closed sets.
+    let tolerations = spec["template"]["spec"]["tolerations"].as_array().cloned().unwrap_or_default();
+    for (i, toleration) in tolerations.iter().enumerate() {
+        let checks: [(&str, &[&str]); 2] = [
+            ("operator", &["Equal", "Exists"]),
+            ("effect", &["NoExecute", "NoSchedule", "PreferNoSchedule"]),
+        ];
+        for (field, supported) in checks {
+            let value = toleration[field].as_str().unwrap_or_default();
+            if !value.is_empty() && !supported.contains(&value) {
+                let listed: Vec<String> = supported.iter().map(|v| format!("{v:?}")).collect();
+                causes.push(FieldCause {
+                    field: format!("spec.template.spec.tolerations[{i}].{field}"),
+                    reason: CauseReason::FieldValueNotSupported,
+                    message: format!("Unsupported value: {value:?}: supported values: {}", listed.join(", ")),
+                });
+            }
+        }
+    }
     if spec["template"]["spec"]["containers"].as_array().is_none_or(Vec::is_empty) {
         causes.push(FieldCause {
             field: "spec.template.spec.containers".into(),

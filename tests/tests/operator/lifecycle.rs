@@ -237,3 +237,43 @@ async fn pausing_scales_to_zero_and_deleting_cleans_up() {
     .await;
     eventually("sales-agent's runners stop", || async { pods(&world, "sales-agent").await.is_empty() }).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_spec_the_api_server_refuses_fails_the_agent_with_its_message_until_fixed() {
+    let world = World::start("refused").await;
+    let _operator = world.start_operator(None).await;
+    let model = serde_json::json!({
+        "apiVersion": "agentry.dev/v1alpha1", "kind": "Model",
+        "metadata": {"name": "local", "namespace": world.ns},
+        "spec": {"provider": "openai-compatible", "model": "m", "baseUrl": world.model.base_url()}
+    });
+    apply(&world.client, &model).await;
+    let agent = |operator: &str| {
+        serde_json::json!({
+            "apiVersion": "agentry.dev/v1alpha1", "kind": "Agent",
+            "metadata": {"name": "tolerant", "namespace": world.ns},
+            "spec": {"role": "worker", "modelRef": "local",
+                     "podTemplate": {"tolerations": [{"key": "gpu", "operator": operator, "effect": "NoSchedule"}]}}
+        })
+    };
+    // The Agent schema takes any string here (it is the Kubernetes Toleration type); the
+    // Deployment it becomes is what the API server refuses.
+    apply(&world.client, &agent("Maybe")).await;
+    let failed = world.wait_agent("tolerant", AgentPhase::Failed).await;
+    let available = failed
+        .status
+        .expect("status")
+        .conditions
+        .into_iter()
+        .find(|c| c.type_ == "Available")
+        .expect("Available");
+    assert_eq!(available.reason, "ApplyRefused");
+    assert!(
+        available.message.contains("spec.template.spec.tolerations[0].operator"),
+        "{}",
+        available.message
+    );
+
+    apply(&world.client, &agent("Exists")).await;
+    world.wait_agent("tolerant", AgentPhase::Ready).await;
+}
