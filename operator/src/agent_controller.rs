@@ -8,7 +8,7 @@ use agentry_crds::{
     Agent, AgentPhase, AgentStatus, Condition, ConditionStatus, MemoryStore, Model, Tool, set_condition,
 };
 use agentry_protocol::subjects::{self, SubjectToken};
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
@@ -30,6 +30,9 @@ use crate::status_patch::{apply_object, apply_status, same_conditions};
 
 /// Every object is looked at again this often, to catch anything a missed event left behind.
 const RESYNC: Duration = Duration::from_secs(600);
+
+/// How soon a reconcile that found the caches not yet listed comes back.
+const CACHES_NOT_LISTED_RETRY: Duration = Duration::from_millis(200);
 
 const CONTROLLER: &str = "agent";
 
@@ -90,17 +93,21 @@ pub async fn reconcile(agent: Arc<Agent>, ctx: Arc<AgentContext>) -> Result<Acti
         // Children carry owner references; the garbage collector removes them.
         return Ok(Action::await_change());
     }
-    // Until every cache has been listed once, a reference may look missing that is not.
-    let _ = futures::join!(
-        ctx.models.wait_until_ready(),
-        ctx.tools.wait_until_ready(),
-        ctx.memory_stores.wait_until_ready(),
-        ctx.secrets.wait_until_ready(),
-        ctx.deployments.wait_until_ready(),
-        ctx.config_maps.wait_until_ready(),
-        ctx.services.wait_until_ready(),
-        ctx.network_policies.wait_until_ready(),
-    );
+    // Until every cache has been listed once, a reference may look missing that is not: come
+    // back shortly rather than report it (never wait here: a reconcile must not block on a watch).
+    let listed = [
+        ctx.models.wait_until_ready().now_or_never(),
+        ctx.tools.wait_until_ready().now_or_never(),
+        ctx.memory_stores.wait_until_ready().now_or_never(),
+        ctx.secrets.wait_until_ready().now_or_never(),
+        ctx.deployments.wait_until_ready().now_or_never(),
+        ctx.config_maps.wait_until_ready().now_or_never(),
+        ctx.services.wait_until_ready().now_or_never(),
+        ctx.network_policies.wait_until_ready().now_or_never(),
+    ];
+    if listed.iter().any(Option::is_none) {
+        return Ok(Action::requeue(CACHES_NOT_LISTED_RETRY));
+    }
     let ns = agent.namespace().ok_or(ReconcileError::MissingMetadata("namespace"))?;
     let name = agent.name_any();
     let generation = agent.meta().generation;

@@ -26,7 +26,7 @@ use tracing::Instrument;
 use crate::context::OperatorContext;
 use crate::error::ReconcileError;
 use crate::memory_schema::{self, ConnectionTarget, StoreError};
-use crate::memory_store_state::{STATE, StoreKey, fingerprint};
+use crate::memory_store_state::{ControllerState, StoreKey, fingerprint};
 pub use crate::memory_store_status::{
     FIRST_RETRY, MAX_RETRY, Probe, REFRESH_INTERVAL, desired_status, ready_event, requeue_after,
 };
@@ -69,7 +69,7 @@ async fn reconcile_store(
     key: StoreKey,
 ) -> Result<Action, ReconcileError> {
     let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &key.namespace);
-    let probe = probe(&store, &secrets, &key).await?;
+    let probe = probe(&store, &secrets, &key, &ctx.memory_stores).await?;
     match &probe {
         Probe::Ready { version, memory_count, .. } => {
             tracing::debug!(version, memory_count, "memory store ready");
@@ -94,16 +94,21 @@ async fn reconcile_store(
         tracing::warn!(error = %error, "event not published");
     }
 
-    let failures = STATE.record(&key, store.meta().generation, probe.is_ready());
+    let failures = ctx.memory_stores.record(&key, store.meta().generation, probe.is_ready());
     Ok(Action::requeue(requeue_after(probe.is_ready(), failures)))
 }
 
 /// Reads the Secret and, when it holds a URI, looks at the database. Kubernetes API failures are
 /// errors; everything about the Secret's contents or the database is a [`Probe`].
-async fn probe(store: &MemoryStore, secrets: &Api<Secret>, key: &StoreKey) -> Result<Probe, ReconcileError> {
+async fn probe(
+    store: &MemoryStore,
+    secrets: &Api<Secret>,
+    key: &StoreKey,
+    state: &ControllerState,
+) -> Result<Probe, ReconcileError> {
     let reference = &store.spec.postgres.connection_secret_ref;
     let Some(secret) = secrets.get_opt(&reference.name).await? else {
-        STATE.forget_pool(key);
+        state.forget_pool(key);
         return Ok(Probe::SecretNotFound);
     };
     // `stringData` is write-only on a real API server; reading it too keeps simpler servers working.
@@ -116,30 +121,30 @@ async fn probe(store: &MemoryStore, secrets: &Api<Secret>, key: &StoreKey) -> Re
             secret.string_data.as_ref().and_then(|d| d.get(&reference.key)).map(|s| s.clone().into_bytes())
         });
     let Some(value) = value else {
-        STATE.forget_pool(key);
+        state.forget_pool(key);
         return Ok(Probe::KeyMissing);
     };
     let Ok(uri) = String::from_utf8(value) else {
-        STATE.forget_pool(key);
+        state.forget_pool(key);
         return Ok(Probe::Failed(StoreError::InvalidConnectionUri {
             detail: "the Secret's value is not UTF-8 text".to_string(),
         }));
     };
     // Secrets made with `echo uri | kubectl create secret --from-file` end in a newline.
-    Ok(probe_database(key, uri.trim(), &store.spec.postgres.schema).await)
+    Ok(probe_database(key, uri.trim(), &store.spec.postgres.schema, state).await)
 }
 
-async fn probe_database(key: &StoreKey, uri: &str, schema: &str) -> Probe {
+async fn probe_database(key: &StoreKey, uri: &str, schema: &str, state: &ControllerState) -> Probe {
     let fingerprint = fingerprint(uri, schema);
-    let pool = match STATE.pool(key, &fingerprint) {
+    let pool = match state.pool(key, &fingerprint) {
         Some(pool) => pool,
         None => match memory_schema::connect(uri, schema, CONNECT_TIMEOUT).await {
             Ok(pool) => {
-                STATE.keep_pool(key, fingerprint, pool.clone());
+                state.keep_pool(key, fingerprint, pool.clone());
                 pool
             }
             Err(error) => {
-                STATE.forget_pool(key);
+                state.forget_pool(key);
                 return Probe::Failed(error);
             }
         },
@@ -163,7 +168,7 @@ async fn probe_database(key: &StoreKey, uri: &str, schema: &str) -> Probe {
             if error.is_connection_failure() {
                 // The next attempt reconnects from scratch, which tells refused from timed out
                 // from a rejected login better than a pool that merely times out.
-                STATE.forget_pool(key);
+                state.forget_pool(key);
             }
             Probe::Failed(error)
         }
@@ -171,10 +176,10 @@ async fn probe_database(key: &StoreKey, uri: &str, schema: &str) -> Probe {
 }
 
 /// Requeues after an API failure with the same growing delay as a store failure.
-fn error_policy(store: Arc<MemoryStore>, error: &ReconcileError, _: Arc<OperatorContext>) -> Action {
+fn error_policy(store: Arc<MemoryStore>, error: &ReconcileError, ctx: Arc<OperatorContext>) -> Action {
     let failures = match (store.namespace(), store.meta().name.clone()) {
         (Some(namespace), Some(name)) => {
-            STATE.record(&StoreKey { namespace, name }, store.meta().generation, false)
+            ctx.memory_stores.record(&StoreKey { namespace, name }, store.meta().generation, false)
         }
         _ => 1,
     };
@@ -204,7 +209,10 @@ pub fn controller(
     let stores = watcher(Api::<MemoryStore>::all(client.clone()), watcher::Config::default())
         .default_backoff()
         .reflect(writer)
-        .inspect_ok(move |event| forget_deleted(event, &known))
+        .inspect_ok({
+            let ctx = ctx.clone();
+            move |event| forget_deleted(event, &known, &ctx.memory_stores)
+        })
         .touched_objects()
         .predicate_filter(predicates::generation, PredicateConfig::default());
     // An `Api` of `PartialObjectMeta` lists and watches metadata only (kube's successor to
@@ -224,6 +232,7 @@ pub fn controller(
         .run(
             move |store, ctx: Arc<OperatorContext>| {
                 let alive = alive.clone();
+                let state_ctx = ctx.clone();
                 let object = ObjectRef::from_obj(&*store);
                 let reconciled = crate::reconcile_plumbing::instrumented(
                     CONTROLLER,
@@ -240,7 +249,7 @@ pub fn controller(
                     if alive.get(&object).is_none()
                         && let Some(namespace) = object.namespace.clone()
                     {
-                        STATE.forget(&StoreKey { namespace, name: object.name.clone() });
+                        state_ctx.memory_stores.forget(&StoreKey { namespace, name: object.name.clone() });
                     }
                     result
                 }
@@ -253,15 +262,15 @@ pub fn controller(
 
 /// Drops what is kept for stores that are gone: on a delete, and after every re-list (deletes
 /// that happened while the watch was down produce no delete event).
-fn forget_deleted(event: &watcher::Event<MemoryStore>, known: &Store<MemoryStore>) {
+fn forget_deleted(event: &watcher::Event<MemoryStore>, known: &Store<MemoryStore>, state: &ControllerState) {
     match event {
         watcher::Event::Delete(store) => {
             if let (Some(namespace), Some(name)) = (store.namespace(), store.meta().name.clone()) {
-                STATE.forget(&StoreKey { namespace, name });
+                state.forget(&StoreKey { namespace, name });
             }
         }
         watcher::Event::InitDone => {
-            STATE.retain(|key| known.get(&ObjectRef::new(&key.name).within(&key.namespace)).is_some())
+            state.retain(|key| known.get(&ObjectRef::new(&key.name).within(&key.namespace)).is_some())
         }
         watcher::Event::Apply(_) | watcher::Event::Init | watcher::Event::InitApply(_) => {}
     }

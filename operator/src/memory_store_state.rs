@@ -3,7 +3,7 @@
 //! the retry backoff.
 
 use std::collections::HashMap;
-use std::sync::{LazyLock, Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use sha2::{Digest, Sha256};
 use sqlx::PgPool;
@@ -32,12 +32,12 @@ struct Failures {
 /// What the controller keeps between reconciles: one pool per store, so a reconcile does not
 /// open a connection every time, and failure counts for the backoff.
 ///
-/// It lives in a static because `reconcile` receives only the shared
-/// [`OperatorContext`](crate::context::OperatorContext);
+/// It lives in the [`OperatorContext`](crate::context::OperatorContext), so the pools (and any
+/// database locks their connections hold) go with the operator that opened them;
 /// reconciles of one store never overlap (the Controller serialises them), and the lock is never
 /// held across an await.
 #[derive(Default)]
-pub(crate) struct ControllerState {
+pub struct ControllerState {
     inner: Mutex<StateMaps>,
 }
 
@@ -46,8 +46,6 @@ struct StateMaps {
     pools: HashMap<StoreKey, CachedPool>,
     failures: HashMap<StoreKey, Failures>,
 }
-
-pub(crate) static STATE: LazyLock<ControllerState> = LazyLock::new(ControllerState::default);
 
 impl ControllerState {
     fn maps(&self) -> MutexGuard<'_, StateMaps> {

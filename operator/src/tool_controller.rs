@@ -7,7 +7,7 @@ use std::time::Duration;
 use agentry_crds::{
     Agent, BuiltinToolName, Condition, ConditionStatus, Tool, ToolStatus, ToolType, set_condition,
 };
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use k8s_openapi::api::core::v1::Secret;
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{Action, Controller};
@@ -171,8 +171,11 @@ pub fn check(tool: &Tool, secret_key: SecretKeyLookup<'_>) -> (ConditionStatus, 
 
 /// Reconciles one Tool.
 pub async fn reconcile(tool: Arc<Tool>, ctx: Arc<ToolContext>) -> Result<Action, ReconcileError> {
-    // Until both caches have been listed once, usedBy and Secrets would look incomplete.
-    let _ = futures::join!(ctx.agents.wait_until_ready(), ctx.secrets.wait_until_ready());
+    // Until the Agents have been listed once, usedBy would look incomplete: come back shortly
+    // (never wait here: a reconcile must not block on a watch).
+    if ctx.agents.wait_until_ready().now_or_never().is_none() {
+        return Ok(Action::requeue(Duration::from_millis(200)));
+    }
     let ns = tool.namespace().ok_or(ReconcileError::MissingMetadata("namespace"))?;
     let name = tool.name_any();
     // Secret values are read only here, for the few Secrets a Tool names, and never kept.

@@ -72,6 +72,16 @@ impl World {
     /// Starts the cluster, installs the CRDs and creates the namespace.
     pub async fn start(prefix: &str) -> World {
         let _ = rustls::crypto::ring::default_provider().install_default();
+        // `AGENTRY_TEST_LOG=<file>` writes the in-process operator's logs there (RUST_LOG filters).
+        if let Ok(path) = std::env::var("AGENTRY_TEST_LOG")
+            && let Ok(file) = std::fs::File::create(path)
+        {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+                .with_writer(std::sync::Mutex::new(file))
+                .with_ansi(false)
+                .try_init();
+        }
         let runner = workspace_binary("agentry-runner", "agentry-runner").expect("runner binary");
         let cluster = DevCluster::start_with(DevClusterOptions {
             runner_binary: Some(runner),
@@ -159,6 +169,21 @@ impl World {
     /// Applies every sample.
     pub async fn apply_samples(&self) {
         for doc in self.samples() {
+            apply(&self.client, &doc).await;
+        }
+    }
+
+    /// Applies the samples without the MemoryStore (and the Agents' references to it).
+    pub async fn apply_samples_without_memory(&self) {
+        for mut doc in self.samples() {
+            if doc["kind"] == "MemoryStore" {
+                continue;
+            }
+            if doc["kind"] == "Agent"
+                && let Some(memory) = doc["spec"]["memory"].as_object_mut()
+            {
+                memory.remove("storeRef");
+            }
             apply(&self.client, &doc).await;
         }
     }
