@@ -22,6 +22,14 @@ const RESYNC: Duration = Duration::from_secs(600);
 
 const CONTROLLER: &str = "model";
 
+/// Whether `secret` holds a non-empty value under `key` (in `data`, or in `stringData`, which a
+/// real API server folds into `data` but simpler servers may keep).
+pub fn has_key(secret: &Secret, key: &str) -> bool {
+    let in_data = secret.data.as_ref().and_then(|d| d.get(key)).is_some_and(|v| !v.0.is_empty());
+    let in_string_data = secret.string_data.as_ref().and_then(|d| d.get(key)).is_some_and(|v| !v.is_empty());
+    in_data || in_string_data
+}
+
 /// What the API-key check found: the `Ready` condition's status, reason and message.
 pub fn key_check(model: &Model, secret: Option<&Secret>) -> (ConditionStatus, &'static str, String) {
     let Some(reference) = &model.spec.api_key_secret_ref else {
@@ -34,10 +42,7 @@ pub fn key_check(model: &Model, secret: Option<&Secret>) -> (ConditionStatus, &'
             format!("Secret {} not found; create it with key {}", reference.name, reference.key),
         );
     };
-    let in_data = secret.data.as_ref().and_then(|d| d.get(&reference.key)).is_some_and(|v| !v.0.is_empty());
-    let in_string_data =
-        secret.string_data.as_ref().and_then(|d| d.get(&reference.key)).is_some_and(|v| !v.is_empty());
-    if in_data || in_string_data {
+    if has_key(secret, &reference.key) {
         (
             ConditionStatus::True,
             "KeyFound",

@@ -188,10 +188,7 @@ pub async fn reconcile(tool: Arc<Tool>, ctx: Arc<ToolContext>) -> Result<Action,
     }
     let secret_key = |name: &str, key: &str| -> Option<bool> {
         let secret = secrets.get(name)?.as_ref()?;
-        let in_data = secret.data.as_ref().and_then(|d| d.get(key)).is_some_and(|v| !v.0.is_empty());
-        let in_string_data =
-            secret.string_data.as_ref().and_then(|d| d.get(key)).is_some_and(|v| !v.is_empty());
-        Some(in_data || in_string_data)
+        Some(crate::model_controller::has_key(secret, key))
     };
     let (status, reason, message) = check(&tool, &secret_key);
     let mut used_by: Vec<String> = ctx

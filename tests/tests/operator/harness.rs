@@ -218,6 +218,14 @@ impl World {
     }
 }
 
+/// The condition of `type_` in an Agent's status.
+pub fn condition(agent: Agent, type_: &str) -> agentry_crds::Condition {
+    agent
+        .status
+        .and_then(|s| s.conditions.into_iter().find(|c| c.type_ == type_))
+        .unwrap_or_else(|| panic!("no {type_} condition"))
+}
+
 /// How often conditions are re-checked while waiting.
 pub const POLL: Duration = Duration::from_millis(50);
 

@@ -9,7 +9,7 @@ use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
 use kube::{Api, ResourceExt};
 
-use crate::harness::{CONVERGE, POLL, World, apply};
+use crate::harness::{CONVERGE, POLL, World, apply, condition};
 use crate::samples::ask;
 
 fn merge(value: serde_json::Value) -> Patch<serde_json::Value> {
@@ -119,14 +119,8 @@ async fn a_missing_model_leaves_the_agent_pending_until_it_appears() {
             })
         })
         .await;
-    let condition = pending
-        .status
-        .expect("status")
-        .conditions
-        .into_iter()
-        .find(|c| c.type_ == "ModelResolved")
-        .expect("condition");
-    assert!(condition.message.contains("ghost"), "{}", condition.message);
+    let resolved = condition(pending, "ModelResolved");
+    assert!(resolved.message.contains("ghost"), "{}", resolved.message);
     assert!(
         Api::<Deployment>::namespaced(world.client.clone(), &world.ns)
             .get_opt("lonely")
@@ -177,15 +171,9 @@ async fn pausing_scales_to_zero_and_deleting_cleans_up() {
         .await
         .expect("model deleted");
     let degraded = world.wait_agent("finance-officer", AgentPhase::Degraded).await;
-    let condition = degraded
-        .status
-        .expect("status")
-        .conditions
-        .into_iter()
-        .find(|c| c.type_ == "ModelResolved")
-        .expect("condition");
-    assert_eq!(condition.reason, "ModelNotFound");
-    assert!(condition.message.contains("llama-local"));
+    let resolved = condition(degraded, "ModelResolved");
+    assert_eq!(resolved.reason, "ModelNotFound");
+    assert!(resolved.message.contains("llama-local"));
 
     // A child deleted by hand is written again.
     Api::<ConfigMap>::namespaced(world.client.clone(), &world.ns)
@@ -260,13 +248,7 @@ async fn a_spec_the_api_server_refuses_fails_the_agent_with_its_message_until_fi
     // Deployment it becomes is what the API server refuses.
     apply(&world.client, &agent("Maybe")).await;
     let failed = world.wait_agent("tolerant", AgentPhase::Failed).await;
-    let available = failed
-        .status
-        .expect("status")
-        .conditions
-        .into_iter()
-        .find(|c| c.type_ == "Available")
-        .expect("Available");
+    let available = condition(failed, "Available");
     assert_eq!(available.reason, "ApplyRefused");
     assert!(
         available.message.contains("spec.template.spec.tolerations[0].operator"),
