@@ -9,7 +9,7 @@ use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
 
-use crate::metrics::OperatorMetrics;
+use crate::runtime::metrics::OperatorMetrics;
 
 #[derive(Clone)]
 struct Endpoint {

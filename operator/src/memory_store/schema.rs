@@ -39,8 +39,8 @@ const IDLE_TIMEOUT: Duration = Duration::from_secs(10 * 60);
 /// The memory migrations, in order. Versions never change once released: sqlx refuses a schema
 /// whose applied migration differs from the one of the same version here.
 const MIGRATIONS: &[(i64, &str, &str)] = &[
-    (1, "memories", include_str!("../migrations/memory/0001_memories.sql")),
-    (2, "memory blocks", include_str!("../migrations/memory/0002_memory_blocks.sql")),
+    (1, "memories", include_str!("../../migrations/memory/0001_memories.sql")),
+    (2, "memory blocks", include_str!("../../migrations/memory/0002_memory_blocks.sql")),
 ];
 
 /// The newest migration version this build knows.

@@ -14,11 +14,11 @@ use kube::runtime::controller::{Action, Controller};
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Api, Resource, ResourceExt};
 
-use crate::context::OperatorContext;
-use crate::error::ReconcileError;
-use crate::reconcile_plumbing::{announce_ready_change, instrumented};
-use crate::shared_caches::SharedCaches;
-use crate::status_patch::{apply_status, same_conditions};
+use crate::reconciler::apply::{apply_status, same_conditions};
+use crate::reconciler::error::ReconcileError;
+use crate::reconciler::instrumented::{announce_ready_change, instrumented};
+use crate::runtime::context::OperatorContext;
+use crate::runtime::shared_caches::SharedCaches;
 
 /// Every object is looked at again this often, to catch anything a missed event left behind.
 const RESYNC: Duration = Duration::from_secs(600);
@@ -188,7 +188,7 @@ pub async fn reconcile(tool: Arc<Tool>, ctx: Arc<ToolContext>) -> Result<Action,
     }
     let secret_key = |name: &str, key: &str| -> Option<bool> {
         let secret = secrets.get(name)?.as_ref()?;
-        Some(crate::model_controller::has_key(secret, key))
+        Some(crate::model::controller::has_key(secret, key))
     };
     let (status, reason, message) = check(&tool, &secret_key);
     let mut used_by: Vec<String> = ctx

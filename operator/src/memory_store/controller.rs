@@ -3,9 +3,9 @@
 //! `memoryCount` (DESIGN.md §2, §3).
 //!
 //! The decision part is pure ([`Probe`] → [`desired_status`], [`ready_event`], [`requeue_after`])
-//! and unit-tested in [`memory_store_status`](crate::memory_store_status); [`reconcile`] only
+//! and unit-tested in [`status`](crate::memory_store::status); [`reconcile`] only
 //! gathers the probe and writes the result. The pools and failure counts kept between reconciles
-//! live in `memory_store_state`.
+//! live in `state`.
 //! A database that cannot be used is not a reconcile error: the status says why and the store is
 //! looked at again after a growing delay. Only Kubernetes API failures are [`ReconcileError`]s.
 
@@ -23,14 +23,14 @@ use kube::runtime::{PredicateConfig, WatchStreamExt, predicates, watcher};
 use kube::{Api, Resource, ResourceExt};
 use tracing::Instrument;
 
-use crate::context::OperatorContext;
-use crate::error::ReconcileError;
-use crate::memory_schema::{self, ConnectionTarget, StoreError};
-use crate::memory_store_state::{ControllerState, StoreKey, fingerprint};
-pub use crate::memory_store_status::{
+use crate::memory_store::schema::{self, ConnectionTarget, StoreError};
+use crate::memory_store::state::{ControllerState, StoreKey, fingerprint};
+pub use crate::memory_store::status::{
     FIRST_RETRY, MAX_RETRY, Probe, REFRESH_INTERVAL, desired_status, ready_event, requeue_after,
 };
-use crate::status_patch::apply_status;
+use crate::reconciler::apply::apply_status;
+use crate::reconciler::error::ReconcileError;
+use crate::runtime::context::OperatorContext;
 
 /// The controller's name in metrics and logs.
 const CONTROLLER: &str = "memorystore";
@@ -138,7 +138,7 @@ async fn probe_database(key: &StoreKey, uri: &str, schema: &str, state: &Control
     let fingerprint = fingerprint(uri, schema);
     let pool = match state.pool(key, &fingerprint) {
         Some(pool) => pool,
-        None => match memory_schema::connect(uri, schema, CONNECT_TIMEOUT).await {
+        None => match schema::connect(uri, schema, CONNECT_TIMEOUT).await {
             Ok(pool) => {
                 state.keep_pool(key, fingerprint, pool.clone());
                 pool
@@ -150,11 +150,11 @@ async fn probe_database(key: &StoreKey, uri: &str, schema: &str, state: &Control
         },
     };
     let outcome = async {
-        let report = memory_schema::migrate(&pool, schema).await?;
+        let report = schema::migrate(&pool, schema).await?;
         if !report.applied.is_empty() {
             tracing::info!(schema, applied = ?report.applied, version = report.version, "memory migrations applied");
         }
-        let memory_count = memory_schema::memory_count(&pool).await?;
+        let memory_count = schema::memory_count(&pool).await?;
         Ok::<_, StoreError>((report.version, memory_count))
     }
     .await;
@@ -234,7 +234,7 @@ pub fn controller(
                 let alive = alive.clone();
                 let state_ctx = ctx.clone();
                 let object = ObjectRef::from_obj(&*store);
-                let reconciled = crate::reconcile_plumbing::instrumented(
+                let reconciled = crate::reconciler::instrumented::instrumented(
                     CONTROLLER,
                     &*store,
                     ctx.metrics.clone(),
@@ -279,7 +279,7 @@ fn forget_deleted(event: &watcher::Event<MemoryStore>, known: &Store<MemoryStore
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::memory_store_status::tests::store;
+    use crate::memory_store::status::tests::store;
 
     #[test]
     fn secrets_map_to_the_stores_that_name_them() {

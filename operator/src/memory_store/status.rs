@@ -8,7 +8,7 @@ use agentry_crds::{Condition, ConditionStatus, MemoryStore, MemoryStoreStatus, S
 use kube::runtime::events::{Event, EventType};
 use kube::{Resource, ResourceExt};
 
-use crate::memory_schema::StoreError;
+use crate::memory_store::schema::StoreError;
 
 /// The condition this controller owns.
 const READY: &str = "Ready";

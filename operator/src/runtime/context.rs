@@ -4,8 +4,8 @@ use std::sync::Arc;
 
 use kube::runtime::events::{Recorder, Reporter};
 
-use crate::metrics::OperatorMetrics;
-use crate::settings::{FIELD_MANAGER, OperatorSettings};
+use crate::runtime::metrics::OperatorMetrics;
+use crate::runtime::settings::{FIELD_MANAGER, OperatorSettings};
 
 /// The client, metrics, event recorder and settings shared by the controllers.
 pub struct OperatorContext {
@@ -18,7 +18,7 @@ pub struct OperatorContext {
     /// Operator-wide settings.
     pub settings: OperatorSettings,
     /// The MemoryStore controller's connection pools and failure counts.
-    pub(crate) memory_stores: crate::memory_store_state::ControllerState,
+    pub(crate) memory_stores: crate::memory_store::state::ControllerState,
 }
 
 impl OperatorContext {

@@ -5,8 +5,8 @@ use kube::{Api, Resource};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::error::ReconcileError;
-use crate::settings::FIELD_MANAGER;
+use crate::reconciler::error::ReconcileError;
+use crate::runtime::settings::FIELD_MANAGER;
 
 /// Applies `status` to the object's `/status` as field manager `agentry-operator`.
 pub async fn apply_status<K, S>(api: &Api<K>, name: &str, status: &S) -> Result<(), ReconcileError>

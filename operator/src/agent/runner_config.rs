@@ -13,7 +13,7 @@ use agentry_protocol::runner_config::{
 use kube::ResourceExt;
 use sha2::{Digest, Sha256};
 
-use crate::settings::OperatorSettings;
+use crate::runtime::settings::OperatorSettings;
 
 /// Key of the runner config in its ConfigMap.
 pub const CONFIG_KEY: &str = "runner.json";

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use agentry_crds::{Condition, ConditionStatus};
 
-use crate::metrics::OperatorMetrics;
-use crate::shared_caches::SharedCaches;
+use crate::runtime::metrics::OperatorMetrics;
+use crate::runtime::shared_caches::SharedCaches;
 
 /// How often the gauge is recomputed.
 const REFRESH: Duration = Duration::from_secs(10);

@@ -32,7 +32,7 @@ struct Failures {
 /// What the controller keeps between reconciles: one pool per store, so a reconcile does not
 /// open a connection every time, and failure counts for the backoff.
 ///
-/// It lives in the [`OperatorContext`](crate::context::OperatorContext), so the pools (and any
+/// It lives in the [`OperatorContext`](crate::runtime::context::OperatorContext), so the pools (and any
 /// database locks their connections hold) go with the operator that opened them;
 /// reconciles of one store never overlap (the Controller serialises them), and the lock is never
 /// held across an await.

@@ -10,11 +10,12 @@ use kube::Client;
 use kube_lease_manager::LeaseManagerBuilder;
 use tokio::task::JoinSet;
 
-use crate::context::OperatorContext;
-use crate::metrics::OperatorMetrics;
-use crate::settings::{FIELD_MANAGER, OperatorSettings};
-use crate::shared_caches::SharedCaches;
-use crate::{agent_controller, memory_store_controller, model_controller, object_gauges, tool_controller};
+use crate::runtime::context::OperatorContext;
+use crate::runtime::metrics::OperatorMetrics;
+use crate::runtime::object_gauges;
+use crate::runtime::settings::{FIELD_MANAGER, OperatorSettings};
+use crate::runtime::shared_caches::SharedCaches;
+use crate::{agent, memory_store, model, tool};
 
 /// Where and how the operator holds its leader Lease.
 #[derive(Clone, Debug)]
@@ -125,10 +126,10 @@ async fn lead(client: Client, settings: OperatorSettings, handles: &Handles, sto
     };
     // Controllers subscribe to the shared watches as they are built; then the templates go,
     // before any watch runs.
-    let model = model_controller::controller(ctx.clone(), &caches, trigger());
-    let tool = tool_controller::controller(ctx.clone(), &caches, trigger());
-    let agent = agent_controller::controller(ctx.clone(), &caches, trigger());
-    let memory_store = memory_store_controller::controller(ctx.clone(), trigger());
+    let model = model::controller::controller(ctx.clone(), &caches, trigger());
+    let tool = tool::controller::controller(ctx.clone(), &caches, trigger());
+    let agent = agent::controller::controller(ctx.clone(), &caches, trigger());
+    let memory_store = memory_store::controller::controller(ctx.clone(), trigger());
     caches.seal();
     let mut background = JoinSet::new();
     for driver in drivers {

@@ -11,11 +11,11 @@ use kube::runtime::controller::{Action, Controller};
 use kube::runtime::reflector::ObjectRef;
 use kube::{Api, Resource, ResourceExt};
 
-use crate::context::OperatorContext;
-use crate::error::ReconcileError;
-use crate::reconcile_plumbing::{announce_ready_change, instrumented};
-use crate::shared_caches::SharedCaches;
-use crate::status_patch::{apply_status, same_conditions};
+use crate::reconciler::apply::{apply_status, same_conditions};
+use crate::reconciler::error::ReconcileError;
+use crate::reconciler::instrumented::{announce_ready_change, instrumented};
+use crate::runtime::context::OperatorContext;
+use crate::runtime::shared_caches::SharedCaches;
 
 /// Every object is looked at again this often, to catch anything a missed event left behind.
 const RESYNC: Duration = Duration::from_secs(600);

@@ -17,8 +17,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, 
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::{Resource, ResourceExt};
 
-use crate::runner_config_render::{CONFIG_KEY, CONFIG_MOUNT_DIR, Rendered};
-use crate::settings::OperatorSettings;
+use crate::agent::runner_config::{CONFIG_KEY, CONFIG_MOUNT_DIR, Rendered};
+use crate::runtime::settings::OperatorSettings;
 
 /// Version of what these builders write; bump it when a change to them must reach existing
 /// runners (it is part of the config hash).

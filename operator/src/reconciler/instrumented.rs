@@ -11,8 +11,8 @@ use kube::runtime::events::{Event, EventType, Recorder};
 use kube::{Resource, ResourceExt};
 use tracing::Instrument;
 
-use crate::error::ReconcileError;
-use crate::metrics::OperatorMetrics;
+use crate::reconciler::error::ReconcileError;
+use crate::runtime::metrics::OperatorMetrics;
 
 /// Longest one reconcile may take.
 pub const RECONCILE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);

@@ -18,15 +18,15 @@ use kube::runtime::events::{Event, EventType};
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Api, Resource, ResourceExt};
 
-use crate::agent_children::{self, CONFIG_HASH_ANNOTATION};
-use crate::agent_resolution::{References, Resolution, Unresolved, resolve};
-use crate::agent_status::{self, Rollout};
-use crate::context::OperatorContext;
-use crate::error::ReconcileError;
-use crate::reconcile_plumbing::instrumented;
-use crate::runner_config_render::{self, Rendered};
-use crate::shared_caches::SharedCaches;
-use crate::status_patch::{apply_object, apply_status, same_conditions};
+use crate::agent::children::{self, CONFIG_HASH_ANNOTATION};
+use crate::agent::resolution::{References, Resolution, Unresolved, resolve};
+use crate::agent::runner_config::{self, Rendered};
+use crate::agent::status::{self, Rollout};
+use crate::reconciler::apply::{apply_object, apply_status, same_conditions};
+use crate::reconciler::error::ReconcileError;
+use crate::reconciler::instrumented::instrumented;
+use crate::runtime::context::OperatorContext;
+use crate::runtime::shared_caches::SharedCaches;
 
 /// Every object is looked at again this often, to catch anything a missed event left behind.
 const RESYNC: Duration = Duration::from_secs(600);
@@ -143,19 +143,17 @@ pub async fn reconcile(agent: Arc<Agent>, ctx: Arc<AgentContext>) -> Result<Acti
     let mut apply_refused: Option<String> = None;
     let mut config_hash = old.config_hash.clone();
     if let Resolution { models: Ok(models), tools: Ok(tools), memory: Ok(memory) } = &resolution {
-        let rendered = runner_config_render::render(&agent, models, tools, settings);
+        let rendered = runner_config::render(&agent, models, tools, settings);
         // The image and the builders' version are part of what the pods run: an operator upgrade
         // that changes either must roll them too.
         let image = agent.spec.image.clone().unwrap_or_else(|| settings.runner_image.clone());
-        let inputs = format!("{}\n{image}\n{}", agent_children::CHILDREN_VERSION, rendered.json);
-        let hash = runner_config_render::config_hash(&inputs, &secret_versions(&ctx, &ns, &rendered));
+        let inputs = format!("{}\n{image}\n{}", children::CHILDREN_VERSION, rendered.json);
+        let hash = runner_config::config_hash(&inputs, &secret_versions(&ctx, &ns, &rendered));
         let current = ctx.deployments.get(&deployment_ref);
-        let children_exist = ctx
-            .config_maps
-            .get(&ObjectRef::new(&agent_children::config_map_name(&agent)).within(&ns))
-            .is_some()
-            && ctx.services.get(&ObjectRef::new(&name).within(&ns)).is_some()
-            && ctx.network_policies.get(&ObjectRef::new(&name).within(&ns)).is_some();
+        let children_exist =
+            ctx.config_maps.get(&ObjectRef::new(&children::config_map_name(&agent)).within(&ns)).is_some()
+                && ctx.services.get(&ObjectRef::new(&name).within(&ns)).is_some()
+                && ctx.network_policies.get(&ObjectRef::new(&name).within(&ns)).is_some();
         let up_to_date = children_exist
             && current.as_ref().is_some_and(|d| deployment_matches(d, &agent, &hash))
             && old.observed_generation == generation
@@ -206,13 +204,13 @@ pub async fn reconcile(agent: Arc<Agent>, ctx: Arc<AgentContext>) -> Result<Acti
 
     let rollout = ctx.deployments.get(&deployment_ref).map(|d| Rollout::of(&d));
     let desired = agent.spec.replicas;
-    let mut phase = agent_status::phase(agent.spec.paused, resolution.is_complete(), rollout, desired);
+    let mut phase = status::phase(agent.spec.paused, resolution.is_complete(), rollout, desired);
     let (status, reason, message) = match &apply_refused {
         Some(refusal) => {
             phase = AgentPhase::Failed;
             (ConditionStatus::False, "ApplyRefused", refusal.clone())
         }
-        None => agent_status::available(agent.spec.paused, rollout, desired),
+        None => status::available(agent.spec.paused, rollout, desired),
     };
     set_condition(&mut conditions, Condition::new("Available", status, reason, &message, generation));
     let subject = match (SubjectToken::new(ns.clone()), SubjectToken::new(name.clone())) {
@@ -281,18 +279,18 @@ async fn apply_children(
     let ns = agent.namespace().ok_or(ReconcileError::MissingMetadata("namespace"))?;
     let client = ctx.operator.client.clone();
     let settings = &ctx.operator.settings;
-    let config_map = agent_children::config_map(agent, rendered);
+    let config_map = children::config_map(agent, rendered);
     apply_object(
         &Api::<ConfigMap>::namespaced(client.clone(), &ns),
-        &agent_children::config_map_name(agent),
+        &children::config_map_name(agent),
         &config_map,
     )
     .await?;
-    let deployment = agent_children::deployment(agent, rendered, hash, settings);
+    let deployment = children::deployment(agent, rendered, hash, settings);
     apply_object(&Api::<Deployment>::namespaced(client.clone(), &ns), &agent.name_any(), &deployment).await?;
-    let service = agent_children::service(agent, settings);
+    let service = children::service(agent, settings);
     apply_object(&Api::<Service>::namespaced(client.clone(), &ns), &agent.name_any(), &service).await?;
-    let policy = agent_children::network_policy(agent, rendered, with_memory, settings);
+    let policy = children::network_policy(agent, rendered, with_memory, settings);
     apply_object(&Api::<NetworkPolicy>::namespaced(client, &ns), &agent.name_any(), &policy).await?;
     Ok(())
 }

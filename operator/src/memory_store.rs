@@ -1,0 +1,7 @@
+//! The MemoryStore controller: connects to the store's PostgreSQL, migrates its schema and
+//! reports what it found; the schema and connection handling live beside it.
+
+pub mod controller;
+pub mod schema;
+pub(crate) mod state;
+pub mod status;

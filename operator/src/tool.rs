@@ -1,0 +1,3 @@
+//! The Tool controller: a Tool is `Ready` when the runner can run it; `usedBy` names its Agents.
+
+pub mod controller;
