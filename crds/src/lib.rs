@@ -9,6 +9,7 @@
 
 mod agent;
 mod condition;
+pub mod condition_names;
 mod crd_set;
 mod memory_store;
 mod model;
@@ -22,6 +23,7 @@ pub use agent::{
     MemoryBlock, PodOverrides, Resilience,
 };
 pub use condition::{Condition, ConditionStatus, set_condition};
+pub use condition_names::{reasons, types as condition_types};
 pub use crd_set::{all_crds, crds_yaml};
 pub use memory_store::{
     Consolidation, EmbeddingProvider, EmbeddingSpec, MemoryStore, MemoryStoreSpec, MemoryStoreStatus,

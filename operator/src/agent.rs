@@ -3,6 +3,8 @@
 
 pub mod children;
 pub mod controller;
+pub mod reconcile;
 pub mod resolution;
 pub mod runner_config;
 pub mod status;
+pub mod watch_mappers;

@@ -11,6 +11,7 @@ pub mod model;
 pub mod rbac;
 pub mod reconciler;
 pub mod runtime;
+pub mod secret_keys;
 pub mod tool;
 
 pub use memory_store::schema as memory_schema;

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use agentry_crds::{Agent, ConditionStatus, MemoryStore, Model, Tool};
+use agentry_crds::{Agent, ConditionStatus, MemoryStore, Model, Tool, condition_types, reasons};
 use kube::ResourceExt;
 use kube::core::{Selector, SelectorExt};
 
@@ -53,7 +53,10 @@ pub trait References {
 
 /// The `Ready` condition of an object's status, as (status, reason, message).
 fn readiness(conditions: &[agentry_crds::Condition]) -> Option<(ConditionStatus, &str, &str)> {
-    conditions.iter().find(|c| c.type_ == "Ready").map(|c| (c.status, c.reason.as_str(), c.message.as_str()))
+    conditions
+        .iter()
+        .find(|c| c.type_ == condition_types::READY)
+        .map(|c| (c.status, c.reason.as_str(), c.message.as_str()))
 }
 
 /// Resolves every reference of `agent` through `refs`.
@@ -72,7 +75,7 @@ fn resolve_models(agent: &Agent, refs: &impl References, ns: &str) -> Result<Vec
     for name in names {
         let Some(model) = refs.model(name) else {
             return Err(Unresolved::new(
-                "ModelNotFound",
+                reasons::MODEL_NOT_FOUND,
                 format!("Model {name} not found in namespace {ns}; create it or fix the reference"),
             ));
         };
@@ -80,13 +83,13 @@ fn resolve_models(agent: &Agent, refs: &impl References, ns: &str) -> Result<Vec
             Some((ConditionStatus::True, _, _)) => chain.push(model),
             Some((_, reason, message)) => {
                 return Err(Unresolved::new(
-                    "ModelNotReady",
+                    reasons::MODEL_NOT_READY,
                     format!("Model {name} is not ready ({reason}): {message}"),
                 ));
             }
             None => {
                 return Err(Unresolved::new(
-                    "ModelPending",
+                    reasons::MODEL_PENDING,
                     format!("Model {name} has not been checked yet by the operator"),
                 ));
             }
@@ -101,7 +104,7 @@ fn resolve_tools(agent: &Agent, refs: &impl References, ns: &str) -> Result<Vec<
     for name in &agent.spec.tools {
         let Some(tool) = refs.tool(name) else {
             return Err(Unresolved::new(
-                "ToolNotFound",
+                reasons::TOOL_NOT_FOUND,
                 format!("Tool {name} not found in namespace {ns}; create it or remove it from spec.tools"),
             ));
         };
@@ -109,7 +112,7 @@ fn resolve_tools(agent: &Agent, refs: &impl References, ns: &str) -> Result<Vec<
             let allowed = Selector::try_from(selector.clone()).map(|s| s.matches(&labels)).unwrap_or(false);
             if !allowed {
                 return Err(Unresolved::new(
-                    "ToolNotAllowed",
+                    reasons::TOOL_NOT_ALLOWED,
                     format!(
                         "Tool {name} does not allow this Agent: its labels do not match the Tool's allowedAgents"
                     ),
@@ -120,13 +123,13 @@ fn resolve_tools(agent: &Agent, refs: &impl References, ns: &str) -> Result<Vec<
             Some((ConditionStatus::True, _, _)) => tools.push(tool),
             Some((_, reason, message)) => {
                 return Err(Unresolved::new(
-                    "ToolNotReady",
+                    reasons::TOOL_NOT_READY,
                     format!("Tool {name} is not ready ({reason}): {message}"),
                 ));
             }
             None => {
                 return Err(Unresolved::new(
-                    "ToolPending",
+                    reasons::TOOL_PENDING,
                     format!("Tool {name} has not been checked yet by the operator"),
                 ));
             }
@@ -145,18 +148,18 @@ fn resolve_memory(
     };
     let Some(store) = refs.memory_store(name) else {
         return Err(Unresolved::new(
-            "MemoryStoreNotFound",
+            reasons::MEMORY_STORE_NOT_FOUND,
             format!("MemoryStore {name} not found in namespace {ns}; create it or fix spec.memory.storeRef"),
         ));
     };
     match store.status.as_ref().and_then(|s| readiness(&s.conditions)) {
         Some((ConditionStatus::True, _, _)) => Ok(Some(store)),
         Some((_, reason, message)) => Err(Unresolved::new(
-            "MemoryStoreNotReady",
+            reasons::MEMORY_STORE_NOT_READY,
             format!("MemoryStore {name} is not ready ({reason}): {message}"),
         )),
         None => Err(Unresolved::new(
-            "MemoryStorePending",
+            reasons::MEMORY_STORE_PENDING,
             format!("MemoryStore {name} has not been checked yet by the operator"),
         )),
     }

@@ -1,7 +1,13 @@
-//! An Agent's phase and `Available` condition, worked out from what the reconcile observed.
+//! An Agent's status worked out from what the reconcile observed: its phase, the reference
+//! conditions and `Available`. Pure, tested on its own.
 
-use agentry_crds::{AgentPhase, ConditionStatus};
+use agentry_crds::{
+    Agent, AgentPhase, AgentStatus, Condition, ConditionStatus, condition_types, reasons, set_condition,
+};
 use k8s_openapi::api::apps::v1::Deployment;
+use kube::{Resource, ResourceExt};
+
+use crate::agent::resolution::{Resolution, Unresolved};
 
 /// What the Deployment reports.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -56,27 +62,107 @@ pub fn available(
     if paused {
         return (
             ConditionStatus::False,
-            "Paused",
+            reasons::PAUSED,
             "spec.paused is true; the runners are scaled to zero".into(),
         );
     }
     match rollout {
-        None => (ConditionStatus::False, "NoDeployment", "the runner Deployment does not exist yet".into()),
+        None => (
+            ConditionStatus::False,
+            reasons::NO_DEPLOYMENT,
+            "the runner Deployment does not exist yet".into(),
+        ),
         Some(r) if r.ready >= desired && r.rolled_out => (
             ConditionStatus::True,
-            "MinimumReplicasAvailable",
+            reasons::MINIMUM_REPLICAS_AVAILABLE,
             format!("{}/{desired} runners ready", r.ready),
         ),
         Some(r) if r.ready >= desired => (
             ConditionStatus::False,
-            "RolloutInProgress",
+            reasons::ROLLOUT_IN_PROGRESS,
             format!("{}/{desired} runners ready; not all run the current config yet", r.ready),
         ),
         Some(r) => (
             ConditionStatus::False,
-            if r.ready == 0 { "NoReplicasReady" } else { "ReplicasUnavailable" },
+            if r.ready == 0 { reasons::NO_REPLICAS_READY } else { reasons::REPLICAS_UNAVAILABLE },
             format!("{}/{desired} runners ready", r.ready),
         ),
+    }
+}
+
+/// What applying the runner's objects came to.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Applied {
+    /// The config hash the runners were last written with.
+    pub config_hash: Option<String>,
+    /// The API server's refusal of the runner's objects, when it refused them.
+    pub refused: Option<String>,
+}
+
+fn resolved_condition<T>(
+    type_: &str,
+    result: &Result<T, Unresolved>,
+    ok: &str,
+    generation: Option<i64>,
+) -> Condition {
+    match result {
+        Ok(_) => Condition::new(type_, ConditionStatus::True, reasons::RESOLVED, ok, generation),
+        Err(u) => Condition::new(type_, ConditionStatus::False, u.reason, &u.message, generation),
+    }
+}
+
+/// The status the Agent should have: `observed` is its Deployment's rollout (if it exists),
+/// `subject` where it answers.
+pub fn desired(
+    agent: &Agent,
+    resolution: &Resolution,
+    rollout: Option<Rollout>,
+    applied: Applied,
+    subject: Option<String>,
+) -> AgentStatus {
+    let generation = agent.meta().generation;
+    let mut conditions = agent.status.as_ref().map(|s| s.conditions.clone()).unwrap_or_default();
+    let models = resolved_condition(
+        condition_types::MODEL_RESOLVED,
+        &resolution.models,
+        "every Model in the chain is ready",
+        generation,
+    );
+    let tools = resolved_condition(
+        condition_types::TOOLS_RESOLVED,
+        &resolution.tools,
+        "every Tool is ready",
+        generation,
+    );
+    let memory_message = match &resolution.memory {
+        Ok(Some(store)) => format!("bound to MemoryStore {}", store.name_any()),
+        _ => "no long-term memory configured".to_string(),
+    };
+    let memory =
+        resolved_condition(condition_types::MEMORY_BOUND, &resolution.memory, &memory_message, generation);
+    for condition in [models, tools, memory] {
+        set_condition(&mut conditions, condition);
+    }
+    let desired_replicas = agent.spec.replicas;
+    let (phase, (status, reason, message)) = match applied.refused {
+        Some(refusal) => (AgentPhase::Failed, (ConditionStatus::False, reasons::APPLY_REFUSED, refusal)),
+        None => (
+            phase(agent.spec.paused, resolution.is_complete(), rollout, desired_replicas),
+            available(agent.spec.paused, rollout, desired_replicas),
+        ),
+    };
+    set_condition(
+        &mut conditions,
+        Condition::new(condition_types::AVAILABLE, status, reason, &message, generation),
+    );
+    AgentStatus {
+        observed_generation: generation,
+        phase: Some(phase),
+        conditions,
+        replicas: rollout.map(|r| r.replicas),
+        ready_replicas: rollout.map(|r| r.ready),
+        subject,
+        config_hash: applied.config_hash,
     }
 }
 
@@ -101,6 +187,29 @@ mod tests {
         let rolling = Some(Rollout { replicas: 3, ready: 2, rolled_out: false });
         assert_eq!(phase(false, true, rolling, 2), AgentPhase::Degraded);
         assert_eq!(available(false, rolling, 2).1, "RolloutInProgress");
+    }
+
+    #[test]
+    fn a_refused_apply_fails_the_agent_with_the_servers_message() {
+        let agent: Agent = serde_json::from_value(serde_json::json!({
+            "apiVersion": "agentry.dev/v1alpha1", "kind": "Agent",
+            "metadata": {"name": "a", "namespace": "ns", "generation": 3},
+            "spec": {"role": "worker", "systemPrompt": "p", "modelRef": "m"}
+        }))
+        .expect("agent");
+        let resolution = Resolution { models: Ok(vec![]), tools: Ok(vec![]), memory: Ok(None) };
+        let refused = Applied { config_hash: Some("old".into()), refused: Some("spec.x: Invalid".into()) };
+        let status = desired(&agent, &resolution, rollout(1), refused, None);
+        assert_eq!(status.phase, Some(AgentPhase::Failed));
+        assert_eq!(status.observed_generation, Some(3));
+        assert_eq!(status.config_hash.as_deref(), Some("old"));
+        let available = status.conditions.iter().find(|c| c.type_ == "Available").expect("Available");
+        assert_eq!(
+            (available.reason.as_str(), available.message.as_str()),
+            ("ApplyRefused", "spec.x: Invalid")
+        );
+        let types: Vec<&str> = status.conditions.iter().map(|c| c.type_.as_str()).collect();
+        assert_eq!(types, ["ModelResolved", "ToolsResolved", "MemoryBound", "Available"]);
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! The decision part is pure ([`Probe`] → [`desired_status`], [`ready_event`], [`requeue_after`])
 //! and unit-tested in [`status`](crate::memory_store::status); [`reconcile`] only
 //! gathers the probe and writes the result. The pools and failure counts kept between reconciles
-//! live in `state`.
+//! live in [`ControllerState`], owned by this controller's context.
 //! A database that cannot be used is not a reconcile error: the status says why and the store is
 //! looked at again after a growing delay. Only Kubernetes API failures are [`ReconcileError`]s.
 
@@ -14,23 +14,24 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use agentry_crds::MemoryStore;
-use futures::{StreamExt, TryStreamExt};
+use futures::{FutureExt, StreamExt};
 use k8s_openapi::api::core::v1::Secret;
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{Action, Controller};
-use kube::runtime::reflector::{self, ObjectRef, Store};
-use kube::runtime::{PredicateConfig, WatchStreamExt, predicates, watcher};
+use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Api, Resource, ResourceExt};
-use tracing::Instrument;
 
 use crate::memory_store::schema::{self, ConnectionTarget, StoreError};
 use crate::memory_store::state::{ControllerState, StoreKey, fingerprint};
 pub use crate::memory_store::status::{
     FIRST_RETRY, MAX_RETRY, Probe, REFRESH_INTERVAL, desired_status, ready_event, requeue_after,
 };
-use crate::reconciler::apply::apply_status;
+use crate::reconciler::apply::apply_status_if_changed;
+use crate::reconciler::controller_kit::{ControllerKit, WithKit, drive};
 use crate::reconciler::error::ReconcileError;
 use crate::runtime::context::OperatorContext;
+use crate::runtime::shared_caches::{SharedCaches, generation_changes};
+use crate::secret_keys;
 
 /// The controller's name in metrics and logs.
 const CONTROLLER: &str = "memorystore";
@@ -53,26 +54,39 @@ pub fn stores_using_secret(
         .collect()
 }
 
-/// Reconciles one MemoryStore: reads its Secret, connects, migrates, counts, writes the status
-/// and, when `Ready` changed, an Event.
-pub async fn reconcile(store: Arc<MemoryStore>, ctx: Arc<OperatorContext>) -> Result<Action, ReconcileError> {
-    let namespace = store.namespace().ok_or(ReconcileError::MissingMetadata("namespace"))?;
-    let name = store.meta().name.clone().ok_or(ReconcileError::MissingMetadata("name"))?;
-    let span =
-        tracing::info_span!("reconcile", controller = CONTROLLER, namespace = %namespace, name = %name);
-    reconcile_store(store, ctx, StoreKey { namespace, name }).instrument(span).await
+/// Everything the MemoryStore controller uses.
+pub struct MemoryStoreContext {
+    /// Shared context.
+    pub operator: Arc<OperatorContext>,
+    /// Metrics, span and backoff.
+    pub kit: ControllerKit,
+    /// The stores, as last seen.
+    pub stores: Store<MemoryStore>,
+    /// Pools and failure counts kept between reconciles; they go with the operator (and its
+    /// database connections) that opened them.
+    state: ControllerState,
 }
 
-async fn reconcile_store(
+impl WithKit for MemoryStoreContext {
+    fn kit(&self) -> &ControllerKit {
+        &self.kit
+    }
+}
+
+/// Reconciles one MemoryStore: reads its Secret, connects, migrates, counts, writes the status
+/// and, when `Ready` changed, an Event.
+pub async fn reconcile(
     store: Arc<MemoryStore>,
-    ctx: Arc<OperatorContext>,
-    key: StoreKey,
+    ctx: Arc<MemoryStoreContext>,
 ) -> Result<Action, ReconcileError> {
-    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &key.namespace);
-    let probe = probe(&store, &secrets, &key, &ctx.memory_stores).await?;
+    let namespace = store.namespace().ok_or(ReconcileError::MissingMetadata("namespace"))?;
+    let name = store.meta().name.clone().ok_or(ReconcileError::MissingMetadata("name"))?;
+    let key = StoreKey { namespace, name };
+    let secrets: Api<Secret> = Api::namespaced(ctx.operator.client.clone(), &key.namespace);
+    let probe = probe(&store, &secrets, &key, &ctx.state).await?;
     match &probe {
         Probe::Ready { version, memory_count, .. } => {
-            tracing::debug!(version, memory_count, "memory store ready");
+            tracing::debug!(version, memory_count, "memory store ready")
         }
         Probe::Failed(error) => {
             tracing::warn!(reason = error.reason(), error = %error, "memory store not ready")
@@ -81,20 +95,19 @@ async fn reconcile_store(
             tracing::info!(?probe, "memory store connection Secret not usable")
         }
     }
-
     let status = desired_status(&store, &probe);
-    if store.status.as_ref() != Some(&status) {
-        let api: Api<MemoryStore> = Api::namespaced(ctx.client.clone(), &key.namespace);
-        apply_status(&api, &key.name, &status).await?;
-    }
+    let api: Api<MemoryStore> = Api::namespaced(ctx.operator.client.clone(), &key.namespace);
+    apply_status_if_changed(&api, &key.name, store.status.as_ref(), &status).await?;
     if let Some(event) = ready_event(store.status.as_ref(), &status)
-        && let Err(error) = ctx.recorder.publish(&event, &store.object_ref(&())).await
+        && let Err(error) = ctx.operator.recorder.publish(&event, &store.object_ref(&())).await
     {
         // The status already says it; a lost Event is not worth a retry storm.
         tracing::warn!(error = %error, "event not published");
     }
-
-    let failures = ctx.memory_stores.record(&key, store.meta().generation, probe.is_ready());
+    let failures = ctx.state.record(&key, store.meta().generation, probe.is_ready());
+    // Deleted while this reconcile ran, or during a watch outage (a re-list sends no delete
+    // event): drop what is kept for stores that are gone.
+    ctx.state.retain(|key| ctx.stores.get(&ObjectRef::new(&key.name).within(&key.namespace)).is_some());
     Ok(Action::requeue(requeue_after(probe.is_ready(), failures)))
 }
 
@@ -111,16 +124,7 @@ async fn probe(
         state.forget_pool(key);
         return Ok(Probe::SecretNotFound);
     };
-    // `stringData` is write-only on a real API server; reading it too keeps simpler servers working.
-    let value = secret
-        .data
-        .as_ref()
-        .and_then(|data| data.get(&reference.key))
-        .map(|bytes| bytes.0.clone())
-        .or_else(|| {
-            secret.string_data.as_ref().and_then(|d| d.get(&reference.key)).map(|s| s.clone().into_bytes())
-        });
-    let Some(value) = value else {
+    let Some(value) = secret_keys::value(&secret, &reference.key) else {
         state.forget_pool(key);
         return Ok(Probe::KeyMissing);
     };
@@ -175,105 +179,41 @@ async fn probe_database(key: &StoreKey, uri: &str, schema: &str, state: &Control
     }
 }
 
-/// Requeues after an API failure with the same growing delay as a store failure.
-fn error_policy(store: Arc<MemoryStore>, error: &ReconcileError, ctx: Arc<OperatorContext>) -> Action {
-    let failures = match (store.namespace(), store.meta().name.clone()) {
-        (Some(namespace), Some(name)) => {
-            ctx.memory_stores.record(&StoreKey { namespace, name }, store.meta().generation, false)
-        }
-        _ => 1,
+/// The MemoryStore controller. It reconciles a store when its spec changes (status-only updates
+/// are ignored, or each status write would trigger another reconcile and defeat the backoff),
+/// when the Secret it names changes, and on the requeue schedule; it stops when `shutdown`
+/// completes.
+pub fn controller<S>(
+    operator: Arc<OperatorContext>,
+    caches: &SharedCaches,
+    shutdown: S,
+) -> impl Future<Output = ()> + use<S>
+where
+    S: Future<Output = ()> + Send + Sync + 'static,
+{
+    let stores = caches.memory_stores.store.clone();
+    let by_secret = move |secret: Arc<PartialObjectMeta<Secret>>| {
+        stores_using_secret(&stores.state(), &secret.namespace().unwrap_or_default(), &secret.name_any())
     };
-    let delay = requeue_after(false, failures);
-    tracing::warn!(
-        controller = CONTROLLER,
-        namespace = store.namespace().unwrap_or_default(),
-        name = %store.name_any(),
-        error = %error,
-        retry_in_s = delay.as_secs(),
-        "memory store reconcile failed; retrying"
-    );
-    Action::requeue(delay)
-}
-
-/// The MemoryStore controller over all namespaces. It reconciles a store when its spec changes
-/// (status-only updates are ignored, or each status write would trigger another reconcile), when
-/// the Secret it names changes (watched as metadata only: Secret values never sit in the
-/// operator's caches), and on the requeue schedule; it stops when `shutdown` completes.
-pub fn controller(
-    ctx: Arc<OperatorContext>,
-    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
-) -> impl Future<Output = ()> {
-    let client = ctx.client.clone();
-    let (reader, writer) = reflector::store();
-    let known = reader.clone();
-    let stores = watcher(Api::<MemoryStore>::all(client.clone()), watcher::Config::default())
-        .default_backoff()
-        .reflect(writer)
-        .inspect_ok({
-            let ctx = ctx.clone();
-            move |event| forget_deleted(event, &known, &ctx.memory_stores)
-        })
-        .touched_objects()
-        .predicate_filter(predicates::generation, PredicateConfig::default());
-    // An `Api` of `PartialObjectMeta` lists and watches metadata only (kube's successor to
-    // `metadata_watcher`).
-    let secrets = watcher(Api::<PartialObjectMeta<Secret>>::all(client), watcher::Config::default())
-        .default_backoff()
-        .touched_objects();
-    let by_secret = reader.clone();
-    let alive = reader.clone();
-
-    Controller::for_stream(stores, reader)
-        .watches_stream(secrets, move |secret| {
-            let namespace = secret.namespace().unwrap_or_default();
-            stores_using_secret(&by_secret.state(), &namespace, &secret.name_any())
-        })
-        .graceful_shutdown_on(shutdown)
-        .run(
-            move |store, ctx: Arc<OperatorContext>| {
-                let alive = alive.clone();
-                let state_ctx = ctx.clone();
-                let object = ObjectRef::from_obj(&*store);
-                let reconciled = crate::reconciler::instrumented::instrumented(
-                    CONTROLLER,
-                    &*store,
-                    ctx.metrics.clone(),
-                    reconcile(store.clone(), ctx),
-                );
-                async move {
-                    // Bounded like every reconcile: a database that stops answering (a lock on
-                    // `memories`, a failover without reset) must not freeze this store's status.
-                    let result = reconciled.await;
-                    // Deleted while this reconcile ran: its delete event may have come before
-                    // the pool was cached again.
-                    if alive.get(&object).is_none()
-                        && let Some(namespace) = object.namespace.clone()
-                    {
-                        state_ctx.memory_stores.forget(&StoreKey { namespace, name: object.name.clone() });
-                    }
-                    result
-                }
-            },
-            error_policy,
-            ctx,
-        )
-        .for_each(|_| std::future::ready(()))
-}
-
-/// Drops what is kept for stores that are gone: on a delete, and after every re-list (deletes
-/// that happened while the watch was down produce no delete event).
-fn forget_deleted(event: &watcher::Event<MemoryStore>, known: &Store<MemoryStore>, state: &ControllerState) {
-    match event {
-        watcher::Event::Delete(store) => {
-            if let (Some(namespace), Some(name)) = (store.namespace(), store.meta().name.clone()) {
-                state.forget(&StoreKey { namespace, name });
-            }
+    let kit = ControllerKit::new(CONTROLLER, operator.metrics.clone());
+    let stores = caches.memory_stores.store.clone();
+    let ctx = Arc::new(MemoryStoreContext { operator, kit, stores, state: ControllerState::default() });
+    let forget_ctx = ctx.clone();
+    // A deleted store's pool closes at once, not at the next reconcile of another store.
+    let forget_deleted = caches.memory_stores.deleted().for_each(move |store| {
+        if let (Some(namespace), Some(name)) = (store.namespace(), store.meta().name.clone()) {
+            forget_ctx.state.forget(&StoreKey { namespace, name });
         }
-        watcher::Event::InitDone => {
-            state.retain(|key| known.get(&ObjectRef::new(&key.name).within(&key.namespace)).is_some())
-        }
-        watcher::Event::Apply(_) | watcher::Event::Init | watcher::Event::InitApply(_) => {}
-    }
+        std::future::ready(())
+    });
+    let triggers = generation_changes(caches.memory_stores.subscribe());
+    let controller = Controller::for_shared_stream(triggers, caches.memory_stores.store.clone())
+        .watches_shared_stream(caches.secrets.subscribe(), by_secret.clone())
+        .reconcile_on(caches.secrets.on_delete(by_secret))
+        .graceful_shutdown_on(shutdown);
+    let run = drive(controller, reconcile, ctx);
+    // The deletion stream only ends with the caches: the controller's end is the end.
+    futures::future::select(run.boxed(), forget_deleted.boxed()).map(|_| ())
 }
 
 #[cfg(test)]
@@ -297,7 +237,10 @@ mod tests {
     /// The operator spawns the controller on a multi-threaded runtime; this only compiles if its
     /// future is `Send + 'static`.
     #[allow(dead_code)]
-    fn controller_future_is_send(ctx: Arc<OperatorContext>) -> impl Future<Output = ()> + Send + 'static {
-        controller(ctx, std::future::pending())
+    fn controller_future_is_send(
+        ctx: Arc<OperatorContext>,
+        caches: &SharedCaches,
+    ) -> impl Future<Output = ()> + Send + 'static {
+        controller(ctx, caches, std::future::pending())
     }
 }

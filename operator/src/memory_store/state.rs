@@ -32,8 +32,8 @@ struct Failures {
 /// What the controller keeps between reconciles: one pool per store, so a reconcile does not
 /// open a connection every time, and failure counts for the backoff.
 ///
-/// It lives in the [`OperatorContext`](crate::runtime::context::OperatorContext), so the pools (and any
-/// database locks their connections hold) go with the operator that opened them;
+/// It lives in the MemoryStore controller's context, so the pools (and any database locks their
+/// connections hold) go with the operator that opened them;
 /// reconciles of one store never overlap (the Controller serialises them), and the lock is never
 /// held across an await.
 #[derive(Default)]

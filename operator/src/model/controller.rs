@@ -1,102 +1,84 @@
-//! Model controller: a Model is `Ready` when its API-key Secret exists and holds the key.
+//! The Model controller's wiring and reconcile: check the API-key Secret, write `Ready`.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use agentry_crds::{Condition, ConditionStatus, Model, ModelStatus, set_condition};
-use futures::StreamExt;
+use agentry_crds::{Condition, Model, ModelStatus, condition_types, set_condition};
 use k8s_openapi::api::core::v1::Secret;
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::reflector::ObjectRef;
 use kube::{Api, Resource, ResourceExt};
 
-use crate::reconciler::apply::{apply_status, same_conditions};
+use crate::model::key_check::key_check;
+use crate::reconciler::apply::apply_status_if_changed;
+use crate::reconciler::controller_kit::{ControllerKit, WithKit, drive};
 use crate::reconciler::error::ReconcileError;
-use crate::reconciler::instrumented::{announce_ready_change, instrumented};
+use crate::reconciler::events::announce_ready_change;
 use crate::runtime::context::OperatorContext;
 use crate::runtime::shared_caches::SharedCaches;
 
 /// Every object is looked at again this often, to catch anything a missed event left behind.
 const RESYNC: Duration = Duration::from_secs(600);
 
-const CONTROLLER: &str = "model";
-
-/// Whether `secret` holds a non-empty value under `key` (in `data`, or in `stringData`, which a
-/// real API server folds into `data` but simpler servers may keep).
-pub fn has_key(secret: &Secret, key: &str) -> bool {
-    let in_data = secret.data.as_ref().and_then(|d| d.get(key)).is_some_and(|v| !v.0.is_empty());
-    let in_string_data = secret.string_data.as_ref().and_then(|d| d.get(key)).is_some_and(|v| !v.is_empty());
-    in_data || in_string_data
+/// Everything the Model controller uses.
+pub struct ModelContext {
+    /// Shared context.
+    pub operator: Arc<OperatorContext>,
+    /// Metrics, span and backoff.
+    pub kit: ControllerKit,
 }
 
-/// What the API-key check found: the `Ready` condition's status, reason and message.
-pub fn key_check(model: &Model, secret: Option<&Secret>) -> (ConditionStatus, &'static str, String) {
-    let Some(reference) = &model.spec.api_key_secret_ref else {
-        return (ConditionStatus::True, "NoKeyRequired", "no API key configured; requests carry none".into());
-    };
-    let Some(secret) = secret else {
-        return (
-            ConditionStatus::False,
-            "SecretNotFound",
-            format!("Secret {} not found; create it with key {}", reference.name, reference.key),
-        );
-    };
-    if has_key(secret, &reference.key) {
-        (
-            ConditionStatus::True,
-            "KeyFound",
-            format!("API key found in Secret {} key {}", reference.name, reference.key),
-        )
-    } else {
-        (
-            ConditionStatus::False,
-            "KeyMissing",
-            format!("Secret {} has no non-empty key {}; add it", reference.name, reference.key),
-        )
+impl WithKit for ModelContext {
+    fn kit(&self) -> &ControllerKit {
+        &self.kit
     }
 }
 
 /// Reconciles one Model: checks its Secret and writes `Ready`.
-pub async fn reconcile(model: Arc<Model>, ctx: Arc<OperatorContext>) -> Result<Action, ReconcileError> {
+pub async fn reconcile(model: Arc<Model>, ctx: Arc<ModelContext>) -> Result<Action, ReconcileError> {
     let ns = model.namespace().ok_or(ReconcileError::MissingMetadata("namespace"))?;
     let name = model.name_any();
+    let client = &ctx.operator.client;
+    // Secret values are read only here and never kept: the caches hold Secret metadata only.
     let secret = match &model.spec.api_key_secret_ref {
-        Some(r) => Api::<Secret>::namespaced(ctx.client.clone(), &ns).get_opt(&r.name).await?,
+        Some(r) => Api::<Secret>::namespaced(client.clone(), &ns).get_opt(&r.name).await?,
         None => None,
     };
     let (status, reason, message) = key_check(&model, secret.as_ref());
     let old = model.status.clone().unwrap_or_default();
+    let generation = model.meta().generation;
     let mut conditions = old.conditions.clone();
     set_condition(
         &mut conditions,
-        Condition::new("Ready", status, reason, &message, model.meta().generation),
+        Condition::new(condition_types::READY, status, reason, &message, generation),
     );
-    let new = ModelStatus { observed_generation: model.meta().generation, conditions };
-    if new.observed_generation != old.observed_generation
-        || !same_conditions(&new.conditions, &old.conditions)
-    {
-        apply_status(&Api::<Model>::namespaced(ctx.client.clone(), &ns), &name, &new).await?;
-        announce_ready_change(
-            &ctx.recorder,
-            &*model,
-            &old.conditions,
-            (status, reason, &message),
-            "CheckAPIKey",
-        )
-        .await;
+    let new = ModelStatus { observed_generation: generation, conditions };
+    let api = Api::<Model>::namespaced(client.clone(), &ns);
+    if apply_status_if_changed(&api, &name, model.status.as_ref(), &new).await? {
+        let after = (status, reason, message.as_str());
+        announce_ready_change(&ctx.operator.recorder, &*model, &old.conditions, after, "CheckAPIKey").await;
     }
     Ok(Action::requeue(RESYNC))
 }
 
-fn error_policy(_: Arc<Model>, err: &ReconcileError, _: Arc<OperatorContext>) -> Action {
-    tracing::warn!(error = %err, "model reconcile failed; retrying");
-    Action::requeue(Duration::from_secs(5))
+/// The Models in `namespace` whose API key lives in the Secret `secret`.
+pub fn models_for_secret(
+    models: &[Arc<Model>],
+    namespace: Option<&str>,
+    secret: &str,
+) -> Vec<ObjectRef<Model>> {
+    models
+        .iter()
+        .filter(|m| m.namespace().as_deref() == namespace)
+        .filter(|m| m.spec.api_key_secret_ref.as_ref().is_some_and(|r| r.name == secret))
+        .map(|m| ObjectRef::from_obj(&**m))
+        .collect()
 }
 
 /// The Model controller, reconciling on Model changes and on changes to the Secrets they name.
 pub fn controller<S>(
-    ctx: Arc<OperatorContext>,
+    operator: Arc<OperatorContext>,
     caches: &SharedCaches,
     shutdown: S,
 ) -> impl std::future::Future<Output = ()> + use<S>
@@ -105,26 +87,34 @@ where
 {
     let models = caches.models.store.clone();
     let by_secret = move |secret: Arc<PartialObjectMeta<Secret>>| {
-        let (ns, name) = (secret.namespace(), secret.name_any());
-        models
-            .state()
-            .into_iter()
-            .filter(|m| {
-                m.namespace() == ns && m.spec.api_key_secret_ref.as_ref().is_some_and(|r| r.name == name)
-            })
-            .map(|m| ObjectRef::from_obj(&*m))
-            .collect::<Vec<_>>()
+        models_for_secret(&models.state(), secret.namespace().as_deref(), &secret.name_any())
     };
-    Controller::for_shared_stream(caches.models.subscribe(), caches.models.store.clone())
+    let kit = ControllerKit::new("model", operator.metrics.clone());
+    let ctx = Arc::new(ModelContext { operator, kit });
+    let controller = Controller::for_shared_stream(caches.models.subscribe(), caches.models.store.clone())
         .watches_shared_stream(caches.secrets.subscribe(), by_secret.clone())
         .reconcile_on(caches.secrets.on_delete(by_secret))
-        .graceful_shutdown_on(shutdown)
-        .run(
-            |model, ctx: Arc<OperatorContext>| {
-                instrumented(CONTROLLER, &*model, ctx.metrics.clone(), reconcile(model.clone(), ctx))
-            },
-            error_policy,
-            ctx,
-        )
-        .for_each(|_| std::future::ready(()))
+        .graceful_shutdown_on(shutdown);
+    drive(controller, reconcile, ctx)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_secret_maps_to_the_models_of_its_namespace_that_name_it() {
+        let model = |ns: &str, name: &str, secret: &str| -> Arc<Model> {
+            Arc::new(
+                serde_json::from_value(serde_json::json!({
+                    "apiVersion": "agentry.dev/v1alpha1", "kind": "Model",
+                    "metadata": {"name": name, "namespace": ns},
+                    "spec": {"provider": "openai", "model": "gpt", "apiKeySecretRef": {"name": secret, "key": "k"}}
+                }))
+                .expect("model"),
+            )
+        };
+        let models = vec![model("a", "uses", "key"), model("a", "other", "x"), model("b", "uses", "key")];
+        assert_eq!(models_for_secret(&models, Some("a"), "key"), vec![ObjectRef::new("uses").within("a")]);
+    }
 }

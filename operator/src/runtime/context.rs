@@ -17,8 +17,6 @@ pub struct OperatorContext {
     pub recorder: Recorder,
     /// Operator-wide settings.
     pub settings: OperatorSettings,
-    /// The MemoryStore controller's connection pools and failure counts.
-    pub(crate) memory_stores: crate::memory_store::state::ControllerState,
 }
 
 impl OperatorContext {
@@ -27,6 +25,6 @@ impl OperatorContext {
         let reporter =
             Reporter { controller: FIELD_MANAGER.to_string(), instance: Some(settings.instance.clone()) };
         let recorder = Recorder::new(client.clone(), reporter);
-        Self { client, metrics, recorder, settings, memory_stores: Default::default() }
+        Self { client, metrics, recorder, settings }
     }
 }

@@ -129,7 +129,7 @@ async fn lead(client: Client, settings: OperatorSettings, handles: &Handles, sto
     let model = model::controller::controller(ctx.clone(), &caches, trigger());
     let tool = tool::controller::controller(ctx.clone(), &caches, trigger());
     let agent = agent::controller::controller(ctx.clone(), &caches, trigger());
-    let memory_store = memory_store::controller::controller(ctx.clone(), trigger());
+    let memory_store = memory_store::controller::controller(ctx.clone(), &caches, trigger());
     caches.seal();
     let mut background = JoinSet::new();
     for driver in drivers {

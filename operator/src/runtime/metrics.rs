@@ -47,13 +47,15 @@ impl OperatorMetrics {
         Ok(Self { registry, reconciles, reconcile_errors, reconcile_duration, objects })
     }
 
-    /// Counts one finished reconcile.
-    pub fn observe(&self, controller: &str, took: Duration, error: Option<&str>) {
+    /// Counts one finished reconcile, failed or not.
+    pub fn observe(&self, controller: &str, took: Duration) {
         self.reconciles.with_label_values(&[controller]).inc();
         self.reconcile_duration.with_label_values(&[controller]).observe(took.as_secs_f64());
-        if let Some(reason) = error {
-            self.reconcile_errors.with_label_values(&[controller, reason]).inc();
-        }
+    }
+
+    /// Counts one failed reconcile by its reason (the error policy calls it).
+    pub fn failed(&self, controller: &str, reason: &str) {
+        self.reconcile_errors.with_label_values(&[controller, reason]).inc();
     }
 
     /// The metrics in Prometheus text format.

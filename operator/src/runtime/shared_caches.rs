@@ -2,6 +2,7 @@
 //! streams): the reflector stores answer look-ups without API calls, and subscribers feed
 //! each controller's triggers.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -51,18 +52,11 @@ impl<K: Resource<DynamicType = ()> + Clone + Send + Sync + 'static> SharedKind<K
         self.handle.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take();
     }
 
-    /// The references `mapper` gives for each deleted object. Shared subscriptions carry only
-    /// objects still in the store, so deletions need this separate trigger.
-    pub fn on_delete<T, I>(
-        &self,
-        mapper: impl Fn(Arc<K>) -> I + Send + 'static,
-    ) -> impl Stream<Item = ObjectRef<T>> + Send + 'static
-    where
-        T: Resource<DynamicType = ()> + 'static,
-        I: IntoIterator<Item = ObjectRef<T>>,
-        I::IntoIter: Send + 'static,
-    {
-        let deleted = futures::stream::unfold(self.deleted.subscribe(), |mut rx| async move {
+    /// Every object deleted from now on. Shared subscriptions carry only objects still in the
+    /// store, so deletions need this separate stream; a subscriber too slow to keep up misses the
+    /// oldest (and the periodic resync of every object catches up).
+    pub fn deleted(&self) -> impl Stream<Item = Arc<K>> + Send + 'static {
+        futures::stream::unfold(self.deleted.subscribe(), |mut rx| async move {
             loop {
                 match rx.recv().await {
                     Ok(object) => return Some((object, rx)),
@@ -75,9 +69,37 @@ impl<K: Resource<DynamicType = ()> + Clone + Send + Sync + 'static> SharedKind<K
                     Err(broadcast::error::RecvError::Closed) => return None,
                 }
             }
-        });
-        deleted.flat_map(move |object| futures::stream::iter(mapper(object)))
+        })
     }
+
+    /// The references `mapper` gives for each deleted object: a trigger for the controllers
+    /// that depend on objects of this kind.
+    pub fn on_delete<T, I>(
+        &self,
+        mapper: impl Fn(Arc<K>) -> I + Send + 'static,
+    ) -> impl Stream<Item = ObjectRef<T>> + Send + 'static
+    where
+        T: Resource<DynamicType = ()> + 'static,
+        I: IntoIterator<Item = ObjectRef<T>>,
+        I::IntoIter: Send + 'static,
+    {
+        self.deleted().flat_map(move |object| futures::stream::iter(mapper(object)))
+    }
+}
+
+/// Only the changes of an object's spec (a new `metadata.generation`, or a new object under a
+/// known name), dropping status-only updates.
+pub fn generation_changes<K>(changes: impl Stream<Item = Arc<K>> + Send) -> impl Stream<Item = Arc<K>> + Send
+where
+    K: Resource + Send + Sync + 'static,
+{
+    let mut seen: HashMap<(String, String), (Option<String>, Option<i64>)> = HashMap::new();
+    changes.filter(move |object| {
+        let meta = object.meta();
+        let key = (meta.namespace.clone().unwrap_or_default(), meta.name.clone().unwrap_or_default());
+        let now = (meta.uid.clone(), meta.generation);
+        std::future::ready(seen.insert(key, now.clone()).as_ref() != Some(&now))
+    })
 }
 
 /// The shared caches of every kind the controllers read.
@@ -217,5 +239,38 @@ impl SharedCaches {
             network_policies,
         };
         (caches, vec![a, m, t, s, d, sec, c, v, n])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use agentry_crds::MemoryStore;
+
+    fn store(uid: &str, generation: i64, count: Option<i64>) -> Arc<MemoryStore> {
+        Arc::new(
+            serde_json::from_value(serde_json::json!({
+                "apiVersion": "agentry.dev/v1alpha1", "kind": "MemoryStore",
+                "metadata": {"name": "s", "namespace": "ns", "uid": uid, "generation": generation},
+                "spec": {"postgres": {"connectionSecretRef": {"name": "db", "key": "uri"}}, "embedding": {"provider": "hashing", "dimensions": 256}},
+                "status": {"memoryCount": count, "conditions": []}
+            }))
+            .expect("store"),
+        )
+    }
+
+    #[tokio::test]
+    async fn status_only_updates_are_dropped_but_new_specs_and_new_objects_pass() {
+        let changes = futures::stream::iter(vec![
+            store("u1", 1, None),
+            store("u1", 1, Some(3)),
+            store("u1", 2, Some(3)),
+            store("u2", 1, None),
+        ]);
+        let passed: Vec<(String, i64)> = generation_changes(changes)
+            .map(|s| (s.metadata.uid.clone().unwrap_or_default(), s.metadata.generation.unwrap_or_default()))
+            .collect()
+            .await;
+        assert_eq!(passed, [("u1".to_string(), 1), ("u1".to_string(), 2), ("u2".to_string(), 1)]);
     }
 }

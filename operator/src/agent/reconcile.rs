@@ -1,0 +1,170 @@
+//! The Agent reconcile: observe (resolve references from the caches) → desired (render the runner
+//! config and its hash) → apply (the children, when they differ) → status.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use agentry_crds::{Agent, MemoryStore, Model, Tool, reasons};
+use agentry_protocol::subjects::{self, SubjectToken};
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{ConfigMap, Service};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use kube::runtime::controller::Action;
+use kube::runtime::events::EventType;
+use kube::runtime::reflector::ObjectRef;
+use kube::{Api, Resource, ResourceExt};
+
+use crate::agent::children::{self, CONFIG_HASH_ANNOTATION};
+use crate::agent::controller::AgentContext;
+use crate::agent::resolution::{Resolution, resolve};
+use crate::agent::runner_config::{self, Rendered};
+use crate::agent::status::{self, Applied, Rollout};
+use crate::reconciler::apply::{apply_object, apply_status_if_changed};
+use crate::reconciler::error::ReconcileError;
+use crate::reconciler::events::publish;
+
+/// Every object is looked at again this often, to catch anything a missed event left behind.
+const RESYNC: Duration = Duration::from_secs(600);
+/// How soon a reconcile that found the caches not yet listed comes back.
+const CACHES_NOT_LISTED_RETRY: Duration = Duration::from_millis(200);
+
+/// Reconciles one Agent.
+pub async fn reconcile(agent: Arc<Agent>, ctx: Arc<AgentContext>) -> Result<Action, ReconcileError> {
+    if agent.meta().deletion_timestamp.is_some() {
+        // Children carry owner references; the garbage collector removes them.
+        return Ok(Action::await_change());
+    }
+    // Until every cache has been listed once, a reference may look missing that is not: come
+    // back shortly rather than report it (never wait here: a reconcile must not block on a watch).
+    if !ctx.caches_listed() {
+        return Ok(Action::requeue(CACHES_NOT_LISTED_RETRY));
+    }
+    let ns = agent.namespace().ok_or(ReconcileError::MissingMetadata("namespace"))?;
+    let name = agent.name_any();
+    let resolution = resolve(&agent, &ctx.references(&ns));
+    let previous =
+        Applied { config_hash: agent.status.as_ref().and_then(|s| s.config_hash.clone()), refused: None };
+    let applied = match &resolution {
+        Resolution { models: Ok(models), tools: Ok(tools), memory: Ok(memory) } => {
+            roll_out(&agent, &ns, (models, tools, memory.as_ref()), &ctx).await?
+        }
+        unresolved => {
+            warn_unresolved(&agent, unresolved, &ctx).await;
+            previous
+        }
+    };
+    let rollout = ctx.deployments.get(&ObjectRef::new(&name).within(&ns)).map(|d| Rollout::of(&d));
+    let subject = match (SubjectToken::new(ns.clone()), SubjectToken::new(name.clone())) {
+        (Ok(n), Ok(a)) => Some(subjects::query(&n, &a)),
+        _ => None,
+    };
+    let new = status::desired(&agent, &resolution, rollout, applied, subject);
+    let api = Api::<Agent>::namespaced(ctx.operator.client.clone(), &ns);
+    apply_status_if_changed(&api, &name, agent.status.as_ref(), &new).await?;
+    Ok(Action::requeue(RESYNC))
+}
+
+/// Renders the runner's config and writes the children when they differ from it.
+async fn roll_out(
+    agent: &Agent,
+    ns: &str,
+    (models, tools, memory): (&[Model], &[Tool], Option<&MemoryStore>),
+    ctx: &AgentContext,
+) -> Result<Applied, ReconcileError> {
+    let settings = &ctx.operator.settings;
+    let rendered = runner_config::render(agent, models, tools, settings);
+    // The image and the builders' version are part of what the pods run: an operator upgrade
+    // that changes either must roll them too.
+    let image = agent.spec.image.clone().unwrap_or_else(|| settings.runner_image.clone());
+    let inputs = format!("{}\n{image}\n{}", children::CHILDREN_VERSION, rendered.json);
+    let hash = runner_config::config_hash(&inputs, &ctx.secret_versions(ns, &rendered));
+    let old = agent.status.clone().unwrap_or_default();
+    let up_to_date = ctx.children_exist(agent, ns)
+        && ctx
+            .deployments
+            .get(&ObjectRef::new(&agent.name_any()).within(ns))
+            .is_some_and(|d| deployment_matches(&d, agent, &hash))
+        && old.observed_generation == agent.meta().generation
+        && old.config_hash.as_deref() == Some(hash.as_str());
+    if up_to_date {
+        return Ok(Applied { config_hash: Some(hash), refused: None });
+    }
+    match apply_children(agent, ns, &rendered, &hash, memory.is_some(), ctx).await {
+        Ok(()) => {}
+        // The API server refused what the spec asks for (an invalid toleration, limits below
+        // requests): no retry fixes that, the spec must change. Say so in status, once.
+        Err(ReconcileError::Kube(kube::Error::Api(refusal))) if matches!(refusal.code, 400 | 422) => {
+            let message = format!("the runner's objects were refused: {}", refusal.message);
+            if !old.conditions.iter().any(|c| c.reason == reasons::APPLY_REFUSED && c.message == message) {
+                let note = message.clone();
+                publish(
+                    &ctx.operator.recorder,
+                    agent,
+                    EventType::Warning,
+                    reasons::APPLY_REFUSED,
+                    note,
+                    "Reconcile",
+                )
+                .await;
+            }
+            // The runners stay on the previous config.
+            return Ok(Applied { config_hash: old.config_hash, refused: Some(message) });
+        }
+        Err(err) => return Err(err),
+    }
+    if let Some(previous) = old.config_hash.as_deref().filter(|h| *h != hash) {
+        let note = format!("runner config changed ({previous} → {hash}); rolling the runners");
+        publish(&ctx.operator.recorder, agent, EventType::Normal, "ConfigChanged", note, "Reconcile").await;
+    }
+    Ok(Applied { config_hash: Some(hash), refused: None })
+}
+
+/// Raises a Warning Event for the first reference that does not resolve, once per reason; a
+/// `…Pending` reference is only waiting for its own controller, not worth an Event.
+async fn warn_unresolved(agent: &Agent, resolution: &Resolution, ctx: &AgentContext) {
+    let errors =
+        [resolution.models.as_ref().err(), resolution.tools.as_ref().err(), resolution.memory.as_ref().err()];
+    let Some(unresolved) = errors.into_iter().flatten().next() else { return };
+    let conditions = agent.status.as_ref().map(|s| s.conditions.as_slice()).unwrap_or_default();
+    let reported = conditions.iter().any(|c| !c.is_true() && c.reason == unresolved.reason);
+    if !reported && !unresolved.reason.ends_with("Pending") {
+        let note = unresolved.message.clone();
+        publish(&ctx.operator.recorder, agent, EventType::Warning, unresolved.reason, note, "Reconcile")
+            .await;
+    }
+}
+
+/// Whether the Deployment already runs this config at this scale.
+fn deployment_matches(deployment: &Deployment, agent: &Agent, hash: &str) -> bool {
+    let spec = deployment.spec.as_ref();
+    let annotated = spec
+        .and_then(|s| s.template.metadata.as_ref())
+        .and_then(|m| m.annotations.as_ref())
+        .and_then(|a| a.get(CONFIG_HASH_ANNOTATION))
+        .is_some_and(|h| h == hash);
+    let replicas = if agent.spec.paused { 0 } else { agent.spec.replicas };
+    annotated && spec.and_then(|s| s.replicas) == Some(replicas)
+}
+
+async fn apply_children(
+    agent: &Agent,
+    ns: &str,
+    rendered: &Rendered,
+    hash: &str,
+    with_memory: bool,
+    ctx: &AgentContext,
+) -> Result<(), ReconcileError> {
+    let client = &ctx.operator.client;
+    let settings = &ctx.operator.settings;
+    let name = agent.name_any();
+    let config_map = children::config_map(agent, rendered);
+    let config_map_name = children::config_map_name(agent);
+    apply_object(&Api::<ConfigMap>::namespaced(client.clone(), ns), &config_map_name, &config_map).await?;
+    let deployment = children::deployment(agent, rendered, hash, settings);
+    apply_object(&Api::<Deployment>::namespaced(client.clone(), ns), &name, &deployment).await?;
+    let service = children::service(agent, settings);
+    apply_object(&Api::<Service>::namespaced(client.clone(), ns), &name, &service).await?;
+    let policy = children::network_policy(agent, rendered, with_memory, settings);
+    apply_object(&Api::<NetworkPolicy>::namespaced(client.clone(), ns), &name, &policy).await?;
+    Ok(())
+}
