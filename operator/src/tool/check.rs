@@ -27,114 +27,105 @@ fn balanced_placeholders(url: &str) -> bool {
     !open
 }
 
+/// Why a Tool cannot run: the `Ready` reason and a message naming what to change.
+type Refusal = (&'static str, String);
+
 /// Whether the runner can run `tool`: `Ready`'s status, reason and message. Everything the
 /// runner refuses at start is refused here first, so one bad Tool never crash-loops the
 /// runners of every Agent using it.
 pub fn check(tool: &Tool, secret_key: SecretKeyLookup<'_>) -> (ConditionStatus, &'static str, String) {
-    let name = tool.name_any();
+    let checked =
+        check_name(&tool.name_any()).and_then(|()| check_schema(tool)).and_then(|()| match tool.spec.type_ {
+            ToolType::Mcp | ToolType::Wasm => {
+                let message =
+                    format!("type {:?} is not supported by this version of the runner yet", tool.spec.type_);
+                Err((reasons::UNSUPPORTED, message.to_lowercase()))
+            }
+            ToolType::Builtin => check_builtin(tool),
+            ToolType::Http => check_http(tool, secret_key),
+            ToolType::Agent => Ok(()),
+        });
+    match checked {
+        Ok(()) => {
+            (ConditionStatus::True, reasons::VALID, "the input schema compiles and the tool can run".into())
+        }
+        Err((reason, message)) => (ConditionStatus::False, reason, message),
+    }
+}
+
+/// Models call tools by function name: at most 64 letters, digits, `_` and `-`.
+fn check_name(name: &str) -> Result<(), Refusal> {
     if name.len() > 64 {
-        return (
-            ConditionStatus::False,
-            reasons::INVALID_NAME,
-            format!(
-                "tool name {name} is longer than the 64 characters model providers accept; rename the Tool"
-            ),
+        let message = format!(
+            "tool name {name} is longer than the 64 characters model providers accept; rename the Tool"
         );
+        return Err((reasons::INVALID_NAME, message));
     }
-    // Models call tools by function name: letters, digits, `_` and `-` only.
     if name.contains('.') {
-        return (
-            ConditionStatus::False,
-            reasons::INVALID_NAME,
-            format!(
-                "tool name {name} contains '.', which model providers refuse in function names; rename the Tool"
-            ),
+        let message = format!(
+            "tool name {name} contains '.', which model providers refuse in function names; rename the Tool"
         );
+        return Err((reasons::INVALID_NAME, message));
     }
-    if let Some(schema) = &tool.spec.input_schema {
-        if schema.get("type").is_some_and(|t| t != "object") {
-            return (
-                ConditionStatus::False,
-                reasons::INVALID_SCHEMA,
-                "inputSchema must describe an object (type: object)".into(),
-            );
-        }
-        if let Err(err) = jsonschema::validator_for(schema) {
-            return (
-                ConditionStatus::False,
-                reasons::INVALID_SCHEMA,
-                format!("inputSchema is not a valid JSON Schema: {err}"),
-            );
+    Ok(())
+}
+
+fn check_schema(tool: &Tool) -> Result<(), Refusal> {
+    let Some(schema) = &tool.spec.input_schema else { return Ok(()) };
+    if schema.get("type").is_some_and(|t| t != "object") {
+        return Err((reasons::INVALID_SCHEMA, "inputSchema must describe an object (type: object)".into()));
+    }
+    jsonschema::validator_for(schema)
+        .map(|_| ())
+        .map_err(|err| (reasons::INVALID_SCHEMA, format!("inputSchema is not a valid JSON Schema: {err}")))
+}
+
+fn check_builtin(tool: &Tool) -> Result<(), Refusal> {
+    let memory = tool
+        .spec
+        .builtin
+        .as_ref()
+        .is_some_and(|b| matches!(b.name, BuiltinToolName::MemorySearch | BuiltinToolName::MemoryStore));
+    if memory {
+        let message =
+            "the memory_search and memory_store builtins are not available in this runner version yet";
+        return Err((reasons::UNSUPPORTED, message.into()));
+    }
+    Ok(())
+}
+
+fn check_http(tool: &Tool, secret_key: SecretKeyLookup<'_>) -> Result<(), Refusal> {
+    let Some(http) = &tool.spec.http else {
+        return Err((reasons::INVALID, "type http needs an http block".into()));
+    };
+    if !balanced_placeholders(&http.url) {
+        let message = format!("http.url {} has an unclosed or nested {{placeholder}}", http.url);
+        return Err((reasons::INVALID_URL, message));
+    }
+    for (header, value) in &http.headers {
+        if !is_header_token(header) || value.contains(['\r', '\n']) {
+            let message = format!("http.headers {header:?} is not a valid HTTP header name and value");
+            return Err((reasons::INVALID_HEADER, message));
         }
     }
-    match tool.spec.type_ {
-        ToolType::Mcp | ToolType::Wasm => {
-            return (
-                ConditionStatus::False,
-                reasons::UNSUPPORTED,
-                format!("type {:?} is not supported by this version of the runner yet", tool.spec.type_)
-                    .to_lowercase(),
-            );
-        }
-        ToolType::Builtin => {
-            let memory = |b: &&agentry_crds::BuiltinTool| {
-                matches!(b.name, BuiltinToolName::MemorySearch | BuiltinToolName::MemoryStore)
-            };
-            if tool.spec.builtin.as_ref().is_some_and(|b| memory(&b)) {
-                return (
-                    ConditionStatus::False,
-                    reasons::UNSUPPORTED,
-                    "the memory_search and memory_store builtins are not available in this runner version yet".into(),
+    for header in &http.headers_from {
+        let reference = &header.secret_key_ref;
+        match secret_key(&reference.name, &reference.key) {
+            None => {
+                let message = format!("Secret {} (header {}) not found", reference.name, header.name);
+                return Err((reasons::SECRET_NOT_FOUND, message));
+            }
+            Some(false) => {
+                let message = format!(
+                    "Secret {} has no non-empty key {} (header {}); add it",
+                    reference.name, reference.key, header.name
                 );
+                return Err((reasons::KEY_MISSING, message));
             }
+            Some(true) => {}
         }
-        ToolType::Http => {
-            let Some(http) = &tool.spec.http else {
-                return (ConditionStatus::False, reasons::INVALID, "type http needs an http block".into());
-            };
-            if !balanced_placeholders(&http.url) {
-                return (
-                    ConditionStatus::False,
-                    reasons::INVALID_URL,
-                    format!("http.url {} has an unclosed or nested {{placeholder}}", http.url),
-                );
-            }
-            for (header, value) in &http.headers {
-                if !is_header_token(header) || value.contains(['\r', '\n']) {
-                    return (
-                        ConditionStatus::False,
-                        reasons::INVALID_HEADER,
-                        format!("http.headers {header:?} is not a valid HTTP header name and value"),
-                    );
-                }
-            }
-            for header in &http.headers_from {
-                let reference = &header.secret_key_ref;
-                match secret_key(&reference.name, &reference.key) {
-                    None => {
-                        return (
-                            ConditionStatus::False,
-                            reasons::SECRET_NOT_FOUND,
-                            format!("Secret {} (header {}) not found", reference.name, header.name),
-                        );
-                    }
-                    Some(false) => {
-                        return (
-                            ConditionStatus::False,
-                            reasons::KEY_MISSING,
-                            format!(
-                                "Secret {} has no non-empty key {} (header {}); add it",
-                                reference.name, reference.key, header.name
-                            ),
-                        );
-                    }
-                    Some(true) => {}
-                }
-            }
-        }
-        ToolType::Agent => {}
     }
-    (ConditionStatus::True, reasons::VALID, "the input schema compiles and the tool can run".into())
+    Ok(())
 }
 
 #[cfg(test)]
