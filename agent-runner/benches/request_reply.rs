@@ -8,7 +8,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use agentry_protocol::runner_config::{
-    HttpConfig, Limits, ModelEndpoint, NatsConfig, Pricing, Provider, Resilience, RunnerConfig,
+    AgentRole, HttpConfig, Limits, ModelEndpoint, NatsConfig, Pricing, Provider, Resilience, RunnerConfig,
     ToolDefinition, ToolImplementation,
 };
 use agentry_protocol::subjects::{self, SubjectToken};
@@ -30,7 +30,7 @@ fn config(namespace: &str, agent: &str, base_url: &str, tools: Vec<ToolDefinitio
         version: RUNNER_CONFIG_VERSION,
         namespace: namespace.into(),
         agent: agent.into(),
-        role: "worker".into(),
+        role: AgentRole::Worker,
         description: None,
         system_prompt: Some("Answer briefly.".into()),
         memory_blocks: Vec::new(),

@@ -22,7 +22,8 @@ use anyhow::{Context, bail};
 /// one machine do not collide on a port.
 const HTTP_LISTEN_ENV: &str = "AGENTRY_HTTP_LISTEN";
 /// How long buffered events get to reach JetStream at exit.
-const EVENT_FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
+const EVENT_FLUSH_TIMEOUT: Duration =
+    Duration::from_secs(agentry_protocol::runner_config::EVENT_FLUSH_SECONDS);
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()

@@ -22,8 +22,8 @@ pub struct RunnerConfig {
     pub namespace: String,
     /// The agent's name.
     pub agent: String,
-    /// The agent's role (`domain`, `orchestrator`, …).
-    pub role: String,
+    /// The part the agent plays in its fleet.
+    pub role: AgentRole,
     /// What the agent is for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
@@ -52,19 +52,83 @@ pub struct RunnerConfig {
     /// The runner's own HTTP endpoint (`/healthz`, `/readyz`, `/metrics`).
     #[serde(default)]
     pub http: HttpConfig,
-    /// Seconds in-flight requests get to finish after SIGTERM.
+    /// Seconds in-flight requests get to finish after SIGTERM; [`DEFAULT_SHUTDOWN_GRACE_SECONDS`]
+    /// when absent. The operator writes `limits.timeoutSeconds` plus a margin, so a drain never
+    /// cuts a request it admitted.
     #[serde(default = "default_grace_seconds")]
     pub shutdown_grace_seconds: u64,
-    /// Events waiting for JetStream beyond this count are dropped (and counted).
+    /// Events waiting for JetStream beyond this count are dropped (and counted);
+    /// [`DEFAULT_EVENT_BUFFER`] when absent.
     #[serde(default = "default_event_buffer")]
     pub event_buffer: usize,
 }
 
+/// The drain of a config that names none: Kubernetes' default termination grace period (30 s)
+/// less the [`EVENT_FLUSH_SECONDS`] that follow the drain, so the runner still exits before the
+/// kubelet's SIGKILL.
+pub const DEFAULT_SHUTDOWN_GRACE_SECONDS: u64 = 25;
+
+/// How long the runner gives buffered events to reach JetStream at exit, after the drain. A pod's
+/// termination grace period must cover the drain and this.
+pub const EVENT_FLUSH_SECONDS: u64 = 5;
+
+/// Events buffered for JetStream before new ones are dropped. Events are well under a KiB to a
+/// few KiB each, so this bounds the buffer to some MiB while riding out a JetStream outage of tens
+/// of seconds at hundreds of events a second; beyond it, dropping (and counting) beats growing
+/// without bound.
+pub const DEFAULT_EVENT_BUFFER: usize = 10_000;
+
 fn default_grace_seconds() -> u64 {
-    25
+    DEFAULT_SHUTDOWN_GRACE_SECONDS
 }
 fn default_event_buffer() -> usize {
-    10_000
+    DEFAULT_EVENT_BUFFER
+}
+
+/// What part an agent plays in a fleet; the Agent's `spec.role`, same names.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[serde(rename_all = "kebab-case")]
+pub enum AgentRole {
+    /// Expert in one business domain.
+    Domain,
+    /// Plans work and routes it to peers.
+    Orchestrator,
+    /// Oversees and checks other agents' work.
+    Supervisor,
+    /// Carries out delegated tasks.
+    Worker,
+    /// Analyses data and reports findings.
+    Analyzer,
+    /// Prepares options and recommendations for a person's decision.
+    DecisionSupport,
+    /// Reviews code changes.
+    CodeReview,
+}
+
+impl AgentRole {
+    /// Every role, in declaration order.
+    pub const ALL: [Self; 7] = [
+        Self::Domain,
+        Self::Orchestrator,
+        Self::Supervisor,
+        Self::Worker,
+        Self::Analyzer,
+        Self::DecisionSupport,
+        Self::CodeReview,
+    ];
+
+    /// The role's name as in manifests and the config.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Domain => "domain",
+            Self::Orchestrator => "orchestrator",
+            Self::Supervisor => "supervisor",
+            Self::Worker => "worker",
+            Self::Analyzer => "analyzer",
+            Self::DecisionSupport => "decision-support",
+            Self::CodeReview => "code-review",
+        }
+    }
 }
 
 /// One block of always-present context.
@@ -202,15 +266,15 @@ pub enum ToolImplementation {
     Http {
         /// URL template; `{arg}` is replaced by the URL-encoded argument.
         url: String,
-        /// HTTP method, upper case.
-        method: String,
+        /// HTTP method.
+        method: HttpMethod,
         /// Literal headers.
         #[serde(default)]
         headers: BTreeMap<String, String>,
         /// Headers whose values are in environment variables (set from Secrets).
         #[serde(default)]
         secret_headers: Vec<SecretHeader>,
-        /// Responses longer than this are cut.
+        /// Responses longer than this are cut; [`DEFAULT_MAX_RESPONSE_BYTES`] when absent.
         #[serde(default = "default_max_response_bytes")]
         max_response_bytes: usize,
     },
@@ -223,13 +287,84 @@ pub enum ToolImplementation {
     /// A function built into the runner.
     #[serde(rename_all = "camelCase")]
     Builtin {
-        /// `calculator`, `current_time`, …
-        name: String,
+        /// Which one.
+        name: BuiltinTool,
     },
 }
 
+/// How many bytes of an `http` tool's response reach the model: 64 KiB is a few thousand words,
+/// more than a model makes use of from one call, while a runaway endpoint cannot fill the prompt
+/// (and the provider's context window) with megabytes.
+pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 64 * 1024;
+
 fn default_max_response_bytes() -> usize {
-    64 * 1024
+    DEFAULT_MAX_RESPONSE_BYTES
+}
+
+/// HTTP method of an `http` tool; the Tool's `spec.http.method`, same names.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum HttpMethod {
+    /// Arguments become query parameters.
+    Get,
+    /// Arguments are the JSON body.
+    Post,
+    /// Arguments are the JSON body.
+    Put,
+    /// Arguments are the JSON body.
+    Patch,
+    /// Arguments become query parameters.
+    Delete,
+}
+
+impl HttpMethod {
+    /// Every method, in declaration order.
+    pub const ALL: [Self; 5] = [Self::Get, Self::Post, Self::Put, Self::Patch, Self::Delete];
+
+    /// The method as sent on the request line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Get => "GET",
+            Self::Post => "POST",
+            Self::Put => "PUT",
+            Self::Patch => "PATCH",
+            Self::Delete => "DELETE",
+        }
+    }
+
+    /// Whether the call's arguments go in the query string rather than a JSON body.
+    pub fn arguments_in_query(self) -> bool {
+        matches!(self, Self::Get | Self::Delete)
+    }
+}
+
+/// A function built into the runner; the Tool's `spec.builtin.name`, same names.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum BuiltinTool {
+    /// Arithmetic on numbers.
+    Calculator,
+    /// The current date and time, optionally in a named time zone.
+    CurrentTime,
+    /// Search the agent's long-term memory.
+    MemorySearch,
+    /// Store a memory.
+    MemoryStore,
+}
+
+impl BuiltinTool {
+    /// Every builtin, in declaration order.
+    pub const ALL: [Self; 4] = [Self::Calculator, Self::CurrentTime, Self::MemorySearch, Self::MemoryStore];
+
+    /// The builtin's name as in manifests and the config.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Calculator => "calculator",
+            Self::CurrentTime => "current_time",
+            Self::MemorySearch => "memory_search",
+            Self::MemoryStore => "memory_store",
+        }
+    }
 }
 
 /// A header whose value is read from an environment variable.
@@ -336,7 +471,7 @@ mod tests {
     #[test]
     fn unknown_fields_are_refused() {
         let err = serde_json::from_value::<RunnerConfig>(serde_json::json!({
-            "version": 1, "namespace": "a", "agent": "b", "role": "c", "models": [],
+            "version": 1, "namespace": "a", "agent": "b", "role": "worker", "models": [],
             "nats": {"url": "x"}, "sytemPrompt": "typo"
         }))
         .expect_err("typo refused");
@@ -352,6 +487,68 @@ mod tests {
         .expect("agent tool");
         assert_eq!(tool.implementation, ToolImplementation::Agent { agent: "finance-officer".into() });
         assert_eq!(tool.input_schema, serde_json::json!({"type": "object"}));
+    }
+
+    /// Every name serde reads for `T`, from its refusal of a name it does not know: serde's own
+    /// list of variants, so a variant missing from an `ALL` cannot go unnoticed.
+    fn serde_names<T: serde::de::DeserializeOwned + std::fmt::Debug>() -> Vec<String> {
+        let err = serde_json::from_value::<T>(serde_json::json!("no-such-name")).expect_err("unknown name");
+        let message = err.to_string();
+        let (_, list) = message.split_once("expected one of ").expect("serde lists the variants");
+        list.split(", ").map(|name| name.trim().trim_matches('`').to_string()).collect()
+    }
+
+    /// `all` lists every variant serde knows, in declaration order, each serializing to its
+    /// `as_str` name and reading back as itself; the names are `expected`.
+    fn wire_names_are<T>(all: &[T], name: fn(T) -> &'static str, expected: &[&str])
+    where
+        T: Serialize + serde::de::DeserializeOwned + Copy + PartialEq + std::fmt::Debug,
+    {
+        assert_eq!(serde_names::<T>(), expected);
+        assert_eq!(all.iter().map(|v| name(*v)).collect::<Vec<_>>(), expected);
+        for value in all.iter().copied() {
+            assert_eq!(serde_json::to_value(value).expect("serializes"), serde_json::json!(name(value)));
+            let back: T = serde_json::from_value(serde_json::json!(name(value))).expect("reads back");
+            assert_eq!(back, value);
+        }
+    }
+
+    #[test]
+    fn the_enums_wire_names_round_trip() {
+        // The names operators wrote and runners read when these fields were strings.
+        wire_names_are(
+            &AgentRole::ALL,
+            AgentRole::as_str,
+            &[
+                "domain",
+                "orchestrator",
+                "supervisor",
+                "worker",
+                "analyzer",
+                "decision-support",
+                "code-review",
+            ],
+        );
+        wire_names_are(&HttpMethod::ALL, HttpMethod::as_str, &["GET", "POST", "PUT", "PATCH", "DELETE"]);
+        wire_names_are(
+            &BuiltinTool::ALL,
+            BuiltinTool::as_str,
+            &["calculator", "current_time", "memory_search", "memory_store"],
+        );
+    }
+
+    #[test]
+    fn names_outside_the_enums_are_refused_naming_the_choices() {
+        let err = serde_json::from_value::<ToolImplementation>(serde_json::json!({
+            "type": "builtin", "name": "teleport"
+        }))
+        .expect_err("unknown builtin");
+        assert!(err.to_string().contains("teleport") && err.to_string().contains("current_time"), "{err}");
+        let err = serde_json::from_value::<ToolImplementation>(serde_json::json!({
+            "type": "http", "url": "http://h/", "method": "TRACE"
+        }))
+        .expect_err("unsupported method");
+        assert!(err.to_string().contains("TRACE") && err.to_string().contains("DELETE"), "{err}");
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use agentry_protocol::ErrorCode;
-use agentry_protocol::runner_config::{ToolDefinition, ToolImplementation};
+use agentry_protocol::runner_config::{HttpMethod, ToolDefinition, ToolImplementation};
 use agentry_tests::nats_fixture;
 use agentry_tests::scripted_model::{Flavor, ScriptedModel, Step};
 use axum::routing::get;
@@ -67,7 +67,7 @@ async fn an_answer_needing_an_http_tool_and_the_calculator() {
         }),
         implementation: ToolImplementation::Http {
             url: format!("{telemetry_url}/vehicles/{{vehicleId}}"),
-            method: "GET".into(),
+            method: HttpMethod::Get,
             headers: Default::default(),
             secret_headers: Vec::new(),
             max_response_bytes: 4096,

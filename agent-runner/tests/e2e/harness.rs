@@ -4,8 +4,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use agentry_protocol::runner_config::{
-    HttpConfig, Limits, ModelEndpoint, NatsConfig, Pricing, Provider, Resilience, RunnerConfig,
-    ToolDefinition, ToolImplementation,
+    AgentRole, BuiltinTool, HttpConfig, Limits, ModelEndpoint, NatsConfig, Pricing, Provider, Resilience,
+    RunnerConfig, ToolDefinition, ToolImplementation,
 };
 use agentry_protocol::subjects::{self, SubjectToken};
 use agentry_protocol::{AgentReply, AgentRequest, RUNNER_CONFIG_VERSION, headers};
@@ -51,7 +51,7 @@ pub fn calculator() -> ToolDefinition {
             "required": ["expression"],
             "additionalProperties": false
         }),
-        implementation: ToolImplementation::Builtin { name: "calculator".into() },
+        implementation: ToolImplementation::Builtin { name: BuiltinTool::Calculator },
         rate_limit_per_minute: None,
         timeout_seconds: 5,
     }
@@ -84,7 +84,7 @@ pub fn config(
         version: RUNNER_CONFIG_VERSION,
         namespace: namespace.to_string(),
         agent: agent.to_string(),
-        role: "domain".into(),
+        role: AgentRole::Domain,
         description: Some(format!("{agent} for tests")),
         system_prompt: Some(format!("You are {agent}.")),
         memory_blocks: Vec::new(),

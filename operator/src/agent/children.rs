@@ -3,7 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use agentry_crds::Agent;
+use agentry_crds::{Agent, PodOverrides};
+use agentry_protocol::runner_config::{CONFIG_PATH_ENV, EVENT_FLUSH_SECONDS};
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy, RollingUpdateDeployment};
 use k8s_openapi::api::core::v1::{
     Capabilities, ConfigMap, ConfigMapVolumeSource, Container, ContainerPort, EnvVar, EnvVarSource,
@@ -74,14 +75,147 @@ pub fn config_map(agent: &Agent, rendered: &Rendered) -> ConfigMap {
     }
 }
 
+/// Seconds the kubelet waits beyond the runner's drain and event flush before it sends SIGKILL:
+/// time to unsubscribe, flush the NATS connection and exit, so the kill never lands mid-flush.
+pub const EXIT_MARGIN_SECONDS: u64 = 5;
+/// The uid the runner runs as: distroless's `nonroot`, so `runAsNonRoot` holds whatever image is
+/// named.
+const RUNNER_UID: i64 = 65532;
+
+/// The pod's `terminationGracePeriodSeconds` for a runner that drains for `drain_seconds`: the
+/// drain, then the runner's [`EVENT_FLUSH_SECONDS`], then [`EXIT_MARGIN_SECONDS`]. The runner is
+/// done before the kubelet's SIGKILL, so a rollout never cuts a request the runner admitted.
+pub fn termination_grace_seconds(drain_seconds: u64) -> i64 {
+    let total = drain_seconds.saturating_add(EVENT_FLUSH_SECONDS).saturating_add(EXIT_MARGIN_SECONDS);
+    i64::try_from(total).unwrap_or(i64::MAX)
+}
+
 /// The runner Deployment.
 pub fn deployment(agent: &Agent, rendered: &Rendered, hash: &str, settings: &OperatorSettings) -> Deployment {
-    let spec = &agent.spec;
-    let overrides = spec.pod_template.clone().unwrap_or_default();
-    let port = i32::from(settings.runner_http_port);
+    let overrides = agent.spec.pod_template.clone().unwrap_or_default();
+    Deployment {
+        metadata: metadata(agent, agent.name_any()),
+        spec: Some(DeploymentSpec {
+            replicas: Some(replicas(agent)),
+            selector: LabelSelector { match_labels: Some(selector(agent)), ..LabelSelector::default() },
+            strategy: Some(rollout_strategy()),
+            template: PodTemplateSpec {
+                metadata: Some(pod_metadata(agent, &overrides, hash)),
+                spec: Some(pod_spec(agent, rendered, &overrides, settings)),
+            },
+            ..DeploymentSpec::default()
+        }),
+        status: None,
+    }
+}
+
+/// Runner pods wanted: none while the Agent is paused.
+fn replicas(agent: &Agent) -> i32 {
+    if agent.spec.paused { 0 } else { agent.spec.replicas }
+}
+
+/// One new pod before an old one goes, so an agent never has fewer ready runners than asked for
+/// during a rollout.
+fn rollout_strategy() -> DeploymentStrategy {
+    DeploymentStrategy {
+        type_: Some("RollingUpdate".into()),
+        rolling_update: Some(RollingUpdateDeployment {
+            max_surge: Some(IntOrString::Int(1)),
+            max_unavailable: Some(IntOrString::Int(0)),
+        }),
+    }
+}
+
+/// The pod template's labels (the user's, then ours over them: the selector depends on ours) and
+/// annotations (the user's plus the config hash that rolls the pods).
+fn pod_metadata(agent: &Agent, overrides: &PodOverrides, hash: &str) -> ObjectMeta {
+    let mut pod_labels = overrides.labels.clone();
+    pod_labels.extend(labels(agent));
+    let mut pod_annotations = overrides.annotations.clone();
+    pod_annotations.insert(CONFIG_HASH_ANNOTATION.into(), hash.into());
+    ObjectMeta { labels: Some(pod_labels), annotations: Some(pod_annotations), ..ObjectMeta::default() }
+}
+
+/// The runner pod: one container, the config volume, a grace period covering the drain, no API
+/// token, and the scheduling overrides the Agent asks for.
+fn pod_spec(
+    agent: &Agent,
+    rendered: &Rendered,
+    overrides: &PodOverrides,
+    settings: &OperatorSettings,
+) -> PodSpec {
+    PodSpec {
+        containers: vec![runner_container(agent, rendered, settings)],
+        volumes: Some(vec![Volume {
+            name: "config".into(),
+            config_map: Some(ConfigMapVolumeSource {
+                name: config_map_name(agent),
+                ..ConfigMapVolumeSource::default()
+            }),
+            ..Volume::default()
+        }]),
+        termination_grace_period_seconds: Some(termination_grace_seconds(
+            rendered.config.shutdown_grace_seconds,
+        )),
+        automount_service_account_token: Some(false),
+        security_context: Some(PodSecurityContext {
+            run_as_non_root: Some(true),
+            run_as_user: Some(RUNNER_UID),
+            seccomp_profile: Some(SeccompProfile {
+                type_: "RuntimeDefault".into(),
+                ..SeccompProfile::default()
+            }),
+            ..PodSecurityContext::default()
+        }),
+        service_account_name: overrides.service_account_name.clone(),
+        node_selector: (!overrides.node_selector.is_empty()).then(|| overrides.node_selector.clone()),
+        tolerations: (!overrides.tolerations.is_empty()).then(|| overrides.tolerations.clone()),
+        affinity: overrides.affinity.clone(),
+        priority_class_name: overrides.priority_class_name.clone(),
+        image_pull_secrets: (!overrides.image_pull_secrets.is_empty())
+            .then(|| overrides.image_pull_secrets.clone()),
+        ..PodSpec::default()
+    }
+}
+
+/// The runner container: its image, environment, HTTP port and probes, the config mounted
+/// read-only, and no privileges.
+fn runner_container(agent: &Agent, rendered: &Rendered, settings: &OperatorSettings) -> Container {
+    Container {
+        name: "runner".into(),
+        image: Some(agent.spec.image.clone().unwrap_or_else(|| settings.runner_image.clone())),
+        env: Some(runner_env(rendered)),
+        ports: Some(vec![ContainerPort {
+            name: Some("http".into()),
+            container_port: i32::from(settings.runner_http_port),
+            protocol: Some("TCP".into()),
+            ..ContainerPort::default()
+        }]),
+        readiness_probe: Some(http_probe("/readyz", 5)),
+        liveness_probe: Some(http_probe("/healthz", 10)),
+        resources: agent.spec.resources.clone(),
+        volume_mounts: Some(vec![VolumeMount {
+            name: "config".into(),
+            mount_path: CONFIG_MOUNT_DIR.into(),
+            read_only: Some(true),
+            ..VolumeMount::default()
+        }]),
+        security_context: Some(SecurityContext {
+            allow_privilege_escalation: Some(false),
+            read_only_root_filesystem: Some(true),
+            run_as_non_root: Some(true),
+            capabilities: Some(Capabilities { drop: Some(vec!["ALL".into()]), ..Capabilities::default() }),
+            ..SecurityContext::default()
+        }),
+        ..Container::default()
+    }
+}
+
+/// The runner's environment: where its config is, who its pod is, and each Secret key it reads.
+fn runner_env(rendered: &Rendered) -> Vec<EnvVar> {
     let mut env = vec![
         EnvVar {
-            name: "AGENTRY_CONFIG".into(),
+            name: CONFIG_PATH_ENV.into(),
             value: Some(format!("{CONFIG_MOUNT_DIR}/{CONFIG_KEY}")),
             ..EnvVar::default()
         },
@@ -100,7 +234,13 @@ pub fn deployment(agent: &Agent, rendered: &Rendered, hash: &str, settings: &Ope
         }),
         ..EnvVar::default()
     }));
-    let probe = |path: &str, period: i32| Probe {
+    env
+}
+
+/// A probe of the runner's HTTP endpoint at `path` every `period` seconds, failing after three
+/// misses in a row.
+fn http_probe(path: &str, period: i32) -> Probe {
+    Probe {
         http_get: Some(HTTPGetAction {
             path: Some(path.into()),
             port: IntOrString::String("http".into()),
@@ -109,96 +249,6 @@ pub fn deployment(agent: &Agent, rendered: &Rendered, hash: &str, settings: &Ope
         period_seconds: Some(period),
         failure_threshold: Some(3),
         ..Probe::default()
-    };
-    let container = Container {
-        name: "runner".into(),
-        image: Some(spec.image.clone().unwrap_or_else(|| settings.runner_image.clone())),
-        env: Some(env),
-        ports: Some(vec![ContainerPort {
-            name: Some("http".into()),
-            container_port: port,
-            protocol: Some("TCP".into()),
-            ..ContainerPort::default()
-        }]),
-        readiness_probe: Some(probe("/readyz", 5)),
-        liveness_probe: Some(probe("/healthz", 10)),
-        resources: spec.resources.clone(),
-        volume_mounts: Some(vec![VolumeMount {
-            name: "config".into(),
-            mount_path: CONFIG_MOUNT_DIR.into(),
-            read_only: Some(true),
-            ..VolumeMount::default()
-        }]),
-        security_context: Some(SecurityContext {
-            allow_privilege_escalation: Some(false),
-            read_only_root_filesystem: Some(true),
-            run_as_non_root: Some(true),
-            capabilities: Some(Capabilities { drop: Some(vec!["ALL".into()]), ..Capabilities::default() }),
-            ..SecurityContext::default()
-        }),
-        ..Container::default()
-    };
-    let mut pod_labels = labels(agent);
-    pod_labels.extend(overrides.labels.clone());
-    // Our labels win: the selector depends on them.
-    pod_labels.extend(labels(agent));
-    let mut pod_annotations = overrides.annotations.clone();
-    pod_annotations.insert(CONFIG_HASH_ANNOTATION.into(), hash.into());
-    let replicas = if spec.paused { 0 } else { spec.replicas };
-    Deployment {
-        metadata: metadata(agent, agent.name_any()),
-        spec: Some(DeploymentSpec {
-            replicas: Some(replicas),
-            selector: LabelSelector { match_labels: Some(selector(agent)), ..LabelSelector::default() },
-            strategy: Some(DeploymentStrategy {
-                type_: Some("RollingUpdate".into()),
-                rolling_update: Some(RollingUpdateDeployment {
-                    max_surge: Some(IntOrString::Int(1)),
-                    max_unavailable: Some(IntOrString::Int(0)),
-                }),
-            }),
-            template: PodTemplateSpec {
-                metadata: Some(ObjectMeta {
-                    labels: Some(pod_labels),
-                    annotations: Some(pod_annotations),
-                    ..ObjectMeta::default()
-                }),
-                spec: Some(PodSpec {
-                    containers: vec![container],
-                    volumes: Some(vec![Volume {
-                        name: "config".into(),
-                        config_map: Some(ConfigMapVolumeSource {
-                            name: config_map_name(agent),
-                            ..ConfigMapVolumeSource::default()
-                        }),
-                        ..Volume::default()
-                    }]),
-                    // The runner drains for its grace period; the kubelet waits a little longer.
-                    termination_grace_period_seconds: Some(rendered.config.shutdown_grace_seconds as i64 + 5),
-                    automount_service_account_token: Some(false),
-                    security_context: Some(PodSecurityContext {
-                        run_as_non_root: Some(true),
-                        run_as_user: Some(65532),
-                        seccomp_profile: Some(SeccompProfile {
-                            type_: "RuntimeDefault".into(),
-                            ..SeccompProfile::default()
-                        }),
-                        ..PodSecurityContext::default()
-                    }),
-                    service_account_name: overrides.service_account_name.clone(),
-                    node_selector: (!overrides.node_selector.is_empty())
-                        .then(|| overrides.node_selector.clone()),
-                    tolerations: (!overrides.tolerations.is_empty()).then(|| overrides.tolerations.clone()),
-                    affinity: overrides.affinity.clone(),
-                    priority_class_name: overrides.priority_class_name.clone(),
-                    image_pull_secrets: (!overrides.image_pull_secrets.is_empty())
-                        .then(|| overrides.image_pull_secrets.clone()),
-                    ..PodSpec::default()
-                }),
-            },
-            ..DeploymentSpec::default()
-        }),
-        status: None,
     }
 }
 
@@ -279,5 +329,101 @@ pub fn network_policy(
                 ..NetworkPolicyEgressRule::default()
             }]),
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::runner_config_render::{DRAIN_MARGIN_SECONDS, render};
+
+    fn agent(spec: Value) -> Agent {
+        serde_json::from_value(json!({
+            "apiVersion": "agentry.dev/v1alpha1", "kind": "Agent",
+            "metadata": {"name": "finance-officer", "namespace": "fleet", "uid": "u-1"},
+            "spec": spec,
+        }))
+        .expect("agent")
+    }
+
+    fn settings() -> OperatorSettings {
+        OperatorSettings::new("runner:dev", "nats://nats.agentry:4222")
+    }
+
+    fn pod_spec_of(deployment: &Deployment) -> &PodSpec {
+        deployment.spec.as_ref().and_then(|s| s.template.spec.as_ref()).expect("pod spec")
+    }
+
+    #[test]
+    fn the_grace_period_covers_the_drain_the_event_flush_and_exit() {
+        assert_eq!(termination_grace_seconds(125), 125 + 5 + 5);
+        assert_eq!(termination_grace_seconds(u64::MAX), i64::MAX);
+    }
+
+    #[test]
+    fn the_kubelet_waits_out_every_request_the_runner_admitted() {
+        for timeout in [1, 120, 3600] {
+            let agent =
+                agent(json!({"role": "worker", "modelRef": "gpt", "limits": {"timeoutSeconds": timeout}}));
+            let rendered = render(&agent, &[], &[], &settings());
+            let drain = rendered.config.shutdown_grace_seconds;
+            assert_eq!(drain, timeout + DRAIN_MARGIN_SECONDS);
+            let grace = pod_spec_of(&deployment(&agent, &rendered, "h", &settings()))
+                .termination_grace_period_seconds
+                .expect("grace period");
+            // The runner drains, then flushes events; SIGKILL comes only after both.
+            assert!(grace > i64::try_from(timeout).expect("fits"), "{timeout}: {grace}");
+            assert!(grace > i64::try_from(drain + EVENT_FLUSH_SECONDS).expect("fits"), "{timeout}: {grace}");
+        }
+    }
+
+    #[test]
+    fn a_paused_agent_has_no_pods() {
+        assert_eq!(replicas(&agent(json!({"role": "worker", "modelRef": "gpt", "replicas": 3}))), 3);
+        assert_eq!(
+            replicas(&agent(json!({"role": "worker", "modelRef": "gpt", "replicas": 3, "paused": true}))),
+            0
+        );
+    }
+
+    #[test]
+    fn the_pods_keep_the_users_labels_but_never_lose_ours() {
+        let agent = agent(json!({"role": "worker", "modelRef": "gpt"}));
+        let overrides = PodOverrides {
+            labels: BTreeMap::from([
+                ("team".to_string(), "finance".to_string()),
+                (AGENT_LABEL.to_string(), "someone-else".to_string()),
+            ]),
+            annotations: BTreeMap::from([("note".to_string(), "x".to_string())]),
+            ..PodOverrides::default()
+        };
+        let meta = pod_metadata(&agent, &overrides, "abc");
+        let labels = meta.labels.expect("labels");
+        assert_eq!(labels.get("team").map(String::as_str), Some("finance"));
+        assert_eq!(labels.get(AGENT_LABEL).map(String::as_str), Some("finance-officer"));
+        let annotations = meta.annotations.expect("annotations");
+        assert_eq!(annotations.get(CONFIG_HASH_ANNOTATION).map(String::as_str), Some("abc"));
+        assert_eq!(annotations.get("note").map(String::as_str), Some("x"));
+    }
+
+    #[test]
+    fn the_runner_reads_its_config_and_each_secret_from_the_environment() {
+        let agent = agent(json!({"role": "worker", "modelRef": "gpt"}));
+        let mut rendered = render(&agent, &[], &[], &settings());
+        rendered.secret_env = vec![crate::runner_config_render::SecretEnv {
+            env: "AGENTRY_MODEL_KEY_0".into(),
+            secret: "keys".into(),
+            key: "openai".into(),
+        }];
+        let env = runner_env(&rendered);
+        assert_eq!(env[0].name, CONFIG_PATH_ENV);
+        assert_eq!(env[0].value.as_deref(), Some("/etc/agentry/runner.json"));
+        let key = env.iter().find(|e| e.name == "AGENTRY_MODEL_KEY_0").expect("key variable");
+        let selector =
+            key.value_from.as_ref().and_then(|v| v.secret_key_ref.as_ref()).expect("from a Secret");
+        assert_eq!((selector.name.as_str(), selector.key.as_str()), ("keys", "openai"));
+        assert_eq!(key.value, None, "the value never appears in the Deployment");
     }
 }

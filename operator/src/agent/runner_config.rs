@@ -4,11 +4,15 @@
 
 use std::collections::BTreeSet;
 
-use agentry_crds::{Agent, BuiltinToolName, HttpMethod, Model, ModelProvider, Tool, ToolType};
+use agentry_crds::{
+    Agent, AgentLimits, AgentMemory, AgentRole, BuiltinToolName, HttpMethod, HttpTool, Model, ModelProvider,
+    Tool, ToolType,
+};
 use agentry_protocol::RUNNER_CONFIG_VERSION;
 use agentry_protocol::runner_config::{
-    HttpConfig, Limits, MemoryBlock, ModelEndpoint, NatsConfig, Pricing, Provider, Resilience, RunnerConfig,
-    SecretHeader, ToolDefinition, ToolImplementation,
+    self, BuiltinTool, DEFAULT_EVENT_BUFFER, DEFAULT_MAX_RESPONSE_BYTES, HttpConfig, Limits, MemoryBlock,
+    ModelEndpoint, NatsConfig, Pricing, Provider, Resilience, RunnerConfig, SecretHeader, ToolDefinition,
+    ToolImplementation,
 };
 use kube::ResourceExt;
 use sha2::{Digest, Sha256};
@@ -44,79 +48,236 @@ pub struct Rendered {
     pub egress_ports: BTreeSet<u16>,
 }
 
+/// Seconds the runner's drain waits beyond `limits.timeoutSeconds`. A request the NATS server
+/// had already sent when the drain began is admitted a moment after SIGTERM and may then run its
+/// whole timeout; its reply still has to go out. Without the margin a drain could cut exactly the
+/// requests it admitted last.
+pub const DRAIN_MARGIN_SECONDS: u64 = 5;
+
+/// A model's timeout when the Model's number does not fit the config's type (the Model's own
+/// default); the API's range refuses such numbers, so it is never reached in practice.
+const MODEL_TIMEOUT_FALLBACK_SECONDS: u64 = 60;
+
+/// How long the runner's drain waits for in-flight requests: an Agent's `limits.timeoutSeconds`
+/// plus [`DRAIN_MARGIN_SECONDS`], so a rollout never cuts a request it admitted.
+pub fn drain_seconds(timeout_seconds: u64) -> u64 {
+    timeout_seconds.saturating_add(DRAIN_MARGIN_SECONDS)
+}
+
+/// What the pod needs besides the config, gathered while rendering the models and tools.
+#[derive(Debug, Default)]
+struct PodNeeds {
+    secret_env: Vec<SecretEnv>,
+    egress_ports: BTreeSet<u16>,
+}
+
+impl PodNeeds {
+    /// Exposes Secret key `secret`/`key` as environment variable `env`, which it returns.
+    fn secret(&mut self, env: String, secret: &str, key: &str) -> String {
+        self.secret_env.push(SecretEnv { env: env.clone(), secret: secret.into(), key: key.into() });
+        env
+    }
+
+    /// Opens egress to the port `url` connects to.
+    fn endpoint(&mut self, url: &str) {
+        self.egress_ports.extend(url_port(url));
+    }
+}
+
 /// Renders `agent` with its resolved model chain and tools.
 pub fn render(agent: &Agent, models: &[Model], tools: &[Tool], settings: &OperatorSettings) -> Rendered {
     let spec = &agent.spec;
-    let mut secret_env = Vec::new();
-    let mut egress_ports = BTreeSet::new();
-
-    let models: Vec<ModelEndpoint> = models
+    let mut needs = PodNeeds::default();
+    let limits = limits(&spec.limits);
+    let models = models.iter().enumerate().map(|(i, model)| model_endpoint(i, model, &mut needs)).collect();
+    let tools = tools
         .iter()
         .enumerate()
-        .map(|(i, model)| {
-            let api_key_env = model.spec.api_key_secret_ref.as_ref().map(|r| {
-                let env = format!("AGENTRY_MODEL_KEY_{i}");
-                secret_env.push(SecretEnv { env: env.clone(), secret: r.name.clone(), key: r.key.clone() });
-                env
-            });
-            let provider = match model.spec.provider {
-                ModelProvider::Openai => Provider::Openai,
-                ModelProvider::Anthropic => Provider::Anthropic,
-                ModelProvider::OpenaiCompatible => Provider::OpenaiCompatible,
-            };
-            let default_url = match provider {
-                Provider::Anthropic => "https://api.anthropic.com",
-                _ => "https://api.openai.com/v1",
-            };
-            egress_ports.extend(url_port(model.spec.base_url.as_deref().unwrap_or(default_url)));
-            ModelEndpoint {
-                name: model.name_any(),
-                provider,
-                model: model.spec.model.clone(),
-                base_url: model.spec.base_url.clone(),
-                api_key_env,
-                temperature: model.spec.temperature,
-                top_p: model.spec.top_p,
-                max_tokens: model.spec.max_tokens.and_then(|t| u32::try_from(t).ok()),
-                presence_penalty: model.spec.presence_penalty,
-                frequency_penalty: model.spec.frequency_penalty,
-                pricing: model.spec.pricing.as_ref().map_or_else(Pricing::default, |p| Pricing {
-                    input_per_million_tokens: p.input_per_million_tokens,
-                    output_per_million_tokens: p.output_per_million_tokens,
-                }),
-                timeout_seconds: u64::try_from(model.spec.timeout_seconds).unwrap_or(60),
-            }
-        })
+        .filter_map(|(i, tool)| tool_definition(i, tool, limits.timeout_seconds, &mut needs))
         .collect();
+    let config = RunnerConfig {
+        version: RUNNER_CONFIG_VERSION,
+        namespace: agent.namespace().unwrap_or_default(),
+        agent: agent.name_any(),
+        role: agent_role(spec.role),
+        description: spec.description.clone(),
+        system_prompt: spec.system_prompt.clone(),
+        memory_blocks: memory_blocks(spec.memory.as_ref()),
+        models,
+        tools,
+        peers: spec.peers.clone(),
+        shutdown_grace_seconds: drain_seconds(limits.timeout_seconds),
+        limits,
+        resilience: resilience(&spec.resilience),
+        nats: NatsConfig { url: settings.nats_url.clone() },
+        http: HttpConfig { listen: format!("0.0.0.0:{}", settings.runner_http_port) },
+        event_buffer: DEFAULT_EVENT_BUFFER,
+    };
+    // Struct fields serialize in declaration order and maps are BTreeMaps, so equal configs
+    // give equal JSON and equal hashes.
+    let json = serde_json::to_string_pretty(&config).unwrap_or_default();
+    let PodNeeds { mut secret_env, egress_ports } = needs;
+    secret_env.sort();
+    secret_env.dedup();
+    Rendered { config, json, secret_env, egress_ports }
+}
 
-    let tools: Vec<ToolDefinition> = tools
-        .iter()
-        .enumerate()
-        .filter_map(|(i, tool)| {
-            let (implementation, timeout) = tool_implementation(i, tool, &mut secret_env, &mut egress_ports)?;
-            Some(ToolDefinition {
-                name: tool.name_any(),
-                description: tool.spec.description.clone(),
-                input_schema: tool
-                    .spec
-                    .input_schema
-                    .clone()
-                    .unwrap_or_else(|| serde_json::json!({"type": "object"})),
-                implementation,
-                rate_limit_per_minute: tool
-                    .spec
-                    .rate_limit
-                    .as_ref()
-                    .and_then(|r| u32::try_from(r.requests_per_minute).ok()),
-                timeout_seconds: timeout
-                    .unwrap_or_else(|| u64::try_from(spec.limits.timeout_seconds).unwrap_or(120)),
-            })
-        })
-        .collect();
+/// The agent's role in the config: the API's roles, one for one.
+fn agent_role(role: AgentRole) -> runner_config::AgentRole {
+    match role {
+        AgentRole::Domain => runner_config::AgentRole::Domain,
+        AgentRole::Orchestrator => runner_config::AgentRole::Orchestrator,
+        AgentRole::Supervisor => runner_config::AgentRole::Supervisor,
+        AgentRole::Worker => runner_config::AgentRole::Worker,
+        AgentRole::Analyzer => runner_config::AgentRole::Analyzer,
+        AgentRole::DecisionSupport => runner_config::AgentRole::DecisionSupport,
+        AgentRole::CodeReview => runner_config::AgentRole::CodeReview,
+    }
+}
 
-    let memory_blocks = spec
-        .memory
+/// An http tool's method in the config: the API's methods, one for one.
+fn http_method(method: HttpMethod) -> runner_config::HttpMethod {
+    match method {
+        HttpMethod::Get => runner_config::HttpMethod::Get,
+        HttpMethod::Post => runner_config::HttpMethod::Post,
+        HttpMethod::Put => runner_config::HttpMethod::Put,
+        HttpMethod::Patch => runner_config::HttpMethod::Patch,
+        HttpMethod::Delete => runner_config::HttpMethod::Delete,
+    }
+}
+
+/// A builtin in the config: the API's builtins, one for one.
+fn builtin_tool(name: BuiltinToolName) -> BuiltinTool {
+    match name {
+        BuiltinToolName::Calculator => BuiltinTool::Calculator,
+        BuiltinToolName::CurrentTime => BuiltinTool::CurrentTime,
+        BuiltinToolName::MemorySearch => BuiltinTool::MemorySearch,
+        BuiltinToolName::MemoryStore => BuiltinTool::MemoryStore,
+    }
+}
+
+/// A model's provider in the config.
+fn provider(provider: ModelProvider) -> Provider {
+    match provider {
+        ModelProvider::Openai => Provider::Openai,
+        ModelProvider::Anthropic => Provider::Anthropic,
+        ModelProvider::OpenaiCompatible => Provider::OpenaiCompatible,
+    }
+}
+
+/// The URL a provider is reached at when its Model names no `baseUrl`.
+fn default_base_url(provider: Provider) -> &'static str {
+    match provider {
+        Provider::Anthropic => "https://api.anthropic.com",
+        Provider::Openai | Provider::OpenaiCompatible => "https://api.openai.com/v1",
+    }
+}
+
+/// The `index`th model of the chain; its API key (when it has one) becomes
+/// `AGENTRY_MODEL_KEY_<index>`.
+fn model_endpoint(index: usize, model: &Model, needs: &mut PodNeeds) -> ModelEndpoint {
+    let spec = &model.spec;
+    let provider = provider(spec.provider);
+    needs.endpoint(spec.base_url.as_deref().unwrap_or(default_base_url(provider)));
+    let api_key_env = spec
+        .api_key_secret_ref
         .as_ref()
+        .map(|r| needs.secret(format!("AGENTRY_MODEL_KEY_{index}"), &r.name, &r.key));
+    ModelEndpoint {
+        name: model.name_any(),
+        provider,
+        model: spec.model.clone(),
+        base_url: spec.base_url.clone(),
+        api_key_env,
+        temperature: spec.temperature,
+        top_p: spec.top_p,
+        max_tokens: spec.max_tokens.and_then(|t| u32::try_from(t).ok()),
+        presence_penalty: spec.presence_penalty,
+        frequency_penalty: spec.frequency_penalty,
+        pricing: spec.pricing.as_ref().map_or_else(Pricing::default, |p| Pricing {
+            input_per_million_tokens: p.input_per_million_tokens,
+            output_per_million_tokens: p.output_per_million_tokens,
+        }),
+        timeout_seconds: u64::try_from(spec.timeout_seconds).unwrap_or(MODEL_TIMEOUT_FALLBACK_SECONDS),
+    }
+}
+
+/// The `index`th tool, or `None` for one the runner cannot run. A tool without a timeout of its
+/// own gets the agent's request timeout.
+fn tool_definition(
+    index: usize,
+    tool: &Tool,
+    agent_timeout_seconds: u64,
+    needs: &mut PodNeeds,
+) -> Option<ToolDefinition> {
+    let (implementation, timeout) = tool_implementation(index, tool, needs)?;
+    Some(ToolDefinition {
+        name: tool.name_any(),
+        description: tool.spec.description.clone(),
+        input_schema: tool.spec.input_schema.clone().unwrap_or_else(|| serde_json::json!({"type": "object"})),
+        implementation,
+        rate_limit_per_minute: tool
+            .spec
+            .rate_limit
+            .as_ref()
+            .and_then(|r| u32::try_from(r.requests_per_minute).ok()),
+        timeout_seconds: timeout.unwrap_or(agent_timeout_seconds),
+    })
+}
+
+/// How one tool runs, and its timeout when the Tool sets one. `None` for kinds the runner
+/// cannot run yet (the Tool controller reports those as not Ready, so they never get here).
+fn tool_implementation(
+    index: usize,
+    tool: &Tool,
+    needs: &mut PodNeeds,
+) -> Option<(ToolImplementation, Option<u64>)> {
+    match tool.spec.type_ {
+        ToolType::Http => {
+            let http = tool.spec.http.as_ref()?;
+            Some((http_implementation(index, http, needs), u64::try_from(http.timeout_seconds).ok()))
+        }
+        ToolType::Agent => {
+            Some((ToolImplementation::Agent { agent: tool.spec.agent.as_ref()?.agent_ref.clone() }, None))
+        }
+        ToolType::Builtin => match tool.spec.builtin.as_ref()?.name {
+            // Named in the API, not built into the runner yet: it would refuse to start.
+            BuiltinToolName::MemorySearch | BuiltinToolName::MemoryStore => None,
+            name => Some((ToolImplementation::Builtin { name: builtin_tool(name) }, None)),
+        },
+        ToolType::Mcp | ToolType::Wasm => None,
+    }
+}
+
+/// The `index`th tool's HTTP request; its `j`th secret header becomes
+/// `AGENTRY_TOOL_<index>_HEADER_<j>`.
+fn http_implementation(index: usize, http: &HttpTool, needs: &mut PodNeeds) -> ToolImplementation {
+    needs.endpoint(&http.url);
+    let secret_headers = http
+        .headers_from
+        .iter()
+        .enumerate()
+        .map(|(j, h)| SecretHeader {
+            name: h.name.clone(),
+            env: needs.secret(
+                format!("AGENTRY_TOOL_{index}_HEADER_{j}"),
+                &h.secret_key_ref.name,
+                &h.secret_key_ref.key,
+            ),
+        })
+        .collect();
+    ToolImplementation::Http {
+        url: http.url.clone(),
+        method: http_method(http.method),
+        headers: http.headers.clone(),
+        secret_headers,
+        max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+    }
+}
+
+/// The agent's always-present context blocks.
+fn memory_blocks(memory: Option<&AgentMemory>) -> Vec<MemoryBlock> {
+    memory
         .map(|m| {
             m.blocks
                 .iter()
@@ -127,104 +288,34 @@ pub fn render(agent: &Agent, models: &[Model], tools: &[Tool], settings: &Operat
                 })
                 .collect()
         })
-        .unwrap_or_default();
-    let grace = 25;
-    let config = RunnerConfig {
-        version: RUNNER_CONFIG_VERSION,
-        namespace: agent.namespace().unwrap_or_default(),
-        agent: agent.name_any(),
-        role: serde_json::to_value(spec.role)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default(),
-        description: spec.description.clone(),
-        system_prompt: spec.system_prompt.clone(),
-        memory_blocks,
-        models,
-        tools,
-        peers: spec.peers.clone(),
-        limits: Limits {
-            timeout_seconds: u64::try_from(spec.limits.timeout_seconds).unwrap_or(120),
-            max_turns: u32::try_from(spec.limits.max_turns).unwrap_or(10),
-            max_delegation_depth: u32::try_from(spec.limits.max_delegation_depth).unwrap_or(3),
-            max_concurrent_requests: u32::try_from(spec.limits.max_concurrent_requests).unwrap_or(16),
-            daily_budget_usd: spec.limits.daily_budget_usd,
-        },
-        resilience: Resilience {
-            max_retries: u32::try_from(spec.resilience.max_retries).unwrap_or(3),
-            initial_backoff_ms: u64::try_from(spec.resilience.initial_backoff_ms).unwrap_or(200),
-            failure_threshold: u32::try_from(spec.resilience.circuit_breaker.failure_threshold).unwrap_or(5),
-            reset_seconds: u64::try_from(spec.resilience.circuit_breaker.reset_seconds).unwrap_or(30),
-        },
-        nats: NatsConfig { url: settings.nats_url.clone() },
-        http: HttpConfig { listen: format!("0.0.0.0:{}", settings.runner_http_port) },
-        shutdown_grace_seconds: grace,
-        event_buffer: 10_000,
-    };
-    // Struct fields serialize in declaration order and maps are BTreeMaps, so equal configs
-    // give equal JSON and equal hashes.
-    let json = serde_json::to_string_pretty(&config).unwrap_or_default();
-    secret_env.sort();
-    secret_env.dedup();
-    Rendered { config, json, secret_env, egress_ports }
+        .unwrap_or_default()
 }
 
-/// How one tool runs, and its timeout when the Tool sets one. `None` for kinds the runner
-/// cannot run yet (the Tool controller reports those as not Ready, so they never get here).
-fn tool_implementation(
-    index: usize,
-    tool: &Tool,
-    secret_env: &mut Vec<SecretEnv>,
-    egress_ports: &mut BTreeSet<u16>,
-) -> Option<(ToolImplementation, Option<u64>)> {
-    match tool.spec.type_ {
-        ToolType::Http => {
-            let http = tool.spec.http.as_ref()?;
-            egress_ports.extend(url_port(&http.url));
-            let secret_headers = http
-                .headers_from
-                .iter()
-                .enumerate()
-                .map(|(j, h)| {
-                    let env = format!("AGENTRY_TOOL_{index}_HEADER_{j}");
-                    secret_env.push(SecretEnv {
-                        env: env.clone(),
-                        secret: h.secret_key_ref.name.clone(),
-                        key: h.secret_key_ref.key.clone(),
-                    });
-                    SecretHeader { name: h.name.clone(), env }
-                })
-                .collect();
-            let method = match http.method {
-                HttpMethod::Get => "GET",
-                HttpMethod::Post => "POST",
-                HttpMethod::Put => "PUT",
-                HttpMethod::Patch => "PATCH",
-                HttpMethod::Delete => "DELETE",
-            };
-            Some((
-                ToolImplementation::Http {
-                    url: http.url.clone(),
-                    method: method.into(),
-                    headers: http.headers.clone(),
-                    secret_headers,
-                    max_response_bytes: 64 * 1024,
-                },
-                u64::try_from(http.timeout_seconds).ok(),
-            ))
-        }
-        ToolType::Agent => {
-            Some((ToolImplementation::Agent { agent: tool.spec.agent.as_ref()?.agent_ref.clone() }, None))
-        }
-        ToolType::Builtin => {
-            let name = match tool.spec.builtin.as_ref()?.name {
-                BuiltinToolName::Calculator => "calculator",
-                BuiltinToolName::CurrentTime => "current_time",
-                BuiltinToolName::MemorySearch | BuiltinToolName::MemoryStore => return None,
-            };
-            Some((ToolImplementation::Builtin { name: name.into() }, None))
-        }
-        ToolType::Mcp | ToolType::Wasm => None,
+/// The agent's limits; a number that does not fit the config's type (the API's ranges refuse
+/// those) falls back to the config's default.
+fn limits(limits: &AgentLimits) -> Limits {
+    let default = Limits::default();
+    Limits {
+        timeout_seconds: u64::try_from(limits.timeout_seconds).unwrap_or(default.timeout_seconds),
+        max_turns: u32::try_from(limits.max_turns).unwrap_or(default.max_turns),
+        max_delegation_depth: u32::try_from(limits.max_delegation_depth)
+            .unwrap_or(default.max_delegation_depth),
+        max_concurrent_requests: u32::try_from(limits.max_concurrent_requests)
+            .unwrap_or(default.max_concurrent_requests),
+        daily_budget_usd: limits.daily_budget_usd,
+    }
+}
+
+/// The agent's retry and circuit-breaker policy, with the same fallback as [`limits`].
+fn resilience(resilience: &agentry_crds::Resilience) -> Resilience {
+    let default = Resilience::default();
+    let breaker = &resilience.circuit_breaker;
+    Resilience {
+        max_retries: u32::try_from(resilience.max_retries).unwrap_or(default.max_retries),
+        initial_backoff_ms: u64::try_from(resilience.initial_backoff_ms)
+            .unwrap_or(default.initial_backoff_ms),
+        failure_threshold: u32::try_from(breaker.failure_threshold).unwrap_or(default.failure_threshold),
+        reset_seconds: u64::try_from(breaker.reset_seconds).unwrap_or(default.reset_seconds),
     }
 }
 
@@ -261,7 +352,208 @@ pub fn config_hash(json: &str, secret_versions: &[(String, String)]) -> String {
 
 #[cfg(test)]
 mod tests {
+    use kube::CustomResourceExt;
+    use serde::Serialize;
+    use serde::de::DeserializeOwned;
+    use serde_json::{Value, json};
+
     use super::*;
+
+    /// The names an enum of the API's schema allows, at `pointer` in the CRD's v1alpha1 spec schema.
+    fn api_names(
+        crd: &k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition,
+        pointer: &str,
+    ) -> Vec<String> {
+        let crd = serde_json::to_value(crd).expect("CRD serializes");
+        let schema = &crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"];
+        let names = schema
+            .pointer(pointer)
+            .and_then(Value::as_array)
+            .unwrap_or_else(|| panic!("no enum at {pointer}"));
+        names.iter().map(|n| n.as_str().expect("enum names are strings").to_string()).collect()
+    }
+
+    /// Every name the API allows converts to the config's value of the same name, and the config
+    /// has no value the API lacks: fails when either side gains a variant the other has not.
+    fn one_to_one<A, C>(
+        api: Vec<String>,
+        convert: fn(A) -> C,
+        config: &[C],
+        config_name: fn(C) -> &'static str,
+    ) where
+        A: DeserializeOwned,
+        C: Serialize + Copy,
+    {
+        assert!(!api.is_empty());
+        for name in &api {
+            let value: A = serde_json::from_value(json!(name)).expect("the API's own name reads");
+            let converted = convert(value);
+            assert_eq!(serde_json::to_value(converted).expect("serializes"), json!(name));
+            assert_eq!(config_name(converted), name);
+        }
+        let mut config_names: Vec<&str> = config.iter().map(|c| config_name(*c)).collect();
+        let mut api_names: Vec<&str> = api.iter().map(String::as_str).collect();
+        config_names.sort_unstable();
+        api_names.sort_unstable();
+        assert_eq!(config_names, api_names);
+    }
+
+    #[test]
+    fn the_config_enums_match_the_api_enums_one_to_one() {
+        let (agent, tool) = (Agent::crd(), Tool::crd());
+        one_to_one(
+            api_names(&agent, "/properties/role/enum"),
+            agent_role,
+            &runner_config::AgentRole::ALL,
+            runner_config::AgentRole::as_str,
+        );
+        one_to_one(
+            api_names(&tool, "/properties/http/properties/method/enum"),
+            http_method,
+            &runner_config::HttpMethod::ALL,
+            runner_config::HttpMethod::as_str,
+        );
+        one_to_one(
+            api_names(&tool, "/properties/builtin/properties/name/enum"),
+            builtin_tool,
+            &BuiltinTool::ALL,
+            BuiltinTool::as_str,
+        );
+    }
+
+    fn agent(spec: Value) -> Agent {
+        serde_json::from_value(json!({
+            "apiVersion": "agentry.dev/v1alpha1", "kind": "Agent",
+            "metadata": {"name": "finance-officer", "namespace": "fleet"},
+            "spec": spec,
+        }))
+        .expect("agent")
+    }
+
+    fn tool(name: &str, spec: Value) -> Tool {
+        serde_json::from_value(json!({
+            "apiVersion": "agentry.dev/v1alpha1", "kind": "Tool",
+            "metadata": {"name": name, "namespace": "fleet"}, "spec": spec,
+        }))
+        .expect("tool")
+    }
+
+    fn model(spec: Value) -> Model {
+        serde_json::from_value(json!({
+            "apiVersion": "agentry.dev/v1alpha1", "kind": "Model",
+            "metadata": {"name": "gpt", "namespace": "fleet"}, "spec": spec,
+        }))
+        .expect("model")
+    }
+
+    fn settings() -> OperatorSettings {
+        OperatorSettings::new("runner:dev", "nats://nats.agentry:4222")
+    }
+
+    #[test]
+    fn the_drain_outlasts_the_request_timeout() {
+        assert_eq!(drain_seconds(120), 120 + DRAIN_MARGIN_SECONDS);
+        assert!(drain_seconds(1) > 1);
+        assert_eq!(drain_seconds(u64::MAX), u64::MAX);
+        let rendered = render(
+            &agent(json!({"role": "worker", "modelRef": "gpt", "limits": {"timeoutSeconds": 600}})),
+            &[],
+            &[],
+            &settings(),
+        );
+        assert!(rendered.config.shutdown_grace_seconds > 600, "{}", rendered.config.shutdown_grace_seconds);
+        assert_eq!(rendered.config.event_buffer, DEFAULT_EVENT_BUFFER);
+    }
+
+    #[test]
+    fn models_and_http_tools_name_their_secrets_and_open_their_ports() {
+        let models = [
+            model(json!({"provider": "anthropic", "model": "claude",
+                         "apiKeySecretRef": {"name": "keys", "key": "anthropic"}})),
+            model(
+                json!({"provider": "openai-compatible", "model": "llama", "baseUrl": "http://vllm:8000/v1"}),
+            ),
+        ];
+        let tools = [tool(
+            "weather",
+            json!({"description": "d", "type": "http", "http": {
+                "url": "https://weather.example:8443/{city}", "method": "GET",
+                "headersFrom": [{"name": "X-Key", "secretKeyRef": {"name": "weather", "key": "token"}}]
+            }}),
+        )];
+        let rendered =
+            render(&agent(json!({"role": "domain", "modelRef": "gpt"})), &models, &tools, &settings());
+        assert_eq!(rendered.config.models[0].api_key_env.as_deref(), Some("AGENTRY_MODEL_KEY_0"));
+        assert_eq!(rendered.config.models[1].api_key_env, None);
+        let envs: Vec<(&str, &str, &str)> =
+            rendered.secret_env.iter().map(|s| (s.env.as_str(), s.secret.as_str(), s.key.as_str())).collect();
+        assert_eq!(
+            envs,
+            [("AGENTRY_MODEL_KEY_0", "keys", "anthropic"), ("AGENTRY_TOOL_0_HEADER_0", "weather", "token")]
+        );
+        assert_eq!(rendered.egress_ports, BTreeSet::from([443, 8000, 8443]));
+        let ToolImplementation::Http { method, secret_headers, max_response_bytes, .. } =
+            &rendered.config.tools[0].implementation
+        else {
+            panic!("an http tool: {:?}", rendered.config.tools[0]);
+        };
+        assert_eq!(*method, runner_config::HttpMethod::Get);
+        assert_eq!(
+            secret_headers,
+            &[SecretHeader { name: "X-Key".into(), env: "AGENTRY_TOOL_0_HEADER_0".into() }]
+        );
+        assert_eq!(*max_response_bytes, DEFAULT_MAX_RESPONSE_BYTES);
+        assert_eq!(rendered.config.tools[0].timeout_seconds, 30, "the Tool's own timeout");
+    }
+
+    #[test]
+    fn builtins_the_runner_lacks_are_left_out_and_others_take_the_agent_timeout() {
+        let builtin = |name: &str| {
+            tool(name, json!({"description": "d", "type": "builtin", "builtin": {"name": name}}))
+        };
+        let tools = [builtin("calculator"), builtin("memory_search"), builtin("current_time")];
+        let rendered = render(
+            &agent(json!({"role": "code-review", "modelRef": "gpt", "limits": {"timeoutSeconds": 45}})),
+            &[],
+            &tools,
+            &settings(),
+        );
+        assert_eq!(rendered.config.role, runner_config::AgentRole::CodeReview);
+        let names: Vec<(&str, &ToolImplementation, u64)> = rendered
+            .config
+            .tools
+            .iter()
+            .map(|t| (t.name.as_str(), &t.implementation, t.timeout_seconds))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("calculator", &ToolImplementation::Builtin { name: BuiltinTool::Calculator }, 45),
+                ("current_time", &ToolImplementation::Builtin { name: BuiltinTool::CurrentTime }, 45),
+            ]
+        );
+        assert_eq!(rendered.config.tools[0].input_schema, json!({"type": "object"}));
+    }
+
+    #[test]
+    fn numbers_the_config_cannot_hold_fall_back_to_its_defaults() {
+        let negative = AgentLimits {
+            timeout_seconds: -1,
+            max_turns: -1,
+            max_delegation_depth: -1,
+            max_concurrent_requests: -1,
+            daily_budget_usd: Some(2.5),
+        };
+        assert_eq!(limits(&negative), Limits { daily_budget_usd: Some(2.5), ..Limits::default() });
+        let given = AgentLimits { timeout_seconds: 7, max_turns: 3, ..AgentLimits::default() };
+        assert_eq!((limits(&given).timeout_seconds, limits(&given).max_turns), (7, 3));
+        let odd = agentry_crds::Resilience {
+            max_retries: -1,
+            circuit_breaker: agentry_crds::CircuitBreakerPolicy { reset_seconds: 9, ..Default::default() },
+            ..Default::default()
+        };
+        assert_eq!(resilience(&odd), Resilience { reset_seconds: 9, ..Resilience::default() });
+    }
 
     #[test]
     fn url_ports() {
