@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use super::arguments::ArgumentSchema;
 use super::http_tool::{HttpTool, HttpToolConfig};
 use super::rate_limit::RateLimiter;
-use super::{calculator, current_time, delegation};
+use super::{agent_tool, calculator, current_time};
 
 /// Builtins that exist in Agentry but not yet in this runner.
 const PLANNED_BUILTINS: &[&str] = &["memory_search", "memory_store"];
@@ -173,7 +173,7 @@ impl Tool {
                 (ToolKind::Http(Box::new(HttpTool::new(config, env)?)), None)
             }
             ToolImplementation::Agent { agent } => {
-                (ToolKind::Agent { agent: agent.clone() }, Some(delegation::schema(agent)))
+                (ToolKind::Agent { agent: agent.clone() }, Some(agent_tool::schema(agent)))
             }
             ToolImplementation::Builtin { name: builtin } => match builtin.as_str() {
                 "calculator" => (ToolKind::Calculator, Some(calculator::schema())),
