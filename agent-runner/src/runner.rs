@@ -264,7 +264,7 @@ async fn serve(
     if tokio::time::timeout(EVENT_FLUSH_TIMEOUT, events_task).await.is_err() {
         tracing::warn!("events still buffered at exit could not reach JetStream");
     }
-    admin.stop();
+    admin.stop().await;
     tracing::info!("stopped");
     served.map_err(RunError::Serve)
 }

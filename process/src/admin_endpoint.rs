@@ -4,6 +4,7 @@
 use std::fmt::Display;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::State;
@@ -12,6 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use prometheus::{Registry, TextEncoder};
 use tokio::net::{TcpListener, ToSocketAddrs};
+use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::readiness::Readiness;
@@ -77,10 +79,14 @@ async fn metrics_text(State(endpoint): State<Endpoint>) -> Response {
     }
 }
 
+/// How long [`AdminEndpoint::stop`] waits for open connections before cutting them.
+const STOP_GRACE: Duration = Duration::from_secs(5);
+
 /// A router served on its own task until stopped or dropped.
 #[derive(Debug)]
 pub struct AdminEndpoint {
     local_addr: SocketAddr,
+    shutdown: Option<oneshot::Sender<()>>,
     task: JoinHandle<()>,
 }
 
@@ -94,12 +100,16 @@ impl AdminEndpoint {
             .local_addr()
             .map_err(|source| AdminError::Bind { listen: listen.to_string(), source })?;
         tracing::info!(listen = %local_addr, "HTTP endpoint up");
+        let (shutdown, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
-            if let Err(err) = axum::serve(listener, router).await {
+            let stopped = async {
+                let _ = stopped.await;
+            };
+            if let Err(err) = axum::serve(listener, router).with_graceful_shutdown(stopped).await {
                 tracing::error!(error = %err, "HTTP endpoint failed");
             }
         });
-        Ok(Self { local_addr, task })
+        Ok(Self { local_addr, shutdown: Some(shutdown), task })
     }
 
     /// The address it listens on (the port chosen when `listen` asked for port 0).
@@ -107,13 +117,21 @@ impl AdminEndpoint {
         self.local_addr
     }
 
-    /// Stops serving; requests in progress are cut.
-    pub fn stop(self) {
-        // Dropping aborts the task.
+    /// Stops listening and returns once the connections still open have closed (idle ones
+    /// close at once, a request in progress is answered first) or [`STOP_GRACE`] has passed.
+    pub async fn stop(mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            // An error only says the server has already ended.
+            let _ = shutdown.send(());
+        }
+        if tokio::time::timeout(STOP_GRACE, &mut self.task).await.is_err() {
+            tracing::warn!("admin connections still open after the stop grace period were cut");
+        }
     }
 }
 
 impl Drop for AdminEndpoint {
+    /// Dropped without [`AdminEndpoint::stop`]: everything is cut at once.
     fn drop(&mut self) {
         self.task.abort();
     }
@@ -207,13 +225,15 @@ mod tests {
         let mut answer = String::new();
         stream.read_to_string(&mut answer).await.expect("read");
         assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
-        endpoint.stop();
-        // The listener closes with the aborted task; poll for it rather than sleeping.
-        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
-        while tokio::net::TcpStream::connect(addr).await.is_ok() {
-            assert!(tokio::time::Instant::now() < deadline, "still accepting after stop");
-            tokio::task::yield_now().await;
-        }
+        let idle = tokio::net::TcpStream::connect(addr).await.expect("an idle connection");
+        endpoint.stop().await;
+        assert!(tokio::net::TcpStream::connect(addr).await.is_err(), "nothing listens once stopped");
+        let mut rest = Vec::new();
+        let mut idle = idle;
+        let closed =
+            tokio::time::timeout(std::time::Duration::from_secs(5), idle.read_to_end(&mut rest)).await;
+        // Closed (or reset, when the server had not yet accepted it), not left hanging.
+        assert!(matches!(closed, Ok(Ok(0) | Err(_))), "the idle connection was closed: {closed:?}");
     }
 
     #[tokio::test]

@@ -38,7 +38,8 @@ async fn a_runner_started_in_process_answers_until_stopped() {
 
     runner.stop().await.expect("a clean stop");
     assert!(!readiness.is_ready(), "not ready once stopped");
-    let down = http.get(&readyz).send().await;
+    // A fresh client, so no connection pooled before the stop is reused.
+    let down = reqwest::Client::new().get(&readyz).send().await;
     assert!(down.is_err(), "the admin endpoint is down: {down:?}");
 }
 
