@@ -2,9 +2,7 @@
 
 use std::sync::Arc;
 
-use agentry_protocol::events::{
-    EventBody, InteractionEvent, MessageEvent, MessageRole, ModelCallEvent, ToolCallEvent,
-};
+use agentry_protocol::events::{EventBody, InteractionEvent, MessageEvent, MessageRole, ToolCallEvent};
 use agentry_protocol::runner_config::RunnerConfig;
 use agentry_protocol::{AgentReply, AgentRequest, ErrorCode, PROTOCOL_VERSION, ToolCallSummary, Usage};
 use tokio::time::Instant;
@@ -204,15 +202,7 @@ impl AgentLoop {
             self.events.emit(
                 &request.request_id,
                 request.session_id.as_deref(),
-                EventBody::ModelCall(ModelCallEvent {
-                    model: call.model.clone(),
-                    provider: call.provider.clone(),
-                    ok: call.ok,
-                    error: call.error.clone(),
-                    latency_ms: call.latency.as_millis() as u64,
-                    attempts: call.attempts,
-                    usage: call.usage,
-                }),
+                EventBody::ModelCall(call.to_event()),
             );
         }
     }

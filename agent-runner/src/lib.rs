@@ -1,12 +1,16 @@
 //! The agent runner: the process in every agent pod that answers its NATS subject by running the
-//! agent loop (DESIGN.md §4).
+//! agent loop (DESIGN.md §4). [`Runner::start`] runs one agent; the binary only reads its
+//! environment and waits for SIGTERM.
 
 pub mod agent_loop;
 pub mod budget;
-pub mod delegation;
+pub mod config_file;
 pub mod event_publisher;
-pub mod http_endpoint;
 pub mod metrics;
 pub mod model;
+pub mod nats_delegate;
+pub mod runner;
 pub mod service;
 pub mod tools;
+
+pub use runner::{RunError, Runner, SecretLookup, StartError};

@@ -3,9 +3,10 @@
 
 use std::collections::HashMap;
 
+use agentry_process::MetricsSource;
 use prometheus::{
-    CounterVec, Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
-    IntGaugeVec, Opts, Registry, TextEncoder,
+    CounterVec, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec,
+    Opts, Registry,
 };
 
 /// Latency buckets from 1 ms to 2 min: agent requests range from instant replies to long tool chains.
@@ -133,12 +134,12 @@ impl RunnerMetrics {
             events_failed,
         })
     }
+}
 
-    /// The metrics in Prometheus text format.
-    pub fn encode(&self) -> Result<String, prometheus::Error> {
-        let mut out = Vec::new();
-        TextEncoder::new().encode(&self.registry.gather(), &mut out)?;
-        Ok(String::from_utf8_lossy(&out).into_owned())
+/// `/metrics` serves every series of the runner's registry.
+impl MetricsSource for RunnerMetrics {
+    fn metrics_text(&self) -> Result<String, prometheus::Error> {
+        self.registry.metrics_text()
     }
 }
 
@@ -150,7 +151,7 @@ mod tests {
     fn series_carry_agent_and_namespace() {
         let metrics = RunnerMetrics::new("fleet", "finance-officer").expect("metrics");
         metrics.requests.with_label_values(&["ok"]).inc();
-        let text = metrics.encode().expect("encodes");
+        let text = metrics.metrics_text().expect("encodes");
         let line = text
             .lines()
             .find(|l| l.starts_with("agentry_agent_requests_total{"))

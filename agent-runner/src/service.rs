@@ -3,9 +3,9 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use agentry_process::ReadinessGate;
 use agentry_protocol::subjects::{self, SubjectToken};
 use agentry_protocol::{AgentReply, AgentRequest, ErrorCode, Notification, PROTOCOL_VERSION, headers};
 use async_nats::{HeaderMap, Message, Subscriber};
@@ -49,11 +49,9 @@ pub struct Service {
     pub max_delegation_depth: u32,
     /// How long in-flight requests get to finish after shutdown begins.
     pub grace: Duration,
-    /// Set once subscribed, cleared when draining or disconnected: what `/readyz` reports.
-    pub ready: Arc<AtomicBool>,
-    /// Set once subscribed, cleared when draining: what readiness returns to on reconnecting
-    /// (the client resubscribes by itself).
-    pub serving: Arc<AtomicBool>,
+    /// Opened once subscribed, closed when draining. Readiness also needs the NATS connection
+    /// (its own gate): on reconnecting the client resubscribes by itself, so this stays open.
+    pub serving: ReadinessGate,
 }
 
 impl Service {
@@ -72,8 +70,7 @@ impl Service {
         let mut broadcasts = client.subscribe(subjects::broadcast(&self.namespace)).await?;
         // Readiness means the server has our subscriptions, not merely that we sent them.
         client.flush().await?;
-        self.serving.store(true, Ordering::SeqCst);
-        self.ready.store(true, Ordering::SeqCst);
+        self.serving.open();
         tracing::info!(subject = %query_subject, "serving");
 
         let permits = Arc::new(Semaphore::new(self.max_concurrent as usize));
@@ -83,8 +80,7 @@ impl Service {
             tokio::select! {
                 () = &mut shutdown, if !draining => {
                     draining = true;
-                    self.serving.store(false, Ordering::SeqCst);
-                    self.ready.store(false, Ordering::SeqCst);
+                    self.serving.close();
                     tracing::info!("shutting down: draining the query subscription");
                     // Drain delivers what the server already sent us, then ends the stream.
                     if let Err(err) = queries.drain().await {
@@ -100,7 +96,7 @@ impl Service {
                 Some(message) = broadcasts.next(), if !draining => self.notified(&message),
             }
         }
-        self.ready.store(false, Ordering::SeqCst);
+        self.serving.close();
         let all = self.max_concurrent;
         if tokio::time::timeout(self.grace, permits.acquire_many(all)).await.is_err() {
             tracing::warn!(

@@ -7,6 +7,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant as StdInstant};
 
+use agentry_process::MetricsSource;
 use agentry_protocol::runner_config::{ModelEndpoint, Resilience};
 use agentry_runner::metrics::RunnerMetrics;
 use agentry_runner::model::chat::{ChatMessage, ChatRequest, TokenUsage, ToolCall, ToolSpec};
@@ -386,7 +387,7 @@ async fn usage_and_cost_come_from_the_answer_and_the_pricing() {
     assert_eq!(metrics.tokens.with_label_values(&["claude", "input"]).get(), 1_000);
     assert_eq!(metrics.tokens.with_label_values(&["claude", "output"]).get(), 500);
     assert!((metrics.cost_usd.with_label_values(&["claude"]).get() - expected).abs() < 1e-12);
-    let text = metrics.encode().expect("encode");
+    let text = metrics.metrics_text().expect("encode");
     assert!(
         text.lines().any(|line| line.starts_with("agentry_model_tokens_total{")
             && line.contains(r#"direction="input""#)

@@ -1,44 +1,38 @@
-//! The operator's HTTP endpoint: `/healthz`, `/readyz` and `/metrics`.
+//! The operator's admin endpoint: `/healthz`, `/readyz` (ready while this replica leads) and
+//! `/metrics`, served by the shared process kit.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-
+use agentry_process::{MetricsSource, admin_endpoint};
 use axum::Router;
-use axum::extract::State;
-use axum::http::{StatusCode, header};
-use axum::response::IntoResponse;
-use axum::routing::get;
 
+use crate::runtime::leader_election::Handles;
 use crate::runtime::metrics::OperatorMetrics;
 
-#[derive(Clone)]
-struct Endpoint {
-    ready: Arc<AtomicBool>,
-    metrics: Arc<OperatorMetrics>,
+/// The router serving the three paths from a running operator's handles.
+pub fn router(handles: &Handles) -> Router {
+    admin_endpoint::router(handles.readiness.clone(), handles.metrics.clone())
 }
 
-/// The router serving the three paths; `/readyz` answers 200 once `ready` is set.
-pub fn router(ready: Arc<AtomicBool>, metrics: Arc<OperatorMetrics>) -> Router {
-    Router::new()
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics_text))
-        .with_state(Endpoint { ready, metrics })
-}
-
-async fn readyz(State(endpoint): State<Endpoint>) -> impl IntoResponse {
-    if endpoint.ready.load(Ordering::SeqCst) {
-        (StatusCode::OK, "ready")
-    } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "not ready")
+/// `/metrics` serves every operator series.
+impl MetricsSource for OperatorMetrics {
+    fn metrics_text(&self) -> Result<String, prometheus::Error> {
+        self.encode()
     }
 }
 
-async fn metrics_text(State(endpoint): State<Endpoint>) -> impl IntoResponse {
-    match endpoint.metrics.encode() {
-        Ok(text) => {
-            (StatusCode::OK, [(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
-        }
-        Err(err) => (StatusCode::INTERNAL_SERVER_ERROR, err.to_string()).into_response(),
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ready_while_leading_and_metrics_encode() {
+        let handles = Handles::new().expect("handles");
+        assert!(!handles.readiness.is_ready(), "not ready before leading");
+        handles.leading.open();
+        assert!(handles.readiness.is_ready());
+        handles.leading.close();
+        assert!(!handles.readiness.is_ready(), "not ready once no longer leading");
+        handles.metrics.observe("agent", std::time::Duration::from_millis(3));
+        let text = handles.metrics.metrics_text().expect("encodes");
+        assert!(text.contains("agentry_operator_reconciles_total{controller=\"agent\"} 1"), "{text}");
     }
 }

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use agentry_operator::http_endpoint;
 use agentry_operator::operator_runtime::{self, Handles, LeaseSettings};
 use agentry_operator::settings::OperatorSettings;
+use agentry_process::{AdminEndpoint, logging, runtime, shutdown};
 use anyhow::Context;
 use clap::Parser;
 
@@ -41,44 +42,19 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .json()
-        .with_current_span(true)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .init();
-    let args = Args::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
-        Ok(runtime) => runtime,
-        Err(err) => {
-            tracing::error!(error = %err, "cannot start the async runtime");
-            return ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(run(args)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            tracing::error!(error = format!("{err:#}"), "agentry-operator stopped");
-            ExitCode::FAILURE
-        }
+    if let Err(err) = logging::init() {
+        eprintln!("agentry-operator: {err}");
+        return ExitCode::FAILURE;
     }
+    let args = Args::parse();
+    runtime::block_on("agentry-operator", None, run(args))
 }
 
 async fn run(args: Args) -> anyhow::Result<()> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let client = kube::Client::try_default().await.context("connecting to the Kubernetes API")?;
     let handles = Handles::new()?;
-    let listener = tokio::net::TcpListener::bind(args.http_listen)
-        .await
-        .with_context(|| format!("binding {}", args.http_listen))?;
-    let router = http_endpoint::router(handles.leading.clone(), handles.metrics.clone());
-    tokio::spawn(async move {
-        if let Err(err) = axum::serve(listener, router).await {
-            tracing::error!(error = %err, "HTTP endpoint failed");
-        }
-    });
+    let _admin = AdminEndpoint::start(args.http_listen, http_endpoint::router(&handles)).await?;
     let settings = OperatorSettings::new(args.runner_image, args.nats_url);
     let lease = (!args.no_leader_election).then(|| LeaseSettings {
         namespace: args.lease_namespace,
@@ -87,26 +63,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         duration_seconds: args.lease_duration_seconds,
         grace_seconds: (args.lease_duration_seconds / 3).max(1),
     });
-    operator_runtime::run(client, settings, lease, &handles, shutdown_signal()).await?;
+    operator_runtime::run(client, settings, lease, &handles, shutdown::signal()).await?;
     tracing::info!("stopped");
     Ok(())
-}
-
-/// Completes on SIGTERM or SIGINT.
-async fn shutdown_signal() {
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(err) => {
-                tracing::warn!(error = %err, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    tokio::select! {
-        () = terminate => {}
-        _ = tokio::signal::ctrl_c() => {}
-    }
 }

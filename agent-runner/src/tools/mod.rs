@@ -6,10 +6,10 @@
 //! arguments, unknown tool, rate limit, timeout, HTTP error, refused delegation) comes back as a
 //! [`ToolOutcome`] with `ok: false` and a message the model can act on; none aborts the request.
 
+mod agent_tool;
 mod arguments;
 mod calculator;
 mod current_time;
-mod delegation;
 mod http_tool;
 mod rate_limit;
 mod tool_config;
@@ -18,7 +18,7 @@ mod url_template;
 
 use std::time::Duration;
 
-pub use delegation::{Delegate, DelegationError, NoDelegation};
+pub use agent_tool::{Delegate, DelegationError, NoDelegation};
 pub use tool_config::ToolConfigError;
 pub use toolbox::{ToolBox, UNKNOWN_TOOL_LABEL};
 

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use super::arguments::ArgumentSchema;
 use super::http_tool::{HttpTool, HttpToolConfig};
 use super::rate_limit::RateLimiter;
-use super::{calculator, current_time, delegation};
+use super::{agent_tool, calculator, current_time};
 
 /// A tool definition the runner cannot use. The runner refuses to start with one: a tool that
 /// would fail every call is better reported once, at start, naming the tool.
@@ -152,7 +152,7 @@ impl Tool {
                 (ToolKind::Http(Box::new(HttpTool::new(config, env)?)), None)
             }
             ToolImplementation::Agent { agent } => {
-                (ToolKind::Agent { agent: agent.clone() }, Some(delegation::schema(agent)))
+                (ToolKind::Agent { agent: agent.clone() }, Some(agent_tool::schema(agent)))
             }
             ToolImplementation::Builtin { name: builtin } => match builtin {
                 BuiltinTool::Calculator => (ToolKind::Calculator, Some(calculator::schema())),

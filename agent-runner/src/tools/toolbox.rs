@@ -12,7 +12,7 @@ use tracing::Instrument as _;
 
 use super::tool_config::{Tool, ToolConfigError, ToolKind, http_client};
 use super::{CallContext, Delegate, DelegationError, ToolError, ToolFailure, ToolOutcome};
-use super::{arguments, calculator, current_time, delegation};
+use super::{agent_tool, arguments, calculator, current_time};
 use crate::metrics::RunnerMetrics;
 use crate::model::chat::{ToolCall, ToolSpec};
 
@@ -198,7 +198,7 @@ impl ToolBox {
         match &tool.kind {
             ToolKind::Http(http) => http.call(&self.client, arguments).await,
             ToolKind::Agent { agent } => {
-                let input = delegation::input_of(arguments);
+                let input = agent_tool::input_of(arguments);
                 self.delegate.ask(agent, input, ctx).await.map_err(|e| {
                     let failure =
                         if e == DelegationError::Timeout { ToolFailure::Timeout } else { ToolFailure::Error };

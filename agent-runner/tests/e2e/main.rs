@@ -1,7 +1,9 @@
-//! End to end through real NATS with the real runner binary and scripted model servers.
+//! End to end through real NATS with the real runner binary (and the runner library in-process)
+//! and scripted model servers.
 
 mod answers;
 mod delegation;
 mod harness;
+mod in_process;
 mod lifecycle;
 mod resilience;

@@ -337,7 +337,7 @@ mod tests {
     use serde_json::{Value, json};
 
     use super::*;
-    use crate::runner_config_render::{DRAIN_MARGIN_SECONDS, render};
+    use crate::agent::runner_config::{DRAIN_MARGIN_SECONDS, render};
 
     fn agent(spec: Value) -> Agent {
         serde_json::from_value(json!({
@@ -412,7 +412,7 @@ mod tests {
     fn the_runner_reads_its_config_and_each_secret_from_the_environment() {
         let agent = agent(json!({"role": "worker", "modelRef": "gpt"}));
         let mut rendered = render(&agent, &[], &[], &settings());
-        rendered.secret_env = vec![crate::runner_config_render::SecretEnv {
+        rendered.secret_env = vec![crate::agent::runner_config::SecretEnv {
             env: "AGENTRY_MODEL_KEY_0".into(),
             secret: "keys".into(),
             key: "openai".into(),

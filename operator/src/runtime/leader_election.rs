@@ -3,8 +3,8 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
+use agentry_process::{Readiness, ReadinessGate};
 use futures::channel::oneshot;
 use kube::Client;
 use kube_lease_manager::LeaseManagerBuilder;
@@ -47,14 +47,18 @@ pub enum RunError {
 pub struct Handles {
     /// Operator metrics.
     pub metrics: Arc<OperatorMetrics>,
-    /// Set while this replica's controllers run (it is the leader, or there is no election).
-    pub leading: Arc<AtomicBool>,
+    /// What `/readyz` reports: ready while [`Handles::leading`] is open.
+    pub readiness: Readiness,
+    /// Open while this replica's controllers run (it is the leader, or there is no election).
+    pub leading: ReadinessGate,
 }
 
 impl Handles {
-    /// Fresh handles.
+    /// Fresh handles, not leading.
     pub fn new() -> Result<Self, RunError> {
-        Ok(Self { metrics: Arc::new(OperatorMetrics::new()?), leading: Arc::new(AtomicBool::new(false)) })
+        let readiness = Readiness::new();
+        let leading = readiness.gate(false);
+        Ok(Self { metrics: Arc::new(OperatorMetrics::new()?), readiness, leading })
     }
 }
 
@@ -98,7 +102,7 @@ pub async fn run(
             }
         }
     }
-    handles.leading.store(false, Ordering::SeqCst);
+    handles.leading.close();
     // Closing the channel makes the lease task release the Lease, so a successor need not wait.
     drop(leader);
     if let Ok(Err(err)) = lease_task.await {
@@ -141,9 +145,9 @@ async fn lead(client: Client, settings: OperatorSettings, handles: &Handles, sto
     controllers.spawn(tool);
     controllers.spawn(agent);
     controllers.spawn(memory_store);
-    handles.leading.store(true, Ordering::SeqCst);
+    handles.leading.open();
     stop.await;
-    handles.leading.store(false, Ordering::SeqCst);
+    handles.leading.close();
     for tx in stops {
         let _ = tx.send(());
     }

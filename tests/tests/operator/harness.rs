@@ -50,7 +50,7 @@ impl OperatorProcess {
 
     /// Whether its controllers are running.
     pub fn leading(&self) -> bool {
-        self.handles.leading.load(std::sync::atomic::Ordering::SeqCst)
+        self.handles.leading.is_open()
     }
 }
 

@@ -1,4 +1,5 @@
-//! Asking another agent over NATS, refusing cycles and over-deep chains before sending.
+//! [`NatsDelegate`]: the runner's [`Delegate`] for `agent` tools, asking another agent over NATS
+//! request-reply and refusing cycles and over-deep chains before sending.
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,0 +1,271 @@
+//! The runner as a library: one agent served on NATS, with its admin endpoint, from its config.
+//! [`Runner::start`] brings it up; the handle stops it, or waits for a shutdown signal and then
+//! stops it. The binary only reads the environment around it.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use agentry_process::admin_endpoint::{self, AdminEndpoint, AdminError};
+use agentry_process::{Readiness, ReadinessGate};
+use agentry_protocol::runner_config::RunnerConfig;
+use agentry_protocol::subjects::{InvalidToken, SubjectToken};
+use async_nats::jetstream::context::CreateStreamError;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tracing::Instrument;
+
+use crate::agent_loop::AgentLoop;
+use crate::event_publisher::{EventPublisher, ensure_events_stream};
+use crate::metrics::RunnerMetrics;
+use crate::model::{self, ConfigError, ModelChain};
+use crate::nats_delegate::NatsDelegate;
+use crate::service::{ServeError, Service};
+use crate::tools::{ToolBox, ToolConfigError};
+
+/// How long buffered events get to reach JetStream at exit.
+const EVENT_FLUSH_TIMEOUT: Duration =
+    Duration::from_secs(agentry_protocol::runner_config::EVENT_FLUSH_SECONDS);
+
+/// Looks up a secret by the environment variable name the config gives it (model API keys,
+/// tool header values).
+pub type SecretLookup<'a> = &'a (dyn Fn(&str) -> Option<String> + Sync);
+
+/// Why a runner could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The config's namespace or agent cannot be part of a NATS subject.
+    #[error("config {field}")]
+    Identity {
+        /// `namespace` or `agent`.
+        field: &'static str,
+        /// What is wrong with it.
+        #[source]
+        source: InvalidToken,
+    },
+    /// The metrics could not be registered.
+    #[error("registering metrics")]
+    Metrics(#[source] prometheus::Error),
+    /// The admin endpoint could not listen.
+    #[error(transparent)]
+    AdminEndpoint(#[from] AdminError),
+    /// The model chain is misconfigured (no models, a missing API key, …).
+    #[error("configuring the model chain")]
+    Models(#[source] ConfigError),
+    /// NATS refused the connection options.
+    #[error("connecting to NATS at {url}")]
+    Nats {
+        /// The configured URL.
+        url: String,
+        /// Why.
+        #[source]
+        source: async_nats::ConnectError,
+    },
+    /// The event stream could not be created.
+    #[error("creating the AGENTRY_EVENTS stream")]
+    EventsStream(#[source] CreateStreamError),
+    /// A tool is misconfigured.
+    #[error("configuring the tools")]
+    Tools(#[source] ToolConfigError),
+}
+
+/// Why a started runner stopped short.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// Subscribing or flushing on NATS failed.
+    #[error("serving on NATS")]
+    Serve(#[source] ServeError),
+    /// The serving task panicked or was cancelled.
+    #[error("the serving task ended abnormally")]
+    Task(#[source] tokio::task::JoinError),
+}
+
+/// A started runner. Dropping the handle begins the same drain as [`Runner::stop`] without
+/// waiting for it.
+#[derive(Debug)]
+pub struct Runner {
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<Result<(), RunError>>,
+    admin_addr: SocketAddr,
+    readiness: Readiness,
+}
+
+impl Runner {
+    /// Starts the agent of `config`: its admin endpoint on `http_listen`, its models and tools
+    /// (secrets from `secrets`), its NATS connection, then serving on a task of its own.
+    /// Readiness follows once the subscriptions are in place.
+    pub async fn start(
+        config: RunnerConfig,
+        http_listen: &str,
+        secrets: SecretLookup<'_>,
+    ) -> Result<Runner, StartError> {
+        let identity = Identity::of(&config)?;
+        let span = tracing::info_span!("agent", namespace = %identity.namespace, agent = %identity.agent);
+        assemble(Arc::new(config), identity, http_listen, secrets).instrument(span).await
+    }
+
+    /// Where `/healthz`, `/readyz` and `/metrics` are served.
+    pub fn admin_addr(&self) -> SocketAddr {
+        self.admin_addr
+    }
+
+    /// What `/readyz` reports: ready while connected to NATS and subscribed, not while draining.
+    pub fn readiness(&self) -> &Readiness {
+        &self.readiness
+    }
+
+    /// Serves until `shutdown` completes, then stops as [`Runner::stop`] does; returns early
+    /// if serving fails.
+    pub async fn run_until(mut self, shutdown: impl Future<Output = ()>) -> Result<(), RunError> {
+        tokio::select! {
+            () = shutdown => {}
+            finished = &mut self.task => return finished.map_err(RunError::Task)?,
+        }
+        self.stop().await
+    }
+
+    /// Drains and waits until stopped: no new requests are taken, those received are answered,
+    /// in-flight ones get the config's grace period, buffered events a few seconds to reach
+    /// JetStream.
+    pub async fn stop(self) -> Result<(), RunError> {
+        // An error only says the task has already ended, which the join below reports.
+        let _ = self.stop.send(());
+        self.task.await.map_err(RunError::Task)?
+    }
+}
+
+/// The agent's tokens in NATS subjects.
+struct Identity {
+    namespace: SubjectToken,
+    agent: SubjectToken,
+}
+
+impl Identity {
+    fn of(config: &RunnerConfig) -> Result<Self, StartError> {
+        let token = |field: &'static str, value: &str| {
+            SubjectToken::new(value).map_err(|source| StartError::Identity { field, source })
+        };
+        Ok(Self { namespace: token("namespace", &config.namespace)?, agent: token("agent", &config.agent)? })
+    }
+}
+
+/// Builds every part, the admin endpoint first so that `/healthz` answers (and `/readyz` says
+/// not ready) while NATS is still being reached, then serves on a task of its own.
+async fn assemble(
+    config: Arc<RunnerConfig>,
+    identity: Identity,
+    http_listen: &str,
+    secrets: SecretLookup<'_>,
+) -> Result<Runner, StartError> {
+    model::install_crypto_provider();
+    let metrics = Arc::new(
+        RunnerMetrics::new(identity.namespace.as_str(), identity.agent.as_str())
+            .map_err(StartError::Metrics)?,
+    );
+    let readiness = Readiness::new();
+    // Open from the start: serving cannot begin before the first connection anyway, and what
+    // this gate tracks is losing the connection later.
+    let (connected, serving) = (readiness.gate(true), readiness.gate(false));
+    let admin =
+        AdminEndpoint::start(http_listen, admin_endpoint::router(readiness.clone(), metrics.clone())).await?;
+    let models = ModelChain::new(&config.models, &config.resilience, secrets, metrics.clone())
+        .map_err(StartError::Models)?;
+    let client = connect_nats(&config, &identity, connected).await?;
+    let js = async_nats::jetstream::new(client.clone());
+    ensure_events_stream(&js).await.map_err(StartError::EventsStream)?;
+    let (events, events_task) =
+        EventPublisher::start(js, &identity.namespace, &identity.agent, config.event_buffer, metrics.clone());
+    let tools = toolbox(&config, &identity, &client, secrets, &metrics)?;
+    let agent_loop = Arc::new(AgentLoop::new(config.clone(), models, tools, events, metrics.clone()));
+    let service = Service {
+        namespace: identity.namespace,
+        agent: identity.agent,
+        agent_loop,
+        metrics,
+        max_concurrent: config.limits.max_concurrent_requests.max(1),
+        request_timeout: Duration::from_secs(config.limits.timeout_seconds),
+        max_delegation_depth: config.limits.max_delegation_depth,
+        peers: config.peers.clone(),
+        grace: Duration::from_secs(config.shutdown_grace_seconds),
+        serving,
+    };
+    let (stop, stopped) = oneshot::channel();
+    let admin_addr = admin.local_addr();
+    let task = tokio::spawn(serve(service, client, stopped, events_task, admin).in_current_span());
+    Ok(Runner { stop, task, admin_addr, readiness })
+}
+
+/// The NATS client, connecting in the background (retrying until the server is up), with
+/// `connected` kept in step with the connection.
+async fn connect_nats(
+    config: &RunnerConfig,
+    identity: &Identity,
+    connected: ReadinessGate,
+) -> Result<async_nats::Client, StartError> {
+    async_nats::ConnectOptions::new()
+        .name(format!("agentry-runner {}/{}", identity.namespace, identity.agent))
+        .retry_on_initial_connect()
+        .event_callback(move |event| {
+            let connected = connected.clone();
+            async move {
+                match event {
+                    async_nats::Event::Disconnected => {
+                        connected.close();
+                        tracing::warn!("NATS disconnected; reconnecting");
+                    }
+                    async_nats::Event::Connected => {
+                        // Reconnected: the client has resubscribed, so serving resumes.
+                        connected.open();
+                        tracing::info!("NATS connected");
+                    }
+                    other => tracing::info!(event = %other, "NATS event"),
+                }
+            }
+        })
+        .connect(config.nats.url.as_str())
+        .await
+        .map_err(|source| StartError::Nats { url: config.nats.url.clone(), source })
+}
+
+/// The agent's tools, `agent` tools delegating over `client`.
+fn toolbox(
+    config: &RunnerConfig,
+    identity: &Identity,
+    client: &async_nats::Client,
+    secrets: SecretLookup<'_>,
+    metrics: &Arc<RunnerMetrics>,
+) -> Result<ToolBox, StartError> {
+    let delegate = NatsDelegate::new(
+        client.clone(),
+        identity.namespace.clone(),
+        identity.agent.to_string(),
+        config.limits.max_delegation_depth,
+        metrics.clone(),
+    );
+    ToolBox::new(&config.tools, secrets, Arc::new(delegate), metrics.clone()).map_err(StartError::Tools)
+}
+
+/// Serves until `stopped` fires (or the handle is dropped), then gives buffered events their
+/// time to reach JetStream and takes the admin endpoint down.
+async fn serve(
+    service: Service,
+    client: async_nats::Client,
+    stopped: oneshot::Receiver<()>,
+    events_task: JoinHandle<()>,
+    admin: AdminEndpoint,
+) -> Result<(), RunError> {
+    let served = service
+        .run(client, async {
+            let _ = stopped.await;
+        })
+        .await;
+    // The service held the agent loop and with it the event publisher: once requests still in
+    // flight let go of it too, the publisher flushes its buffer and ends.
+    if tokio::time::timeout(EVENT_FLUSH_TIMEOUT, events_task).await.is_err() {
+        tracing::warn!("events still buffered at exit could not reach JetStream");
+    }
+    admin.stop().await;
+    tracing::info!("stopped");
+    served.map_err(RunError::Serve)
+}
