@@ -4,4 +4,6 @@ mod answers;
 mod delegation;
 mod harness;
 mod lifecycle;
+mod limits;
+mod notifications;
 mod resilience;
