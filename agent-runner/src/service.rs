@@ -319,7 +319,11 @@ mod tests {
         let reply = admit(past.as_bytes(), &agent(), now, Duration::from_secs(60), 3).expect_err("expired");
         assert_eq!(reply.error.expect("error").code, ErrorCode::Timeout);
         let wrong_version = br#"{"version":2,"requestId":"r","input":"x"}"#;
-        assert!(admit(wrong_version, &agent(), now, Duration::from_secs(5), 3).is_err());
+        let reply = admit(wrong_version, &agent(), now, Duration::from_secs(5), 3).expect_err("version 2");
+        assert_eq!(
+            reply.error.map(|e| e.message).as_deref(),
+            Some("unsupported protocol version 2; this agent speaks 1")
+        );
     }
 
     #[test]

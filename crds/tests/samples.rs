@@ -14,6 +14,49 @@ fn read_as<T: DeserializeOwned + serde::Serialize>(value: &Value, what: &str) ->
     serde_json::to_value(&typed).expect("typed value serializes")
 }
 
+/// Every value of `sent` is in `stored` unchanged (defaults may add fields, nothing may go).
+fn assert_kept(sent: &Value, stored: &Value, path: &str, what: &str) {
+    match (sent, stored) {
+        (Value::Object(sent), Value::Object(stored)) => {
+            for (key, value) in sent {
+                let at = format!("{path}.{key}");
+                let kept = stored.get(key).unwrap_or_else(|| panic!("{what}: {at} was pruned"));
+                assert_kept(value, kept, &at, what);
+            }
+        }
+        (Value::Array(sent), Value::Array(stored)) => {
+            assert_eq!(sent.len(), stored.len(), "{what}: {path} lost items");
+            for (i, (value, kept)) in sent.iter().zip(stored).enumerate() {
+                assert_kept(value, kept, &format!("{path}[{i}]"), what);
+            }
+        }
+        (sent, stored) => assert_eq!(sent, stored, "{what}: {path} changed"),
+    }
+}
+
+/// Fields the schema does not know, added at the top of `spec` and inside one of its objects,
+/// are pruned on admission (and named as unknown), while the sample's own fields stay.
+fn assert_unknown_fields_pruned(schema: &agentry_devcluster::CrdSchema, doc: &Value, what: &str) {
+    let mut polluted = doc.clone();
+    let spec = polluted["spec"].as_object_mut().unwrap_or_else(|| panic!("{what}: spec is not an object"));
+    // The free-form fields keep what they are given (crds/tests/structural.rs lists them).
+    let nested = spec
+        .iter_mut()
+        .find(|(name, value)| value.is_object() && !["inputSchema", "context"].contains(&name.as_str()))
+        .map(|(name, value)| {
+            value["bogusField"] = Value::Bool(true);
+            format!("spec.{name}.bogusField")
+        });
+    spec.insert("bogusField".into(), Value::String("pruned".into()));
+    let mut expected: Vec<String> = ["spec.bogusField".to_string()].into_iter().chain(nested).collect();
+    expected.sort();
+    let mut unknown = schema.unknown_fields(&polluted);
+    unknown.sort();
+    assert_eq!(unknown, expected, "{what}");
+    let admitted = schema.admit(&polluted, None).unwrap_or_else(|err| panic!("{what} polluted: {err}"));
+    assert_eq!(admitted, schema.admit(doc, None).expect("admitted before"), "{what}: unknown fields kept");
+}
+
 #[test]
 fn every_sample_is_admitted_and_deserializes() {
     let schemas = admission::schemas();
@@ -27,7 +70,14 @@ fn every_sample_is_admitted_and_deserializes() {
             continue;
         };
         let admitted = schema.admit(&doc, None).unwrap_or_else(|err| panic!("{what} refused: {err}"));
-        assert_eq!(admitted["spec"]["nonExistent"], Value::Null);
+        // Nothing the sample says is pruned: a field the schema lacks would vanish silently.
+        assert_eq!(
+            schema.unknown_fields(&doc),
+            Vec::<String>::new(),
+            "{what}: fields the schema would prune"
+        );
+        assert_kept(&doc, &admitted, "", &what);
+        assert_unknown_fields_pruned(schema, &doc, &what);
         let round_trip = match kind.as_str() {
             "Model" => read_as::<Model>(&admitted, &what),
             "Tool" => read_as::<Tool>(&admitted, &what),

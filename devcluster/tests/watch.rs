@@ -26,6 +26,14 @@ async fn next<S: futures::Stream<Item = Result<WatchEvent<ConfigMap>, kube::Erro
         .expect("event decodes")
 }
 
+/// The longest a test waits for an event it is looking for among others.
+const OVERALL: Duration = Duration::from_secs(30);
+
+/// Runs `search`, failing the test if it has not finished within `limit`.
+async fn within<T>(limit: Duration, what: &str, search: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(limit, search).await.unwrap_or_else(|_| panic!("no {what} within {limit:?}"))
+}
+
 fn describe(event: &WatchEvent<ConfigMap>) -> String {
     match event {
         WatchEvent::Added(o) => format!("ADDED {}", o.metadata.name.clone().unwrap_or_default()),
@@ -71,11 +79,15 @@ async fn watch_streams_changes_from_a_resource_version() {
 
     // allowWatchBookmarks: BOOKMARK events carry a resourceVersion to resume from.
     let mut bookmarked = api.watch(&WatchParams::default(), &rv).await.expect("watch").boxed();
-    let bookmark = loop {
-        if let WatchEvent::Bookmark(b) = next(&mut bookmarked).await {
-            break b;
+    // Each event has its own deadline; the whole search has one too, however many other events come.
+    let bookmark = within(OVERALL, "a BOOKMARK", async {
+        loop {
+            if let WatchEvent::Bookmark(b) = next(&mut bookmarked).await {
+                break b;
+            }
         }
-    };
+    })
+    .await;
     let mark: u64 = bookmark.metadata.resource_version.parse().expect("numeric rv");
     assert!(mark >= cluster.resource_version() - 1, "bookmark {mark} behind");
 }
@@ -154,23 +166,29 @@ async fn watcher_relists_after_410_gone() {
     api.create(&PostParams::default(), &cm("after", json!({}))).await.expect("created");
     let mut saw_gone = false;
     let mut relisted = Vec::new();
-    loop {
-        match next_event().await {
-            Err(watcher::Error::WatchError(e)) if e.code == 410 => saw_gone = true,
-            Ok(watcher::Event::InitApply(o)) => relisted.extend(o.metadata.name),
-            Ok(watcher::Event::InitDone) => break,
-            Ok(watcher::Event::Apply(o)) => panic!("{:?} before relisting", o.metadata.name),
-            _ => {}
+    within(OVERALL, "the relist after 410 Gone", async {
+        loop {
+            match next_event().await {
+                Err(watcher::Error::WatchError(e)) if e.code == 410 => saw_gone = true,
+                Ok(watcher::Event::InitApply(o)) => relisted.extend(o.metadata.name),
+                Ok(watcher::Event::InitDone) => break,
+                Ok(watcher::Event::Apply(o)) => panic!("{:?} before relisting", o.metadata.name),
+                _ => {}
+            }
         }
-    }
+    })
+    .await;
     assert!(saw_gone, "the 410 was not reported");
     assert_eq!(relisted, ["after", "before", "during"]);
     // And it keeps watching.
     api.create(&PostParams::default(), &cm("later", json!({}))).await.expect("created");
-    loop {
-        if let Ok(watcher::Event::Apply(o)) = next_event().await {
-            assert_eq!(o.metadata.name.as_deref(), Some("later"));
-            break;
+    within(OVERALL, "the change after the relist", async {
+        loop {
+            if let Ok(watcher::Event::Apply(o)) = next_event().await {
+                assert_eq!(o.metadata.name.as_deref(), Some("later"));
+                break;
+            }
         }
-    }
+    })
+    .await;
 }

@@ -3,14 +3,12 @@
 //! URL from `AGENTRY_TEST_DATABASE_URL`, default `postgres://postgres@127.0.0.1:5432/postgres`.
 //! Every test works in a schema of its own, dropped afterwards even when the test fails.
 //!
-//! About authentication failures: the machines' PostgreSQL trusts loopback connections
-//! (`pg_hba.conf`: `host all all 127.0.0.1/32 trust`), so a wrong password is accepted there and
-//! cannot fail a login. What does fail under trust is a role that does not exist or may not log
-//! in: PostgreSQL answers SQLSTATE 28000 ("role ... does not exist"). The tests therefore check
-//! (1) an unknown role against the real server, (2) a wrong password against the real server
-//! only when it does ask for passwords (noted and skipped under trust), and (3) the password
-//! exchange itself (SQLSTATE 28P01) against a minimal server in this file that speaks just enough
-//! of the PostgreSQL protocol to ask for a password and refuse it.
+//! About authentication failures: the shared server trusts loopback connections
+//! (`pg_hba.conf`: `host all all 127.0.0.1/32 trust`), so a wrong password cannot fail a login
+//! there; only a role that does not exist is refused. Passwords are therefore tested against a
+//! cluster of the test's own that asks for them ([`PrivatePostgres`], `scram-sha-256`), and the
+//! password exchange itself (what the client sends, SQLSTATE 28P01) against a minimal server in
+//! this file that speaks just enough of the PostgreSQL protocol to ask for a password and refuse it.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -18,7 +16,10 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use agentry_operator::memory_schema::{self, StoreError};
+use private_postgres::PrivatePostgres;
 use sqlx::{AssertSqlSafe, PgPool};
+
+mod private_postgres;
 
 const TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -266,26 +267,34 @@ async fn unknown_role_is_an_authentication_failure_without_the_password() {
 }
 
 #[tokio::test]
-async fn wrong_password_for_a_real_role() {
-    let mut scratch = Scratch::new("pw");
-    let role = unique("pwrole");
-    scratch.role = Some(role.clone());
-    let admin = admin_pool().await;
-    sqlx::query(AssertSqlSafe(format!("CREATE ROLE \"{role}\" LOGIN PASSWORD 'right-password'")))
-        .execute(&admin)
-        .await
-        .expect("create role");
-    let wrong = "wrong-Pa55word-xyz";
-    match memory_schema::connect(&url_as(&role, wrong, None), &scratch.schema, TIMEOUT).await {
-        Ok(_) => eprintln!(
-            "note: the server trusts this connection (pg_hba.conf `trust`), so a wrong password logs in; \
-             authentication failure is covered by the unknown-role and protocol tests"
-        ),
-        Err(error) => {
-            assert_eq!(error.reason(), "AuthenticationFailed", "{error}");
-            assert!(!error.to_string().contains(wrong) && !format!("{error:?}").contains(wrong));
+async fn a_wrong_password_is_refused_and_the_right_one_connects() {
+    // The shared server trusts loopback logins; this cluster asks every connection for a password.
+    let server = PrivatePostgres::start().await.unwrap_or_else(|e| panic!("private PostgreSQL: {e}"));
+    let (right, wrong) = ("right-Pa55word-abc", "wrong-Pa55word-xyz");
+    server.execute("CREATE ROLE agentry LOGIN PASSWORD 'right-Pa55word-abc'").await;
+    server.execute("GRANT CREATE ON DATABASE postgres TO agentry").await;
+
+    let uri = server.url("agentry", wrong);
+    let error = memory_schema::connect(&uri, "agentry_memory", TIMEOUT).await.expect_err("wrong password");
+    assert!(matches!(error, StoreError::AuthenticationFailed { .. }), "{error:?}");
+    assert_eq!(error.reason(), "AuthenticationFailed");
+    let (display, debug) = (error.to_string(), format!("{error:?}"));
+    assert!(display.contains("password authentication failed for user \"agentry\""), "{display}");
+    for text in [&display, &debug] {
+        for secret in [wrong, right, uri.as_str()] {
+            assert!(!text.contains(secret), "{secret:?} leaked: {text}");
         }
     }
+
+    // The right password logs in, and the role can create and migrate its schema.
+    let pool = memory_schema::connect(&server.url("agentry", right), "agentry_memory", TIMEOUT)
+        .await
+        .unwrap_or_else(|e| panic!("the right password is accepted: {e}\n{}", server.log()));
+    let user: String = sqlx::query_scalar("SELECT current_user::text").fetch_one(&pool).await.expect("query");
+    assert_eq!(user, "agentry");
+    let report = memory_schema::migrate(&pool, "agentry_memory").await.expect("migrate");
+    assert_eq!(report.applied, vec![1, 2]);
+    pool.close().await;
 }
 
 #[tokio::test]

@@ -154,12 +154,75 @@ mod tests {
         assert!(err.contains("objekt"), "{err}");
         let err =
             ArgumentSchema::compile(&json!({"properties": {"a": {"minLength": -1}}})).expect_err("bad min");
-        assert!(err.contains("/properties/a/minLength") || err.contains("-1"), "{err}");
+        assert_eq!(err, "/properties/a/minLength: -1 is less than the minimum of 0");
+    }
+
+    /// A schema server on 127.0.0.1 counting the requests it answers, until [`Self::stop`].
+    struct SchemaServer {
+        addr: std::net::SocketAddr,
+        served: std::thread::JoinHandle<usize>,
+    }
+
+    impl SchemaServer {
+        /// Serves `{"type": "string"}` (a schema that would compile) to every GET.
+        fn start() -> Self {
+            use std::io::{Read, Write};
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+            let addr = listener.local_addr().expect("address");
+            let served = std::thread::spawn(move || {
+                let mut fetches = 0;
+                for stream in listener.incoming() {
+                    let Ok(mut stream) = stream else { continue };
+                    let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(5)));
+                    let mut head = Vec::new();
+                    let mut byte = [0u8; 1];
+                    while !head.ends_with(b"\r\n\r\n") && matches!(stream.read(&mut byte), Ok(1)) {
+                        head.push(byte[0]);
+                    }
+                    // The stop connection sends nothing; everything else is a fetch.
+                    if head.is_empty() {
+                        break;
+                    }
+                    fetches += 1;
+                    let body = r#"{"type": "string"}"#;
+                    let _ = write!(
+                        stream,
+                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                }
+                fetches
+            });
+            Self { addr, served }
+        }
+
+        /// Stops the server; the number of requests it answered.
+        fn stop(self) -> usize {
+            drop(std::net::TcpStream::connect(self.addr).expect("connect to stop"));
+            self.served.join().expect("schema server thread")
+        }
     }
 
     #[test]
     fn remote_references_are_not_fetched() {
-        assert!(ArgumentSchema::compile(&json!({"$ref": "https://example.invalid/schema.json"})).is_err());
+        // A tool's schema comes from a Tool resource: following its `$ref`s would let whoever
+        // writes Tools make every runner send requests (or read files) of their choosing.
+        let server = SchemaServer::start();
+        let url = format!("http://{}/schema.json", server.addr);
+        let compiled = ArgumentSchema::compile(&json!({"$ref": url}));
+        let nested = ArgumentSchema::compile(&json!({
+            "type": "object", "properties": {"city": {"$ref": format!("{url}#/")}}
+        }));
+        assert_eq!(server.stop(), 0, "the runner fetched a remote schema");
+        let err = compiled.expect_err("an unresolvable reference does not compile");
+        assert!(err.contains(&url), "{err}");
+        assert!(nested.is_err(), "a nested remote reference does not compile either");
+
+        let file = std::env::temp_dir().join(format!("agentry-schema-{}.json", std::process::id()));
+        std::fs::write(&file, r#"{"type": "string"}"#).expect("write schema file");
+        let from_file = ArgumentSchema::compile(&json!({"$ref": format!("file://{}", file.display())}));
+        let _ = std::fs::remove_file(&file);
+        assert!(from_file.is_err(), "a local file was read as a schema");
     }
 
     #[test]

@@ -98,9 +98,10 @@ async fn an_answer_needing_an_http_tool_and_the_calculator() {
         .filter(|m| m["role"] == "tool")
         .map(|m| m["content"].as_str().unwrap_or_default().to_string())
         .collect();
-    assert_eq!(tool_results.len(), 2, "{second}");
-    assert!(tool_results[0].contains("412000"), "{tool_results:?}");
-    assert!(tool_results[1].contains("12000"), "{tool_results:?}");
+    // Exact values: the telemetry body as the server sent it for the vehicle in the path, and
+    // the calculator's result (a substring match would take "412000" for "12000").
+    assert_eq!(tool_results, [r#"{"vehicle":"TRK-0042","odometerKm":412000}"#, "12000"], "{second}");
+    assert_eq!(reply.output.as_deref(), Some("echo: 12000"), "{reply:?}");
 }
 
 #[tokio::test]

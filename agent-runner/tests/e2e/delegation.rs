@@ -160,3 +160,71 @@ async fn the_depth_limit_is_refused() {
     );
     assert_eq!(model_c.request_count(), 0, "C is never asked");
 }
+
+#[tokio::test]
+async fn an_unreadable_reply_from_a_peer_is_an_internal_error_the_model_reads() {
+    // `internal` is the one error code the runner produces for something no caller did wrong:
+    // a peer that answered with something that is not an AgentReply.
+    let model = ScriptedModel::start(Flavor::OpenAi).await;
+    model.push(Step::tool_call("ask-finance-officer", serde_json::json!({"question": "Budget left?"})));
+    model.push(Step::Echo);
+    let ns = nats_fixture::unique_namespace("garbled");
+    let nats = nats_fixture::connect().await.expect("nats");
+    // The "peer" is the test: it answers every query with bytes that are not JSON.
+    let mut peer =
+        nats.subscribe(format!("agentry.{ns}.agent.finance-officer.query")).await.expect("subscribe");
+    nats.flush().await.expect("flush");
+    let answering = tokio::spawn({
+        let nats = nats.clone();
+        async move {
+            let mut answered = 0;
+            while let Some(message) = futures::StreamExt::next(&mut peer).await {
+                if let Some(reply_to) = message.reply {
+                    nats.publish(reply_to, "<html>502 Bad Gateway</html>".into()).await.expect("answer");
+                    nats.flush().await.expect("flush");
+                    answered += 1;
+                    break;
+                }
+            }
+            answered
+        }
+    });
+    let runner = harness::start(&harness::config(
+        &ns,
+        "fleet-manager",
+        vec![harness::model("a", &model.base_url())],
+        vec![harness::ask("finance-officer")],
+    ))
+    .await;
+
+    let reply = harness::ask_agent(&nats, &ns, "fleet-manager", "Can we repair TRK-0042?").await;
+
+    assert_eq!(reply.error, None, "the asking agent still answers: {reply:?}");
+    let answered = tokio::time::timeout(std::time::Duration::from_secs(5), answering)
+        .await
+        .expect("the peer was asked")
+        .expect("peer task");
+    assert_eq!(answered, 1);
+    let results = tool_results(&model);
+    assert_eq!(results.len(), 1, "{results:?}");
+    assert!(
+        results[0].starts_with(
+            "Error: asking agent \"finance-officer\" failed: \
+             the agent answered with an error (internal): unreadable reply: "
+        ),
+        "{results:?}"
+    );
+    let calls: Vec<_> = reply.tool_calls.iter().map(|c| (c.name.as_str(), c.ok)).collect();
+    assert_eq!(calls, [("ask-finance-officer", false)]);
+    assert_eq!(reply.output.as_deref(), Some(format!("echo: {}", results[0]).as_str()));
+    let metrics = runner.metrics().await.expect("metrics");
+    assert_eq!(
+        harness::metric_value(
+            &metrics,
+            "agentry_agent_messages_total",
+            &[("peer", "finance-officer"), ("direction", "sent")]
+        ),
+        Some(1.0),
+        "{metrics}"
+    );
+}

@@ -6,4 +6,6 @@ mod delegation;
 mod harness;
 mod in_process;
 mod lifecycle;
+mod limits;
+mod notifications;
 mod resilience;
