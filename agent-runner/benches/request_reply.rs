@@ -83,7 +83,10 @@ async fn request(nats: &async_nats::Client, subject: &str, i: usize) -> AgentRep
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+    // p is in [0, 1], so the rank is a valid index of `sorted`.
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let rank = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[rank]
 }
 
 fn report(what: &str, mut samples: Vec<Duration>, target: &str) {

@@ -166,7 +166,7 @@ impl AgentLoop {
             let outcomes = self.tools.call_all(&turn.tool_calls, &ctx).await;
             messages.push(ChatMessage::Assistant { text: turn.text, tool_calls: turn.tool_calls.clone() });
             for (call, outcome) in turn.tool_calls.iter().zip(outcomes) {
-                let duration_ms = outcome.duration.as_millis() as u64;
+                let duration_ms = u64::try_from(outcome.duration.as_millis()).unwrap_or(u64::MAX);
                 progress.tool_calls.push(ToolCallSummary {
                     name: outcome.name.clone(),
                     ok: outcome.ok,
@@ -221,10 +221,10 @@ impl AgentLoop {
                 query: request.input.clone(),
                 response: reply.output.clone(),
                 error: reply.error.as_ref().map(|e| e.code),
-                latency_ms: latency.as_millis() as u64,
+                latency_ms: u64::try_from(latency.as_millis()).unwrap_or(u64::MAX),
                 model: reply.model.clone(),
                 usage: reply.usage,
-                delegation_depth: request.delegation_path.len() as u32,
+                delegation_depth: u32::try_from(request.delegation_path.len()).unwrap_or(u32::MAX),
             }),
         );
     }

@@ -133,7 +133,7 @@ fn bounded(mut body: EventBody) -> EventBody {
 pub fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
         .unwrap_or_default()
 }
 
@@ -181,7 +181,7 @@ async fn drain(
             batch = batch.drain(..).zip(acked).filter(|(_, acked)| !acked).map(|(e, _)| e).collect();
             tracing::warn!(
                 waiting = batch.len(),
-                retry_in_ms = backoff.as_millis() as u64,
+                retry_in_ms = u64::try_from(backoff.as_millis()).unwrap_or(u64::MAX),
                 "JetStream unavailable; retrying events"
             );
             tokio::time::sleep(backoff).await;

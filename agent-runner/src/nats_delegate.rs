@@ -41,7 +41,7 @@ impl NatsDelegate {
             path.push(peer.to_string());
             return Err(DelegationError::Cycle { path });
         }
-        let depth = path.len() as u32;
+        let depth = u32::try_from(path.len()).unwrap_or(u32::MAX);
         if depth > self.max_depth {
             return Err(DelegationError::DepthExceeded { depth, max: self.max_depth });
         }
@@ -56,7 +56,7 @@ impl NatsDelegate {
             session_id: ctx.session_id.clone(),
             from: Some(self.agent.clone()),
             context: None,
-            deadline_ms: Some(now_ms() + remaining.as_millis() as u64),
+            deadline_ms: Some(now_ms() + u64::try_from(remaining.as_millis()).unwrap_or(u64::MAX)),
             delegation_path: path,
             ..AgentRequest::new(request_id.clone(), input)
         };

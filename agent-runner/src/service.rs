@@ -222,7 +222,7 @@ fn admit(
             format!("delegation cycle refused: {}", path.join(" → ")),
         )));
     }
-    let depth = request.delegation_path.len() as u32;
+    let depth = u32::try_from(request.delegation_path.len()).unwrap_or(u32::MAX);
     if depth > max_depth {
         return Err(Box::new(AgentReply::failure(
             &request.request_id,

@@ -454,7 +454,8 @@ fn password_refusing_server() -> (u16, std::thread::JoinHandle<String>) {
         }
         fields.push(0);
         let mut message = vec![b'E'];
-        message.extend_from_slice(&(fields.len() as u32 + 4).to_be_bytes());
+        let length = u32::try_from(fields.len() + 4).expect("a short message");
+        message.extend_from_slice(&length.to_be_bytes());
         message.extend_from_slice(&fields);
         stream.write_all(&message).expect("error response");
         password

@@ -13,17 +13,17 @@ use agentry_tests::nats_fixture;
 use agentry_tests::runner_process::RunnerProcess;
 
 /// The API key every scripted model endpoint is configured with; it must never be logged.
-pub const MODEL_KEY: &str = "sk-test-4f1b2c3d9e8a7b6c";
+pub(crate) const MODEL_KEY: &str = "sk-test-4f1b2c3d9e8a7b6c";
 /// The environment variable carrying it.
-pub const MODEL_KEY_ENV: &str = "AGENTRY_MODEL_KEY";
+pub(crate) const MODEL_KEY_ENV: &str = "AGENTRY_MODEL_KEY";
 
 /// The runner binary built by cargo for these tests.
-pub fn runner_binary() -> &'static Path {
+pub(crate) fn runner_binary() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_agentry-runner"))
 }
 
 /// An OpenAI-compatible endpoint at `base_url`, priced at 1 USD / 2 USD per million tokens.
-pub fn model(name: &str, base_url: &str) -> ModelEndpoint {
+pub(crate) fn model(name: &str, base_url: &str) -> ModelEndpoint {
     ModelEndpoint {
         name: name.to_string(),
         provider: Provider::OpenaiCompatible,
@@ -41,7 +41,7 @@ pub fn model(name: &str, base_url: &str) -> ModelEndpoint {
 }
 
 /// The builtin calculator tool.
-pub fn calculator() -> ToolDefinition {
+pub(crate) fn calculator() -> ToolDefinition {
     ToolDefinition {
         name: "calculator".into(),
         description: "Evaluate arithmetic.".into(),
@@ -58,7 +58,7 @@ pub fn calculator() -> ToolDefinition {
 }
 
 /// A tool asking agent `peer`.
-pub fn ask(peer: &str) -> ToolDefinition {
+pub(crate) fn ask(peer: &str) -> ToolDefinition {
     ToolDefinition {
         name: format!("ask-{peer}"),
         description: format!("Ask {peer} a question."),
@@ -74,7 +74,7 @@ pub fn ask(peer: &str) -> ToolDefinition {
 }
 
 /// A runner config for `agent` in `namespace` with the given model chain and tools.
-pub fn config(
+pub(crate) fn config(
     namespace: &str,
     agent: &str,
     models: Vec<ModelEndpoint>,
@@ -106,14 +106,14 @@ pub fn config(
 }
 
 /// Starts the runner binary with `config`, waiting until it is ready.
-pub async fn start(config: &RunnerConfig) -> RunnerProcess {
+pub(crate) async fn start(config: &RunnerConfig) -> RunnerProcess {
     RunnerProcess::start(runner_binary(), config, &[(MODEL_KEY_ENV, MODEL_KEY)])
         .await
         .unwrap_or_else(|err| panic!("runner {} did not start: {err}", config.agent))
 }
 
 /// Sends `request` to `agent`'s query subject and reads the reply.
-pub async fn send(
+pub(crate) async fn send(
     nats: &async_nats::Client,
     namespace: &str,
     agent: &str,
@@ -131,7 +131,7 @@ pub async fn send(
 }
 
 /// Sends raw bytes to `agent`'s query subject; returns the raw reply.
-pub async fn send_raw(
+pub(crate) async fn send_raw(
     nats: &async_nats::Client,
     namespace: &str,
     agent: &str,
@@ -158,13 +158,18 @@ pub async fn send_raw(
 }
 
 /// Asks `agent` `input` with a fresh request id.
-pub async fn ask_agent(nats: &async_nats::Client, namespace: &str, agent: &str, input: &str) -> AgentReply {
+pub(crate) async fn ask_agent(
+    nats: &async_nats::Client,
+    namespace: &str,
+    agent: &str,
+    input: &str,
+) -> AgentReply {
     let request = AgentRequest::new(uuid::Uuid::new_v4().to_string(), input);
     send(nats, namespace, agent, &request).await
 }
 
 /// The value of the first series of `name` whose labels include every `label="value"` pair given.
-pub fn metric_value(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+pub(crate) fn metric_value(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
     text.lines()
         .filter(|line| line.starts_with(name) && line[name.len()..].starts_with(['{', ' ']))
         .filter(|line| labels.iter().all(|(k, v)| line.contains(&format!("{k}=\"{v}\""))))

@@ -110,10 +110,9 @@ async fn the_callers_deadline_cuts_a_request_off_before_timeout_seconds() {
     .await;
     let nats = nats_fixture::connect().await.expect("nats");
 
-    let now_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock after 1970")
-        .as_millis() as u64;
+    let since_epoch =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock after 1970");
+    let now_ms = u64::try_from(since_epoch.as_millis()).expect("milliseconds fit in u64");
     let request = AgentRequest {
         deadline_ms: Some(now_ms + 1_000),
         ..AgentRequest::new("r-deadline", "Quickly, please")

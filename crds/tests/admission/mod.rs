@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use agentry_devcluster::CrdSchema;
 
 /// The compiled schema of every Agentry kind, by kind.
-pub fn schemas() -> BTreeMap<String, CrdSchema> {
+pub(crate) fn schemas() -> BTreeMap<String, CrdSchema> {
     agentry_crds::all_crds()
         .into_iter()
         .map(|crd| {
@@ -26,7 +26,7 @@ pub fn schemas() -> BTreeMap<String, CrdSchema> {
 }
 
 /// Every YAML document in `dir`'s `.yaml` files (kustomization files excepted), with its file.
-pub fn documents(dir: &Path) -> Vec<(PathBuf, String, serde_json::Value)> {
+pub(crate) fn documents(dir: &Path) -> Vec<(PathBuf, String, serde_json::Value)> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .unwrap_or_else(|err| panic!("cannot read {}: {err}", dir.display()))
         .map(|entry| entry.expect("directory entry").path())
@@ -50,6 +50,6 @@ pub fn documents(dir: &Path) -> Vec<(PathBuf, String, serde_json::Value)> {
 }
 
 /// The repository's root directory.
-pub fn repo_root() -> PathBuf {
+pub(crate) fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("crate lives in the workspace").to_path_buf()
 }

@@ -37,7 +37,7 @@ struct Failures {
 /// reconciles of one store never overlap (the Controller serialises them), and the lock is never
 /// held across an await.
 #[derive(Default)]
-pub struct ControllerState {
+pub(crate) struct ControllerState {
     inner: Mutex<StateMaps>,
 }
 

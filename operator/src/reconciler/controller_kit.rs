@@ -107,7 +107,7 @@ pub fn error_policy<K: Resource, C: WithKit>(object: Arc<K>, error: &ReconcileEr
         name = %object.name_any(),
         error = %error,
         failures = kit.backoff.failures(&key),
-        retry_in_ms = delay.as_millis() as u64,
+        retry_in_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
         "reconcile failed; retrying"
     );
     Action::requeue(delay)

@@ -81,7 +81,7 @@ mod tests {
     #[test]
     fn delays_double_up_to_the_cap() {
         let policy = BackoffPolicy { initial: Duration::from_millis(100), max: Duration::from_secs(1) };
-        let delays: Vec<u64> = (1..=6).map(|n| policy.delay(n).as_millis() as u64).collect();
+        let delays: Vec<u128> = (1..=6).map(|n| policy.delay(n).as_millis()).collect();
         assert_eq!(delays, [100, 200, 400, 800, 1000, 1000]);
         assert_eq!(policy.delay(u32::MAX), Duration::from_secs(1));
     }

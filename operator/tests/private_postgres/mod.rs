@@ -22,7 +22,7 @@ const POLL: Duration = Duration::from_millis(100);
 const SERVICE_USER: &str = "postgres";
 
 /// A running private cluster; its superuser is `postgres`.
-pub struct PrivatePostgres {
+pub(crate) struct PrivatePostgres {
     dir: PathBuf,
     bin: PathBuf,
     port: u16,
@@ -32,7 +32,7 @@ pub struct PrivatePostgres {
 
 impl PrivatePostgres {
     /// Creates and starts a cluster; returns once the superuser can log in.
-    pub async fn start() -> Result<Self, String> {
+    pub(crate) async fn start() -> Result<Self, String> {
         let bin = bin_dir()?;
         let dir = std::env::temp_dir().join(format!("agentry-pg-{}", unique()));
         std::fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
@@ -54,17 +54,17 @@ impl PrivatePostgres {
     }
 
     /// A connection URI for `user` with `password` on database `postgres`.
-    pub fn url(&self, user: &str, password: &str) -> String {
+    pub(crate) fn url(&self, user: &str, password: &str) -> String {
         format!("postgres://{user}:{password}@127.0.0.1:{}/postgres", self.port)
     }
 
     /// The superuser's connection URI.
-    pub fn admin_url(&self) -> String {
+    pub(crate) fn admin_url(&self) -> String {
         self.url("postgres", &self.superuser_password)
     }
 
     /// Runs one SQL statement as the superuser.
-    pub async fn execute(&self, sql: &'static str) {
+    pub(crate) async fn execute(&self, sql: &'static str) {
         let mut connection = PgConnection::connect(&self.admin_url())
             .await
             .unwrap_or_else(|e| panic!("superuser login to the private cluster: {e}"));
@@ -136,7 +136,7 @@ impl PrivatePostgres {
     }
 
     /// The server's log so far.
-    pub fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         std::fs::read_to_string(self.log_path()).unwrap_or_default()
     }
 
