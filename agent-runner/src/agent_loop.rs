@@ -10,9 +10,9 @@ use tokio::time::Instant;
 use crate::budget::DailyBudget;
 use crate::event_publisher::EventPublisher;
 use crate::metrics::RunnerMetrics;
-use crate::model::chat::{ChatMessage, ChatRequest};
-use crate::model::model_chain::{ChainError, ModelCallRecord, ModelChain};
-use crate::tools::{CallContext, ToolBox};
+use crate::model::chat::{ChatMessage, ChatRequest, ToolCall};
+use crate::model::model_chain::{ChainAnswer, ChainError, ModelCallRecord, ModelChain};
+use crate::tools::{CallContext, ToolBox, ToolOutcome};
 
 /// Everything one agent needs to answer requests; shared by all in-flight requests.
 pub struct AgentLoop {
@@ -101,100 +101,101 @@ impl AgentLoop {
         traceparent: Option<String>,
         progress: &mut Progress,
     ) -> Result<(String, String), (ErrorCode, String)> {
-        let session = request.session_id.as_deref();
         let mut messages = vec![ChatMessage::System(self.system_prompt.clone())];
         messages.push(ChatMessage::User(user_message(request)));
-        self.events.emit(
-            &request.request_id,
-            session,
-            EventBody::Message(MessageEvent {
-                role: MessageRole::User,
-                content: request.input.clone(),
-                tool_name: None,
-                usage: None,
-            }),
-        );
+        self.emit_message(request, MessageRole::User, request.input.clone(), None);
+        let delegation_path =
+            request.delegation_path.iter().cloned().chain([self.config.agent.clone()]).collect();
         let ctx = CallContext {
             request_id: request.request_id.clone(),
             session_id: request.session_id.clone(),
-            delegation_path: request
-                .delegation_path
-                .iter()
-                .cloned()
-                .chain([self.config.agent.clone()])
-                .collect(),
+            delegation_path,
             deadline,
             traceparent,
         };
         let tools = self.tools.specs();
         for _turn in 0..self.config.limits.max_turns {
             if let Some(spent) = self.budget.exhausted() {
-                return Err((
-                    ErrorCode::BudgetExceeded,
-                    format!("the daily budget is spent ({spent:.4} USD today); requests resume at 00:00 UTC"),
-                ));
+                let message =
+                    format!("the daily budget is spent ({spent:.4} USD today); requests resume at 00:00 UTC");
+                return Err((ErrorCode::BudgetExceeded, message));
             }
             let chat = ChatRequest { messages: messages.clone(), tools: tools.clone() };
-            let answer = match self.models.complete(&chat, deadline).await {
-                Ok(answer) => answer,
-                Err(ChainError::AllFailed { calls, last_error }) => {
-                    self.emit_model_calls(request, &calls);
-                    return Err((ErrorCode::ModelUnavailable, last_error));
-                }
-                Err(ChainError::DeadlineExceeded { calls }) => {
-                    self.emit_model_calls(request, &calls);
-                    return Err((ErrorCode::Timeout, "the deadline passed while waiting for a model".into()));
-                }
-            };
-            self.emit_model_calls(request, &answer.calls);
-            self.budget.spend(answer.usage.cost_usd);
-            progress.usage.add(answer.usage);
+            let answer = self.model_turn(request, &chat, deadline, progress).await?;
             let turn = answer.turn;
-            self.events.emit(
-                &request.request_id,
-                session,
-                EventBody::Message(MessageEvent {
-                    role: MessageRole::Assistant,
-                    content: turn.text.clone().unwrap_or_default(),
-                    tool_name: None,
-                    usage: Some(answer.usage),
-                }),
-            );
             if turn.tool_calls.is_empty() {
                 return Ok((turn.text.unwrap_or_default(), answer.model));
             }
             let outcomes = self.tools.call_all(&turn.tool_calls, &ctx).await;
             messages.push(ChatMessage::Assistant { text: turn.text, tool_calls: turn.tool_calls.clone() });
             for (call, outcome) in turn.tool_calls.iter().zip(outcomes) {
-                let duration_ms = u64::try_from(outcome.duration.as_millis()).unwrap_or(u64::MAX);
-                progress.tool_calls.push(ToolCallSummary {
-                    name: outcome.name.clone(),
-                    ok: outcome.ok,
-                    duration_ms,
-                });
-                self.events.emit(
-                    &request.request_id,
-                    session,
-                    EventBody::ToolCall(ToolCallEvent {
-                        tool: outcome.name.clone(),
-                        arguments: call.arguments.clone(),
-                        ok: outcome.ok,
-                        error: (!outcome.ok).then(|| outcome.content.clone()),
-                        duration_ms,
-                    }),
-                );
-                messages.push(ChatMessage::ToolResult {
-                    call_id: outcome.call_id,
-                    name: outcome.name,
-                    content: outcome.content,
-                    is_error: !outcome.ok,
-                });
+                messages.push(self.record_tool_call(request, call, outcome, progress));
             }
         }
-        Err((
-            ErrorCode::MaxTurns,
-            format!("no answer after {} model turns (limits.maxTurns)", self.config.limits.max_turns),
-        ))
+        let message =
+            format!("no answer after {} model turns (limits.maxTurns)", self.config.limits.max_turns);
+        Err((ErrorCode::MaxTurns, message))
+    }
+
+    /// One model call through the fallback chain: its calls and usage recorded, its text emitted.
+    async fn model_turn(
+        &self,
+        request: &AgentRequest,
+        chat: &ChatRequest,
+        deadline: Instant,
+        progress: &mut Progress,
+    ) -> Result<ChainAnswer, (ErrorCode, String)> {
+        let answer = match self.models.complete(chat, deadline).await {
+            Ok(answer) => answer,
+            Err(ChainError::AllFailed { calls, last_error }) => {
+                self.emit_model_calls(request, &calls);
+                return Err((ErrorCode::ModelUnavailable, last_error));
+            }
+            Err(ChainError::DeadlineExceeded { calls }) => {
+                self.emit_model_calls(request, &calls);
+                return Err((ErrorCode::Timeout, "the deadline passed while waiting for a model".into()));
+            }
+        };
+        self.emit_model_calls(request, &answer.calls);
+        self.budget.spend(answer.usage.cost_usd);
+        progress.usage.add(answer.usage);
+        let text = answer.turn.text.clone().unwrap_or_default();
+        self.emit_message(request, MessageRole::Assistant, text, Some(answer.usage));
+        Ok(answer)
+    }
+
+    /// Records one finished tool call (summary and event) and returns its result for the model.
+    fn record_tool_call(
+        &self,
+        request: &AgentRequest,
+        call: &ToolCall,
+        outcome: ToolOutcome,
+        progress: &mut Progress,
+    ) -> ChatMessage {
+        let duration_ms = u64::try_from(outcome.duration.as_millis()).unwrap_or(u64::MAX);
+        progress.tool_calls.push(ToolCallSummary { name: outcome.name.clone(), ok: outcome.ok, duration_ms });
+        self.events.emit(
+            &request.request_id,
+            request.session_id.as_deref(),
+            EventBody::ToolCall(ToolCallEvent {
+                tool: outcome.name.clone(),
+                arguments: call.arguments.clone(),
+                ok: outcome.ok,
+                error: (!outcome.ok).then(|| outcome.content.clone()),
+                duration_ms,
+            }),
+        );
+        ChatMessage::ToolResult {
+            call_id: outcome.call_id,
+            name: outcome.name,
+            content: outcome.content,
+            is_error: !outcome.ok,
+        }
+    }
+
+    fn emit_message(&self, request: &AgentRequest, role: MessageRole, content: String, usage: Option<Usage>) {
+        let body = EventBody::Message(MessageEvent { role, content, tool_name: None, usage });
+        self.events.emit(&request.request_id, request.session_id.as_deref(), body);
     }
 
     fn emit_model_calls(&self, request: &AgentRequest, calls: &[ModelCallRecord]) {
