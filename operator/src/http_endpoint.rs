@@ -1,27 +1,20 @@
 //! The operator's admin endpoint: `/healthz`, `/readyz` (ready while this replica leads) and
 //! `/metrics`, served by the shared process kit.
 
-use agentry_process::{MetricsSource, admin_endpoint};
+use agentry_process::admin_endpoint;
 use axum::Router;
 
 use crate::runtime::leader_election::Handles;
-use crate::runtime::metrics::OperatorMetrics;
 
 /// The router serving the three paths from a running operator's handles.
 pub fn router(handles: &Handles) -> Router {
     admin_endpoint::router(handles.readiness.clone(), handles.metrics.clone())
 }
 
-/// `/metrics` serves every operator series.
-impl MetricsSource for OperatorMetrics {
-    fn metrics_text(&self) -> Result<String, prometheus::Error> {
-        self.encode()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use agentry_process::MetricsSource;
 
     #[test]
     fn ready_while_leading_and_metrics_encode() {

@@ -65,3 +65,10 @@ impl OperatorMetrics {
         Ok(String::from_utf8_lossy(&out).into_owned())
     }
 }
+
+/// `/metrics` serves every operator series.
+impl agentry_process::MetricsSource for OperatorMetrics {
+    fn metrics_text(&self) -> Result<String, prometheus::Error> {
+        self.encode()
+    }
+}
