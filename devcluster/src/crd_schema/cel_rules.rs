@@ -1,15 +1,15 @@
-//! CEL `x-kubernetes-validations`, evaluated node by node as apiextensions' `cel.Validator` does, so
-//! that paths, `oldSelf` correlation and update ratcheting follow the apiserver. kube-cel compiles and
-//! evaluates each node's rules (and applies schema defaults, as the apiserver has by then).
+//! The CEL `x-kubernetes-validations` of one schema node: compiled once with the schema (kube-cel
+//! compiles them, and applies schema defaults as the apiserver has by then), evaluated against one
+//! value and turned into causes worded as the apiserver words them. Walking the object is
+//! `cel_validation`'s job.
 
 use kube_cel::{
     CompilationError, CompilationResult, CompiledSchema, ErrorKind, ValidationError, compile_schema,
 };
 use serde_json::{Map, Value, json};
 
-use super::SchemaError;
 use super::invalid::{FieldCause, FieldPath};
-use super::structural::{Additional, ListType, Structural};
+use super::schema_error::SchemaError;
 
 /// The rules of one schema node.
 #[derive(Debug)]
@@ -58,7 +58,9 @@ impl NodeRules {
         Ok(Some(Self { compiled, type_name: type_name.to_owned(), rules }))
     }
 
-    fn evaluate(
+    /// Evaluate the rules on `new` (with `old` as `oldSelf`), adding failures at `path`; an
+    /// `unchanged` value is only refused by rules that look at `oldSelf` (ratcheting).
+    pub(crate) fn evaluate(
         &self,
         new: &Value,
         old: Option<&Value>,
@@ -146,61 +148,6 @@ fn compile_error(error: &CompilationError, location: &str) -> SchemaError {
         other => (String::new(), other.to_string()),
     };
     SchemaError::Rule { location: location.to_owned(), rule, message }
-}
-
-/// Failures of every rule in `object`, walking it as the apiserver does: rules see `oldSelf` only
-/// where old and new correlate (object fields, map entries, items of `map` lists by key).
-pub(crate) fn cel_causes(schema: &Structural, object: &Value, old: Option<&Value>) -> Vec<FieldCause> {
-    let mut out = Vec::new();
-    let unchanged = old.is_some_and(|o| o == object);
-    walk(schema, object, old, &FieldPath::root(), unchanged, &mut out);
-    out
-}
-
-/// `unchanged`: this node, or its nearest correlated ancestor, equals its old self (ratcheting).
-fn walk(
-    s: &Structural,
-    new: &Value,
-    old: Option<&Value>,
-    path: &FieldPath,
-    unchanged: bool,
-    out: &mut Vec<FieldCause>,
-) {
-    // Rules only judge values that are there; a null is for the parent's rules to judge.
-    if new.is_null() {
-        return;
-    }
-    if let Some(rules) = &s.rules {
-        rules.evaluate(new, old, path, unchanged, out);
-    }
-    match new {
-        Value::Object(map) => {
-            for (k, v) in map {
-                let (child, child_path) = match (s.properties.get(k), &s.additional) {
-                    (Some(p), _) => (p, path.child(k)),
-                    (None, Additional::Schema(a)) => (a.as_ref(), path.key(k)),
-                    _ => continue,
-                };
-                let old_v = old.and_then(|o| o.get(k));
-                walk(child, v, old_v, &child_path, old_v.map_or(unchanged, |o| o == v), out);
-            }
-        }
-        Value::Array(items) => {
-            let Some(item_schema) = s.items.as_deref() else {
-                return;
-            };
-            for (i, v) in items.iter().enumerate() {
-                let old_v = s.old_item(old, v);
-                let item_unchanged = match (old_v, &s.list_type) {
-                    (Some(o), _) => o == v,
-                    (None, ListType::Set) => old.and_then(Value::as_array).is_some_and(|o| o.contains(v)),
-                    (None, _) => unchanged,
-                };
-                walk(item_schema, v, old_v, &path.index(i), item_unchanged, out);
-            }
-        }
-        _ => {}
-    }
 }
 
 /// Whether the node declares rules itself (`allOf` rules are the node's own too).

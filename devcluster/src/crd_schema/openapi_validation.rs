@@ -6,10 +6,10 @@ use jsonschema::error::{TypeKind, ValidationErrorKind};
 use jsonschema::{Draft, PatternOptions, ValidationError, Validator};
 use serde_json::{Map, Value, json};
 
-use super::SchemaError;
 use super::formats::{CUSTOM_FORMATS, json_schema_format};
 use super::invalid::{FieldCause, FieldPath, go_float, go_quote, go_value};
 use super::invariants::openapi_path;
+use super::schema_error::SchemaError;
 use super::structural::Segment;
 
 /// A compiled OpenAPI schema.
@@ -46,17 +46,38 @@ impl OpenApiSchema {
         out
     }
 
+    /// The causes of one failure (and, for a failed `anyOf`/`oneOf`, those of its closest branch).
     fn convert(&self, e: &ValidationError<'_>, root: &Value, out: &mut Vec<(Vec<Segment>, FieldCause)>) {
         let at = segments(root, e.instance_path().as_str());
         let path = openapi_path(&at);
+        let causes = match e.kind() {
+            ValidationErrorKind::OneOfNotValid { context } | ValidationErrorKind::AnyOf { context } => {
+                out.push((at, junctor_cause(e.kind(), path.name())));
+                // kube-openapi follows a junctor failure with those of the branch that came closest.
+                if let Some(closest) = context.iter().min_by_key(|branch| branch.len()) {
+                    for inner in closest {
+                        self.convert(inner, root, out);
+                    }
+                }
+                return;
+            }
+            ValidationErrorKind::OneOfMultipleValid { .. } | ValidationErrorKind::Not { .. } => {
+                vec![junctor_cause(e.kind(), path.name())]
+            }
+            _ => self.value_causes(e, &path),
+        };
+        out.extend(causes.into_iter().map(|cause| (at.clone(), cause)));
+    }
+
+    /// The causes of a failure of the value at `path` itself.
+    fn value_causes(&self, e: &ValidationError<'_>, path: &FieldPath) -> Vec<FieldCause> {
         let name = path.name();
         let value = e.instance().as_ref();
-        let mut push = |cause| out.push((at.clone(), cause));
         let body = |rest: &str| format!("{name} in body {rest}");
-        match e.kind() {
+        let cause = match e.kind() {
             ValidationErrorKind::Required { property } => {
                 let property = property.as_str().map_or_else(|| property.to_string(), str::to_owned);
-                push(FieldCause::required(&path.child(&property), ""));
+                FieldCause::required(&path.child(&property), "")
             }
             ValidationErrorKind::Enum { options } => {
                 let supported: Vec<String> = options
@@ -65,7 +86,7 @@ impl OpenApiSchema {
                         o.iter().map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned)).collect()
                     })
                     .unwrap_or_default();
-                push(FieldCause::not_supported(&path, value, &supported));
+                FieldCause::not_supported(path, value, &supported)
             }
             ValidationErrorKind::Type { kind } => {
                 let expected: Vec<&str> = match kind {
@@ -76,94 +97,30 @@ impl OpenApiSchema {
                 let expected: Vec<&str> = expected.into_iter().filter(|t| *t != "null").collect();
                 let actual = json_type(value);
                 let detail = body(&format!("must be of type {}: {}", expected.join(","), go_quote(actual)));
-                push(FieldCause::type_invalid(&path, &json!(actual), &detail));
+                FieldCause::type_invalid(path, &json!(actual), &detail)
             }
             ValidationErrorKind::Format { format } => {
                 let format = self.original_format(e).unwrap_or_else(|| format.clone());
                 let data = value.as_str().unwrap_or_default();
                 let detail = body(&format!("must be of type {format}: {}", go_quote(data)));
-                push(FieldCause::type_invalid(&path, value, &detail));
-            }
-            ValidationErrorKind::Minimum { limit } => {
-                let detail = body(&format!("should be greater than or equal to {}", go_value(limit)));
-                push(FieldCause::invalid(&path, value, &detail));
-            }
-            ValidationErrorKind::ExclusiveMinimum { limit } => {
-                let detail = body(&format!("should be greater than {}", go_value(limit)));
-                push(FieldCause::invalid(&path, value, &detail));
-            }
-            ValidationErrorKind::Maximum { limit } => {
-                let detail = body(&format!("should be less than or equal to {}", go_value(limit)));
-                push(FieldCause::invalid(&path, value, &detail));
-            }
-            ValidationErrorKind::ExclusiveMaximum { limit } => {
-                let detail = body(&format!("should be less than {}", go_value(limit)));
-                push(FieldCause::invalid(&path, value, &detail));
-            }
-            ValidationErrorKind::MultipleOf { multiple_of } => {
-                let detail = body(&format!("should be a multiple of {}", go_float(*multiple_of)));
-                push(FieldCause::invalid(&path, value, &detail));
-            }
-            ValidationErrorKind::MaxLength { limit } => push(FieldCause::too_long(&path, *limit)),
-            ValidationErrorKind::MinLength { limit } => {
-                let detail = body(&format!("should be at least {limit} chars long"));
-                push(FieldCause::invalid(&path, value, &detail));
-            }
-            ValidationErrorKind::Pattern { pattern } => {
-                push(FieldCause::invalid(&path, value, &body(&format!("should match '{pattern}'"))));
-            }
-            ValidationErrorKind::MaxItems { limit } => push(FieldCause::too_many(&path, len(value), *limit)),
-            ValidationErrorKind::MinItems { limit } => {
-                let detail = body(&format!("should have at least {limit} items"));
-                push(FieldCause::invalid(&path, &json!(len(value)), &detail));
-            }
-            ValidationErrorKind::MaxProperties { limit } => {
-                push(FieldCause::too_many(&path, len(value), *limit))
-            }
-            ValidationErrorKind::MinProperties { limit } => {
-                let detail = body(&format!("should have at least {limit} properties"));
-                push(FieldCause::invalid(&path, &json!(len(value)), &detail));
+                FieldCause::type_invalid(path, value, &detail)
             }
             ValidationErrorKind::UniqueItems => {
-                push(FieldCause::invalid(&path, &json!(""), &body("shouldn't contain duplicates")));
+                FieldCause::invalid(path, &json!(""), &body("shouldn't contain duplicates"))
             }
             ValidationErrorKind::AdditionalProperties { unexpected } => {
-                for key in unexpected {
-                    let detail = format!("{name}.{key} in body is a forbidden property");
-                    push(FieldCause::invalid(&path, &json!(key), &detail));
-                }
+                return unexpected
+                    .iter()
+                    .map(|key| {
+                        let detail = format!("{name}.{key} in body is a forbidden property");
+                        FieldCause::invalid(path, &json!(key), &detail)
+                    })
+                    .collect();
             }
-            // kube-openapi reports junctor failures as plain errors, which land on no field (`<nil>`),
-            // followed by the failures of the branch that came closest.
-            ValidationErrorKind::OneOfNotValid { context } | ValidationErrorKind::AnyOf { context } => {
-                let detail = match e.kind() {
-                    ValidationErrorKind::AnyOf { .. } => {
-                        format!("\"{name}\" must validate at least one schema (anyOf)")
-                    }
-                    _ => {
-                        format!("\"{name}\" must validate one and only one schema (oneOf). Found none valid")
-                    }
-                };
-                push(FieldCause::invalid(&FieldPath::root(), &json!(""), &detail));
-                if let Some(closest) = context.iter().min_by_key(|branch| branch.len()) {
-                    for inner in closest {
-                        self.convert(inner, root, out);
-                    }
-                }
-            }
-            ValidationErrorKind::OneOfMultipleValid { context } => {
-                let valid = context.iter().filter(|branch| branch.is_empty()).count();
-                let detail = format!(
-                    "\"{name}\" must validate one and only one schema (oneOf). Found {valid} valid alternatives"
-                );
-                push(FieldCause::invalid(&FieldPath::root(), &json!(""), &detail));
-            }
-            ValidationErrorKind::Not { .. } => {
-                let detail = format!("\"{name}\" must not validate the schema (not)");
-                push(FieldCause::invalid(&FieldPath::root(), &json!(""), &detail));
-            }
-            _ => push(FieldCause::invalid(&path, &json!(""), &e.to_string())),
-        }
+            kind => limit_cause(kind, path, value)
+                .unwrap_or_else(|| FieldCause::invalid(path, &json!(""), &e.to_string())),
+        };
+        vec![cause]
     }
 
     /// The `format` as the CRD spells it, found beside the failing keyword.
@@ -173,6 +130,57 @@ impl OpenApiSchema {
         let format = self.original.pointer(parent)?.get("format")?.as_str()?;
         Some(format.to_owned())
     }
+}
+
+/// A bound, length or count the value breaks, as kube-openapi words it.
+fn limit_cause(kind: &ValidationErrorKind, path: &FieldPath, value: &Value) -> Option<FieldCause> {
+    let body = |rest: String| format!("{} in body {rest}", path.name());
+    let invalid = |rest: String| FieldCause::invalid(path, value, &body(rest));
+    let count_invalid = |rest: String| FieldCause::invalid(path, &json!(len(value)), &body(rest));
+    Some(match kind {
+        ValidationErrorKind::Minimum { limit } => {
+            invalid(format!("should be greater than or equal to {}", go_value(limit)))
+        }
+        ValidationErrorKind::ExclusiveMinimum { limit } => {
+            invalid(format!("should be greater than {}", go_value(limit)))
+        }
+        ValidationErrorKind::Maximum { limit } => {
+            invalid(format!("should be less than or equal to {}", go_value(limit)))
+        }
+        ValidationErrorKind::ExclusiveMaximum { limit } => {
+            invalid(format!("should be less than {}", go_value(limit)))
+        }
+        ValidationErrorKind::MultipleOf { multiple_of } => {
+            invalid(format!("should be a multiple of {}", go_float(*multiple_of)))
+        }
+        ValidationErrorKind::MaxLength { limit } => FieldCause::too_long(path, *limit),
+        ValidationErrorKind::MinLength { limit } => invalid(format!("should be at least {limit} chars long")),
+        ValidationErrorKind::Pattern { pattern } => invalid(format!("should match '{pattern}'")),
+        ValidationErrorKind::MaxItems { limit } | ValidationErrorKind::MaxProperties { limit } => {
+            FieldCause::too_many(path, len(value), *limit)
+        }
+        ValidationErrorKind::MinItems { limit } => count_invalid(format!("should have at least {limit} items")),
+        ValidationErrorKind::MinProperties { limit } => {
+            count_invalid(format!("should have at least {limit} properties"))
+        }
+        _ => return None,
+    })
+}
+
+/// kube-openapi reports junctor failures as plain errors, which land on no field (`<nil>`).
+fn junctor_cause(kind: &ValidationErrorKind, name: &str) -> FieldCause {
+    let detail = match kind {
+        ValidationErrorKind::AnyOf { .. } => format!("\"{name}\" must validate at least one schema (anyOf)"),
+        ValidationErrorKind::OneOfMultipleValid { context } => {
+            let valid = context.iter().filter(|branch| branch.is_empty()).count();
+            format!(
+                "\"{name}\" must validate one and only one schema (oneOf). Found {valid} valid alternatives"
+            )
+        }
+        ValidationErrorKind::Not { .. } => format!("\"{name}\" must not validate the schema (not)"),
+        _ => format!("\"{name}\" must validate one and only one schema (oneOf). Found none valid"),
+    };
+    FieldCause::invalid(&FieldPath::root(), &json!(""), &detail)
 }
 
 /// kube-openapi stops at the first of `maxLength`, `minLength`, `pattern` that fails for a string.
