@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use crate::crd_schema::Invalid;
-use crate::resource::ResourceDesc;
+use crate::resources::ResourceDesc;
 
 /// A request refused: becomes a `Status` of `status: Failure` with this code, reason and message.
 #[derive(Clone, Debug, thiserror::Error)]

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use crate::api_error::{ApiError, ApiResult};
 use crate::auth_reviews::ReviewPolicy;
-use crate::resource::{Registry, ResourceDesc};
+use crate::resources::{Registry, ResourceDesc};
 use crate::store::Store;
 
 /// Everything the API serves.
@@ -66,7 +66,7 @@ impl ClusterState {
 
     /// Whether namespace `name` exists, and whether it is being deleted.
     pub fn namespace_status(&self, name: &str) -> Option<bool> {
-        let key = crate::resource::StorageKey { group: String::new(), plural: "namespaces".into() };
+        let key = crate::resources::StorageKey { group: String::new(), plural: "namespaces".into() };
         self.store.get(&key, "", name).map(|ns| !ns["metadata"]["deletionTimestamp"].is_null())
     }
 }
@@ -75,7 +75,7 @@ impl ClusterState {
 /// keep one stored form (conversion strategy `None` changes only `apiVersion`).
 pub fn present(desc: &ResourceDesc, mut object: Value) -> Value {
     if desc.is_events_view() {
-        object = crate::event_conversion::from_core(object);
+        object = crate::resources::event_conversion::from_core(object);
     }
     object["apiVersion"] = json!(desc.api_version());
     object["kind"] = json!(desc.kind);

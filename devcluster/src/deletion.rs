@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use crate::api_error::{ApiError, ApiResult};
 use crate::cluster_state::{ClusterState, present};
 use crate::object_lifecycle::string_list;
-use crate::resource::ResourceDesc;
+use crate::resources::ResourceDesc;
 use crate::store::Change;
 
 /// `DeleteOptions.propagationPolicy`.

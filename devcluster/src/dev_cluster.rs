@@ -8,10 +8,10 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use crate::api_server::ApiServer;
 use crate::auth_reviews::ReviewPolicy;
 use crate::cluster_state::ClusterState;
 use crate::pod_simulator::{PodSimulator, SimulatorOptions};
-use crate::server::ApiServer;
 
 /// How to start a devcluster.
 #[derive(Clone, Debug)]
@@ -106,7 +106,7 @@ impl DevCluster {
             .map_err(|source| DevClusterError::Write { path: kubeconfig.clone(), source })?;
 
         let (shutdown, stopped) = oneshot::channel::<()>();
-        let app = crate::server::router(server.clone());
+        let app = crate::router::router(server.clone());
         let task = tokio::spawn(async move {
             let serving = axum::serve(listener, app).with_graceful_shutdown(async {
                 let _ = stopped.await;

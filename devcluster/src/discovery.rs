@@ -5,7 +5,7 @@
 
 use serde_json::{Value, json};
 
-use crate::resource::{Registry, ResourceDesc};
+use crate::resources::{Registry, ResourceDesc};
 
 /// `/api`.
 pub fn core_versions(address: &str) -> Value {

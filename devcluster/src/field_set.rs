@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use serde_json::{Map, Value, json};
 
 use crate::list_types::{ListType, list_type};
-use crate::resource::ResourceDesc;
+use crate::resources::ResourceDesc;
 
 /// One path: elements like `f:spec`, `k:{"name":"app"}`, `v:"x"`.
 pub type FieldPath = Vec<String>;
@@ -261,8 +261,10 @@ mod tests {
 
     #[test]
     fn fields_v1_round_trips_with_map_list_items() {
-        let desc =
-            crate::builtin_kinds::all().into_iter().find(|d| d.plural == "deployments").expect("deployments");
+        let desc = crate::resources::builtin_kinds::all()
+            .into_iter()
+            .find(|d| d.plural == "deployments")
+            .expect("deployments");
         let object = json!({"apiVersion": "apps/v1", "kind": "Deployment",
             "metadata": {"name": "d", "labels": {"app": "x"}},
             "spec": {"template": {"spec": {"containers": [{"name": "c", "image": "i"}]}}},

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use crate::cluster_state::ClusterState;
 use crate::deletion::Propagation;
 use crate::object_lifecycle::{WriteOptions, string_list};
-use crate::resource::ResourceDesc;
+use crate::resources::ResourceDesc;
 
 impl ClusterState {
     /// Run the garbage collector until nothing more is collected.

@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use crate::resource::ResourceDesc;
+use crate::resources::ResourceDesc;
 
 /// How a list merges.
 #[derive(Clone, Debug, PartialEq, Eq)]

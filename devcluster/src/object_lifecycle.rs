@@ -8,7 +8,7 @@ use crate::api_error::{ApiError, ApiResult};
 use crate::cluster_state::{ClusterState, present};
 use crate::field_set::Scope;
 use crate::managed_fields;
-use crate::resource::ResourceDesc;
+use crate::resources::ResourceDesc;
 use crate::store::Change;
 
 /// How a write is made.
@@ -50,7 +50,7 @@ impl ClusterState {
         }
         check_type(desc, &object)?;
         if desc.is_events_view() {
-            object = crate::event_conversion::to_core(object);
+            object = crate::resources::event_conversion::to_core(object);
         }
         object["apiVersion"] = json!(desc.api_version());
         object["kind"] = json!(desc.kind);
@@ -149,8 +149,8 @@ impl ClusterState {
         check_type(desc, &new)?;
         if desc.is_events_view() {
             // Work on the stored (core/v1) form; answers are converted back by `present`.
-            old = crate::event_conversion::to_core(old);
-            new = crate::event_conversion::to_core(new);
+            old = crate::resources::event_conversion::to_core(old);
+            new = crate::resources::event_conversion::to_core(new);
         }
         if let Some(body_name) = new["metadata"]["name"].as_str()
             && !body_name.is_empty()

@@ -8,7 +8,7 @@ use std::hash::{Hash, Hasher};
 
 use serde_json::{Value, json};
 
-use crate::resource::{Registry, ResourceDesc};
+use crate::resources::{Registry, ResourceDesc};
 
 const OBJECT_META: &str = "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta";
 

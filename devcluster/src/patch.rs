@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use crate::api_error::ApiError;
-use crate::resource::ResourceDesc;
+use crate::resources::ResourceDesc;
 
 /// The patch types of the `Content-Type` header.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -8,7 +8,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 
-use crate::resource_handlers::Query;
+use crate::request::Query;
 
 /// Keep at most this much output per container (older output is dropped, as log rotation would).
 const MAX_BYTES: usize = 4 * 1024 * 1024;

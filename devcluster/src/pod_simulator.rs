@@ -17,10 +17,10 @@ use serde_json::{Value, json};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::api_server::ApiServer;
 use crate::deletion::Propagation;
 use crate::field_set::Scope;
 use crate::object_lifecycle::WriteOptions;
-use crate::server::ApiServer;
 use pod_status::{PodCounts, PodIdentity};
 use supervisor::{LaunchSpec, Supervisor};
 

@@ -1,6 +1,5 @@
 //! The verbs on resource paths: get, list, watch, create, update, patch, delete, deletecollection.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,18 +9,15 @@ use bytes::Bytes;
 use serde_json::{Value, json};
 
 use crate::api_error::{ApiError, ApiResult};
-use crate::api_path::ObjectPath;
+use crate::api_server::ApiServer;
 use crate::cluster_state::ClusterState;
 use crate::deletion::{Deleted, Propagation};
 use crate::field_set::Scope;
 use crate::object_lifecycle::WriteOptions;
 use crate::patch::{self, PatchType};
-use crate::resource::ResourceDesc;
-use crate::selectors::Selector;
-use crate::server::ApiServer;
-
-/// Query parameters.
-pub type Query = HashMap<String, String>;
+use crate::request::path::ObjectPath;
+use crate::request::query::{Query, is_dry_run, is_true, selector};
+use crate::resources::ResourceDesc;
 
 /// Serve a request on a resource path.
 pub async fn serve(
@@ -285,14 +281,6 @@ fn decode_continue(token: &str) -> ApiResult<(String, String)> {
         .ok_or_else(|| ApiError::bad_request("continue key is not valid: malformed token"))
 }
 
-fn selector(desc: &ResourceDesc, query: &Query) -> ApiResult<Selector> {
-    Selector::parse(
-        desc,
-        query.get("labelSelector").map(String::as_str),
-        query.get("fieldSelector").map(String::as_str),
-    )
-}
-
 fn write_options(query: &Query, headers: &HeaderMap, scope: Scope) -> WriteOptions {
     let manager = query.get("fieldManager").filter(|m| !m.is_empty()).cloned().unwrap_or_else(|| {
         let agent = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("unknown");
@@ -339,14 +327,6 @@ fn parse_body(body: &Bytes) -> ApiResult<Value> {
     serde_json::from_slice(body)
         .or_else(|_| serde_yaml::from_slice(body))
         .map_err(|e| ApiError::bad_request(format!("the body of the request could not be decoded: {e}")))
-}
-
-fn is_true(value: Option<&String>) -> bool {
-    value.is_some_and(|v| v == "1" || v.eq_ignore_ascii_case("true"))
-}
-
-fn is_dry_run(query: &Query) -> bool {
-    query.get("dryRun").is_some_and(|d| d == "All")
 }
 
 /// Whether the client asked for a `meta.k8s.io` Table (kubectl get).

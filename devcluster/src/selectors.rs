@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use crate::api_error::ApiError;
-use crate::resource::ResourceDesc;
+use crate::resources::ResourceDesc;
 
 #[derive(Clone, Debug)]
 enum Requirement {
@@ -150,7 +150,10 @@ mod tests {
     use super::*;
 
     fn configmaps() -> ResourceDesc {
-        crate::builtin_kinds::all().into_iter().find(|d| d.plural == "configmaps").expect("configmaps")
+        crate::resources::builtin_kinds::all()
+            .into_iter()
+            .find(|d| d.plural == "configmaps")
+            .expect("configmaps")
     }
 
     #[test]

@@ -9,7 +9,7 @@ use crate::api_error::ApiError;
 use crate::field_set::{FieldSet, Scope, display, fields_of, item_key, leaves, remove_at, value_at};
 use crate::list_types::{ListType, list_type};
 use crate::managed_fields::{self, ManagedEntry};
-use crate::resource::ResourceDesc;
+use crate::resources::ResourceDesc;
 
 /// Apply `applied` by `manager` to `live` (none when the object does not exist yet). Returns the
 /// object to store, with its `managedFields`; `409 Conflict` naming the managers when `applied`

@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 
 use crate::api_error::ApiError;
 use crate::list_types::merge_key;
-use crate::resource::ResourceDesc;
+use crate::resources::ResourceDesc;
 
 /// Apply `patch` to `target`.
 pub fn apply(desc: &ResourceDesc, target: &mut Value, patch: &Value) -> Result<(), ApiError> {
@@ -154,7 +154,10 @@ mod tests {
     use super::*;
 
     fn deployments() -> ResourceDesc {
-        crate::builtin_kinds::all().into_iter().find(|d| d.plural == "deployments").expect("deployments")
+        crate::resources::builtin_kinds::all()
+            .into_iter()
+            .find(|d| d.plural == "deployments")
+            .expect("deployments")
     }
 
     #[test]

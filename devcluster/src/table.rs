@@ -4,8 +4,8 @@
 
 use serde_json::{Value, json};
 
-use crate::resource::ResourceDesc;
-use crate::resource_handlers::Query;
+use crate::request::Query;
+use crate::resources::ResourceDesc;
 
 /// The table of `items`.
 pub fn table(desc: &ResourceDesc, items: &[Value], list_metadata: Option<&Value>, query: &Query) -> Value {

@@ -15,7 +15,7 @@ use tokio::sync::{broadcast, mpsc};
 
 use crate::api_error::{ApiError, ApiResult};
 use crate::cluster_state::{ClusterState, present};
-use crate::resource::ResourceDesc;
+use crate::resources::ResourceDesc;
 use crate::selectors::Selector;
 use crate::store::{Change, ChangeRecord};
 

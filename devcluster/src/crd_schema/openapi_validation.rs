@@ -159,7 +159,9 @@ fn limit_cause(kind: &ValidationErrorKind, path: &FieldPath, value: &Value) -> O
         ValidationErrorKind::MaxItems { limit } | ValidationErrorKind::MaxProperties { limit } => {
             FieldCause::too_many(path, len(value), *limit)
         }
-        ValidationErrorKind::MinItems { limit } => count_invalid(format!("should have at least {limit} items")),
+        ValidationErrorKind::MinItems { limit } => {
+            count_invalid(format!("should have at least {limit} items"))
+        }
         ValidationErrorKind::MinProperties { limit } => {
             count_invalid(format!("should have at least {limit} properties"))
         }

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::admission::base64_decode;
 use crate::cluster_state::ClusterState;
-use crate::resource::StorageKey;
+use crate::resources::StorageKey;
 
 /// The pod a container belongs to.
 pub struct PodContext<'a> {

@@ -13,7 +13,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use super::container_config::{self, PodContext, Waiting};
-use crate::server::ApiServer;
+use crate::api_server::ApiServer;
 
 /// How often readiness is probed until the first success (the kubelet waits `periodSeconds`
 /// from the start; tests want pods ready fast). After that, the probe's own period applies.

@@ -1,7 +1,7 @@
 //! The built-in kinds devcluster serves, with the scope, short names, categories, field selectors
 //! and default table columns of kube-apiserver 1.33.
 
-use crate::resource::{PrinterColumn, ResourceDesc};
+use super::description::{PrinterColumn, ResourceDesc};
 
 struct Kind {
     gv: &'static str,

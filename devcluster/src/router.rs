@@ -1,8 +1,7 @@
-//! The HTTP server: one axum fallback handler that parses the Kubernetes API path and dispatches
+//! The HTTP router: one axum fallback handler that parses the Kubernetes API path and dispatches
 //! to discovery, OpenAPI or the resource verbs.
 
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::State;
@@ -12,42 +11,10 @@ use bytes::Bytes;
 use serde_json::json;
 
 use crate::api_error::ApiError;
-use crate::api_path::{self, ApiPath};
-use crate::cluster_state::ClusterState;
-use crate::pod_logs::PodLogs;
-use crate::resource_handlers::{self, Query, json_response};
-
-/// What the HTTP handlers share.
-pub struct ApiServer {
-    state: Mutex<ClusterState>,
-    /// Output of simulated pods, for `pods/log`.
-    pub pod_logs: PodLogs,
-    /// How often watches that allow bookmarks get one.
-    pub bookmark_interval: Duration,
-    /// The address clients reach the server at (for `/api`'s `serverAddressByClientCIDRs`).
-    pub address: Mutex<String>,
-    /// Set when the server shuts down, so open watches end and graceful shutdown completes.
-    pub closing: tokio::sync::watch::Sender<bool>,
-}
-
-impl ApiServer {
-    /// A server over `state`.
-    pub fn new(state: ClusterState, bookmark_interval: Duration) -> Self {
-        Self {
-            state: Mutex::new(state),
-            pod_logs: PodLogs::default(),
-            bookmark_interval,
-            address: Mutex::new(String::new()),
-            closing: tokio::sync::watch::channel(false).0,
-        }
-    }
-
-    /// The cluster state. Never held across an `.await`.
-    pub fn lock(&self) -> MutexGuard<'_, ClusterState> {
-        // A panic while holding the lock leaves the state as it was between writes; go on.
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-}
+use crate::api_server::ApiServer;
+use crate::request::Query;
+use crate::request::path::{self as api_path, ApiPath};
+use crate::resource_handlers::{self, json_response};
 
 /// The router serving the whole API.
 pub fn router(server: Arc<ApiServer>) -> Router {
