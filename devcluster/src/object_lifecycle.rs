@@ -6,8 +6,8 @@ use serde_json::{Value, json};
 
 use crate::api_error::{ApiError, ApiResult};
 use crate::cluster_state::{ClusterState, present};
-use crate::field_set::Scope;
-use crate::managed_fields;
+use crate::field_management::Scope;
+use crate::field_management::managed_fields;
 use crate::resources::ResourceDesc;
 use crate::store::Change;
 
@@ -115,7 +115,7 @@ impl ClusterState {
             return Err(ApiError::already_exists(desc, &name));
         }
         if desc.kind == "CustomResourceDefinition" {
-            crate::crd_registration::validate(desc, &object)?;
+            crate::admission::crd_validation::validate(desc, &object)?;
         }
         object["metadata"]["uid"] = json!(uuid::Uuid::new_v4().to_string());
         object["metadata"]["creationTimestamp"] = json!(crate::time::now());
@@ -227,7 +227,7 @@ impl ClusterState {
         }
         let mut new = crate::admission::admit(desc, new, Some(&old))?;
         if desc.kind == "CustomResourceDefinition" {
-            crate::crd_registration::validate(desc, &new)?;
+            crate::admission::crd_validation::validate(desc, &new)?;
         }
         if desc.generation && spec_changed(&old, &new) {
             let generation = old["metadata"]["generation"].as_i64().unwrap_or(0) + 1;

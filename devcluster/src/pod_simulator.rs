@@ -19,7 +19,7 @@ use tokio::task::JoinHandle;
 
 use crate::api_server::ApiServer;
 use crate::deletion::Propagation;
-use crate::field_set::Scope;
+use crate::field_management::Scope;
 use crate::object_lifecycle::WriteOptions;
 use pod_status::{PodCounts, PodIdentity};
 use supervisor::{LaunchSpec, Supervisor};

@@ -12,9 +12,9 @@ use crate::api_error::{ApiError, ApiResult};
 use crate::api_server::ApiServer;
 use crate::cluster_state::ClusterState;
 use crate::deletion::{Deleted, Propagation};
-use crate::field_set::Scope;
+use crate::field_management::Scope;
+use crate::field_management::patch::{self, PatchType};
 use crate::object_lifecycle::WriteOptions;
-use crate::patch::{self, PatchType};
 use crate::request::path::ObjectPath;
 use crate::request::query::{Query, is_dry_run, is_true, selector};
 use crate::resources::ResourceDesc;
@@ -196,7 +196,7 @@ fn patch_object(
             "PATCH, application/apply-patch+yaml requires fieldManager to be set",
         ));
     };
-    let mut applied = crate::server_side_apply::parse_applied(body)?;
+    let mut applied = crate::field_management::server_side_apply::parse_applied(body)?;
     for (field, want) in [("apiVersion", desc.api_version()), ("kind", desc.kind.clone())] {
         match applied[field].as_str() {
             Some(have) if have == want => {}
@@ -222,7 +222,7 @@ fn patch_object(
     if let Some(ns) = ns {
         applied["metadata"]["namespace"] = json!(ns);
     }
-    crate::server_side_apply::strip_server_fields(&mut applied);
+    crate::field_management::server_side_apply::strip_server_fields(&mut applied);
     check_unknown_fields(desc, &applied, query)?;
     let force = is_true(query.get("force"));
     opts.manager = manager.clone();
@@ -232,7 +232,14 @@ fn patch_object(
         Err(err) if err.code == 404 && scope == Scope::Main => None,
         Err(err) => return Err(err),
     };
-    let merged = crate::server_side_apply::apply(desc, current.as_ref(), &applied, manager, force, scope)?;
+    let merged = crate::field_management::server_side_apply::apply(
+        desc,
+        current.as_ref(),
+        &applied,
+        manager,
+        force,
+        scope,
+    )?;
     if current.is_none() {
         let created = state.create(desc, ns, merged, &opts)?;
         return Ok(json_response(StatusCode::CREATED, created));

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::admission::base64_decode;
+use crate::base64;
 use crate::cluster_state::ClusterState;
 use crate::resources::StorageKey;
 
@@ -227,14 +227,14 @@ fn data_of(
     for (k, v) in object["data"].as_object().into_iter().flatten() {
         let text = v.as_str().unwrap_or_default();
         let bytes = if plural == "secrets" {
-            base64_decode(text).unwrap_or_default()
+            base64::decode(text).unwrap_or_default()
         } else {
             text.as_bytes().to_vec()
         };
         data.insert(k.clone(), bytes);
     }
     for (k, v) in object["binaryData"].as_object().into_iter().flatten() {
-        data.insert(k.clone(), base64_decode(v.as_str().unwrap_or_default()).unwrap_or_default());
+        data.insert(k.clone(), base64::decode(v.as_str().unwrap_or_default()).unwrap_or_default());
     }
     Some(data)
 }

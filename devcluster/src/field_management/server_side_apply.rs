@@ -5,10 +5,10 @@
 
 use serde_json::{Value, json};
 
+use super::field_set::{FieldSet, Scope, display, fields_of, item_key, leaves, remove_at, value_at};
+use super::list_types::{ListType, list_type};
+use super::managed_fields::{self, ManagedEntry};
 use crate::api_error::ApiError;
-use crate::field_set::{FieldSet, Scope, display, fields_of, item_key, leaves, remove_at, value_at};
-use crate::list_types::{ListType, list_type};
-use crate::managed_fields::{self, ManagedEntry};
 use crate::resources::ResourceDesc;
 
 /// Apply `applied` by `manager` to `live` (none when the object does not exist yet). Returns the

@@ -5,8 +5,8 @@
 
 use serde_json::{Map, Value};
 
+use super::list_types::merge_key;
 use crate::api_error::ApiError;
-use crate::list_types::merge_key;
 use crate::resources::ResourceDesc;
 
 /// Apply `patch` to `target`.

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use serde_json::{Map, Value, json};
 
-use crate::list_types::{ListType, list_type};
+use super::list_types::{ListType, list_type};
 use crate::resources::ResourceDesc;
 
 /// One path: elements like `f:spec`, `k:{"name":"app"}`, `v:"x"`.

@@ -60,7 +60,7 @@ pub fn apply(
             }
             let patch: Value =
                 serde_json::from_slice(body).map_err(|e| ApiError::bad_request(e.to_string()))?;
-            crate::strategic_merge::apply(desc, &mut object, &patch)?;
+            super::strategic_merge::apply(desc, &mut object, &patch)?;
         }
         PatchType::Apply => return Err(ApiError::internal("apply patches are handled by server-side apply")),
     }

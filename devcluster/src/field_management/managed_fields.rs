@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use crate::field_set::{FieldSet, Scope, fields_of, from_fields_v1, to_fields_v1, value_at};
+use super::field_set::{FieldSet, Scope, fields_of, from_fields_v1, to_fields_v1, value_at};
 use crate::resources::ResourceDesc;
 
 /// One `managedFields` entry.
