@@ -4,8 +4,8 @@
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
-use crate::cluster_state::ClusterState;
 use crate::pod_logs::PodLogs;
+use crate::storage::cluster_state::ClusterState;
 
 /// What the HTTP handlers share.
 pub struct ApiServer {

@@ -18,9 +18,9 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::api_server::ApiServer;
-use crate::deletion::Propagation;
 use crate::field_management::Scope;
-use crate::object_lifecycle::WriteOptions;
+use crate::garbage_collection::deletion::Propagation;
+use crate::storage::object_lifecycle::WriteOptions;
 use pod_status::{PodCounts, PodIdentity};
 use supervisor::{LaunchSpec, Supervisor};
 
@@ -135,7 +135,7 @@ fn reconcile(server: &Arc<ApiServer>, options: &SimulatorOptions, pods: &mut Vec
             .filter_map(|d| wanted(d, &options.image_suffix))
             .collect();
         let existing: Vec<(String, String)> =
-            state.list(&pod_desc, None).iter().map(crate::store::object_key).collect();
+            state.list(&pod_desc, None).iter().map(crate::storage::store::object_key).collect();
         (wanted, existing)
     };
 

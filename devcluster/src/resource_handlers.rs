@@ -10,14 +10,14 @@ use serde_json::{Value, json};
 
 use crate::api_error::{ApiError, ApiResult};
 use crate::api_server::ApiServer;
-use crate::cluster_state::ClusterState;
-use crate::deletion::{Deleted, Propagation};
 use crate::field_management::Scope;
 use crate::field_management::patch::{self, PatchType};
-use crate::object_lifecycle::WriteOptions;
+use crate::garbage_collection::deletion::{Deleted, Propagation};
 use crate::request::path::ObjectPath;
 use crate::request::query::{Query, is_dry_run, is_true, selector};
 use crate::resources::ResourceDesc;
+use crate::storage::cluster_state::ClusterState;
+use crate::storage::object_lifecycle::WriteOptions;
 
 /// Serve a request on a resource path.
 pub async fn serve(
@@ -74,7 +74,7 @@ pub async fn serve(
         }
         (Method::GET, None) if is_true(query.get("watch")) => {
             let selector = selector(&desc, query)?;
-            let request = crate::watch::WatchRequest {
+            let request = crate::storage::watch_fan_out::WatchRequest {
                 desc: desc.clone(),
                 namespace: ns.map(str::to_owned),
                 selector,
@@ -92,7 +92,8 @@ pub async fn serve(
                 bookmark_interval: server.bookmark_interval,
                 closing: server.closing.subscribe(),
             };
-            crate::watch::start(&server.lock(), request)
+            let events = crate::storage::watch_fan_out::start(&server.lock(), request)?;
+            Ok(watch_response(events))
         }
         (Method::GET, None) => {
             let state = server.lock();
@@ -114,7 +115,10 @@ pub async fn serve(
                     "TokenReview" => state.reviews.token_review(object),
                     _ => state.reviews.subject_access_review(object),
                 };
-                return Ok(json_response(StatusCode::CREATED, crate::cluster_state::present(&desc, answer)));
+                return Ok(json_response(
+                    StatusCode::CREATED,
+                    crate::storage::cluster_state::present(&desc, answer),
+                ));
             }
             if desc.namespaced && ns.is_none() {
                 return Err(ApiError::no_route());
@@ -155,7 +159,7 @@ pub async fn serve(
             let selector = selector(&desc, query)?;
             let mut deleted = Vec::new();
             for object in state.list(&desc, ns).into_iter().filter(|o| selector.matches(o)) {
-                let (obj_ns, obj_name) = crate::store::object_key(&object);
+                let (obj_ns, obj_name) = crate::storage::store::object_key(&object);
                 let obj_ns = (!obj_ns.is_empty()).then_some(obj_ns.as_str());
                 match state.delete(&desc, obj_ns, &obj_name, propagation, &Value::Null)? {
                     Deleted::Now(o) | Deleted::Pending(o) => deleted.push(o),
@@ -261,7 +265,7 @@ fn list(state: &ClusterState, desc: &ResourceDesc, ns: Option<&str>, query: &Que
     let mut matching = state
         .list(desc, ns)
         .into_iter()
-        .filter(|o| after.as_ref().is_none_or(|a| crate::store::object_key(o) > *a))
+        .filter(|o| after.as_ref().is_none_or(|a| crate::storage::store::object_key(o) > *a))
         .filter(|o| selector.matches(o));
     let items: Vec<Value> = matching.by_ref().take(limit).collect();
     let remaining = matching.count();
@@ -269,7 +273,7 @@ fn list(state: &ClusterState, desc: &ResourceDesc, ns: Option<&str>, query: &Que
     if remaining > 0
         && let Some(last) = items.last()
     {
-        let (last_ns, last_name) = crate::store::object_key(last);
+        let (last_ns, last_name) = crate::storage::store::object_key(last);
         metadata["continue"] = json!(format!("{last_ns}/{last_name}"));
         metadata["remainingItemCount"] = json!(remaining);
     }
@@ -339,6 +343,17 @@ fn parse_body(body: &Bytes) -> ApiResult<Value> {
 /// Whether the client asked for a `meta.k8s.io` Table (kubectl get).
 fn wants_table(headers: &HeaderMap) -> bool {
     headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("as=Table"))
+}
+
+/// A watch's events as the response body: one JSON document per line.
+fn watch_response(events: tokio::sync::mpsc::Receiver<Value>) -> Response {
+    let body = axum::body::Body::from_stream(futures::stream::unfold(events, |mut rx| async move {
+        let event = rx.recv().await?;
+        let mut line = event.to_string();
+        line.push('\n');
+        Some((Ok::<_, std::convert::Infallible>(Bytes::from(line)), rx))
+    }));
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 /// A JSON response.

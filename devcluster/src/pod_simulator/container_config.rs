@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use crate::base64;
-use crate::cluster_state::ClusterState;
 use crate::resources::StorageKey;
+use crate::storage::cluster_state::ClusterState;
 
 /// The pod a container belongs to.
 pub struct PodContext<'a> {

@@ -1,23 +1,19 @@
-//! Watch streams (`?watch=1`): newline-delimited `{"type", "object"}` events from a
+//! The fan-out of changes to watches: for each watch, `{"type", "object"}` events from a
 //! resourceVersion, with `BOOKMARK`s when allowed, the initial state (and the
 //! `k8s.io/initial-events-end` bookmark) for `sendInitialEvents=true`, and an `ERROR` event
 //! carrying `410 Gone` when the resourceVersion is older than the kept history.
 
-use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::body::Body;
-use axum::response::{IntoResponse, Response};
-use bytes::Bytes;
 use serde_json::{Value, json};
 use tokio::sync::{broadcast, mpsc};
 
+use super::cluster_state::{ClusterState, present};
+use super::store::{Change, ChangeRecord};
 use crate::api_error::{ApiError, ApiResult};
-use crate::cluster_state::{ClusterState, present};
 use crate::resources::ResourceDesc;
 use crate::selectors::Selector;
-use crate::store::{Change, ChangeRecord};
 
 /// The parameters of a watch request.
 pub struct WatchRequest {
@@ -41,8 +37,10 @@ pub struct WatchRequest {
     pub closing: tokio::sync::watch::Receiver<bool>,
 }
 
-/// Start a watch: everything up to now is decided under the lock, then a task streams changes.
-pub fn start(state: &ClusterState, request: WatchRequest) -> ApiResult<Response> {
+/// Start a watch: everything up to now is decided under the lock, then a task sends the events,
+/// ending (the receiver closing) when the watch times out, fails with `410 Gone`, or the server
+/// closes.
+pub fn start(state: &ClusterState, request: WatchRequest) -> ApiResult<mpsc::Receiver<Value>> {
     let desc = request.desc.clone();
     let key = desc.storage_key();
     let receiver = state.store.subscribe();
@@ -80,12 +78,9 @@ pub fn start(state: &ClusterState, request: WatchRequest) -> ApiResult<Response>
             }
         }
     }
-    let (sender, stream_receiver) = mpsc::channel::<Bytes>(256);
+    let (sender, events) = mpsc::channel::<Value>(256);
     tokio::spawn(stream(request, receiver, current, initial, expired, sender));
-    let body = Body::from_stream(futures::stream::unfold(stream_receiver, |mut rx| async move {
-        rx.recv().await.map(|bytes| (Ok::<_, Infallible>(bytes), rx))
-    }));
-    Ok(([(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response())
+    Ok(events)
 }
 
 async fn stream(
@@ -94,10 +89,10 @@ async fn stream(
     mut last_rv: u64,
     initial: Vec<Value>,
     expired: bool,
-    sender: mpsc::Sender<Bytes>,
+    sender: mpsc::Sender<Value>,
 ) {
     for e in initial {
-        if sender.send(line(&e)).await.is_err() {
+        if sender.send(e).await.is_err() {
             return;
         }
     }
@@ -135,7 +130,7 @@ async fn stream(
         };
         if let Some(e) = next {
             let ends = e["type"] == "ERROR";
-            if sender.send(line(&e)).await.is_err() || ends {
+            if sender.send(e).await.is_err() || ends {
                 return;
             }
         }
@@ -187,10 +182,4 @@ fn bookmark(desc: &ResourceDesc, rv: u64) -> Value {
 
 fn gone(message: &str) -> Value {
     event("ERROR", ApiError::gone(message).to_status())
-}
-
-fn line(value: &Value) -> Bytes {
-    let mut text = value.to_string();
-    text.push('\n');
-    Bytes::from(text)
 }

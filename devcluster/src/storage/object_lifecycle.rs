@@ -4,12 +4,12 @@
 
 use serde_json::{Value, json};
 
+use super::cluster_state::{ClusterState, present};
+use super::store::Change;
 use crate::api_error::{ApiError, ApiResult};
-use crate::cluster_state::{ClusterState, present};
 use crate::field_management::Scope;
 use crate::field_management::managed_fields;
 use crate::resources::ResourceDesc;
-use crate::store::Change;
 
 /// How a write is made.
 #[derive(Clone, Debug)]
@@ -37,6 +37,20 @@ impl WriteOptions {
 }
 
 impl ClusterState {
+    /// A cluster with the namespaces every cluster has.
+    pub fn with_builtin_namespaces(history_limit: usize) -> Self {
+        let mut state = Self::empty(history_limit);
+        if let Some(desc) = state.registry.get("", "v1", "namespaces") {
+            for name in ["default", "kube-system", "kube-public", "kube-node-lease"] {
+                let object = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}});
+                if let Err(err) = state.create(&desc, None, object, &WriteOptions::system()) {
+                    tracing::error!(%err, name, "cannot create a built-in namespace");
+                }
+            }
+        }
+        state
+    }
+
     /// Create an object in `namespace`.
     pub fn create(
         &mut self,
@@ -255,9 +269,18 @@ impl ClusterState {
         Ok(present(desc, stored))
     }
 
+    /// Remove from the store now, with the side effects of the kind's going.
+    pub(crate) fn remove_now(&mut self, desc: &ResourceDesc, namespace: &str, name: &str) -> Option<Value> {
+        let removed = self.store.remove(&desc.storage_key(), namespace, name)?;
+        if desc.kind == "CustomResourceDefinition" {
+            super::crd_lifecycle::unregister(self, &removed);
+        }
+        Some(removed)
+    }
+
     pub(crate) fn after_write(&mut self, desc: &ResourceDesc, stored: &Value) {
         if desc.kind == "CustomResourceDefinition" && desc.group == "apiextensions.k8s.io" {
-            crate::crd_registration::register(self, stored);
+            super::crd_lifecycle::register(self, stored);
         }
     }
 }

@@ -5,10 +5,10 @@
 use serde_json::{Value, json};
 
 use crate::api_error::{ApiError, ApiResult};
-use crate::cluster_state::{ClusterState, present};
-use crate::object_lifecycle::string_list;
 use crate::resources::ResourceDesc;
-use crate::store::Change;
+use crate::storage::cluster_state::{ClusterState, present};
+use crate::storage::object_lifecycle::string_list;
+use crate::storage::store::Change;
 
 /// `DeleteOptions.propagationPolicy`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -106,14 +106,5 @@ impl ClusterState {
             self.delete_namespace_contents(name);
         }
         Ok(Deleted::Pending(present(desc, stored)))
-    }
-
-    /// Remove from the store now, with the side effects of the kind's going.
-    pub(crate) fn remove_now(&mut self, desc: &ResourceDesc, namespace: &str, name: &str) -> Option<Value> {
-        let removed = self.store.remove(&desc.storage_key(), namespace, name)?;
-        if desc.kind == "CustomResourceDefinition" {
-            crate::crd_registration::unregister(self, &removed);
-        }
-        Some(removed)
     }
 }

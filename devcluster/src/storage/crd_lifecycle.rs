@@ -4,9 +4,9 @@
 
 use serde_json::{Value, json};
 
-use crate::cluster_state::ClusterState;
+use super::cluster_state::ClusterState;
+use super::store::Change;
 use crate::resources::{ResourceDesc, StorageKey};
-use crate::store::Change;
 
 /// Serve the CRD's resources and set its conditions.
 pub fn register(state: &mut ClusterState, crd: &Value) {
@@ -69,7 +69,7 @@ pub fn unregister(state: &mut ClusterState, crd: &Value) {
         group: crd["spec"]["group"].as_str().unwrap_or_default().to_owned(),
         plural: crd["spec"]["names"]["plural"].as_str().unwrap_or_default().to_owned(),
     };
-    let objects: Vec<(String, String)> = state.store.list(&key, None).map(crate::store::object_key).collect();
+    let objects: Vec<(String, String)> = state.store.list(&key, None).map(super::store::object_key).collect();
     for (ns, name) in objects {
         state.store.remove(&key, &ns, &name);
     }

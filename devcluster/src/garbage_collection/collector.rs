@@ -10,10 +10,10 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
-use crate::cluster_state::ClusterState;
-use crate::deletion::Propagation;
-use crate::object_lifecycle::{WriteOptions, string_list};
+use super::deletion::Propagation;
 use crate::resources::ResourceDesc;
+use crate::storage::cluster_state::ClusterState;
+use crate::storage::object_lifecycle::{WriteOptions, string_list};
 
 impl ClusterState {
     /// Run the garbage collector until nothing more is collected.
@@ -71,7 +71,7 @@ impl ClusterState {
 
         for (desc, object) in &all {
             let Some(refs) = object["metadata"]["ownerReferences"].as_array() else { continue };
-            let (ns, name) = crate::store::object_key(object);
+            let (ns, name) = crate::storage::store::object_key(object);
             let ns = (!ns.is_empty()).then_some(ns.as_str());
             let owners: Vec<Option<&&Value>> =
                 refs.iter().map(|r| by_uid.get(r["uid"].as_str().unwrap_or_default())).collect();
@@ -102,7 +102,7 @@ impl ClusterState {
 
         for (desc, object) in all.iter().filter(|(_, o)| deleting(o)) {
             let uid = object["metadata"]["uid"].as_str().unwrap_or_default();
-            let (ns, name) = crate::store::object_key(object);
+            let (ns, name) = crate::storage::store::object_key(object);
             let ns = (!ns.is_empty()).then_some(ns.as_str());
             let finalizers = string_list(&object["metadata"]["finalizers"]);
             let done: Vec<&str> = ["foregroundDeletion", "orphan"]

@@ -1,14 +1,15 @@
 //! The state behind the API: the store, the registry of served resources, and the review policy,
-//! guarded by one lock. Writes go through `object_lifecycle`; this module holds reads and setup.
+//! guarded by one lock. Writes go through `object_lifecycle` (deletes through
+//! `garbage_collection`); this module holds the state and its reads.
 
 use std::sync::Arc;
 
 use serde_json::{Value, json};
 
+use super::store::Store;
 use crate::api_error::{ApiError, ApiResult};
 use crate::auth_reviews::ReviewPolicy;
 use crate::resources::{Registry, ResourceDesc};
-use crate::store::Store;
 
 /// Everything the API serves.
 pub struct ClusterState {
@@ -23,25 +24,14 @@ pub struct ClusterState {
 }
 
 impl ClusterState {
-    /// A cluster with the namespaces every cluster has.
-    pub fn new(history_limit: usize) -> Self {
-        let mut state = Self {
+    /// A cluster serving the built-in kinds, with no objects yet (see `with_builtin_namespaces`).
+    pub fn empty(history_limit: usize) -> Self {
+        Self {
             store: Store::new(history_limit),
             registry: Registry::with_builtins(),
             reviews: ReviewPolicy::default(),
             gc_running: false,
-        };
-        if let Some(desc) = state.registry.get("", "v1", "namespaces") {
-            for name in ["default", "kube-system", "kube-public", "kube-node-lease"] {
-                let object = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}});
-                if let Err(err) =
-                    state.create(&desc, None, object, &crate::object_lifecycle::WriteOptions::system())
-                {
-                    tracing::error!(%err, name, "cannot create a built-in namespace");
-                }
-            }
         }
-        state
     }
 
     /// The served resource at `group/version/plural`.
