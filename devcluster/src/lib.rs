@@ -17,17 +17,15 @@ pub mod dev_cluster;
 pub mod discovery;
 pub mod field_management;
 pub mod garbage_collection;
+pub mod handlers;
 pub mod kubeconfig;
-pub mod openapi;
 pub mod pod_logs;
 pub mod pod_simulator;
 pub mod request;
-pub mod resource_handlers;
 pub mod resources;
 pub mod router;
 pub mod selectors;
 pub mod storage;
-pub mod table;
 pub mod time;
 
 pub use auth_reviews::{Permission, ReviewPolicy, UserInfo};

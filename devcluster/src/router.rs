@@ -8,13 +8,13 @@ use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use serde_json::json;
 
 use crate::api_error::ApiError;
 use crate::api_server::ApiServer;
+use crate::discovery::{api_groups, openapi_documents, server_version};
+use crate::handlers::{self, response::json_response};
 use crate::request::Query;
 use crate::request::path::{self as api_path, ApiPath};
-use crate::resource_handlers::{self, json_response};
 
 /// The router serving the whole API.
 pub fn router(server: Arc<ApiServer>) -> Router {
@@ -30,9 +30,7 @@ async fn handle(
 ) -> Response {
     let query: Query = axum::extract::Query::<Query>::try_from_uri(&uri).map(|q| q.0).unwrap_or_default();
     let response = match api_path::parse(uri.path()) {
-        ApiPath::Object(path) => {
-            resource_handlers::serve(&server, &method, path, &query, &headers, &body).await
-        }
+        ApiPath::Object(path) => handlers::serve(&server, &method, path, &query, &headers, &body).await,
         other if method == Method::GET => Ok(serve_meta(&server, other, &headers)),
         _ => Err(ApiError::no_route()),
     };
@@ -45,16 +43,16 @@ fn serve_meta(server: &ApiServer, path: ApiPath, headers: &HeaderMap) -> Respons
     let state = server.lock();
     let address = server.address.lock().map(|a| a.clone()).unwrap_or_default();
     match path {
-        ApiPath::Version => json_response(StatusCode::OK, version()),
+        ApiPath::Version => json_response(StatusCode::OK, server_version::version()),
         ApiPath::Health => (StatusCode::OK, "ok").into_response(),
-        ApiPath::CoreVersions => json_response(StatusCode::OK, crate::discovery::core_versions(&address)),
-        ApiPath::Groups => json_response(StatusCode::OK, crate::discovery::groups(&state.registry)),
-        ApiPath::Group(group) => match crate::discovery::group(&state.registry, &group) {
+        ApiPath::CoreVersions => json_response(StatusCode::OK, api_groups::core_versions(&address)),
+        ApiPath::Groups => json_response(StatusCode::OK, api_groups::groups(&state.registry)),
+        ApiPath::Group(group) => match api_groups::group(&state.registry, &group) {
             Some(g) => json_response(StatusCode::OK, g),
             None => ApiError::no_route().into_response(),
         },
         ApiPath::Resources { group, version } => {
-            match crate::discovery::resources(&state.registry, &group, &version) {
+            match api_groups::resources(&state.registry, &group, &version) {
                 Some(list) => json_response(StatusCode::OK, list),
                 None => ApiError::no_route().into_response(),
             }
@@ -65,10 +63,7 @@ fn serve_meta(server: &ApiServer, path: ApiPath, headers: &HeaderMap) -> Respons
             let wants_json =
                 headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("json"));
             if wants_json {
-                json_response(
-                    StatusCode::OK,
-                    json!({"swagger": "2.0", "info": {"title": "devcluster", "version": "v1.33.0"}, "paths": {}, "definitions": {}}),
-                )
+                json_response(StatusCode::OK, openapi_documents::v2())
             } else {
                 (
                     [(header::CONTENT_TYPE, "application/com.github.proto-openapi.spec.v2.v1.0+protobuf")],
@@ -77,27 +72,13 @@ fn serve_meta(server: &ApiServer, path: ApiPath, headers: &HeaderMap) -> Respons
                     .into_response()
             }
         }
-        ApiPath::OpenApiV3Root => json_response(StatusCode::OK, crate::openapi::root(&state.registry)),
+        ApiPath::OpenApiV3Root => json_response(StatusCode::OK, openapi_documents::root(&state.registry)),
         ApiPath::OpenApiV3 { group, version } => {
-            match crate::openapi::group_version(&state.registry, &group, &version) {
+            match openapi_documents::group_version(&state.registry, &group, &version) {
                 Some(doc) => json_response(StatusCode::OK, doc),
                 None => ApiError::no_route().into_response(),
             }
         }
         ApiPath::Object(_) | ApiPath::Unknown => ApiError::no_route().into_response(),
     }
-}
-
-fn version() -> serde_json::Value {
-    json!({
-        "major": "1",
-        "minor": "33",
-        "gitVersion": "v1.33.0-devcluster",
-        "gitCommit": "0000000000000000000000000000000000000000",
-        "gitTreeState": "clean",
-        "buildDate": "2025-04-23T00:00:00Z",
-        "goVersion": "go1.24.2",
-        "compiler": "gc",
-        "platform": "linux/amd64",
-    })
 }

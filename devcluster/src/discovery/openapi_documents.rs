@@ -12,6 +12,12 @@ use crate::resources::{Registry, ResourceDesc};
 
 const OBJECT_META: &str = "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta";
 
+/// `/openapi/v2` as JSON: an empty document (kubectl then finds no client-side schema and relies
+/// on the server, `fieldValidation`, as for CRDs).
+pub fn v2() -> Value {
+    json!({"swagger": "2.0", "info": {"title": "devcluster", "version": "v1.33.0"}, "paths": {}, "definitions": {}})
+}
+
 /// `/openapi/v3`: the group versions and where their documents are.
 pub fn root(registry: &Registry) -> Value {
     let mut paths = serde_json::Map::new();
