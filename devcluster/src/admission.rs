@@ -3,7 +3,7 @@
 //! (CustomResourceDefinitions themselves are checked by `crd_validation`).
 
 mod builtin_defaults;
-pub mod crd_validation;
+pub(crate) mod crd_validation;
 mod deployment;
 mod object_names;
 
@@ -14,7 +14,7 @@ use crate::crd_schema::Invalid;
 use crate::resources::ResourceDesc;
 
 /// Validate and default `object` (being created when `old` is none); returns what to store.
-pub fn admit(desc: &ResourceDesc, mut object: Value, old: Option<&Value>) -> ApiResult<Value> {
+pub(crate) fn admit(desc: &ResourceDesc, mut object: Value, old: Option<&Value>) -> ApiResult<Value> {
     let name = object["metadata"]["name"].as_str().unwrap_or_default().to_owned();
     if old.is_none() {
         let causes = object_names::name_causes(desc, &name);

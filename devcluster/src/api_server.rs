@@ -8,21 +8,21 @@ use crate::pod_logs::PodLogs;
 use crate::storage::cluster_state::ClusterState;
 
 /// What the HTTP handlers share.
-pub struct ApiServer {
+pub(crate) struct ApiServer {
     state: Mutex<ClusterState>,
     /// Output of simulated pods, for `pods/log`.
-    pub pod_logs: PodLogs,
+    pub(crate) pod_logs: PodLogs,
     /// How often watches that allow bookmarks get one.
-    pub bookmark_interval: Duration,
+    pub(crate) bookmark_interval: Duration,
     /// The address clients reach the server at (for `/api`'s `serverAddressByClientCIDRs`).
-    pub address: Mutex<String>,
+    pub(crate) address: Mutex<String>,
     /// Set when the server shuts down, so open watches end and graceful shutdown completes.
-    pub closing: tokio::sync::watch::Sender<bool>,
+    pub(crate) closing: tokio::sync::watch::Sender<bool>,
 }
 
 impl ApiServer {
     /// A server over `state`.
-    pub fn new(state: ClusterState, bookmark_interval: Duration) -> Self {
+    pub(crate) fn new(state: ClusterState, bookmark_interval: Duration) -> Self {
         Self {
             state: Mutex::new(state),
             pod_logs: PodLogs::default(),
@@ -33,7 +33,7 @@ impl ApiServer {
     }
 
     /// The cluster state. Never held across an `.await`.
-    pub fn lock(&self) -> MutexGuard<'_, ClusterState> {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, ClusterState> {
         // A panic while holding the lock leaves the state as it was between writes; go on.
         self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }

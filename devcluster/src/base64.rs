@@ -1,7 +1,7 @@
 //! Standard base64 (with padding), as Secret `data` and ConfigMap `binaryData` hold bytes.
 
 /// Standard base64 with padding, as Secret `data` holds it.
-pub fn encode(bytes: &[u8]) -> String {
+pub(crate) fn encode(bytes: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {
@@ -19,7 +19,7 @@ pub fn encode(bytes: &[u8]) -> String {
 }
 
 /// Decode standard base64 (Secret `data`); `None` if malformed.
-pub fn decode(text: &str) -> Option<Vec<u8>> {
+pub(crate) fn decode(text: &str) -> Option<Vec<u8>> {
     let mut out = Vec::with_capacity(text.len() / 4 * 3);
     let mut buffer = 0u32;
     let mut bits = 0;

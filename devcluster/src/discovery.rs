@@ -2,8 +2,8 @@
 //! prints objects in: discovery documents, OpenAPI documents (for `kubectl explain` and
 //! `apply`), the version, and server-side printing.
 
-pub mod api_groups;
+pub(crate) mod api_groups;
 mod json_path;
-pub mod openapi_documents;
-pub mod server_version;
-pub mod tables;
+pub(crate) mod openapi_documents;
+pub(crate) mod server_version;
+pub(crate) mod tables;

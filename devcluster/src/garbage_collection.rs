@@ -2,5 +2,5 @@
 //! terminating) and the garbage collector that finishes them: dependents of deleted owners,
 //! foreground and orphan finalizers, emptied namespaces.
 
-pub mod collector;
-pub mod deletion;
+pub(crate) mod collector;
+pub(crate) mod deletion;

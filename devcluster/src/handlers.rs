@@ -9,7 +9,7 @@ mod list;
 mod patch;
 mod pod_log;
 mod resource_request;
-pub mod response;
+pub(crate) mod response;
 mod update;
 mod watch;
 
@@ -28,7 +28,7 @@ use crate::request::query::is_true;
 use resource_request::ResourceRequest;
 
 /// Serve a request on a resource path.
-pub async fn serve(
+pub(crate) async fn serve(
     server: &Arc<ApiServer>,
     method: &Method,
     path: ObjectPath,

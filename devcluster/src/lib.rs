@@ -7,26 +7,26 @@
 
 #![warn(missing_docs)]
 
-pub mod admission;
-pub mod api_error;
-pub mod api_server;
-pub mod auth_reviews;
-pub mod base64;
-pub mod crd_schema;
-pub mod dev_cluster;
-pub mod discovery;
-pub mod field_management;
-pub mod garbage_collection;
-pub mod handlers;
-pub mod kubeconfig;
-pub mod pod_logs;
-pub mod pod_simulator;
-pub mod request;
-pub mod resources;
-pub mod router;
-pub mod selectors;
-pub mod storage;
-pub mod time;
+mod admission;
+mod api_error;
+mod api_server;
+mod auth_reviews;
+mod base64;
+mod crd_schema;
+mod dev_cluster;
+mod discovery;
+mod field_management;
+mod garbage_collection;
+mod handlers;
+mod kubeconfig;
+mod pod_logs;
+mod pod_simulator;
+mod request;
+mod resources;
+mod router;
+mod selectors;
+mod storage;
+mod time;
 
 pub use auth_reviews::{Permission, ReviewPolicy, UserInfo};
 pub use crd_schema::{CauseReason, CrdSchema, FieldCause, Invalid, SchemaError};

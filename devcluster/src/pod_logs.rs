@@ -16,7 +16,7 @@ struct ContainerLog {
 
 /// Logs by (namespace, pod).
 #[derive(Clone, Default)]
-pub struct PodLogs {
+pub(crate) struct PodLogs {
     logs: Arc<Mutex<HashMap<(String, String), ContainerLog>>>,
 }
 
@@ -27,7 +27,7 @@ impl PodLogs {
     }
 
     /// Append output of the pod's process.
-    pub fn append(&self, namespace: &str, pod: &str, bytes: &[u8]) {
+    pub(crate) fn append(&self, namespace: &str, pod: &str, bytes: &[u8]) {
         let mut logs = self.lock();
         let log = logs.entry((namespace.to_owned(), pod.to_owned())).or_default();
         log.current.extend_from_slice(bytes);
@@ -38,19 +38,25 @@ impl PodLogs {
     }
 
     /// The process restarted: its output so far becomes the `previous` log.
-    pub fn restarted(&self, namespace: &str, pod: &str) {
+    pub(crate) fn restarted(&self, namespace: &str, pod: &str) {
         let mut logs = self.lock();
         let log = logs.entry((namespace.to_owned(), pod.to_owned())).or_default();
         log.previous = std::mem::take(&mut log.current);
     }
 
     /// Forget a deleted pod's output.
-    pub fn remove(&self, namespace: &str, pod: &str) {
+    pub(crate) fn remove(&self, namespace: &str, pod: &str) {
         self.lock().remove(&(namespace.to_owned(), pod.to_owned()));
     }
 
     /// The log text of the current run (or the `previous` one), its last `tail_lines` if given.
-    pub fn text(&self, namespace: &str, pod: &str, previous: bool, tail_lines: Option<usize>) -> String {
+    pub(crate) fn text(
+        &self,
+        namespace: &str,
+        pod: &str,
+        previous: bool,
+        tail_lines: Option<usize>,
+    ) -> String {
         let logs = self.lock();
         let Some(log) = logs.get(&(namespace.to_owned(), pod.to_owned())) else { return String::new() };
         let bytes = if previous { &log.previous } else { &log.current };
@@ -66,13 +72,13 @@ impl PodLogs {
     }
 
     /// How many bytes of the current run's output are kept.
-    pub fn current_len(&self, namespace: &str, pod: &str) -> usize {
+    pub(crate) fn current_len(&self, namespace: &str, pod: &str) -> usize {
         self.lock().get(&(namespace.to_owned(), pod.to_owned())).map_or(0, |l| l.current.len())
     }
 
     /// The current run's output from byte `seen` on, or `None` once that run is over (the
     /// process restarted, so its output moved to `previous`, or the pod went).
-    pub fn output_since(&self, namespace: &str, pod: &str, seen: usize) -> Option<Vec<u8>> {
+    pub(crate) fn output_since(&self, namespace: &str, pod: &str, seen: usize) -> Option<Vec<u8>> {
         match self.lock().get(&(namespace.to_owned(), pod.to_owned())) {
             Some(log) if log.current.len() >= seen => Some(log.current[seen..].to_vec()),
             _ => None,

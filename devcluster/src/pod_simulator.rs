@@ -24,17 +24,15 @@ use crate::storage::object_lifecycle::WriteOptions;
 use pod_status::{PodCounts, PodIdentity};
 use supervisor::{LaunchSpec, Supervisor};
 
-pub use container_config::{expand, rewrite_mount_paths};
-
 /// What the simulator runs.
 #[derive(Clone, Debug)]
-pub struct SimulatorOptions {
+pub(crate) struct SimulatorOptions {
     /// The runner binary.
-    pub binary: PathBuf,
+    pub(crate) binary: PathBuf,
     /// Containers whose image repository (the image without tag or digest) ends with this run `binary`.
-    pub image_suffix: String,
+    pub(crate) image_suffix: String,
     /// Where pod root directories are made.
-    pub root: PathBuf,
+    pub(crate) root: PathBuf,
 }
 
 /// One simulated pod.
@@ -51,7 +49,7 @@ struct SimPod {
 }
 
 /// The running simulator.
-pub struct PodSimulator {
+pub(crate) struct PodSimulator {
     stop: watch::Sender<bool>,
     task: JoinHandle<Vec<SimPod>>,
     pods: Arc<std::sync::Mutex<Vec<(String, u32)>>>,
@@ -59,7 +57,7 @@ pub struct PodSimulator {
 
 impl PodSimulator {
     /// Start simulating the pods of runner Deployments.
-    pub fn start(server: Arc<ApiServer>, options: SimulatorOptions) -> Self {
+    pub(crate) fn start(server: Arc<ApiServer>, options: SimulatorOptions) -> Self {
         let (stop, stopped) = watch::channel(false);
         let pids = Arc::new(std::sync::Mutex::new(Vec::new()));
         let task = tokio::spawn(run(server, options, stopped, pids.clone()));
@@ -67,7 +65,7 @@ impl PodSimulator {
     }
 
     /// Stop every process and wait for them to exit.
-    pub async fn stop(self) {
+    pub(crate) async fn stop(self) {
         let _ = self.stop.send(true);
         if let Ok(pods) = self.task.await {
             futures::future::join_all(pods.into_iter().map(|p| p.supervisor.stop())).await;
@@ -75,7 +73,7 @@ impl PodSimulator {
     }
 
     /// Kill every process now (the cluster is dropped without `shutdown`).
-    pub fn kill_all(&self) {
+    pub(crate) fn kill_all(&self) {
         self.task.abort();
         for (_, pid) in self.pods.lock().map(|p| p.clone()).unwrap_or_default() {
             if let Ok(pid) = i32::try_from(pid) {

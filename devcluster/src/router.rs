@@ -17,7 +17,7 @@ use crate::request::Query;
 use crate::request::path::{self as api_path, ApiPath};
 
 /// The router serving the whole API.
-pub fn router(server: Arc<ApiServer>) -> Router {
+pub(crate) fn router(server: Arc<ApiServer>) -> Router {
     Router::new().fallback(handle).with_state(server)
 }
 

@@ -2,8 +2,8 @@
 //! store with its global `resourceVersion` and change history, the cluster state behind one lock,
 //! the write path (create, update, CRDs coming and going), and the fan-out of changes to watches.
 
-pub mod cluster_state;
-pub mod crd_lifecycle;
-pub mod object_lifecycle;
-pub mod store;
-pub mod watch_fan_out;
+pub(crate) mod cluster_state;
+pub(crate) mod crd_lifecycle;
+pub(crate) mod object_lifecycle;
+pub(crate) mod store;
+pub(crate) mod watch_fan_out;

@@ -3,7 +3,7 @@
 use serde_json::{Value, json};
 
 /// `stringData` is write-only: merged into `data` base64-encoded; `type` defaults to `Opaque`.
-pub fn secret(object: &mut Value) {
+pub(crate) fn secret(object: &mut Value) {
     if let Some(Value::Object(string_data)) = object.as_object_mut().and_then(|o| o.remove("stringData")) {
         for (key, value) in string_data {
             let text = value.as_str().unwrap_or_default();
@@ -16,7 +16,7 @@ pub fn secret(object: &mut Value) {
 }
 
 /// A namespace's name label, `kubernetes` finalizer and `Active` phase.
-pub fn namespace(object: &mut Value, name: &str) {
+pub(crate) fn namespace(object: &mut Value, name: &str) {
     object["metadata"]["labels"]["kubernetes.io/metadata.name"] = json!(name);
     if object["spec"]["finalizers"].is_null() {
         object["spec"]["finalizers"] = json!(["kubernetes"]);
@@ -27,7 +27,7 @@ pub fn namespace(object: &mut Value, name: &str) {
 }
 
 /// A Service's type, a stable cluster IP, and its ports' protocol and target port.
-pub fn service(object: &mut Value, old: Option<&Value>) {
+pub(crate) fn service(object: &mut Value, old: Option<&Value>) {
     if object["spec"]["type"].is_null() {
         object["spec"]["type"] = json!("ClusterIP");
     }
@@ -56,7 +56,7 @@ pub fn service(object: &mut Value, old: Option<&Value>) {
 }
 
 /// A new Pod starts `Pending`.
-pub fn pod(object: &mut Value) {
+pub(crate) fn pod(object: &mut Value) {
     if object["status"]["phase"].is_null() {
         object["status"]["phase"] = json!("Pending");
     }

@@ -8,7 +8,7 @@ use crate::crd_schema::{CauseReason, CrdSchema, FieldCause, Invalid};
 use crate::resources::ResourceDesc;
 
 /// Refuse a CRD whose name, names, versions or schemas cannot be served.
-pub fn validate(desc: &ResourceDesc, crd: &Value) -> ApiResult<()> {
+pub(crate) fn validate(desc: &ResourceDesc, crd: &Value) -> ApiResult<()> {
     let name = crd["metadata"]["name"].as_str().unwrap_or_default();
     let spec = &crd["spec"];
     let mut causes = Vec::new();

@@ -7,7 +7,7 @@ use crate::crd_schema::{CauseReason, FieldCause, Invalid};
 use crate::resources::ResourceDesc;
 
 /// Default the Deployment, then check its selector, tolerations and containers.
-pub fn admit(desc: &ResourceDesc, object: &mut Value, name: &str) -> ApiResult<()> {
+pub(crate) fn admit(desc: &ResourceDesc, object: &mut Value, name: &str) -> ApiResult<()> {
     let spec = &mut object["spec"];
     fill_defaults(spec);
     let mut causes = selector_causes(spec);

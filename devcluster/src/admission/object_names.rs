@@ -7,7 +7,7 @@ const SUBDOMAIN_MSG: &str = "a lowercase RFC 1123 subdomain must consist of lowe
 const LABEL_MSG: &str = "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')";
 
 /// `metadata.name` must be a DNS subdomain (a DNS label for namespaces), as `ValidateObjectMeta` checks.
-pub fn name_causes(desc: &ResourceDesc, name: &str) -> Vec<FieldCause> {
+pub(crate) fn name_causes(desc: &ResourceDesc, name: &str) -> Vec<FieldCause> {
     let cause = |reason, message: String| vec![FieldCause { field: "metadata.name".into(), reason, message }];
     if name.is_empty() {
         return cause(

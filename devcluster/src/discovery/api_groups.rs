@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use crate::resources::{Registry, ResourceDesc};
 
 /// `/api`.
-pub fn core_versions(address: &str) -> Value {
+pub(crate) fn core_versions(address: &str) -> Value {
     json!({
         "kind": "APIVersions",
         "versions": ["v1"],
@@ -17,7 +17,7 @@ pub fn core_versions(address: &str) -> Value {
 }
 
 /// `/apis`.
-pub fn groups(registry: &Registry) -> Value {
+pub(crate) fn groups(registry: &Registry) -> Value {
     let groups: Vec<Value> = registry
         .group_versions()
         .into_iter()
@@ -28,7 +28,7 @@ pub fn groups(registry: &Registry) -> Value {
 }
 
 /// `/apis/<group>`.
-pub fn group(registry: &Registry, group: &str) -> Option<Value> {
+pub(crate) fn group(registry: &Registry, group: &str) -> Option<Value> {
     let (g, versions) = registry.group_versions().into_iter().find(|(g, _)| g == group && !g.is_empty())?;
     let mut doc = group_json(&g, &versions);
     doc["kind"] = json!("APIGroup");
@@ -46,7 +46,7 @@ fn group_json(group: &str, versions: &[String]) -> Value {
 }
 
 /// `/api/v1` or `/apis/<group>/<version>`.
-pub fn resources(registry: &Registry, group: &str, version: &str) -> Option<Value> {
+pub(crate) fn resources(registry: &Registry, group: &str, version: &str) -> Option<Value> {
     let descs: Vec<&std::sync::Arc<ResourceDesc>> =
         registry.all().filter(|d| d.group == group && d.version == version).collect();
     if descs.is_empty() {

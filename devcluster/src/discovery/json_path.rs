@@ -47,7 +47,7 @@ fn steps(path: &str) -> Option<Vec<Step<'_>>> {
 
 /// Evaluate a JSONPath subset: `.a.b`, `.a[0].b`, `.a[*].b`, `.a[?(@.type=="Ready")].b` (several
 /// results joined by `,`), with or without the `{}` braces kubectl accepts.
-pub fn json_path(item: &Value, path: &str) -> Value {
+pub(crate) fn json_path(item: &Value, path: &str) -> Value {
     let path = path.trim().trim_start_matches('{').trim_end_matches('}').trim_start_matches('$');
     let Some(steps) = steps(path) else { return Value::Null };
     let mut nodes: Vec<&Value> = vec![item];

@@ -14,12 +14,12 @@ const OBJECT_META: &str = "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta";
 
 /// `/openapi/v2` as JSON: an empty document (kubectl then finds no client-side schema and relies
 /// on the server, `fieldValidation`, as for CRDs).
-pub fn v2() -> Value {
+pub(crate) fn v2() -> Value {
     json!({"swagger": "2.0", "info": {"title": "devcluster", "version": "v1.33.0"}, "paths": {}, "definitions": {}})
 }
 
 /// `/openapi/v3`: the group versions and where their documents are.
-pub fn root(registry: &Registry) -> Value {
+pub(crate) fn root(registry: &Registry) -> Value {
     let mut paths = serde_json::Map::new();
     for (group, versions) in registry.group_versions() {
         for version in versions {
@@ -38,7 +38,7 @@ pub fn root(registry: &Registry) -> Value {
 }
 
 /// The document of one group version.
-pub fn group_version(registry: &Registry, group: &str, version: &str) -> Option<Value> {
+pub(crate) fn group_version(registry: &Registry, group: &str, version: &str) -> Option<Value> {
     let descs: Vec<_> = registry.all().filter(|d| d.group == group && d.version == version).collect();
     if descs.is_empty() {
         return None;

@@ -3,7 +3,7 @@
 use serde_json::{Value, json};
 
 /// The version document.
-pub fn version() -> Value {
+pub(crate) fn version() -> Value {
     json!({
         "major": "1",
         "minor": "33",

@@ -9,7 +9,12 @@ use crate::request::Query;
 use crate::resources::ResourceDesc;
 
 /// The table of `items`.
-pub fn table(desc: &ResourceDesc, items: &[Value], list_metadata: Option<&Value>, query: &Query) -> Value {
+pub(crate) fn table(
+    desc: &ResourceDesc,
+    items: &[Value],
+    list_metadata: Option<&Value>,
+    query: &Query,
+) -> Value {
     let mut columns = vec![json!({
         "name": "Name", "type": "string", "format": "name", "priority": 0,
         "description": "Name must be unique within a namespace. It is required when creating resources, although some resources may allow a client to request the generation of an appropriate name automatically.",

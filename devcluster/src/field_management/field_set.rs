@@ -9,14 +9,14 @@ use super::list_types::{ListType, list_type};
 use crate::resources::ResourceDesc;
 
 /// One path: elements like `f:spec`, `k:{"name":"app"}`, `v:"x"`.
-pub type FieldPath = Vec<String>;
+pub(crate) type FieldPath = Vec<String>;
 
 /// A set of paths. A path that is a prefix of another is an item or map that is itself owned.
-pub type FieldSet = BTreeSet<FieldPath>;
+pub(crate) type FieldSet = BTreeSet<FieldPath>;
 
 /// Which part of an object a write manages.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Scope {
+pub(crate) enum Scope {
     /// The main resource: everything but status when status is a subresource.
     Main,
     /// The `/status` subresource: status only.
@@ -39,7 +39,7 @@ const SERVER_METADATA: &[&str] = &[
 ];
 
 /// The fields set in `object` within `scope`.
-pub fn fields_of(desc: &ResourceDesc, object: &Value, scope: Scope) -> FieldSet {
+pub(crate) fn fields_of(desc: &ResourceDesc, object: &Value, scope: Scope) -> FieldSet {
     let mut set = FieldSet::new();
     let Some(map) = object.as_object() else { return set };
     for (key, value) in map {
@@ -111,7 +111,7 @@ fn walk(desc: &ResourceDesc, value: &Value, names: &[&str], path: FieldPath, set
 }
 
 /// The `k:` element naming a map-list item by its key fields.
-pub fn item_key(item: &Value, keys: &[String]) -> String {
+pub(crate) fn item_key(item: &Value, keys: &[String]) -> String {
     let mut key = Map::new();
     for k in keys {
         if let Some(v) = item.get(k) {
@@ -122,7 +122,7 @@ pub fn item_key(item: &Value, keys: &[String]) -> String {
 }
 
 /// The set as `FieldsV1` JSON: nested objects, `.` marking an owned non-leaf.
-pub fn to_fields_v1(set: &FieldSet) -> Value {
+pub(crate) fn to_fields_v1(set: &FieldSet) -> Value {
     let mut root = json!({});
     for path in set {
         let mut node = &mut root;
@@ -151,7 +151,7 @@ fn mark_owned_parents(node: &mut Value, set: &FieldSet, path: &mut FieldPath) {
 }
 
 /// Parse `FieldsV1` JSON into a set.
-pub fn from_fields_v1(fields: &Value) -> FieldSet {
+pub(crate) fn from_fields_v1(fields: &Value) -> FieldSet {
     let mut set = FieldSet::new();
     collect(fields, &mut Vec::new(), &mut set);
     set
@@ -170,7 +170,7 @@ fn collect(node: &Value, path: &mut FieldPath, set: &mut FieldSet) {
 }
 
 /// The value at `path` in `object`.
-pub fn value_at<'a>(object: &'a Value, path: &[String]) -> Option<&'a Value> {
+pub(crate) fn value_at<'a>(object: &'a Value, path: &[String]) -> Option<&'a Value> {
     let mut node = object;
     for element in path {
         node = step(node, element)?;
@@ -195,7 +195,7 @@ fn step<'a>(node: &'a Value, element: &str) -> Option<&'a Value> {
 }
 
 /// Remove what `path` names from `object` (a field, or a list item).
-pub fn remove_at(object: &mut Value, path: &[String]) {
+pub(crate) fn remove_at(object: &mut Value, path: &[String]) {
     let Some((last, parents)) = path.split_last() else { return };
     let mut node = object;
     for element in parents {
@@ -231,12 +231,12 @@ fn value_at_index(node: &Value, element: &str) -> Option<usize> {
 }
 
 /// Paths of `set` that are leaves (no other path of the set below them).
-pub fn leaves(set: &FieldSet) -> impl Iterator<Item = &FieldPath> {
+pub(crate) fn leaves(set: &FieldSet) -> impl Iterator<Item = &FieldPath> {
     set.iter().filter(move |p| !set.range((*p).clone()..).nth(1).is_some_and(|next| next.starts_with(p)))
 }
 
 /// A path as conflict messages print it: `.spec.replicas`, `.spec.containers[name="app"].image`.
-pub fn display(path: &[String]) -> String {
+pub(crate) fn display(path: &[String]) -> String {
     let mut out = String::new();
     for element in path {
         if let Some(field) = element.strip_prefix("f:") {

@@ -8,7 +8,7 @@ use crate::resources::ResourceDesc;
 
 /// How a list merges.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ListType {
+pub(crate) enum ListType {
     /// Replaced as a whole.
     Atomic,
     /// Items are unique scalars, merged by value.
@@ -18,7 +18,7 @@ pub enum ListType {
 }
 
 /// The list type of the field `path` (field names from the object root; list items add no step).
-pub fn list_type(desc: &ResourceDesc, path: &[&str]) -> ListType {
+pub(crate) fn list_type(desc: &ResourceDesc, path: &[&str]) -> ListType {
     match path {
         ["metadata", "finalizers"] => return ListType::Set,
         ["metadata", "ownerReferences"] => return ListType::Map(vec!["uid".into()]),
@@ -51,7 +51,7 @@ pub fn list_type(desc: &ResourceDesc, path: &[&str]) -> ListType {
 
 /// The strategic-merge-patch key of a built-in list: the first map key, as `patchMergeKey` is
 /// one field (`containerPort` for container ports, `port` for service ports).
-pub fn merge_key(desc: &ResourceDesc, path: &[&str]) -> Option<String> {
+pub(crate) fn merge_key(desc: &ResourceDesc, path: &[&str]) -> Option<String> {
     match list_type(desc, path) {
         ListType::Map(keys) => keys.into_iter().next(),
         ListType::Set => Some(String::new()),

@@ -9,30 +9,30 @@ use crate::resources::ResourceDesc;
 
 /// One `managedFields` entry.
 #[derive(Clone, Debug)]
-pub struct ManagedEntry {
+pub(crate) struct ManagedEntry {
     /// `manager`.
-    pub manager: String,
+    pub(crate) manager: String,
     /// `Apply` or `Update`.
-    pub operation: String,
+    pub(crate) operation: String,
     /// `apiVersion` the manager wrote with.
-    pub api_version: String,
+    pub(crate) api_version: String,
     /// `time`.
-    pub time: String,
+    pub(crate) time: String,
     /// `subresource`: `status` for writes to `/status`.
-    pub subresource: Option<String>,
+    pub(crate) subresource: Option<String>,
     /// The fields owned.
-    pub fields: FieldSet,
+    pub(crate) fields: FieldSet,
 }
 
 impl ManagedEntry {
     /// Whether the entry is for writes within `scope`.
-    pub fn in_scope(&self, scope: Scope) -> bool {
+    pub(crate) fn in_scope(&self, scope: Scope) -> bool {
         (scope == Scope::Status) == (self.subresource.as_deref() == Some("status"))
     }
 }
 
 /// The entries of an object.
-pub fn read(object: &Value) -> Vec<ManagedEntry> {
+pub(crate) fn read(object: &Value) -> Vec<ManagedEntry> {
     let Some(entries) = object["metadata"]["managedFields"].as_array() else { return Vec::new() };
     entries
         .iter()
@@ -48,7 +48,7 @@ pub fn read(object: &Value) -> Vec<ManagedEntry> {
 }
 
 /// Write `entries` into the object's metadata (entries owning nothing are dropped).
-pub fn write(object: &mut Value, entries: &[ManagedEntry]) {
+pub(crate) fn write(object: &mut Value, entries: &[ManagedEntry]) {
     let list: Vec<Value> = entries
         .iter()
         .filter(|e| !e.fields.is_empty())
@@ -78,7 +78,13 @@ pub fn write(object: &mut Value, entries: &[ManagedEntry]) {
 
 /// Record a non-apply write by `manager` that turned `old` (none for a create) into `new`:
 /// the manager owns what it set or changed; others lose what changed or went.
-pub fn record_update(desc: &ResourceDesc, old: Option<&Value>, new: &mut Value, manager: &str, scope: Scope) {
+pub(crate) fn record_update(
+    desc: &ResourceDesc,
+    old: Option<&Value>,
+    new: &mut Value,
+    manager: &str,
+    scope: Scope,
+) {
     let mut entries = old.map(read).unwrap_or_default();
     let new_fields = fields_of(desc, new, scope);
     let old_fields = old.map(|o| fields_of(desc, o, scope)).unwrap_or_default();

@@ -8,7 +8,7 @@ use crate::resources::ResourceDesc;
 
 /// The patch types of the `Content-Type` header.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum PatchType {
+pub(crate) enum PatchType {
     /// `application/json-patch+json`.
     Json,
     /// `application/merge-patch+json`.
@@ -21,7 +21,7 @@ pub enum PatchType {
 
 impl PatchType {
     /// From a `Content-Type` value (parameters ignored).
-    pub fn from_content_type(content_type: &str) -> Result<Self, ApiError> {
+    pub(crate) fn from_content_type(content_type: &str) -> Result<Self, ApiError> {
         match content_type.split(';').next().unwrap_or_default().trim() {
             "application/json-patch+json" => Ok(Self::Json),
             "application/merge-patch+json" => Ok(Self::Merge),
@@ -35,7 +35,7 @@ impl PatchType {
 }
 
 /// Apply a JSON, merge or strategic patch to `current`, returning the patched object.
-pub fn apply(
+pub(crate) fn apply(
     desc: &ResourceDesc,
     current: &Value,
     patch_type: PatchType,

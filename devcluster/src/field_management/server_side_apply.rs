@@ -14,7 +14,7 @@ use crate::resources::ResourceDesc;
 /// Apply `applied` by `manager` to `live` (none when the object does not exist yet). Returns the
 /// object to store, with its `managedFields`; `409 Conflict` naming the managers when `applied`
 /// would change fields others own and `force` is false.
-pub fn apply(
+pub(crate) fn apply(
     desc: &ResourceDesc,
     live: Option<&Value>,
     applied: &Value,
@@ -164,7 +164,7 @@ fn merge<'a>(desc: &ResourceDesc, target: &mut Value, applied: &'a Value, names:
 }
 
 /// The applied configuration's identity must match the request's; returns it as JSON.
-pub fn parse_applied(body: &[u8]) -> Result<Value, ApiError> {
+pub(crate) fn parse_applied(body: &[u8]) -> Result<Value, ApiError> {
     let value: Value = serde_yaml::from_slice(body)
         .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))?;
     if !value.is_object() {
@@ -174,7 +174,7 @@ pub fn parse_applied(body: &[u8]) -> Result<Value, ApiError> {
 }
 
 /// Strip what the server owns from an applied configuration before it is merged.
-pub fn strip_server_fields(applied: &mut Value) {
+pub(crate) fn strip_server_fields(applied: &mut Value) {
     if let Some(meta) = applied.get_mut("metadata").and_then(Value::as_object_mut) {
         for field in
             ["uid", "resourceVersion", "generation", "creationTimestamp", "managedFields", "selfLink"]

@@ -10,7 +10,7 @@ use crate::api_error::ApiError;
 use crate::resources::ResourceDesc;
 
 /// Apply `patch` to `target`.
-pub fn apply(desc: &ResourceDesc, target: &mut Value, patch: &Value) -> Result<(), ApiError> {
+pub(crate) fn apply(desc: &ResourceDesc, target: &mut Value, patch: &Value) -> Result<(), ApiError> {
     merge_value(desc, target, patch, &mut Vec::new())
 }
 

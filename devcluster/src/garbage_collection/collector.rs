@@ -17,7 +17,7 @@ use crate::storage::object_lifecycle::{WriteOptions, string_list};
 
 impl ClusterState {
     /// Run the garbage collector until nothing more is collected.
-    pub fn collect_garbage(&mut self) {
+    pub(crate) fn collect_garbage(&mut self) {
         if self.gc_running {
             return;
         }

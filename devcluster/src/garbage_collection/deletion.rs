@@ -12,7 +12,7 @@ use crate::storage::store::Change;
 
 /// `DeleteOptions.propagationPolicy`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Propagation {
+pub(crate) enum Propagation {
     /// Delete now; the garbage collector deletes dependents afterwards.
     Background,
     /// Delete dependents first (owner kept with the `foregroundDeletion` finalizer).
@@ -22,7 +22,7 @@ pub enum Propagation {
 }
 
 /// The outcome of a delete.
-pub enum Deleted {
+pub(crate) enum Deleted {
     /// Gone from the store.
     Now(Value),
     /// Kept until its finalizers are removed; has `deletionTimestamp`.
@@ -31,7 +31,7 @@ pub enum Deleted {
 
 impl ClusterState {
     /// Delete an object: at once if it has no finalizers, else mark it with `deletionTimestamp`.
-    pub fn delete(
+    pub(crate) fn delete(
         &mut self,
         desc: &ResourceDesc,
         namespace: Option<&str>,

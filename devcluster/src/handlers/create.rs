@@ -10,7 +10,7 @@ use crate::api_error::{ApiError, ApiResult};
 use crate::storage::cluster_state::present;
 
 /// Serve `POST` on a collection.
-pub fn create(request: &ResourceRequest<'_>) -> ApiResult<Response> {
+pub(crate) fn create(request: &ResourceRequest<'_>) -> ApiResult<Response> {
     let object = request.parse_body()?;
     let desc = request.desc;
     if desc.create_only {

@@ -14,7 +14,7 @@ use crate::resources::ResourceDesc;
 use crate::storage::store::object_key;
 
 /// Serve `DELETE` on an object.
-pub fn delete(request: &ResourceRequest<'_>, name: &str) -> ApiResult<Response> {
+pub(crate) fn delete(request: &ResourceRequest<'_>, name: &str) -> ApiResult<Response> {
     let (desc, ns) = (request.desc, request.namespace);
     let options = delete_options(request)?;
     let propagation = propagation(&options, request.query)?;
@@ -30,7 +30,7 @@ pub fn delete(request: &ResourceRequest<'_>, name: &str) -> ApiResult<Response> 
 }
 
 /// Serve `DELETE` on a collection: every selected object, answered as the list of them.
-pub fn delete_collection(request: &ResourceRequest<'_>) -> ApiResult<Response> {
+pub(crate) fn delete_collection(request: &ResourceRequest<'_>) -> ApiResult<Response> {
     let desc = request.desc;
     let options = delete_options(request)?;
     let propagation = propagation(&options, request.query)?;

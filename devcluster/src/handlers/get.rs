@@ -9,7 +9,7 @@ use crate::api_error::ApiResult;
 use crate::discovery::tables::table;
 
 /// Serve `GET` on an object.
-pub fn get(request: &ResourceRequest<'_>, name: &str) -> ApiResult<Response> {
+pub(crate) fn get(request: &ResourceRequest<'_>, name: &str) -> ApiResult<Response> {
     let object = request.server.lock().get(request.desc, request.namespace, name)?;
     if request.wants_table() {
         return Ok(json_response(StatusCode::OK, table(request.desc, &[object], None, request.query)));

@@ -15,7 +15,7 @@ use crate::storage::cluster_state::ClusterState;
 use crate::storage::store::object_key;
 
 /// Serve `GET` on a collection.
-pub fn list(request: &ResourceRequest<'_>) -> ApiResult<Response> {
+pub(crate) fn list(request: &ResourceRequest<'_>) -> ApiResult<Response> {
     let state = request.server.lock();
     let list = page(&state, request.desc, request.namespace, request.query)?;
     if request.wants_table() {

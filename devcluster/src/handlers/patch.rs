@@ -14,7 +14,7 @@ use crate::field_management::server_side_apply;
 use crate::request::query::is_true;
 
 /// Serve `PATCH` on an object (or its `/status`).
-pub fn patch(request: &ResourceRequest<'_>, name: &str) -> ApiResult<Response> {
+pub(crate) fn patch(request: &ResourceRequest<'_>, name: &str) -> ApiResult<Response> {
     let patch_type = PatchType::from_content_type(request.content_type())?;
     if patch_type == PatchType::Apply {
         return apply(request, name);

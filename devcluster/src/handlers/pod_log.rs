@@ -19,7 +19,7 @@ use crate::resources::ResourceDesc;
 const FOLLOW_INTERVAL: Duration = Duration::from_millis(200);
 
 /// Serve `GET` on `pods/<name>/log`; the pod must exist.
-pub fn pod_log(
+pub(crate) fn pod_log(
     server: &ApiServer,
     desc: &ResourceDesc,
     namespace: Option<&str>,

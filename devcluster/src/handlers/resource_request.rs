@@ -16,42 +16,42 @@ use crate::resources::ResourceDesc;
 use crate::storage::object_lifecycle::WriteOptions;
 
 /// A request on a resource, its resource resolved.
-pub struct ResourceRequest<'a> {
+pub(crate) struct ResourceRequest<'a> {
     /// The server.
-    pub server: &'a Arc<ApiServer>,
+    pub(crate) server: &'a Arc<ApiServer>,
     /// The resource the path names.
-    pub desc: &'a Arc<ResourceDesc>,
+    pub(crate) desc: &'a Arc<ResourceDesc>,
     /// The namespace the path names.
-    pub namespace: Option<&'a str>,
+    pub(crate) namespace: Option<&'a str>,
     /// Main resource or `/status`.
-    pub scope: Scope,
+    pub(crate) scope: Scope,
     /// Query parameters.
-    pub query: &'a Query,
+    pub(crate) query: &'a Query,
     /// Request headers.
-    pub headers: &'a HeaderMap,
+    pub(crate) headers: &'a HeaderMap,
     /// Request body.
-    pub body: &'a Bytes,
+    pub(crate) body: &'a Bytes,
 }
 
 impl ResourceRequest<'_> {
     /// The body as JSON (or YAML, as kubectl may send).
-    pub fn parse_body(&self) -> ApiResult<Value> {
+    pub(crate) fn parse_body(&self) -> ApiResult<Value> {
         parse_body(self.body)
     }
 
     /// The `Content-Type` header, empty when absent.
-    pub fn content_type(&self) -> &str {
+    pub(crate) fn content_type(&self) -> &str {
         self.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default()
     }
 
     /// Whether the client asked for a `meta.k8s.io` Table (kubectl get).
-    pub fn wants_table(&self) -> bool {
+    pub(crate) fn wants_table(&self) -> bool {
         self.headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("as=Table"))
     }
 
     /// How a write is made: the field manager (`fieldManager`, else the user agent's program),
     /// the scope, and dry run.
-    pub fn write_options(&self) -> WriteOptions {
+    pub(crate) fn write_options(&self) -> WriteOptions {
         let manager =
             self.query.get("fieldManager").filter(|m| !m.is_empty()).cloned().unwrap_or_else(|| {
                 let agent =
@@ -68,7 +68,7 @@ impl ResourceRequest<'_> {
 
     /// `fieldValidation=Strict` refuses unknown fields of custom resources (`Warn` and `Ignore`
     /// prune them).
-    pub fn check_unknown_fields(&self, object: &Value) -> ApiResult<()> {
+    pub(crate) fn check_unknown_fields(&self, object: &Value) -> ApiResult<()> {
         let (Some(schema), Some("Strict")) =
             (&self.desc.schema, self.query.get("fieldValidation").map(String::as_str))
         else {
@@ -84,7 +84,7 @@ impl ResourceRequest<'_> {
 }
 
 /// A body as JSON, else YAML.
-pub fn parse_body(body: &Bytes) -> ApiResult<Value> {
+pub(crate) fn parse_body(body: &Bytes) -> ApiResult<Value> {
     serde_json::from_slice(body)
         .or_else(|_| serde_yaml::from_slice(body))
         .map_err(|e| ApiError::bad_request(format!("the body of the request could not be decoded: {e}")))

@@ -5,6 +5,6 @@ use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
 /// A JSON response.
-pub fn json_response(status: StatusCode, body: Value) -> Response {
+pub(crate) fn json_response(status: StatusCode, body: Value) -> Response {
     (status, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
 }

@@ -8,7 +8,7 @@ use super::response::json_response;
 use crate::api_error::ApiResult;
 
 /// Serve `PUT` on an object (or its `/status`).
-pub fn update(request: &ResourceRequest<'_>, name: &str) -> ApiResult<Response> {
+pub(crate) fn update(request: &ResourceRequest<'_>, name: &str) -> ApiResult<Response> {
     let object = request.parse_body()?;
     let opts = request.write_options();
     request.check_unknown_fields(&object)?;

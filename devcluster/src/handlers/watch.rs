@@ -22,7 +22,7 @@ const MAX_TIMEOUT_SECONDS: u64 = 86_400;
 const DEFAULT_TIMEOUT_SECONDS: u64 = 1800;
 
 /// Serve `GET ?watch=1` on a collection.
-pub fn watch(request: &ResourceRequest<'_>) -> ApiResult<Response> {
+pub(crate) fn watch(request: &ResourceRequest<'_>) -> ApiResult<Response> {
     let query = request.query;
     let watch = WatchRequest {
         desc: request.desc.clone(),

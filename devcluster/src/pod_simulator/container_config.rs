@@ -13,43 +13,43 @@ use crate::resources::StorageKey;
 use crate::storage::cluster_state::ClusterState;
 
 /// The pod a container belongs to.
-pub struct PodContext<'a> {
+pub(crate) struct PodContext<'a> {
     /// Namespace.
-    pub namespace: &'a str,
+    pub(crate) namespace: &'a str,
     /// Pod name.
-    pub name: &'a str,
+    pub(crate) name: &'a str,
     /// Pod uid.
-    pub uid: &'a str,
+    pub(crate) uid: &'a str,
     /// The pod template (metadata and spec).
-    pub template: &'a Value,
+    pub(crate) template: &'a Value,
     /// The pod's root directory; mount paths are created below it.
-    pub root: &'a Path,
+    pub(crate) root: &'a Path,
 }
 
 /// A container ready to start.
 #[derive(Debug, Default)]
-pub struct ContainerConfig {
+pub(crate) struct ContainerConfig {
     /// Arguments.
-    pub args: Vec<String>,
+    pub(crate) args: Vec<String>,
     /// Environment, in definition order.
-    pub env: Vec<(String, String)>,
+    pub(crate) env: Vec<(String, String)>,
     /// Files to write: absolute path (under the pod root) and contents.
-    pub files: Vec<(PathBuf, Vec<u8>)>,
+    pub(crate) files: Vec<(PathBuf, Vec<u8>)>,
     /// Directories to create (emptyDir volumes, mount points).
-    pub dirs: Vec<PathBuf>,
+    pub(crate) dirs: Vec<PathBuf>,
 }
 
 /// Why a container cannot start yet, as the kubelet reports it in `state.waiting`.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Waiting {
+pub(crate) struct Waiting {
     /// `CreateContainerConfigError` (env) or `ContainerCreating` (volumes).
-    pub reason: String,
+    pub(crate) reason: String,
     /// What is missing, e.g. `secret "x" not found`.
-    pub message: String,
+    pub(crate) message: String,
 }
 
 /// Resolve `container` of the pod.
-pub fn resolve(
+pub(crate) fn resolve(
     state: &ClusterState,
     pod: &PodContext<'_>,
     container: &Value,
@@ -263,7 +263,7 @@ fn field_ref(pod: &PodContext<'_>, path: &str) -> String {
 }
 
 /// `$(VAR)` references expanded from `env` (unknown ones kept, `$$` escapes), as the kubelet does.
-pub fn expand(text: &str, env: &[(String, String)]) -> String {
+pub(crate) fn expand(text: &str, env: &[(String, String)]) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(i) = rest.find('$') {
@@ -293,7 +293,7 @@ pub fn expand(text: &str, env: &[(String, String)]) -> String {
 /// The one deviation from a kubelet: volumes are written below the pod's root directory, so a
 /// value that names a mount path (`/etc/agentry/config.json`, or `--flag=/etc/agentry/...`) is
 /// rewritten to the same path below the root.
-pub fn rewrite_mount_paths(value: &str, mounts: &[String], root: &Path) -> String {
+pub(crate) fn rewrite_mount_paths(value: &str, mounts: &[String], root: &Path) -> String {
     let rewrite = |path: &str| -> Option<String> {
         mounts.iter().filter(|m| !m.is_empty()).find_map(|m| {
             let rest = path.strip_prefix(m.as_str())?;

@@ -25,63 +25,63 @@ const BACKOFF_RESET: Duration = Duration::from_secs(10);
 
 /// How a finished run ended.
 #[derive(Clone, Debug)]
-pub struct Terminated {
+pub(crate) struct Terminated {
     /// Exit code (128 + signal when killed by one).
-    pub exit_code: i32,
+    pub(crate) exit_code: i32,
     /// When it started.
-    pub started_at: String,
+    pub(crate) started_at: String,
     /// When it ended.
-    pub finished_at: String,
+    pub(crate) finished_at: String,
 }
 
 /// The container's state, as the Pod's `containerStatuses[]` reports it.
 #[derive(Clone, Debug, Default)]
-pub struct RunStatus {
+pub(crate) struct RunStatus {
     /// Why it is not running.
-    pub waiting: Option<Waiting>,
+    pub(crate) waiting: Option<Waiting>,
     /// When the current run started.
-    pub running_since: Option<String>,
+    pub(crate) running_since: Option<String>,
     /// Whether the readiness probe passes.
-    pub ready: bool,
+    pub(crate) ready: bool,
     /// Restarts so far.
-    pub restart_count: u32,
+    pub(crate) restart_count: u32,
     /// The previous run.
-    pub last_terminated: Option<Terminated>,
+    pub(crate) last_terminated: Option<Terminated>,
     /// The current process id.
-    pub pid: Option<u32>,
+    pub(crate) pid: Option<u32>,
 }
 
 /// What to run.
-pub struct LaunchSpec {
+pub(crate) struct LaunchSpec {
     /// The runner binary.
-    pub binary: PathBuf,
+    pub(crate) binary: PathBuf,
     /// Namespace of the pod.
-    pub namespace: String,
+    pub(crate) namespace: String,
     /// Pod name.
-    pub pod_name: String,
+    pub(crate) pod_name: String,
     /// Pod uid.
-    pub pod_uid: String,
+    pub(crate) pod_uid: String,
     /// The pod template.
-    pub template: Value,
+    pub(crate) template: Value,
     /// The container of the template to run.
-    pub container: Value,
+    pub(crate) container: Value,
     /// The pod's root directory.
-    pub root: PathBuf,
+    pub(crate) root: PathBuf,
     /// The HTTP port of the first start (`AGENTRY_HTTP_LISTEN`, where probes go); restarts pick a new one.
-    pub port: u16,
+    pub(crate) port: u16,
 }
 
 /// A running supervisor.
-pub struct Supervisor {
+pub(crate) struct Supervisor {
     /// The container's state.
-    pub status: Arc<Mutex<RunStatus>>,
+    pub(crate) status: Arc<Mutex<RunStatus>>,
     stop: watch::Sender<bool>,
     task: JoinHandle<()>,
 }
 
 impl Supervisor {
     /// Start supervising.
-    pub fn start(server: Arc<ApiServer>, spec: LaunchSpec) -> Self {
+    pub(crate) fn start(server: Arc<ApiServer>, spec: LaunchSpec) -> Self {
         let status = Arc::new(Mutex::new(RunStatus::default()));
         let (stop, stopped) = watch::channel(false);
         let task = tokio::spawn(run(server, spec, status.clone(), stopped));
@@ -89,18 +89,18 @@ impl Supervisor {
     }
 
     /// The current state.
-    pub fn snapshot(&self) -> RunStatus {
+    pub(crate) fn snapshot(&self) -> RunStatus {
         self.status.lock().map(|s| s.clone()).unwrap_or_default()
     }
 
     /// Stop the process (SIGTERM, then SIGKILL after the grace period) and wait for it.
-    pub async fn stop(self) {
+    pub(crate) async fn stop(self) {
         let _ = self.stop.send(true);
         let _ = self.task.await;
     }
 
     /// Ask to stop without waiting.
-    pub fn request_stop(&self) {
+    pub(crate) fn request_stop(&self) {
         let _ = self.stop.send(true);
     }
 }
@@ -351,7 +351,7 @@ const POD_PORTS: std::ops::Range<u16> = 20_000..32_000;
 static NEXT_POD_PORT: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(POD_PORTS.start);
 
 /// A free port on 127.0.0.1 for a pod.
-pub fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     use std::sync::atomic::Ordering;
     let span = POD_PORTS.end - POD_PORTS.start;
     for _ in 0..span {

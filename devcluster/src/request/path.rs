@@ -2,7 +2,7 @@
 
 /// What a request path names.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ApiPath {
+pub(crate) enum ApiPath {
     /// `/version`.
     Version,
     /// `/healthz`, `/readyz`, `/livez`.
@@ -39,23 +39,23 @@ pub enum ApiPath {
 
 /// A resource path: collection (no name), object, or subresource.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ObjectPath {
+pub(crate) struct ObjectPath {
     /// Group, empty for core.
-    pub group: String,
+    pub(crate) group: String,
     /// Version.
-    pub version: String,
+    pub(crate) version: String,
     /// Plural resource.
-    pub plural: String,
+    pub(crate) plural: String,
     /// Namespace, for namespaced paths.
-    pub namespace: Option<String>,
+    pub(crate) namespace: Option<String>,
     /// Object name.
-    pub name: Option<String>,
+    pub(crate) name: Option<String>,
     /// Subresource, e.g. `status`, `log`.
-    pub subresource: Option<String>,
+    pub(crate) subresource: Option<String>,
 }
 
 /// Parse a path.
-pub fn parse(path: &str) -> ApiPath {
+pub(crate) fn parse(path: &str) -> ApiPath {
     let segments: Vec<&str> = path.trim_matches('/').split('/').filter(|s| !s.is_empty()).collect();
     match segments.as_slice() {
         ["version"] => ApiPath::Version,

@@ -7,20 +7,20 @@ use crate::resources::ResourceDesc;
 use crate::selectors::Selector;
 
 /// Query parameters.
-pub type Query = HashMap<String, String>;
+pub(crate) type Query = HashMap<String, String>;
 
 /// Whether a boolean parameter is set (`1` or `true`, any case).
-pub fn is_true(value: Option<&String>) -> bool {
+pub(crate) fn is_true(value: Option<&String>) -> bool {
     value.is_some_and(|v| v == "1" || v.eq_ignore_ascii_case("true"))
 }
 
 /// `dryRun=All`.
-pub fn is_dry_run(query: &Query) -> bool {
+pub(crate) fn is_dry_run(query: &Query) -> bool {
     query.get("dryRun").is_some_and(|d| d == "All")
 }
 
 /// The `labelSelector` and `fieldSelector` of a list, watch or deletecollection.
-pub fn selector(desc: &ResourceDesc, query: &Query) -> ApiResult<Selector> {
+pub(crate) fn selector(desc: &ResourceDesc, query: &Query) -> ApiResult<Selector> {
     Selector::parse(
         desc,
         query.get("labelSelector").map(String::as_str),

@@ -30,7 +30,7 @@ const fn kind(gv: &'static str, plural: &'static str, kind: &'static str, namesp
 }
 
 /// Every built-in resource description.
-pub fn all() -> Vec<ResourceDesc> {
+pub(crate) fn all() -> Vec<ResourceDesc> {
     let kinds = [
         Kind {
             short: &["ns"],

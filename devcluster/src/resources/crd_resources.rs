@@ -9,7 +9,7 @@ use super::description::{PrinterColumn, ResourceDesc};
 use crate::crd_schema::CrdSchema;
 
 /// The resource a served version of `crd` describes; `None` when the CRD lacks a name it needs.
-pub fn describe(crd: &Value, version: &Value) -> Option<ResourceDesc> {
+pub(crate) fn describe(crd: &Value, version: &Value) -> Option<ResourceDesc> {
     let spec = &crd["spec"];
     let names = &spec["names"];
     let strings = |v: &Value| -> Vec<String> {

@@ -10,85 +10,85 @@ use crate::crd_schema::CrdSchema;
 
 /// A column of `kubectl get`'s table: a CRD's `additionalPrinterColumns` entry or a built-in one.
 #[derive(Clone, Debug)]
-pub struct PrinterColumn {
+pub(crate) struct PrinterColumn {
     /// Column header.
-    pub name: String,
+    pub(crate) name: String,
     /// OpenAPI type: `string`, `integer`, `number`, `boolean` or `date`.
-    pub type_: String,
+    pub(crate) type_: String,
     /// OpenAPI format, e.g. `name` for the name column.
-    pub format: String,
+    pub(crate) format: String,
     /// Description shown by `kubectl explain`-like tools.
-    pub description: String,
+    pub(crate) description: String,
     /// 0 = shown by default, higher = only with `-o wide`.
-    pub priority: i64,
+    pub(crate) priority: i64,
     /// A JSONPath (subset: `.a.b`, `.a[0].b`, `.a[*].b`) into the object.
-    pub json_path: String,
+    pub(crate) json_path: String,
 }
 
 /// Where objects of a resource are kept: one store entry per group and plural, whatever the version.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct StorageKey {
+pub(crate) struct StorageKey {
     /// API group, empty for core.
-    pub group: String,
+    pub(crate) group: String,
     /// Plural resource name.
-    pub plural: String,
+    pub(crate) plural: String,
 }
 
 /// One served resource at one group/version.
 #[derive(Clone)]
-pub struct ResourceDesc {
+pub(crate) struct ResourceDesc {
     /// API group, empty for the core group.
-    pub group: String,
+    pub(crate) group: String,
     /// API version, e.g. `v1`.
-    pub version: String,
+    pub(crate) version: String,
     /// Plural resource name (URL segment).
-    pub plural: String,
+    pub(crate) plural: String,
     /// Singular name.
-    pub singular: String,
+    pub(crate) singular: String,
     /// Kind.
-    pub kind: String,
+    pub(crate) kind: String,
     /// Namespaced or cluster-scoped.
-    pub namespaced: bool,
+    pub(crate) namespaced: bool,
     /// Short names for kubectl.
-    pub short_names: Vec<String>,
+    pub(crate) short_names: Vec<String>,
     /// Categories (e.g. `all`, `agentry`) for `kubectl get <category>`.
-    pub categories: Vec<String>,
+    pub(crate) categories: Vec<String>,
     /// Whether `/status` is a subresource (main writes then ignore status).
-    pub status_subresource: bool,
+    pub(crate) status_subresource: bool,
     /// Only `create` is served (TokenReview, SubjectAccessReview).
-    pub create_only: bool,
+    pub(crate) create_only: bool,
     /// Whether the server maintains `metadata.generation`.
-    pub generation: bool,
+    pub(crate) generation: bool,
     /// Fields usable in `fieldSelector` beyond `metadata.name` and `metadata.namespace`.
-    pub field_selectors: Vec<String>,
+    pub(crate) field_selectors: Vec<String>,
     /// The CRD version's compiled schema, for admission.
-    pub schema: Option<Arc<CrdSchema>>,
+    pub(crate) schema: Option<Arc<CrdSchema>>,
     /// The CRD version's `openAPIV3Schema`, for OpenAPI documents and `kubectl explain`.
-    pub openapi_schema: Option<Value>,
+    pub(crate) openapi_schema: Option<Value>,
     /// Table columns after `Name`.
-    pub printer_columns: Vec<PrinterColumn>,
+    pub(crate) printer_columns: Vec<PrinterColumn>,
     /// Served from a CustomResourceDefinition (uses JSON merge patch, not strategic merge).
-    pub custom: bool,
+    pub(crate) custom: bool,
 }
 
 impl ResourceDesc {
     /// `apiVersion` of objects: `v1` or `group/version`.
-    pub fn api_version(&self) -> String {
+    pub(crate) fn api_version(&self) -> String {
         if self.group.is_empty() { self.version.clone() } else { format!("{}/{}", self.group, self.version) }
     }
 
     /// `configmaps` or `agents.agentry.dev`, as error messages name resources.
-    pub fn group_resource(&self) -> String {
+    pub(crate) fn group_resource(&self) -> String {
         if self.group.is_empty() { self.plural.clone() } else { format!("{}.{}", self.plural, self.group) }
     }
 
     /// `ConfigMap` or `Agent.agentry.dev`, as `Invalid` errors name kinds.
-    pub fn group_kind(&self) -> String {
+    pub(crate) fn group_kind(&self) -> String {
         if self.group.is_empty() { self.kind.clone() } else { format!("{}.{}", self.kind, self.group) }
     }
 
     /// The store key of this resource (events.k8s.io Events are stored as core Events).
-    pub fn storage_key(&self) -> StorageKey {
+    pub(crate) fn storage_key(&self) -> StorageKey {
         if super::event_conversion::is_events_view(&self.group, &self.plural) {
             return StorageKey { group: String::new(), plural: self.plural.clone() };
         }
@@ -96,12 +96,12 @@ impl ResourceDesc {
     }
 
     /// Whether this is the events.k8s.io view of core Events (converted on the way in and out).
-    pub fn is_events_view(&self) -> bool {
+    pub(crate) fn is_events_view(&self) -> bool {
         super::event_conversion::is_events_view(&self.group, &self.plural)
     }
 
     /// The URL path of the collection in `namespace` (ignored for cluster-scoped resources).
-    pub fn collection_path(&self, namespace: Option<&str>) -> String {
+    pub(crate) fn collection_path(&self, namespace: Option<&str>) -> String {
         let prefix = if self.group.is_empty() {
             format!("/api/{}", self.version)
         } else {

@@ -16,17 +16,17 @@ const RENAMES: [(&str, &str); 7] = [
 ];
 
 /// Whether a resource is the events.k8s.io view of core Events.
-pub fn is_events_view(group: &str, plural: &str) -> bool {
+pub(crate) fn is_events_view(group: &str, plural: &str) -> bool {
     group == "events.k8s.io" && plural == "events"
 }
 
 /// An events.k8s.io/v1 Event in its stored (core/v1) form.
-pub fn to_core(event: Value) -> Value {
+pub(crate) fn to_core(event: Value) -> Value {
     rename(event, |(new, old)| (new, old))
 }
 
 /// A stored (core/v1) Event as events.k8s.io/v1 shows it.
-pub fn from_core(event: Value) -> Value {
+pub(crate) fn from_core(event: Value) -> Value {
     rename(event, |(new, old)| (old, new))
 }
 

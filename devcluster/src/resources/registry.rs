@@ -8,7 +8,7 @@ use super::description::{ResourceDesc, StorageKey};
 
 /// The resources being served: the built-in ones, plus those of established CRDs.
 #[derive(Default)]
-pub struct Registry {
+pub(crate) struct Registry {
     /// By (group, version, plural).
     resources: BTreeMap<(String, String, String), Arc<ResourceDesc>>,
     /// Which CRD (by name) contributed which resources, to remove them when it goes.
@@ -17,7 +17,7 @@ pub struct Registry {
 
 impl Registry {
     /// A registry with the built-in kinds.
-    pub fn with_builtins() -> Self {
+    pub(crate) fn with_builtins() -> Self {
         let mut registry = Self::default();
         for desc in super::builtin_kinds::all() {
             registry.insert(desc);
@@ -31,27 +31,22 @@ impl Registry {
     }
 
     /// The resource at `group/version/plural`.
-    pub fn get(&self, group: &str, version: &str, plural: &str) -> Option<Arc<ResourceDesc>> {
+    pub(crate) fn get(&self, group: &str, version: &str, plural: &str) -> Option<Arc<ResourceDesc>> {
         self.resources.get(&(group.to_owned(), version.to_owned(), plural.to_owned())).cloned()
     }
 
-    /// The resource serving `apiVersion`/`kind`, for objects that name themselves.
-    pub fn by_kind(&self, api_version: &str, kind: &str) -> Option<Arc<ResourceDesc>> {
-        self.resources.values().find(|d| d.api_version() == api_version && d.kind == kind).cloned()
-    }
-
     /// The preferred (first served) version of a stored resource, for internal reads.
-    pub fn by_storage(&self, key: &StorageKey) -> Option<Arc<ResourceDesc>> {
+    pub(crate) fn by_storage(&self, key: &StorageKey) -> Option<Arc<ResourceDesc>> {
         self.resources.values().find(|d| d.storage_key() == *key && !d.is_events_view()).cloned()
     }
 
     /// Every served resource.
-    pub fn all(&self) -> impl Iterator<Item = &Arc<ResourceDesc>> {
+    pub(crate) fn all(&self) -> impl Iterator<Item = &Arc<ResourceDesc>> {
         self.resources.values()
     }
 
     /// The served group versions, group by group: `(group, [versions])`, core group first.
-    pub fn group_versions(&self) -> Vec<(String, Vec<String>)> {
+    pub(crate) fn group_versions(&self) -> Vec<(String, Vec<String>)> {
         let mut out: Vec<(String, Vec<String>)> = Vec::new();
         for (group, version, _) in self.resources.keys() {
             match out.iter_mut().find(|(g, _)| g == group) {
@@ -67,7 +62,7 @@ impl Registry {
     }
 
     /// Replace the resources served for CRD `crd_name` with `descs`.
-    pub fn set_crd(&mut self, crd_name: &str, descs: Vec<ResourceDesc>) {
+    pub(crate) fn set_crd(&mut self, crd_name: &str, descs: Vec<ResourceDesc>) {
         self.remove_crd(crd_name);
         let keys = descs.iter().map(|d| (d.group.clone(), d.version.clone(), d.plural.clone())).collect();
         for desc in descs {
@@ -77,7 +72,7 @@ impl Registry {
     }
 
     /// Stop serving CRD `crd_name`'s resources.
-    pub fn remove_crd(&mut self, crd_name: &str) {
+    pub(crate) fn remove_crd(&mut self, crd_name: &str) {
         for key in self.by_crd.remove(crd_name).unwrap_or_default() {
             self.resources.remove(&key);
         }

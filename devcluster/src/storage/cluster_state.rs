@@ -12,20 +12,20 @@ use crate::auth_reviews::ReviewPolicy;
 use crate::resources::{Registry, ResourceDesc};
 
 /// Everything the API serves.
-pub struct ClusterState {
+pub(crate) struct ClusterState {
     /// The objects.
-    pub store: Store,
+    pub(crate) store: Store,
     /// The served resources.
-    pub registry: Registry,
+    pub(crate) registry: Registry,
     /// Answers for TokenReview and SubjectAccessReview.
-    pub reviews: ReviewPolicy,
+    pub(crate) reviews: ReviewPolicy,
     /// Set while the garbage collector runs, so the writes it makes do not start it again.
     pub(crate) gc_running: bool,
 }
 
 impl ClusterState {
     /// A cluster serving the built-in kinds, with no objects yet (see `with_builtin_namespaces`).
-    pub fn empty(history_limit: usize) -> Self {
+    pub(crate) fn empty(history_limit: usize) -> Self {
         Self {
             store: Store::new(history_limit),
             registry: Registry::with_builtins(),
@@ -35,12 +35,12 @@ impl ClusterState {
     }
 
     /// The served resource at `group/version/plural`.
-    pub fn resource(&self, group: &str, version: &str, plural: &str) -> Option<Arc<ResourceDesc>> {
+    pub(crate) fn resource(&self, group: &str, version: &str, plural: &str) -> Option<Arc<ResourceDesc>> {
         self.registry.get(group, version, plural)
     }
 
     /// One object, as `desc`'s version presents it.
-    pub fn get(&self, desc: &ResourceDesc, namespace: Option<&str>, name: &str) -> ApiResult<Value> {
+    pub(crate) fn get(&self, desc: &ResourceDesc, namespace: Option<&str>, name: &str) -> ApiResult<Value> {
         let ns = if desc.namespaced { namespace.unwrap_or_default() } else { "" };
         self.store
             .get(&desc.storage_key(), ns, name)
@@ -49,13 +49,13 @@ impl ClusterState {
     }
 
     /// The objects of `desc` (in `namespace`, or all), as `desc`'s version presents them.
-    pub fn list(&self, desc: &ResourceDesc, namespace: Option<&str>) -> Vec<Value> {
+    pub(crate) fn list(&self, desc: &ResourceDesc, namespace: Option<&str>) -> Vec<Value> {
         let ns = namespace.filter(|_| desc.namespaced);
         self.store.list(&desc.storage_key(), ns).map(|o| present(desc, o.clone())).collect()
     }
 
     /// Whether namespace `name` exists, and whether it is being deleted.
-    pub fn namespace_status(&self, name: &str) -> Option<bool> {
+    pub(crate) fn namespace_status(&self, name: &str) -> Option<bool> {
         let key = crate::resources::StorageKey { group: String::new(), plural: "namespaces".into() };
         self.store.get(&key, "", name).map(|ns| !ns["metadata"]["deletionTimestamp"].is_null())
     }
@@ -63,7 +63,7 @@ impl ClusterState {
 
 /// An object as version `desc.version` of its resource shows it: CRDs with several versions
 /// keep one stored form (conversion strategy `None` changes only `apiVersion`).
-pub fn present(desc: &ResourceDesc, mut object: Value) -> Value {
+pub(crate) fn present(desc: &ResourceDesc, mut object: Value) -> Value {
     if desc.is_events_view() {
         object = crate::resources::event_conversion::from_core(object);
     }

@@ -9,7 +9,7 @@ use super::store::Change;
 use crate::resources::{ResourceDesc, StorageKey};
 
 /// Serve the CRD's resources and set its conditions.
-pub fn register(state: &mut ClusterState, crd: &Value) {
+pub(crate) fn register(state: &mut ClusterState, crd: &Value) {
     let name = crd["metadata"]["name"].as_str().unwrap_or_default().to_owned();
     let descs: Vec<ResourceDesc> = crd["spec"]["versions"]
         .as_array()
@@ -62,7 +62,7 @@ pub fn register(state: &mut ClusterState, crd: &Value) {
 }
 
 /// Stop serving the CRD's resources and remove their objects.
-pub fn unregister(state: &mut ClusterState, crd: &Value) {
+pub(crate) fn unregister(state: &mut ClusterState, crd: &Value) {
     let name = crd["metadata"]["name"].as_str().unwrap_or_default();
     state.registry.remove_crd(name);
     let key = StorageKey {

@@ -13,32 +13,27 @@ use crate::resources::ResourceDesc;
 
 /// How a write is made.
 #[derive(Clone, Debug)]
-pub struct WriteOptions {
+pub(crate) struct WriteOptions {
     /// The field manager (`fieldManager`, else derived from the user agent).
-    pub manager: String,
+    pub(crate) manager: String,
     /// Main resource or `/status`.
-    pub scope: Scope,
+    pub(crate) scope: Scope,
     /// `dryRun=All`: validate and answer, store nothing.
-    pub dry_run: bool,
+    pub(crate) dry_run: bool,
     /// `managedFields` were already computed (server-side apply), do not record an update.
-    pub managed_precomputed: bool,
+    pub(crate) managed_precomputed: bool,
 }
 
 impl WriteOptions {
     /// A write by the server itself (controllers, simulator).
-    pub fn system() -> Self {
+    pub(crate) fn system() -> Self {
         Self { manager: "devcluster".into(), scope: Scope::Main, dry_run: false, managed_precomputed: false }
-    }
-
-    /// A system write to `/status`.
-    pub fn system_status() -> Self {
-        Self { scope: Scope::Status, ..Self::system() }
     }
 }
 
 impl ClusterState {
     /// A cluster with the namespaces every cluster has.
-    pub fn with_builtin_namespaces(history_limit: usize) -> Self {
+    pub(crate) fn with_builtin_namespaces(history_limit: usize) -> Self {
         let mut state = Self::empty(history_limit);
         if let Some(desc) = state.registry.get("", "v1", "namespaces") {
             for name in ["default", "kube-system", "kube-public", "kube-node-lease"] {
@@ -52,7 +47,7 @@ impl ClusterState {
     }
 
     /// Create an object in `namespace`.
-    pub fn create(
+    pub(crate) fn create(
         &mut self,
         desc: &ResourceDesc,
         namespace: Option<&str>,
@@ -148,7 +143,7 @@ impl ClusterState {
     }
 
     /// Replace an object (PUT, or the result of a patch): `new` is the whole desired object.
-    pub fn update(
+    pub(crate) fn update(
         &mut self,
         desc: &ResourceDesc,
         namespace: Option<&str>,
@@ -314,7 +309,7 @@ fn check_type(desc: &ResourceDesc, object: &Value) -> ApiResult<()> {
 }
 
 /// The strings of a JSON list (absent → empty).
-pub fn string_list(value: &Value) -> Vec<String> {
+pub(crate) fn string_list(value: &Value) -> Vec<String> {
     value
         .as_array()
         .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())

@@ -11,11 +11,11 @@ use tokio::sync::broadcast;
 use crate::resources::StorageKey;
 
 /// `(namespace, name)`; the namespace is empty for cluster-scoped objects.
-pub type ObjectKey = (String, String);
+pub(crate) type ObjectKey = (String, String);
 
 /// What happened to an object, as a watch reports it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Change {
+pub(crate) enum Change {
     /// Created.
     Added,
     /// Updated.
@@ -29,18 +29,18 @@ pub enum Change {
 
 /// One change, as kept in the history and sent to open watches.
 #[derive(Debug)]
-pub struct ChangeRecord {
+pub(crate) struct ChangeRecord {
     /// The resource.
-    pub key: StorageKey,
+    pub(crate) key: StorageKey,
     /// The store's `resourceVersion` after this change.
-    pub rv: u64,
+    pub(crate) rv: u64,
     /// What happened.
-    pub change: Change,
+    pub(crate) change: Change,
     /// The object after the change (for `Deleted`, its last state).
-    pub object: Value,
+    pub(crate) object: Value,
     /// The object before a `Modified` change, so selector-filtered watches can tell an object
     /// leaving their selection (reported as `DELETED`) from one changing within it.
-    pub previous: Option<Value>,
+    pub(crate) previous: Option<Value>,
 }
 
 /// The history of one resource.
@@ -53,13 +53,13 @@ struct History {
 
 /// A watch asked to resume from a `resourceVersion` older than the kept history.
 #[derive(Debug)]
-pub struct TooOld {
+pub(crate) struct TooOld {
     /// The oldest `resourceVersion` a watch can still resume from.
-    pub oldest: u64,
+    pub(crate) oldest: u64,
 }
 
 /// All objects, with history.
-pub struct Store {
+pub(crate) struct Store {
     rv: u64,
     objects: BTreeMap<StorageKey, BTreeMap<ObjectKey, Value>>,
     history: BTreeMap<StorageKey, History>,
@@ -69,23 +69,23 @@ pub struct Store {
 
 impl Store {
     /// An empty store keeping the last `history_limit` changes of each resource.
-    pub fn new(history_limit: usize) -> Self {
+    pub(crate) fn new(history_limit: usize) -> Self {
         let (sender, _) = broadcast::channel(16 * 1024);
         Self { rv: 1, objects: BTreeMap::new(), history: BTreeMap::new(), history_limit, sender }
     }
 
     /// The current `resourceVersion`.
-    pub fn current_rv(&self) -> u64 {
+    pub(crate) fn current_rv(&self) -> u64 {
         self.rv
     }
 
     /// One object.
-    pub fn get(&self, key: &StorageKey, namespace: &str, name: &str) -> Option<&Value> {
+    pub(crate) fn get(&self, key: &StorageKey, namespace: &str, name: &str) -> Option<&Value> {
         self.objects.get(key)?.get(&(namespace.to_owned(), name.to_owned()))
     }
 
     /// The objects of a resource, in key order (namespace, then name), optionally in one namespace.
-    pub fn list<'a>(
+    pub(crate) fn list<'a>(
         &'a self,
         key: &StorageKey,
         namespace: Option<&'a str>,
@@ -99,13 +99,13 @@ impl Store {
     }
 
     /// Every resource with stored objects.
-    pub fn keys(&self) -> Vec<StorageKey> {
+    pub(crate) fn keys(&self) -> Vec<StorageKey> {
         self.objects.iter().filter(|(_, o)| !o.is_empty()).map(|(k, _)| k.clone()).collect()
     }
 
     /// Store a created (`Added`) or updated (`Modified`) object, giving it the next
     /// `resourceVersion`; returns it as stored.
-    pub fn put(&mut self, key: &StorageKey, mut object: Value, change: Change) -> Value {
+    pub(crate) fn put(&mut self, key: &StorageKey, mut object: Value, change: Change) -> Value {
         self.rv += 1;
         object["metadata"]["resourceVersion"] = Value::String(self.rv.to_string());
         let object_key = object_key(&object);
@@ -115,7 +115,7 @@ impl Store {
     }
 
     /// Remove an object; its last state carries the `resourceVersion` of its deletion.
-    pub fn remove(&mut self, key: &StorageKey, namespace: &str, name: &str) -> Option<Value> {
+    pub(crate) fn remove(&mut self, key: &StorageKey, namespace: &str, name: &str) -> Option<Value> {
         let mut object = self.objects.get_mut(key)?.remove(&(namespace.to_owned(), name.to_owned()))?;
         self.rv += 1;
         object["metadata"]["resourceVersion"] = Value::String(self.rv.to_string());
@@ -137,7 +137,7 @@ impl Store {
     }
 
     /// The changes of `key` after `rv`, or `TooOld` when some of them are no longer kept.
-    pub fn changes_since(&self, key: &StorageKey, rv: u64) -> Result<Vec<Arc<ChangeRecord>>, TooOld> {
+    pub(crate) fn changes_since(&self, key: &StorageKey, rv: u64) -> Result<Vec<Arc<ChangeRecord>>, TooOld> {
         let Some(history) = self.history.get(key) else {
             return Ok(Vec::new());
         };
@@ -149,13 +149,13 @@ impl Store {
 
     /// Receive every change from now on. Subscribe while holding the store's lock, together with
     /// `changes_since`, so that no change is missed or seen twice.
-    pub fn subscribe(&self) -> broadcast::Receiver<Arc<ChangeRecord>> {
+    pub(crate) fn subscribe(&self) -> broadcast::Receiver<Arc<ChangeRecord>> {
         self.sender.subscribe()
     }
 
     /// Forget all history (so watches resuming from before now get `410 Gone`) and end every
     /// open watch with `410 Gone`, as when kube-apiserver's watch cache is re-initialised.
-    pub fn expire_watches(&mut self) {
+    pub(crate) fn expire_watches(&mut self) {
         for history in self.history.values_mut() {
             history.records.clear();
             history.evicted_through = self.rv;
@@ -172,7 +172,7 @@ impl Store {
 }
 
 /// The store key of an object, from its metadata.
-pub fn object_key(object: &Value) -> ObjectKey {
+pub(crate) fn object_key(object: &Value) -> ObjectKey {
     let meta = &object["metadata"];
     (
         meta["namespace"].as_str().unwrap_or_default().to_owned(),

@@ -16,31 +16,31 @@ use crate::resources::ResourceDesc;
 use crate::selectors::Selector;
 
 /// The parameters of a watch request.
-pub struct WatchRequest {
+pub(crate) struct WatchRequest {
     /// The resource.
-    pub desc: Arc<ResourceDesc>,
+    pub(crate) desc: Arc<ResourceDesc>,
     /// Namespace, or all.
-    pub namespace: Option<String>,
+    pub(crate) namespace: Option<String>,
     /// Label and field selectors.
-    pub selector: Selector,
+    pub(crate) selector: Selector,
     /// `resourceVersion`: `None` or `0` start from the current state (sent as `ADDED`).
-    pub resource_version: Option<String>,
+    pub(crate) resource_version: Option<String>,
     /// `allowWatchBookmarks`.
-    pub bookmarks: bool,
+    pub(crate) bookmarks: bool,
     /// `sendInitialEvents`.
-    pub send_initial_events: bool,
+    pub(crate) send_initial_events: bool,
     /// `timeoutSeconds`.
-    pub timeout: Duration,
+    pub(crate) timeout: Duration,
     /// How often to send bookmarks.
-    pub bookmark_interval: Duration,
+    pub(crate) bookmark_interval: Duration,
     /// Becomes true when the server shuts down.
-    pub closing: tokio::sync::watch::Receiver<bool>,
+    pub(crate) closing: tokio::sync::watch::Receiver<bool>,
 }
 
 /// Start a watch: everything up to now is decided under the lock, then a task sends the events,
 /// ending (the receiver closing) when the watch times out, fails with `410 Gone`, or the server
 /// closes.
-pub fn start(state: &ClusterState, request: WatchRequest) -> ApiResult<mpsc::Receiver<Value>> {
+pub(crate) fn start(state: &ClusterState, request: WatchRequest) -> ApiResult<mpsc::Receiver<Value>> {
     let desc = request.desc.clone();
     let key = desc.storage_key();
     let receiver = state.store.subscribe();
