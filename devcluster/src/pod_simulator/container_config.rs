@@ -54,13 +54,43 @@ pub(crate) fn resolve(
     pod: &PodContext<'_>,
     container: &Value,
 ) -> Result<ContainerConfig, Waiting> {
+    let env = resolve_env(state, pod, container)?;
     let mut config = ContainerConfig::default();
-    let env_error = |message: String| Waiting { reason: "CreateContainerConfigError".into(), message };
+    let mounts = resolve_mounts(state, pod, container, &mut config)?;
+    config.env = env
+        .into_iter()
+        .map(|(k, v)| {
+            let v = rewrite_mount_paths(&v, &mounts, pod.root);
+            (k, v)
+        })
+        .collect();
+    config.args = container["args"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(|a| rewrite_mount_paths(&expand(a, &config.env), &mounts, pod.root))
+        .collect();
+    Ok(config)
+}
+
+/// Set `key` to `value`, a later definition replacing an earlier one.
+fn set_env(env: &mut Vec<(String, String)>, key: String, value: String) {
+    env.retain(|(k, _)| *k != key);
+    env.push((key, value));
+}
+
+fn env_error(message: String) -> Waiting {
+    Waiting { reason: "CreateContainerConfigError".into(), message }
+}
+
+/// The environment: `envFrom` sources first, then `env` entries in order.
+fn resolve_env(
+    state: &ClusterState,
+    pod: &PodContext<'_>,
+    container: &Value,
+) -> Result<Vec<(String, String)>, Waiting> {
     let mut env: Vec<(String, String)> = Vec::new();
-    let set = |env: &mut Vec<(String, String)>, k: String, v: String| {
-        env.retain(|(key, _)| *key != k);
-        env.push((k, v));
-    };
     for source in container["envFrom"].as_array().into_iter().flatten() {
         let prefix = source["prefix"].as_str().unwrap_or_default();
         let (kind, reference) = if source["secretRef"].is_object() {
@@ -72,7 +102,7 @@ pub(crate) fn resolve(
         match data_of(state, pod.namespace, kind, name) {
             Some(data) => {
                 for (k, v) in data {
-                    set(&mut env, format!("{prefix}{k}"), String::from_utf8_lossy(&v).into_owned());
+                    set_env(&mut env, format!("{prefix}{k}"), String::from_utf8_lossy(&v).into_owned());
                 }
             }
             None if reference["optional"].as_bool() == Some(true) => {}
@@ -83,45 +113,58 @@ pub(crate) fn resolve(
         let name = var["name"].as_str().unwrap_or_default().to_owned();
         if let Some(value) = var["value"].as_str() {
             let expanded = expand(value, &env);
-            set(&mut env, name, expanded);
+            set_env(&mut env, name, expanded);
             continue;
         }
-        let from = &var["valueFrom"];
-        let value = if from["fieldRef"].is_object() {
-            Some(field_ref(pod, from["fieldRef"]["fieldPath"].as_str().unwrap_or_default()))
-        } else if from["secretKeyRef"].is_object() || from["configMapKeyRef"].is_object() {
-            let (kind, reference) = if from["secretKeyRef"].is_object() {
-                ("secrets", &from["secretKeyRef"])
-            } else {
-                ("configmaps", &from["configMapKeyRef"])
-            };
-            let object_name = reference["name"].as_str().unwrap_or_default();
-            let key = reference["key"].as_str().unwrap_or_default();
-            let optional = reference["optional"].as_bool() == Some(true);
-            match data_of(state, pod.namespace, kind, object_name) {
-                Some(data) => match data.get(key) {
-                    Some(v) => Some(String::from_utf8_lossy(v).into_owned()),
-                    None if optional => None,
-                    None => {
-                        let kind_name = if kind == "secrets" { "Secret" } else { "ConfigMap" };
-                        return Err(env_error(format!(
-                            "couldn't find key {key} in {kind_name} {}/{object_name}",
-                            pod.namespace
-                        )));
-                    }
-                },
-                None if optional => None,
-                None => return Err(env_error(format!("{} \"{object_name}\" not found", singular(kind)))),
-            }
-        } else {
-            // resourceFieldRef and the like: not simulated.
-            None
-        };
-        if let Some(value) = value {
-            set(&mut env, name, value);
+        if let Some(value) = value_from(state, pod, &var["valueFrom"])? {
+            set_env(&mut env, name, value);
         }
     }
+    Ok(env)
+}
 
+/// An `env[].valueFrom`: a field of the pod, or a key of a Secret or ConfigMap (`None` when an
+/// optional source or key is missing).
+fn value_from(state: &ClusterState, pod: &PodContext<'_>, from: &Value) -> Result<Option<String>, Waiting> {
+    if from["fieldRef"].is_object() {
+        return Ok(Some(field_ref(pod, from["fieldRef"]["fieldPath"].as_str().unwrap_or_default())));
+    }
+    let (kind, reference) = if from["secretKeyRef"].is_object() {
+        ("secrets", &from["secretKeyRef"])
+    } else if from["configMapKeyRef"].is_object() {
+        ("configmaps", &from["configMapKeyRef"])
+    } else {
+        // resourceFieldRef and the like: not simulated.
+        return Ok(None);
+    };
+    let object_name = reference["name"].as_str().unwrap_or_default();
+    let key = reference["key"].as_str().unwrap_or_default();
+    let optional = reference["optional"].as_bool() == Some(true);
+    match data_of(state, pod.namespace, kind, object_name) {
+        Some(data) => match data.get(key) {
+            Some(v) => Ok(Some(String::from_utf8_lossy(v).into_owned())),
+            None if optional => Ok(None),
+            None => {
+                let kind_name = if kind == "secrets" { "Secret" } else { "ConfigMap" };
+                Err(env_error(format!(
+                    "couldn't find key {key} in {kind_name} {}/{object_name}",
+                    pod.namespace
+                )))
+            }
+        },
+        None if optional => Ok(None),
+        None => Err(env_error(format!("{} \"{object_name}\" not found", singular(kind)))),
+    }
+}
+
+/// The files and directories of the container's volume mounts, added to `config`; returns the
+/// mount paths (for rewriting values that name them).
+fn resolve_mounts(
+    state: &ClusterState,
+    pod: &PodContext<'_>,
+    container: &Value,
+    config: &mut ContainerConfig,
+) -> Result<Vec<String>, Waiting> {
     let spec = &pod.template["spec"];
     let mut mounts: Vec<String> = Vec::new();
     for mount in container["volumeMounts"].as_array().into_iter().flatten() {
@@ -153,22 +196,7 @@ pub(crate) fn resolve(
             }
         }
     }
-
-    config.env = env
-        .into_iter()
-        .map(|(k, v)| {
-            let v = rewrite_mount_paths(&v, &mounts, pod.root);
-            (k, v)
-        })
-        .collect();
-    config.args = container["args"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-        .map(|a| rewrite_mount_paths(&expand(a, &config.env), &mounts, pod.root))
-        .collect();
-    Ok(config)
+    Ok(mounts)
 }
 
 fn singular(kind: &str) -> &'static str {
