@@ -84,6 +84,12 @@ impl ApiError {
         err
     }
 
+    /// Name the namespace in a namespace-termination `Forbidden`.
+    pub(crate) fn with_reason_details(mut self, ns_desc: &ResourceDesc, ns: &str) -> Self {
+        self.details = Some(json!({"name": ns, "kind": ns_desc.plural}));
+        self
+    }
+
     /// `errors.NewBadRequest`.
     pub(crate) fn bad_request(message: impl Into<String>) -> Self {
         Self::new(400, "BadRequest", message)

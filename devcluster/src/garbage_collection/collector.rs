@@ -13,7 +13,8 @@ use serde_json::{Value, json};
 use super::deletion::Propagation;
 use crate::resources::ResourceDesc;
 use crate::storage::cluster_state::ClusterState;
-use crate::storage::object_lifecycle::{WriteOptions, string_list};
+use crate::storage::object_lifecycle::WriteOptions;
+use crate::storage::write_rules::string_list;
 
 impl ClusterState {
     /// Run the garbage collector until nothing more is collected.

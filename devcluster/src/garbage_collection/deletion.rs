@@ -7,8 +7,8 @@ use serde_json::{Value, json};
 use crate::api_error::{ApiError, ApiResult};
 use crate::resources::ResourceDesc;
 use crate::storage::cluster_state::{ClusterState, present};
-use crate::storage::object_lifecycle::string_list;
 use crate::storage::store::Change;
+use crate::storage::write_rules::string_list;
 
 /// `DeleteOptions.propagationPolicy`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
