@@ -27,15 +27,7 @@ pub(crate) fn apply(
     let empty = json!({});
     let current = live.unwrap_or(&empty);
 
-    // Conflicts: a field another manager owns, applied with a different value than it has.
-    let mut conflicts: Vec<(String, String, Vec<String>)> = Vec::new();
-    for entry in entries.iter().filter(|e| e.in_scope(scope) && !is_own_apply(e, manager)) {
-        for path in leaves(&applied_set) {
-            if entry.fields.contains(path) && value_at(applied, path) != value_at(current, path) {
-                conflicts.push((entry.manager.clone(), entry.api_version.clone(), path.clone()));
-            }
-        }
-    }
+    let conflicts = conflicts(&entries, &applied_set, applied, current, manager, scope);
     if !conflicts.is_empty() && !force {
         return Err(conflict_error(desc, applied, &conflicts));
     }
@@ -48,23 +40,7 @@ pub(crate) fn apply(
     let mut merged = current.clone();
     merge(desc, &mut merged, applied, &mut Vec::new());
 
-    // Fields this manager applied before and no longer applies go, unless someone else owns them.
-    let previous: FieldSet = entries
-        .iter()
-        .find(|e| is_own_apply(e, manager) && e.in_scope(scope))
-        .map(|e| e.fields.clone())
-        .unwrap_or_default();
-    let others: Vec<&ManagedEntry> = entries.iter().filter(|e| !is_own_apply(e, manager)).collect();
-    let mut dropped: Vec<&Vec<String>> = previous
-        .iter()
-        .filter(|p| !applied_set.contains(*p))
-        .filter(|p| !others.iter().any(|e| e.fields.iter().any(|q| q.starts_with(p))))
-        .collect();
-    // Deepest first, so removing a list item does not shift the items named after it.
-    dropped.sort_by_key(|p| std::cmp::Reverse(p.len()));
-    for path in dropped {
-        remove_at(&mut merged, path);
-    }
+    drop_unapplied(&mut merged, &entries, &applied_set, manager, scope);
 
     let subresource = (scope == Scope::Status).then(|| "status".to_owned());
     entries.retain(|e| !(is_own_apply(e, manager) && e.in_scope(scope)));
@@ -80,16 +56,62 @@ pub(crate) fn apply(
     Ok(merged)
 }
 
+/// A field another manager owns, applied with a different value than it has: (manager, its
+/// apiVersion, the field).
+type Conflict = (String, String, Vec<String>);
+
+/// The conflicts of applying `applied_set` by `manager`.
+fn conflicts(
+    entries: &[ManagedEntry],
+    applied_set: &FieldSet,
+    applied: &Value,
+    current: &Value,
+    manager: &str,
+    scope: Scope,
+) -> Vec<Conflict> {
+    let mut conflicts = Vec::new();
+    for entry in entries.iter().filter(|e| e.in_scope(scope) && !is_own_apply(e, manager)) {
+        for path in leaves(applied_set) {
+            if entry.fields.contains(path) && value_at(applied, path) != value_at(current, path) {
+                conflicts.push((entry.manager.clone(), entry.api_version.clone(), path.clone()));
+            }
+        }
+    }
+    conflicts
+}
+
+/// Fields this manager applied before and no longer applies go, unless someone else owns them.
+fn drop_unapplied(
+    merged: &mut Value,
+    entries: &[ManagedEntry],
+    applied_set: &FieldSet,
+    manager: &str,
+    scope: Scope,
+) {
+    let previous: FieldSet = entries
+        .iter()
+        .find(|e| is_own_apply(e, manager) && e.in_scope(scope))
+        .map(|e| e.fields.clone())
+        .unwrap_or_default();
+    let others: Vec<&ManagedEntry> = entries.iter().filter(|e| !is_own_apply(e, manager)).collect();
+    let mut dropped: Vec<&Vec<String>> = previous
+        .iter()
+        .filter(|p| !applied_set.contains(*p))
+        .filter(|p| !others.iter().any(|e| e.fields.iter().any(|q| q.starts_with(p))))
+        .collect();
+    // Deepest first, so removing a list item does not shift the items named after it.
+    dropped.sort_by_key(|p| std::cmp::Reverse(p.len()));
+    for path in dropped {
+        remove_at(merged, path);
+    }
+}
+
 fn is_own_apply(entry: &ManagedEntry, manager: &str) -> bool {
     entry.manager == manager && entry.operation == "Apply"
 }
 
 /// `Apply failed with 1 conflict: conflict with "m" using v1: .data.a`, as the apiserver words it.
-fn conflict_error(
-    desc: &ResourceDesc,
-    applied: &Value,
-    conflicts: &[(String, String, Vec<String>)],
-) -> ApiError {
+fn conflict_error(desc: &ResourceDesc, applied: &Value, conflicts: &[Conflict]) -> ApiError {
     let name = applied["metadata"]["name"].as_str().unwrap_or_default();
     let causes: Vec<Value> = conflicts
         .iter()

@@ -24,21 +24,8 @@ fn merge_value<'a>(
         *target = patch.clone();
         return Ok(());
     };
-    match patch_map.get("$patch").and_then(Value::as_str) {
-        Some("replace") => {
-            let mut replacement = patch.clone();
-            strip_directives(&mut replacement);
-            *target = replacement;
-            return Ok(());
-        }
-        Some("delete") => {
-            *target = Value::Null;
-            return Ok(());
-        }
-        Some(other) if other != "merge" => {
-            return Err(ApiError::bad_request(format!("Unknown patch type: {other}")));
-        }
-        _ => {}
+    if patch_directive(target, patch, patch_map)? {
+        return Ok(());
     }
     if !target.is_object() {
         *target = Value::Object(Map::new());
@@ -59,27 +46,62 @@ fn merge_value<'a>(
             continue;
         }
         names.push(key);
-        match value {
-            Value::Array(patch_items) => {
-                let existing = target_map.entry(key.clone()).or_insert(Value::Array(Vec::new()));
-                merge_list(desc, existing, patch_items, names)?;
-            }
-            Value::Object(_) => {
-                let existing = target_map.entry(key.clone()).or_insert(Value::Null);
-                merge_value(desc, existing, value, names)?;
-                if existing.is_null() {
-                    target_map.remove(key);
-                }
-            }
-            _ => {
-                target_map.insert(key.clone(), value.clone());
-            }
-        }
+        merge_field(desc, target_map, key, value, names)?;
         names.pop();
     }
     if let Some(Value::Array(retain)) = patch_map.get("$retainKeys") {
         let keep: Vec<&str> = retain.iter().filter_map(Value::as_str).collect();
         target_map.retain(|k, _| keep.contains(&k.as_str()));
+    }
+    Ok(())
+}
+
+/// `$patch: replace` replaces the target, `$patch: delete` removes it; whether one did.
+fn patch_directive(
+    target: &mut Value,
+    patch: &Value,
+    patch_map: &Map<String, Value>,
+) -> Result<bool, ApiError> {
+    match patch_map.get("$patch").and_then(Value::as_str) {
+        Some("replace") => {
+            let mut replacement = patch.clone();
+            strip_directives(&mut replacement);
+            *target = replacement;
+            Ok(true)
+        }
+        Some("delete") => {
+            *target = Value::Null;
+            Ok(true)
+        }
+        Some(other) if other != "merge" => Err(ApiError::bad_request(format!("Unknown patch type: {other}"))),
+        _ => Ok(false),
+    }
+}
+
+/// Merge one non-null field of the patch: lists by their merge key, objects field by field
+/// (an object deleted by `$patch: delete` goes), anything else replaced.
+fn merge_field<'a>(
+    desc: &ResourceDesc,
+    target_map: &mut Map<String, Value>,
+    key: &str,
+    value: &'a Value,
+    names: &mut Vec<&'a str>,
+) -> Result<(), ApiError> {
+    match value {
+        Value::Array(patch_items) => {
+            let existing = target_map.entry(key.to_owned()).or_insert(Value::Array(Vec::new()));
+            merge_list(desc, existing, patch_items, names)?;
+        }
+        Value::Object(_) => {
+            let existing = target_map.entry(key.to_owned()).or_insert(Value::Null);
+            merge_value(desc, existing, value, names)?;
+            if existing.is_null() {
+                target_map.remove(key);
+            }
+        }
+        _ => {
+            target_map.insert(key.to_owned(), value.clone());
+        }
     }
     Ok(())
 }

@@ -55,22 +55,21 @@ impl ClusterState {
         all
     }
 
-    /// One pass; whether it changed anything.
+    /// One pass over a snapshot of every object; whether it changed anything.
     fn gc_pass(&mut self) -> bool {
         let all = self.all_objects();
+        let dependents_changed = self.collect_dependents(&all);
+        let deletions_changed = self.finish_deletions(&all);
+        dependents_changed || deletions_changed
+    }
+
+    /// Delete dependents whose owners are all gone (or are deleted in the foreground), and strip
+    /// the references to owners deleted with the `orphan` policy.
+    fn collect_dependents(&mut self, all: &[(Arc<ResourceDesc>, Value)]) -> bool {
         let by_uid: HashMap<&str, &Value> =
             all.iter().filter_map(|(_, o)| Some((o["metadata"]["uid"].as_str()?, o))).collect();
-        let owned: HashSet<&str> = all
-            .iter()
-            .flat_map(|(_, o)| o["metadata"]["ownerReferences"].as_array().into_iter().flatten())
-            .filter_map(|r| r["uid"].as_str())
-            .collect();
-        let has_finalizer =
-            |o: &Value, f: &str| string_list(&o["metadata"]["finalizers"]).iter().any(|x| x == f);
-        let deleting = |o: &Value| !o["metadata"]["deletionTimestamp"].is_null();
         let mut changed = false;
-
-        for (desc, object) in &all {
+        for (desc, object) in all {
             let Some(refs) = object["metadata"]["ownerReferences"].as_array() else { continue };
             let (ns, name) = crate::storage::store::object_key(object);
             let ns = (!ns.is_empty()).then_some(ns.as_str());
@@ -100,7 +99,18 @@ impl ClusterState {
                 changed |= self.update(desc, ns, &name, orphaned, &gc_writer()).is_ok();
             }
         }
+        changed
+    }
 
+    /// Remove the `foregroundDeletion` and `orphan` finalizers of owners no object depends on any
+    /// more, and terminating namespaces that are empty.
+    fn finish_deletions(&mut self, all: &[(Arc<ResourceDesc>, Value)]) -> bool {
+        let owned: HashSet<&str> = all
+            .iter()
+            .flat_map(|(_, o)| o["metadata"]["ownerReferences"].as_array().into_iter().flatten())
+            .filter_map(|r| r["uid"].as_str())
+            .collect();
+        let mut changed = false;
         for (desc, object) in all.iter().filter(|(_, o)| deleting(o)) {
             let uid = object["metadata"]["uid"].as_str().unwrap_or_default();
             let (ns, name) = crate::storage::store::object_key(object);
@@ -126,6 +136,14 @@ impl ClusterState {
         }
         changed
     }
+}
+
+fn has_finalizer(object: &Value, finalizer: &str) -> bool {
+    string_list(&object["metadata"]["finalizers"]).iter().any(|x| x == finalizer)
+}
+
+fn deleting(object: &Value) -> bool {
+    !object["metadata"]["deletionTimestamp"].is_null()
 }
 
 fn gc_writer() -> WriteOptions {

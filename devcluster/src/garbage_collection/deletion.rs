@@ -44,6 +44,7 @@ impl ClusterState {
         result
     }
 
+    /// Delete one object without running the garbage collector (which calls this itself).
     pub(crate) fn delete_one(
         &mut self,
         desc: &ResourceDesc,
@@ -53,20 +54,7 @@ impl ClusterState {
         preconditions: &Value,
     ) -> ApiResult<Deleted> {
         let object = self.get(desc, namespace, name)?;
-        for (field, what) in [("uid", "UID"), ("resourceVersion", "ResourceVersion")] {
-            if let Some(expected) = preconditions[field].as_str()
-                && Some(expected) != object["metadata"][field].as_str()
-            {
-                let actual = object["metadata"][field].as_str().unwrap_or_default();
-                return Err(ApiError::conflict(
-                    desc,
-                    name,
-                    &format!(
-                        "Precondition failed: {what} in precondition: {expected}, {what} in object meta: {actual}"
-                    ),
-                ));
-            }
-        }
+        check_preconditions(desc, name, &object, preconditions)?;
         let ns = object["metadata"]["namespace"].as_str().unwrap_or_default().to_owned();
         let mut finalizers = string_list(&object["metadata"]["finalizers"]);
         let extra = match propagation {
@@ -88,23 +76,54 @@ impl ClusterState {
         if !object["metadata"]["deletionTimestamp"].is_null() {
             return Ok(Deleted::Pending(object));
         }
-        let mut marked = object.clone();
-        marked["metadata"]["deletionTimestamp"] = json!(crate::time::now());
-        marked["metadata"]["deletionGracePeriodSeconds"] = json!(0);
-        marked["metadata"]["finalizers"] = json!(finalizers);
-        if finalizers.is_empty() {
-            marked["metadata"].as_object_mut().map(|m| m.remove("finalizers"));
-        }
-        if let Some(generation) = object["metadata"]["generation"].as_i64() {
-            marked["metadata"]["generation"] = json!(generation + 1);
-        }
-        if is_namespace {
-            marked["status"]["phase"] = json!("Terminating");
-        }
+        let marked = marked_for_deletion(&object, &finalizers, is_namespace);
         let stored = self.store.put(&desc.storage_key(), marked, Change::Modified);
         if is_namespace {
             self.delete_namespace_contents(name);
         }
         Ok(Deleted::Pending(present(desc, stored)))
     }
+}
+
+/// `DeleteOptions.preconditions`: the uid and resourceVersion, when given, must be the object's.
+fn check_preconditions(
+    desc: &ResourceDesc,
+    name: &str,
+    object: &Value,
+    preconditions: &Value,
+) -> ApiResult<()> {
+    for (field, what) in [("uid", "UID"), ("resourceVersion", "ResourceVersion")] {
+        if let Some(expected) = preconditions[field].as_str()
+            && Some(expected) != object["metadata"][field].as_str()
+        {
+            let actual = object["metadata"][field].as_str().unwrap_or_default();
+            return Err(ApiError::conflict(
+                desc,
+                name,
+                &format!(
+                    "Precondition failed: {what} in precondition: {expected}, {what} in object meta: {actual}"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The object kept until its finalizers are removed: `deletionTimestamp` set, the finalizers
+/// (with the propagation policy's), a new generation, a namespace `Terminating`.
+fn marked_for_deletion(object: &Value, finalizers: &[String], is_namespace: bool) -> Value {
+    let mut marked = object.clone();
+    marked["metadata"]["deletionTimestamp"] = json!(crate::time::now());
+    marked["metadata"]["deletionGracePeriodSeconds"] = json!(0);
+    marked["metadata"]["finalizers"] = json!(finalizers);
+    if finalizers.is_empty() {
+        marked["metadata"].as_object_mut().map(|m| m.remove("finalizers"));
+    }
+    if let Some(generation) = object["metadata"]["generation"].as_i64() {
+        marked["metadata"]["generation"] = json!(generation + 1);
+    }
+    if is_namespace {
+        marked["status"]["phase"] = json!("Terminating");
+    }
+    marked
 }

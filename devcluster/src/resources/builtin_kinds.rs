@@ -31,7 +31,12 @@ const fn kind(gv: &'static str, plural: &'static str, kind: &'static str, namesp
 
 /// Every built-in resource description.
 pub(crate) fn all() -> Vec<ResourceDesc> {
-    let kinds = [
+    core_kinds().into_iter().chain(event_kinds()).chain(group_kinds()).map(describe).collect()
+}
+
+/// The core group's kinds but Events.
+fn core_kinds() -> Vec<Kind> {
+    vec![
         Kind {
             short: &["ns"],
             status: true,
@@ -56,6 +61,29 @@ pub(crate) fn all() -> Vec<ResourceDesc> {
             ..kind("v1", "services", "Service", true)
         },
         Kind { short: &["sa"], ..kind("v1", "serviceaccounts", "ServiceAccount", true) },
+        Kind {
+            short: &["po"],
+            status: true,
+            columns: &[
+                ("Ready", "string", "#podready"),
+                ("Status", "string", ".status.phase"),
+                ("Restarts", "integer", "#restarts"),
+            ],
+            fields: &[
+                "spec.nodeName",
+                "spec.restartPolicy",
+                "spec.serviceAccountName",
+                "status.phase",
+                "status.podIP",
+            ],
+            ..kind("v1", "pods", "Pod", true)
+        },
+    ]
+}
+
+/// Events, in the core group and as events.k8s.io sees them (one storage).
+fn event_kinds() -> Vec<Kind> {
+    vec![
         Kind {
             short: &["ev"],
             columns: &[
@@ -88,6 +116,12 @@ pub(crate) fn all() -> Vec<ResourceDesc> {
             ],
             ..kind("events.k8s.io/v1", "events", "Event", true)
         },
+    ]
+}
+
+/// The kinds of the named groups.
+fn group_kinds() -> Vec<Kind> {
+    vec![
         Kind {
             short: &["deploy"],
             status: true,
@@ -98,23 +132,6 @@ pub(crate) fn all() -> Vec<ResourceDesc> {
                 ("Available", "integer", ".status.availableReplicas"),
             ],
             ..kind("apps/v1", "deployments", "Deployment", true)
-        },
-        Kind {
-            short: &["po"],
-            status: true,
-            columns: &[
-                ("Ready", "string", "#podready"),
-                ("Status", "string", ".status.phase"),
-                ("Restarts", "integer", "#restarts"),
-            ],
-            fields: &[
-                "spec.nodeName",
-                "spec.restartPolicy",
-                "spec.serviceAccountName",
-                "status.phase",
-                "status.podIP",
-            ],
-            ..kind("v1", "pods", "Pod", true)
         },
         kind("rbac.authorization.k8s.io/v1", "roles", "Role", true),
         kind("rbac.authorization.k8s.io/v1", "rolebindings", "RoleBinding", true),
@@ -138,8 +155,7 @@ pub(crate) fn all() -> Vec<ResourceDesc> {
         },
         kind("authentication.k8s.io/v1", "tokenreviews", "TokenReview", false),
         kind("authorization.k8s.io/v1", "subjectaccessreviews", "SubjectAccessReview", false),
-    ];
-    kinds.into_iter().map(describe).collect()
+    ]
 }
 
 fn describe(k: Kind) -> ResourceDesc {
