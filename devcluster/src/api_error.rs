@@ -6,20 +6,20 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use crate::crd_schema::Invalid;
-use crate::resource::ResourceDesc;
+use crate::resources::ResourceDesc;
 
 /// A request refused: becomes a `Status` of `status: Failure` with this code, reason and message.
 #[derive(Clone, Debug, thiserror::Error)]
 #[error("{message}")]
-pub struct ApiError {
+pub(crate) struct ApiError {
     /// The HTTP status code, also `Status.code`.
-    pub code: u16,
+    pub(crate) code: u16,
     /// `Status.reason`, e.g. `NotFound`, `Conflict`, `Invalid`.
-    pub reason: &'static str,
+    pub(crate) reason: &'static str,
     /// `Status.message`.
-    pub message: String,
+    pub(crate) message: String,
     /// `Status.details`, when the error names an object or fields.
-    pub details: Option<Value>,
+    pub(crate) details: Option<Value>,
 }
 
 impl ApiError {
@@ -37,24 +37,24 @@ impl ApiError {
     }
 
     /// `errors.NewNotFound`: `configmaps "x" not found`.
-    pub fn not_found(desc: &ResourceDesc, name: &str) -> Self {
+    pub(crate) fn not_found(desc: &ResourceDesc, name: &str) -> Self {
         Self::new(404, "NotFound", format!("{} \"{name}\" not found", desc.group_resource()))
             .with_details(desc, name)
     }
 
     /// A 404 for a path that names no resource.
-    pub fn no_route() -> Self {
+    pub(crate) fn no_route() -> Self {
         Self::new(404, "NotFound", "the server could not find the requested resource")
     }
 
     /// `errors.NewAlreadyExists`.
-    pub fn already_exists(desc: &ResourceDesc, name: &str) -> Self {
+    pub(crate) fn already_exists(desc: &ResourceDesc, name: &str) -> Self {
         Self::new(409, "AlreadyExists", format!("{} \"{name}\" already exists", desc.group_resource()))
             .with_details(desc, name)
     }
 
     /// `errors.NewConflict` for a stale `resourceVersion` or failed precondition.
-    pub fn conflict(desc: &ResourceDesc, name: &str, why: &str) -> Self {
+    pub(crate) fn conflict(desc: &ResourceDesc, name: &str, why: &str) -> Self {
         Self::new(
             409,
             "Conflict",
@@ -64,7 +64,7 @@ impl ApiError {
     }
 
     /// The `Conflict` of optimistic concurrency.
-    pub fn stale(desc: &ResourceDesc, name: &str) -> Self {
+    pub(crate) fn stale(desc: &ResourceDesc, name: &str) -> Self {
         Self::conflict(
             desc,
             name,
@@ -73,7 +73,7 @@ impl ApiError {
     }
 
     /// `errors.NewInvalid`: `Agent.agentry.dev "x" is invalid: <causes>`, 422 with `details.causes`.
-    pub fn invalid(desc: &ResourceDesc, name: &str, invalid: &Invalid) -> Self {
+    pub(crate) fn invalid(desc: &ResourceDesc, name: &str, invalid: &Invalid) -> Self {
         let mut err =
             Self::new(422, "Invalid", format!("{} \"{name}\" is invalid: {invalid}", desc.group_kind()));
         let mut details = json!({"name": name, "kind": desc.kind, "causes": invalid.to_status_causes()});
@@ -84,19 +84,25 @@ impl ApiError {
         err
     }
 
+    /// Name the namespace in a namespace-termination `Forbidden`.
+    pub(crate) fn with_reason_details(mut self, ns_desc: &ResourceDesc, ns: &str) -> Self {
+        self.details = Some(json!({"name": ns, "kind": ns_desc.plural}));
+        self
+    }
+
     /// `errors.NewBadRequest`.
-    pub fn bad_request(message: impl Into<String>) -> Self {
+    pub(crate) fn bad_request(message: impl Into<String>) -> Self {
         Self::new(400, "BadRequest", message)
     }
 
     /// `errors.NewForbidden`.
-    pub fn forbidden(desc: &ResourceDesc, name: &str, why: &str) -> Self {
+    pub(crate) fn forbidden(desc: &ResourceDesc, name: &str, why: &str) -> Self {
         Self::new(403, "Forbidden", format!("{} \"{name}\" is forbidden: {why}", desc.group_resource()))
             .with_details(desc, name)
     }
 
     /// `errors.NewMethodNotSupported`.
-    pub fn method_not_supported(desc: &ResourceDesc, verb: &str) -> Self {
+    pub(crate) fn method_not_supported(desc: &ResourceDesc, verb: &str) -> Self {
         Self::new(
             405,
             "MethodNotAllowed",
@@ -105,12 +111,12 @@ impl ApiError {
     }
 
     /// `errors.NewResourceExpired` (410 Gone) for a watch or continue from compacted history.
-    pub fn gone(message: impl Into<String>) -> Self {
+    pub(crate) fn gone(message: impl Into<String>) -> Self {
         Self::new(410, "Expired", message)
     }
 
     /// 415 for a patch type the resource does not take.
-    pub fn unsupported_media_type(content_type: &str) -> Self {
+    pub(crate) fn unsupported_media_type(content_type: &str) -> Self {
         Self::new(
             415,
             "UnsupportedMediaType",
@@ -121,17 +127,17 @@ impl ApiError {
     }
 
     /// 500 for a failure that is the server's own.
-    pub fn internal(message: impl Into<String>) -> Self {
+    pub(crate) fn internal(message: impl Into<String>) -> Self {
         Self::new(500, "InternalError", format!("Internal error occurred: {}", message.into()))
     }
 
     /// An error with caller-chosen code, reason and details (e.g. server-side apply conflicts).
-    pub fn custom(code: u16, reason: &'static str, message: String, details: Option<Value>) -> Self {
+    pub(crate) fn custom(code: u16, reason: &'static str, message: String, details: Option<Value>) -> Self {
         Self { code, reason, message, details }
     }
 
     /// The `Status` object.
-    pub fn to_status(&self) -> Value {
+    pub(crate) fn to_status(&self) -> Value {
         let mut status = json!({
             "kind": "Status",
             "apiVersion": "v1",
@@ -157,4 +163,4 @@ impl IntoResponse for ApiError {
 }
 
 /// Result of an API operation.
-pub type ApiResult<T> = Result<T, ApiError>;
+pub(crate) type ApiResult<T> = Result<T, ApiError>;

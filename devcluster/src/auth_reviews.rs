@@ -50,7 +50,7 @@ impl ReviewPolicy {
     }
 
     /// Answer a TokenReview: the object with `status` filled in.
-    pub fn token_review(&self, mut review: Value) -> Value {
+    pub(crate) fn token_review(&self, mut review: Value) -> Value {
         let token = review["spec"]["token"].as_str().unwrap_or_default();
         review["status"] = match self.tokens.get(token) {
             Some(user) => json!({
@@ -64,7 +64,7 @@ impl ReviewPolicy {
     }
 
     /// Answer a SubjectAccessReview: the object with `status.allowed` (and a reason) filled in.
-    pub fn subject_access_review(&self, mut review: Value) -> Value {
+    pub(crate) fn subject_access_review(&self, mut review: Value) -> Value {
         let spec = &review["spec"];
         let user = spec["user"].as_str().unwrap_or_default();
         let groups: Vec<&str> =

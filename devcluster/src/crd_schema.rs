@@ -3,12 +3,14 @@
 //! (OpenAPI v3 with Kubernetes extensions), check list-type and embedded-resource invariants, then
 //! evaluate the CEL `x-kubernetes-validations`; failures are worded as the apiserver words them.
 
-mod cel;
+mod cel_rules;
+mod cel_validation;
 mod formats;
 mod invalid;
 mod invariants;
-mod openapi;
+mod openapi_validation;
 mod pruning;
+mod schema_error;
 mod structural;
 #[cfg(test)]
 mod tests;
@@ -16,34 +18,11 @@ mod tests;
 use serde_json::Value;
 
 pub use invalid::{CauseReason, FieldCause, Invalid};
+pub use schema_error::SchemaError;
 
 use invalid::FieldPath;
-use openapi::OpenApiSchema;
+use openapi_validation::OpenApiSchema;
 use structural::Structural;
-
-/// Why a schema cannot be used.
-#[derive(Debug, thiserror::Error)]
-pub enum SchemaError {
-    /// The schema, translated to JSON Schema, does not compile (e.g. a bad `pattern`).
-    #[error("openAPIV3Schema does not compile: {0}")]
-    JsonSchema(String),
-    /// A CEL rule (or its `messageExpression`) does not compile, or its `fieldPath` names no field.
-    #[error("x-kubernetes-validations rule {rule:?} at {location}: {message}")]
-    Rule {
-        /// Where the rule sits, e.g. `spec.http` (`[*]` for list items and map values).
-        location: String,
-        /// The rule's expression.
-        rule: String,
-        /// What is wrong with it.
-        message: String,
-    },
-    /// The schema nests deeper than is followed.
-    #[error("openAPIV3Schema nests too deep at {location}")]
-    TooDeep {
-        /// Where the nesting gave up.
-        location: String,
-    },
-}
 
 /// A CRD version's schema, compiled once, used to admit objects of that version.
 pub struct CrdSchema {
@@ -98,7 +77,7 @@ impl CrdSchema {
                      correct the existing errors to complete validation",
                 ));
             } else {
-                causes.extend(cel::cel_causes(&self.structural, &object, old));
+                causes.extend(cel_validation::cel_causes(&self.structural, &object, old));
             }
         }
         if causes.is_empty() { Ok(object) } else { Err(Invalid { causes }) }

@@ -8,10 +8,10 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use crate::api_server::ApiServer;
 use crate::auth_reviews::ReviewPolicy;
-use crate::cluster_state::ClusterState;
 use crate::pod_simulator::{PodSimulator, SimulatorOptions};
-use crate::server::ApiServer;
+use crate::storage::cluster_state::ClusterState;
 
 /// How to start a devcluster.
 #[derive(Clone, Debug)]
@@ -96,8 +96,10 @@ impl DevCluster {
         let address =
             listener.local_addr().map_err(|source| DevClusterError::Bind { port: options.port, source })?;
         let url = format!("http://{address}");
-        let server =
-            Arc::new(ApiServer::new(ClusterState::new(options.watch_history), options.bookmark_interval));
+        let server = Arc::new(ApiServer::new(
+            ClusterState::with_builtin_namespaces(options.watch_history),
+            options.bookmark_interval,
+        ));
         if let Ok(mut a) = server.address.lock() {
             *a = address.to_string();
         }
@@ -106,7 +108,7 @@ impl DevCluster {
             .map_err(|source| DevClusterError::Write { path: kubeconfig.clone(), source })?;
 
         let (shutdown, stopped) = oneshot::channel::<()>();
-        let app = crate::server::router(server.clone());
+        let app = crate::router::router(server.clone());
         let task = tokio::spawn(async move {
             let serving = axum::serve(listener, app).with_graceful_shutdown(async {
                 let _ = stopped.await;

@@ -3,7 +3,7 @@
 use std::path::Path;
 
 /// A kubeconfig for `url` with context `devcluster` and default namespace `default`.
-pub fn render(url: &str) -> String {
+pub(crate) fn render(url: &str) -> String {
     format!(
         "apiVersion: v1
 kind: Config
@@ -27,7 +27,7 @@ preferences: {{}}
 }
 
 /// Write the kubeconfig for `url` to `path`, creating its directory.
-pub fn write(path: &Path, url: &str) -> std::io::Result<()> {
+pub(crate) fn write(path: &Path, url: &str) -> std::io::Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;
     }

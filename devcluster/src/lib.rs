@@ -7,38 +7,26 @@
 
 #![warn(missing_docs)]
 
-pub mod admission;
-pub mod api_error;
-pub mod api_path;
-pub mod auth_reviews;
-pub mod builtin_kinds;
-pub mod cluster_state;
-pub mod crd_registration;
-pub mod crd_schema;
-pub mod deletion;
-pub mod dev_cluster;
-pub mod discovery;
-pub mod event_conversion;
-pub mod field_set;
-pub mod garbage_collector;
-pub mod kubeconfig;
-pub mod list_types;
-pub mod managed_fields;
-pub mod object_lifecycle;
-pub mod openapi;
-pub mod patch;
-pub mod pod_logs;
-pub mod pod_simulator;
-pub mod resource;
-pub mod resource_handlers;
-pub mod selectors;
-pub mod server;
-pub mod server_side_apply;
-pub mod store;
-pub mod strategic_merge;
-pub mod table;
-pub mod time;
-pub mod watch;
+mod admission;
+mod api_error;
+mod api_server;
+mod auth_reviews;
+mod base64;
+mod crd_schema;
+mod dev_cluster;
+mod discovery;
+mod field_management;
+mod garbage_collection;
+mod handlers;
+mod kubeconfig;
+mod pod_logs;
+mod pod_simulator;
+mod request;
+mod resources;
+mod router;
+mod selectors;
+mod storage;
+mod time;
 
 pub use auth_reviews::{Permission, ReviewPolicy, UserInfo};
 pub use crd_schema::{CauseReason, CrdSchema, FieldCause, Invalid, SchemaError};

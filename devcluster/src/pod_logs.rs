@@ -1,14 +1,8 @@
-//! The output of simulated pods' processes, served as the `pods/log` subresource (`kubectl logs`).
+//! The output of simulated pods' processes, kept for the `pods/log` subresource (`kubectl logs`):
+//! per pod, the current run's output and the previous run's.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-
-use axum::body::Body;
-use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use bytes::Bytes;
-
-use crate::resource_handlers::Query;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 /// Keep at most this much output per container (older output is dropped, as log rotation would).
 const MAX_BYTES: usize = 4 * 1024 * 1024;
@@ -22,14 +16,19 @@ struct ContainerLog {
 
 /// Logs by (namespace, pod).
 #[derive(Clone, Default)]
-pub struct PodLogs {
+pub(crate) struct PodLogs {
     logs: Arc<Mutex<HashMap<(String, String), ContainerLog>>>,
 }
 
 impl PodLogs {
+    fn lock(&self) -> MutexGuard<'_, HashMap<(String, String), ContainerLog>> {
+        // A panic while appending leaves at worst a partial chunk of output; go on.
+        self.logs.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// Append output of the pod's process.
-    pub fn append(&self, namespace: &str, pod: &str, bytes: &[u8]) {
-        let mut logs = self.logs.lock().unwrap_or_else(|p| p.into_inner());
+    pub(crate) fn append(&self, namespace: &str, pod: &str, bytes: &[u8]) {
+        let mut logs = self.lock();
         let log = logs.entry((namespace.to_owned(), pod.to_owned())).or_default();
         log.current.extend_from_slice(bytes);
         if log.current.len() > MAX_BYTES {
@@ -39,25 +38,30 @@ impl PodLogs {
     }
 
     /// The process restarted: its output so far becomes the `previous` log.
-    pub fn restarted(&self, namespace: &str, pod: &str) {
-        let mut logs = self.logs.lock().unwrap_or_else(|p| p.into_inner());
+    pub(crate) fn restarted(&self, namespace: &str, pod: &str) {
+        let mut logs = self.lock();
         let log = logs.entry((namespace.to_owned(), pod.to_owned())).or_default();
         log.previous = std::mem::take(&mut log.current);
     }
 
     /// Forget a deleted pod's output.
-    pub fn remove(&self, namespace: &str, pod: &str) {
-        self.logs.lock().unwrap_or_else(|p| p.into_inner()).remove(&(namespace.to_owned(), pod.to_owned()));
+    pub(crate) fn remove(&self, namespace: &str, pod: &str) {
+        self.lock().remove(&(namespace.to_owned(), pod.to_owned()));
     }
 
-    /// The log text, honouring `previous` and `tailLines`.
-    pub fn text(&self, namespace: &str, pod: &str, query: &Query) -> String {
-        let logs = self.logs.lock().unwrap_or_else(|p| p.into_inner());
+    /// The log text of the current run (or the `previous` one), its last `tail_lines` if given.
+    pub(crate) fn text(
+        &self,
+        namespace: &str,
+        pod: &str,
+        previous: bool,
+        tail_lines: Option<usize>,
+    ) -> String {
+        let logs = self.lock();
         let Some(log) = logs.get(&(namespace.to_owned(), pod.to_owned())) else { return String::new() };
-        let previous = query.get("previous").is_some_and(|p| p == "true");
         let bytes = if previous { &log.previous } else { &log.current };
         let text = String::from_utf8_lossy(bytes).into_owned();
-        match query.get("tailLines").and_then(|t| t.parse::<usize>().ok()) {
+        match tail_lines {
             Some(n) => {
                 let lines: Vec<&str> = text.lines().collect();
                 let start = lines.len().saturating_sub(n);
@@ -67,48 +71,17 @@ impl PodLogs {
         }
     }
 
-    /// The `pods/<name>/log` response; with `follow=true`, output is streamed as it comes until
-    /// the process restarts or the pod goes (as a container's log stream ends).
-    pub fn respond(&self, namespace: &str, pod: &str, query: &Query) -> Response {
-        let text = self.text(namespace, pod, query);
-        if query.get("follow").is_none_or(|f| f != "true") {
-            return (StatusCode::OK, [(header::CONTENT_TYPE, "text/plain")], text).into_response();
-        }
-        let (sender, receiver) = tokio::sync::mpsc::channel::<Bytes>(64);
-        let (logs, key) = (self.clone(), (namespace.to_owned(), pod.to_owned()));
-        let mut seen = self.current_len(&key);
-        tokio::spawn(async move {
-            if sender.send(Bytes::from(text)).await.is_err() {
-                return;
-            }
-            loop {
-                tokio::select! {
-                    _ = sender.closed() => return,
-                    _ = tokio::time::sleep(std::time::Duration::from_millis(200)) => {}
-                }
-                let chunk = {
-                    let all = logs.logs.lock().unwrap_or_else(|p| p.into_inner());
-                    match all.get(&key) {
-                        Some(log) if log.current.len() >= seen => {
-                            let chunk = log.current[seen..].to_vec();
-                            seen = log.current.len();
-                            chunk
-                        }
-                        _ => return,
-                    }
-                };
-                if !chunk.is_empty() && sender.send(Bytes::from(chunk)).await.is_err() {
-                    return;
-                }
-            }
-        });
-        let body = Body::from_stream(futures::stream::unfold(receiver, |mut rx| async move {
-            rx.recv().await.map(|bytes| (Ok::<_, std::convert::Infallible>(bytes), rx))
-        }));
-        (StatusCode::OK, [(header::CONTENT_TYPE, "text/plain")], body).into_response()
+    /// How many bytes of the current run's output are kept.
+    pub(crate) fn current_len(&self, namespace: &str, pod: &str) -> usize {
+        self.lock().get(&(namespace.to_owned(), pod.to_owned())).map_or(0, |l| l.current.len())
     }
 
-    fn current_len(&self, key: &(String, String)) -> usize {
-        self.logs.lock().unwrap_or_else(|p| p.into_inner()).get(key).map_or(0, |l| l.current.len())
+    /// The current run's output from byte `seen` on, or `None` once that run is over (the
+    /// process restarted, so its output moved to `previous`, or the pod went).
+    pub(crate) fn output_since(&self, namespace: &str, pod: &str, seen: usize) -> Option<Vec<u8>> {
+        match self.lock().get(&(namespace.to_owned(), pod.to_owned())) {
+            Some(log) if log.current.len() >= seen => Some(log.current[seen..].to_vec()),
+            _ => None,
+        }
     }
 }

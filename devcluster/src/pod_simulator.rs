@@ -17,24 +17,24 @@ use serde_json::{Value, json};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::deletion::Propagation;
-use crate::field_set::Scope;
-use crate::object_lifecycle::WriteOptions;
-use crate::server::ApiServer;
+use crate::api_server::ApiServer;
+use crate::field_management::Scope;
+use crate::garbage_collection::deletion::Propagation;
+use crate::resources::ResourceDesc;
+use crate::storage::cluster_state::ClusterState;
+use crate::storage::object_lifecycle::WriteOptions;
 use pod_status::{PodCounts, PodIdentity};
-use supervisor::{LaunchSpec, Supervisor};
-
-pub use container_config::{expand, rewrite_mount_paths};
+use supervisor::{LaunchSpec, RunStatus, Supervisor};
 
 /// What the simulator runs.
 #[derive(Clone, Debug)]
-pub struct SimulatorOptions {
+pub(crate) struct SimulatorOptions {
     /// The runner binary.
-    pub binary: PathBuf,
+    pub(crate) binary: PathBuf,
     /// Containers whose image repository (the image without tag or digest) ends with this run `binary`.
-    pub image_suffix: String,
+    pub(crate) image_suffix: String,
     /// Where pod root directories are made.
-    pub root: PathBuf,
+    pub(crate) root: PathBuf,
 }
 
 /// One simulated pod.
@@ -51,7 +51,7 @@ struct SimPod {
 }
 
 /// The running simulator.
-pub struct PodSimulator {
+pub(crate) struct PodSimulator {
     stop: watch::Sender<bool>,
     task: JoinHandle<Vec<SimPod>>,
     pods: Arc<std::sync::Mutex<Vec<(String, u32)>>>,
@@ -59,7 +59,7 @@ pub struct PodSimulator {
 
 impl PodSimulator {
     /// Start simulating the pods of runner Deployments.
-    pub fn start(server: Arc<ApiServer>, options: SimulatorOptions) -> Self {
+    pub(crate) fn start(server: Arc<ApiServer>, options: SimulatorOptions) -> Self {
         let (stop, stopped) = watch::channel(false);
         let pids = Arc::new(std::sync::Mutex::new(Vec::new()));
         let task = tokio::spawn(run(server, options, stopped, pids.clone()));
@@ -67,7 +67,7 @@ impl PodSimulator {
     }
 
     /// Stop every process and wait for them to exit.
-    pub async fn stop(self) {
+    pub(crate) async fn stop(self) {
         let _ = self.stop.send(true);
         if let Ok(pods) = self.task.await {
             futures::future::join_all(pods.into_iter().map(|p| p.supervisor.stop())).await;
@@ -75,7 +75,7 @@ impl PodSimulator {
     }
 
     /// Kill every process now (the cluster is dropped without `shutdown`).
-    pub fn kill_all(&self) {
+    pub(crate) fn kill_all(&self) {
         self.task.abort();
         for (_, pid) in self.pods.lock().map(|p| p.clone()).unwrap_or_default() {
             if let Ok(pid) = i32::try_from(pid) {
@@ -123,65 +123,22 @@ struct Wanted {
     container: Value,
 }
 
+/// What a pass starts from, read under one lock.
+struct Observed {
+    /// The runner Deployments not being deleted.
+    wanted: Vec<Wanted>,
+    /// The Pod objects that exist, by (namespace, name).
+    existing_pods: Vec<(String, String)>,
+}
+
+/// One pass: bring the simulated pods in line with the runner Deployments, then write the Pod
+/// objects and the Deployments' status.
 fn reconcile(server: &Arc<ApiServer>, options: &SimulatorOptions, pods: &mut Vec<SimPod>) {
-    let (wanted, existing_pods) = {
-        let state = server.lock();
-        let Some(deployments) = state.resource("apps", "v1", "deployments") else { return };
-        let Some(pod_desc) = state.resource("", "v1", "pods") else { return };
-        let wanted: Vec<Wanted> = state
-            .list(&deployments, None)
-            .into_iter()
-            .filter(|d| d["metadata"]["deletionTimestamp"].is_null())
-            .filter_map(|d| wanted(d, &options.image_suffix))
-            .collect();
-        let existing: Vec<(String, String)> =
-            state.list(&pod_desc, None).iter().map(crate::store::object_key).collect();
-        (wanted, existing)
-    };
-
-    // Pods whose Deployment is gone (or no longer runs the runner), or whose Pod object was deleted, stop.
-    let mut stopping: Vec<SimPod> = Vec::new();
-    let mut index = 0;
-    while index < pods.len() {
-        let pod = &pods[index];
-        let owner_wanted = wanted.iter().any(|w| w.namespace == pod.namespace && w.name == pod.deployment);
-        let object_gone =
-            pod.object_written && !existing_pods.contains(&(pod.namespace.clone(), pod.name.clone()));
-        if !owner_wanted || object_gone {
-            stopping.push(pods.remove(index));
-        } else {
-            index += 1;
-        }
+    let Some(observed) = observe(server, options) else { return };
+    let mut stopping = retire_unowned(pods, &observed);
+    for want in &observed.wanted {
+        stopping.extend(scale_and_roll(server, options, pods, want));
     }
-
-    for want in &wanted {
-        let mine = |p: &&SimPod| p.namespace == want.namespace && p.deployment == want.name;
-        let current: Vec<usize> =
-            (0..pods.len()).filter(|i| mine(&&pods[*i]) && pods[*i].hash == want.hash).collect();
-        if current.len() > want.replicas {
-            for i in current[want.replicas..].iter().rev() {
-                stopping.push(pods.remove(*i));
-            }
-        } else {
-            for _ in current.len()..want.replicas {
-                pods.push(start_pod(server, options, want));
-            }
-        }
-        let all_ready =
-            pods.iter().filter(|p| mine(p) && p.hash == want.hash).all(|p| p.supervisor.snapshot().ready);
-        if all_ready {
-            // The new template's pods are all ready: the old ones go (a rolling update's end state).
-            let mut i = 0;
-            while i < pods.len() {
-                if mine(&&pods[i]) && pods[i].hash != want.hash {
-                    stopping.push(pods.remove(i));
-                } else {
-                    i += 1;
-                }
-            }
-        }
-    }
-
     let mut state = server.lock();
     let Some(pod_desc) = state.resource("", "v1", "pods") else { return };
     for pod in stopping {
@@ -194,7 +151,7 @@ fn reconcile(server: &Arc<ApiServer>, options: &SimulatorOptions, pods: &mut Vec
         }
         tokio::spawn(pod.supervisor.stop());
     }
-    for want in &wanted {
+    for want in &observed.wanted {
         let mut counts = PodCounts { total: 0, updated: 0, ready: 0, updated_ready: 0 };
         for pod in pods.iter_mut().filter(|p| p.namespace == want.namespace && p.deployment == want.name) {
             let run = pod.supervisor.snapshot();
@@ -204,59 +161,145 @@ fn reconcile(server: &Arc<ApiServer>, options: &SimulatorOptions, pods: &mut Vec
                 counts.updated += 1;
                 counts.updated_ready += i64::from(run.ready);
             }
-            let identity = PodIdentity {
-                namespace: &pod.namespace,
-                name: &pod.name,
-                deployment: &want.object,
-                hash: &pod.hash,
-                runner_container: want.container["name"].as_str().unwrap_or_default(),
-            };
-            let status = pod_status::pod_status(&identity, &run, &pod.start_time);
-            if pod.object_written && pod.last_status.as_ref() == Some(&status) {
-                continue;
-            }
-            if !pod.object_written {
-                let mut object = pod_status::pod_object(&identity);
-                object["status"] = status.clone();
-                let writer =
-                    WriteOptions { manager: "kube-controller-manager".into(), ..WriteOptions::system() };
-                match state.create(&pod_desc, Some(&pod.namespace), object, &writer) {
-                    Ok(_) => pod.object_written = true,
-                    Err(err) => tracing::warn!(%err, pod = %pod.name, "cannot create simulated Pod"),
-                }
-            }
-            match state.get(&pod_desc, Some(&pod.namespace), &pod.name) {
-                Ok(mut object) if object["status"] != status => {
-                    object["status"] = status.clone();
-                    let kubelet = WriteOptions {
-                        manager: "kubelet".into(),
-                        scope: Scope::Status,
-                        ..WriteOptions::system()
-                    };
-                    match state.update(&pod_desc, Some(&pod.namespace), &pod.name, object, &kubelet) {
-                        Ok(_) => pod.last_status = Some(status),
-                        Err(err) => tracing::debug!(%err, "simulated Pod status not written"),
-                    }
-                }
+            write_pod(&mut state, &pod_desc, pod, want, &run);
+        }
+        let Some(deployments) = state.resource("apps", "v1", "deployments") else { return };
+        write_deployment_status(&mut state, &deployments, want, &counts);
+    }
+}
+
+/// The runner Deployments and the existing Pod objects; `None` while the kinds are not served.
+fn observe(server: &ApiServer, options: &SimulatorOptions) -> Option<Observed> {
+    let state = server.lock();
+    let deployments = state.resource("apps", "v1", "deployments")?;
+    let pod_desc = state.resource("", "v1", "pods")?;
+    let wanted = state
+        .list(&deployments, None)
+        .into_iter()
+        .filter(|d| d["metadata"]["deletionTimestamp"].is_null())
+        .filter_map(|d| wanted(d, &options.image_suffix))
+        .collect();
+    let existing_pods = state.list(&pod_desc, None).iter().map(crate::storage::store::object_key).collect();
+    Some(Observed { wanted, existing_pods })
+}
+
+/// Pods whose Deployment is gone (or no longer runs the runner), or whose Pod object was deleted.
+fn retire_unowned(pods: &mut Vec<SimPod>, observed: &Observed) -> Vec<SimPod> {
+    take_where(pods, |pod| {
+        let owner_wanted =
+            observed.wanted.iter().any(|w| w.namespace == pod.namespace && w.name == pod.deployment);
+        let object_gone = pod.object_written
+            && !observed.existing_pods.contains(&(pod.namespace.clone(), pod.name.clone()));
+        !owner_wanted || object_gone
+    })
+}
+
+/// Start or retire pods of the current template to match `replicas`; once they are all ready,
+/// the pods of older templates go (a rolling update's end state). Returns the pods to stop.
+fn scale_and_roll(
+    server: &Arc<ApiServer>,
+    options: &SimulatorOptions,
+    pods: &mut Vec<SimPod>,
+    want: &Wanted,
+) -> Vec<SimPod> {
+    let mine = |p: &SimPod| p.namespace == want.namespace && p.deployment == want.name;
+    let mut stopping = Vec::new();
+    let current: Vec<usize> =
+        (0..pods.len()).filter(|i| mine(&pods[*i]) && pods[*i].hash == want.hash).collect();
+    if current.len() > want.replicas {
+        for i in current[want.replicas..].iter().rev() {
+            stopping.push(pods.remove(*i));
+        }
+    } else {
+        for _ in current.len()..want.replicas {
+            pods.push(start_pod(server, options, want));
+        }
+    }
+    let all_ready =
+        pods.iter().filter(|p| mine(p) && p.hash == want.hash).all(|p| p.supervisor.snapshot().ready);
+    if all_ready {
+        stopping.extend(take_where(pods, |p| mine(p) && p.hash != want.hash));
+    }
+    stopping
+}
+
+/// Remove the pods `matches` selects, in order.
+fn take_where(pods: &mut Vec<SimPod>, mut matches: impl FnMut(&SimPod) -> bool) -> Vec<SimPod> {
+    let mut taken = Vec::new();
+    let mut index = 0;
+    while index < pods.len() {
+        if matches(&pods[index]) {
+            taken.push(pods.remove(index));
+        } else {
+            index += 1;
+        }
+    }
+    taken
+}
+
+/// Create the pod's Pod object if not yet written, and write its status when it changed, as
+/// the kubelet does.
+fn write_pod(
+    state: &mut ClusterState,
+    pod_desc: &ResourceDesc,
+    pod: &mut SimPod,
+    want: &Wanted,
+    run: &RunStatus,
+) {
+    let identity = PodIdentity {
+        namespace: &pod.namespace,
+        name: &pod.name,
+        deployment: &want.object,
+        hash: &pod.hash,
+        runner_container: want.container["name"].as_str().unwrap_or_default(),
+    };
+    let status = pod_status::pod_status(&identity, run, &pod.start_time);
+    if pod.object_written && pod.last_status.as_ref() == Some(&status) {
+        return;
+    }
+    if !pod.object_written {
+        let mut object = pod_status::pod_object(&identity);
+        object["status"] = status.clone();
+        let writer = WriteOptions { manager: "kube-controller-manager".into(), ..WriteOptions::system() };
+        match state.create(pod_desc, Some(&pod.namespace), object, &writer) {
+            Ok(_) => pod.object_written = true,
+            Err(err) => tracing::warn!(%err, pod = %pod.name, "cannot create simulated Pod"),
+        }
+    }
+    match state.get(pod_desc, Some(&pod.namespace), &pod.name) {
+        Ok(mut object) if object["status"] != status => {
+            object["status"] = status.clone();
+            let kubelet =
+                WriteOptions { manager: "kubelet".into(), scope: Scope::Status, ..WriteOptions::system() };
+            match state.update(pod_desc, Some(&pod.namespace), &pod.name, object, &kubelet) {
                 Ok(_) => pod.last_status = Some(status),
-                Err(_) => {}
+                Err(err) => tracing::debug!(%err, "simulated Pod status not written"),
             }
         }
-        let status = pod_status::deployment_status(&want.object, &counts, &want.hash);
-        let Some(deployments) = state.resource("apps", "v1", "deployments") else { return };
-        let mut object = want.object.clone();
-        if strip_times(&object["status"]) != strip_times(&status) {
-            object["status"] = status;
-            let controller = WriteOptions {
-                manager: "kube-controller-manager".into(),
-                scope: Scope::Status,
-                ..WriteOptions::system()
-            };
-            if let Err(err) =
-                state.update(&deployments, Some(&want.namespace), &want.name, object, &controller)
-            {
-                tracing::debug!(%err, "Deployment status not written");
-            }
+        Ok(_) => pod.last_status = Some(status),
+        Err(_) => {}
+    }
+}
+
+/// Write the Deployment's status as the deployment controller does, when more than its
+/// timestamps changed.
+fn write_deployment_status(
+    state: &mut ClusterState,
+    deployments: &ResourceDesc,
+    want: &Wanted,
+    counts: &PodCounts,
+) {
+    let status = pod_status::deployment_status(&want.object, counts, &want.hash);
+    let mut object = want.object.clone();
+    if strip_times(&object["status"]) != strip_times(&status) {
+        object["status"] = status;
+        let controller = WriteOptions {
+            manager: "kube-controller-manager".into(),
+            scope: Scope::Status,
+            ..WriteOptions::system()
+        };
+        if let Err(err) = state.update(deployments, Some(&want.namespace), &want.name, object, &controller) {
+            tracing::debug!(%err, "Deployment status not written");
         }
     }
 }

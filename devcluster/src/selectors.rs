@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use crate::api_error::ApiError;
-use crate::resource::ResourceDesc;
+use crate::resources::ResourceDesc;
 
 #[derive(Clone, Debug)]
 enum Requirement {
@@ -32,14 +32,18 @@ impl Requirement {
 
 /// Which objects a list or watch selects.
 #[derive(Clone, Debug, Default)]
-pub struct Selector {
+pub(crate) struct Selector {
     labels: Vec<Requirement>,
     fields: Vec<Requirement>,
 }
 
 impl Selector {
     /// Parse the `labelSelector` and `fieldSelector` parameters; fields must be ones `desc` supports.
-    pub fn parse(desc: &ResourceDesc, labels: Option<&str>, fields: Option<&str>) -> Result<Self, ApiError> {
+    pub(crate) fn parse(
+        desc: &ResourceDesc,
+        labels: Option<&str>,
+        fields: Option<&str>,
+    ) -> Result<Self, ApiError> {
         let labels = match labels {
             Some(s) => parse_terms(s, true)
                 .map_err(|e| ApiError::bad_request(format!("unable to parse requirement: {e}")))?,
@@ -69,7 +73,7 @@ impl Selector {
     }
 
     /// Whether `object` is selected.
-    pub fn matches(&self, object: &Value) -> bool {
+    pub(crate) fn matches(&self, object: &Value) -> bool {
         let labels = &object["metadata"]["labels"];
         let label = |k: &str| labels.get(k).and_then(Value::as_str).map(str::to_owned);
         let field = |k: &str| {
@@ -84,11 +88,6 @@ impl Selector {
             }
         };
         self.labels.iter().all(|r| r.matches(&label)) && self.fields.iter().all(|r| r.matches(&field))
-    }
-
-    /// Whether nothing is filtered.
-    pub fn is_empty(&self) -> bool {
-        self.labels.is_empty() && self.fields.is_empty()
     }
 }
 
@@ -150,7 +149,10 @@ mod tests {
     use super::*;
 
     fn configmaps() -> ResourceDesc {
-        crate::builtin_kinds::all().into_iter().find(|d| d.plural == "configmaps").expect("configmaps")
+        crate::resources::builtin_kinds::all()
+            .into_iter()
+            .find(|d| d.plural == "configmaps")
+            .expect("configmaps")
     }
 
     #[test]

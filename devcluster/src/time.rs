@@ -1,18 +1,18 @@
 //! Timestamps as Kubernetes writes them (RFC 3339, UTC, whole seconds).
 
 /// Now, e.g. `2025-01-02T03:04:05Z`.
-pub fn now() -> String {
+pub(crate) fn now() -> String {
     jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
 /// Seconds since `timestamp` (an RFC 3339 string), if it parses.
-pub fn age_seconds(timestamp: &str) -> Option<i64> {
+pub(crate) fn age_seconds(timestamp: &str) -> Option<i64> {
     let then: jiff::Timestamp = timestamp.parse().ok()?;
     Some(jiff::Timestamp::now().as_second() - then.as_second())
 }
 
 /// A duration as kubectl prints ages: `45s`, `12m`, `3h5m`, `4d`.
-pub fn human_duration(seconds: i64) -> String {
+pub(crate) fn human_duration(seconds: i64) -> String {
     let s = seconds.max(0);
     match s {
         0..120 => format!("{s}s"),

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use super::SchemaError;
-use super::cel::NodeRules;
+use super::cel_rules::NodeRules;
+use super::schema_error::SchemaError;
 
 /// Deeper schemas are refused rather than recursed into without bound.
 const MAX_DEPTH: usize = 64;

@@ -8,59 +8,89 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::admission::base64_decode;
-use crate::cluster_state::ClusterState;
-use crate::resource::StorageKey;
+use crate::base64;
+use crate::resources::StorageKey;
+use crate::storage::cluster_state::ClusterState;
 
 /// The pod a container belongs to.
-pub struct PodContext<'a> {
+pub(crate) struct PodContext<'a> {
     /// Namespace.
-    pub namespace: &'a str,
+    pub(crate) namespace: &'a str,
     /// Pod name.
-    pub name: &'a str,
+    pub(crate) name: &'a str,
     /// Pod uid.
-    pub uid: &'a str,
+    pub(crate) uid: &'a str,
     /// The pod template (metadata and spec).
-    pub template: &'a Value,
+    pub(crate) template: &'a Value,
     /// The pod's root directory; mount paths are created below it.
-    pub root: &'a Path,
+    pub(crate) root: &'a Path,
 }
 
 /// A container ready to start.
 #[derive(Debug, Default)]
-pub struct ContainerConfig {
+pub(crate) struct ContainerConfig {
     /// Arguments.
-    pub args: Vec<String>,
+    pub(crate) args: Vec<String>,
     /// Environment, in definition order.
-    pub env: Vec<(String, String)>,
+    pub(crate) env: Vec<(String, String)>,
     /// Files to write: absolute path (under the pod root) and contents.
-    pub files: Vec<(PathBuf, Vec<u8>)>,
+    pub(crate) files: Vec<(PathBuf, Vec<u8>)>,
     /// Directories to create (emptyDir volumes, mount points).
-    pub dirs: Vec<PathBuf>,
+    pub(crate) dirs: Vec<PathBuf>,
 }
 
 /// Why a container cannot start yet, as the kubelet reports it in `state.waiting`.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Waiting {
+pub(crate) struct Waiting {
     /// `CreateContainerConfigError` (env) or `ContainerCreating` (volumes).
-    pub reason: String,
+    pub(crate) reason: String,
     /// What is missing, e.g. `secret "x" not found`.
-    pub message: String,
+    pub(crate) message: String,
 }
 
 /// Resolve `container` of the pod.
-pub fn resolve(
+pub(crate) fn resolve(
     state: &ClusterState,
     pod: &PodContext<'_>,
     container: &Value,
 ) -> Result<ContainerConfig, Waiting> {
+    let env = resolve_env(state, pod, container)?;
     let mut config = ContainerConfig::default();
-    let env_error = |message: String| Waiting { reason: "CreateContainerConfigError".into(), message };
+    let mounts = resolve_mounts(state, pod, container, &mut config)?;
+    config.env = env
+        .into_iter()
+        .map(|(k, v)| {
+            let v = rewrite_mount_paths(&v, &mounts, pod.root);
+            (k, v)
+        })
+        .collect();
+    config.args = container["args"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(|a| rewrite_mount_paths(&expand(a, &config.env), &mounts, pod.root))
+        .collect();
+    Ok(config)
+}
+
+/// Set `key` to `value`, a later definition replacing an earlier one.
+fn set_env(env: &mut Vec<(String, String)>, key: String, value: String) {
+    env.retain(|(k, _)| *k != key);
+    env.push((key, value));
+}
+
+fn env_error(message: String) -> Waiting {
+    Waiting { reason: "CreateContainerConfigError".into(), message }
+}
+
+/// The environment: `envFrom` sources first, then `env` entries in order.
+fn resolve_env(
+    state: &ClusterState,
+    pod: &PodContext<'_>,
+    container: &Value,
+) -> Result<Vec<(String, String)>, Waiting> {
     let mut env: Vec<(String, String)> = Vec::new();
-    let set = |env: &mut Vec<(String, String)>, k: String, v: String| {
-        env.retain(|(key, _)| *key != k);
-        env.push((k, v));
-    };
     for source in container["envFrom"].as_array().into_iter().flatten() {
         let prefix = source["prefix"].as_str().unwrap_or_default();
         let (kind, reference) = if source["secretRef"].is_object() {
@@ -72,7 +102,7 @@ pub fn resolve(
         match data_of(state, pod.namespace, kind, name) {
             Some(data) => {
                 for (k, v) in data {
-                    set(&mut env, format!("{prefix}{k}"), String::from_utf8_lossy(&v).into_owned());
+                    set_env(&mut env, format!("{prefix}{k}"), String::from_utf8_lossy(&v).into_owned());
                 }
             }
             None if reference["optional"].as_bool() == Some(true) => {}
@@ -83,45 +113,58 @@ pub fn resolve(
         let name = var["name"].as_str().unwrap_or_default().to_owned();
         if let Some(value) = var["value"].as_str() {
             let expanded = expand(value, &env);
-            set(&mut env, name, expanded);
+            set_env(&mut env, name, expanded);
             continue;
         }
-        let from = &var["valueFrom"];
-        let value = if from["fieldRef"].is_object() {
-            Some(field_ref(pod, from["fieldRef"]["fieldPath"].as_str().unwrap_or_default()))
-        } else if from["secretKeyRef"].is_object() || from["configMapKeyRef"].is_object() {
-            let (kind, reference) = if from["secretKeyRef"].is_object() {
-                ("secrets", &from["secretKeyRef"])
-            } else {
-                ("configmaps", &from["configMapKeyRef"])
-            };
-            let object_name = reference["name"].as_str().unwrap_or_default();
-            let key = reference["key"].as_str().unwrap_or_default();
-            let optional = reference["optional"].as_bool() == Some(true);
-            match data_of(state, pod.namespace, kind, object_name) {
-                Some(data) => match data.get(key) {
-                    Some(v) => Some(String::from_utf8_lossy(v).into_owned()),
-                    None if optional => None,
-                    None => {
-                        let kind_name = if kind == "secrets" { "Secret" } else { "ConfigMap" };
-                        return Err(env_error(format!(
-                            "couldn't find key {key} in {kind_name} {}/{object_name}",
-                            pod.namespace
-                        )));
-                    }
-                },
-                None if optional => None,
-                None => return Err(env_error(format!("{} \"{object_name}\" not found", singular(kind)))),
-            }
-        } else {
-            // resourceFieldRef and the like: not simulated.
-            None
-        };
-        if let Some(value) = value {
-            set(&mut env, name, value);
+        if let Some(value) = value_from(state, pod, &var["valueFrom"])? {
+            set_env(&mut env, name, value);
         }
     }
+    Ok(env)
+}
 
+/// An `env[].valueFrom`: a field of the pod, or a key of a Secret or ConfigMap (`None` when an
+/// optional source or key is missing).
+fn value_from(state: &ClusterState, pod: &PodContext<'_>, from: &Value) -> Result<Option<String>, Waiting> {
+    if from["fieldRef"].is_object() {
+        return Ok(Some(field_ref(pod, from["fieldRef"]["fieldPath"].as_str().unwrap_or_default())));
+    }
+    let (kind, reference) = if from["secretKeyRef"].is_object() {
+        ("secrets", &from["secretKeyRef"])
+    } else if from["configMapKeyRef"].is_object() {
+        ("configmaps", &from["configMapKeyRef"])
+    } else {
+        // resourceFieldRef and the like: not simulated.
+        return Ok(None);
+    };
+    let object_name = reference["name"].as_str().unwrap_or_default();
+    let key = reference["key"].as_str().unwrap_or_default();
+    let optional = reference["optional"].as_bool() == Some(true);
+    match data_of(state, pod.namespace, kind, object_name) {
+        Some(data) => match data.get(key) {
+            Some(v) => Ok(Some(String::from_utf8_lossy(v).into_owned())),
+            None if optional => Ok(None),
+            None => {
+                let kind_name = if kind == "secrets" { "Secret" } else { "ConfigMap" };
+                Err(env_error(format!(
+                    "couldn't find key {key} in {kind_name} {}/{object_name}",
+                    pod.namespace
+                )))
+            }
+        },
+        None if optional => Ok(None),
+        None => Err(env_error(format!("{} \"{object_name}\" not found", singular(kind)))),
+    }
+}
+
+/// The files and directories of the container's volume mounts, added to `config`; returns the
+/// mount paths (for rewriting values that name them).
+fn resolve_mounts(
+    state: &ClusterState,
+    pod: &PodContext<'_>,
+    container: &Value,
+    config: &mut ContainerConfig,
+) -> Result<Vec<String>, Waiting> {
     let spec = &pod.template["spec"];
     let mut mounts: Vec<String> = Vec::new();
     for mount in container["volumeMounts"].as_array().into_iter().flatten() {
@@ -153,22 +196,7 @@ pub fn resolve(
             }
         }
     }
-
-    config.env = env
-        .into_iter()
-        .map(|(k, v)| {
-            let v = rewrite_mount_paths(&v, &mounts, pod.root);
-            (k, v)
-        })
-        .collect();
-    config.args = container["args"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-        .map(|a| rewrite_mount_paths(&expand(a, &config.env), &mounts, pod.root))
-        .collect();
-    Ok(config)
+    Ok(mounts)
 }
 
 fn singular(kind: &str) -> &'static str {
@@ -227,14 +255,14 @@ fn data_of(
     for (k, v) in object["data"].as_object().into_iter().flatten() {
         let text = v.as_str().unwrap_or_default();
         let bytes = if plural == "secrets" {
-            base64_decode(text).unwrap_or_default()
+            base64::decode(text).unwrap_or_default()
         } else {
             text.as_bytes().to_vec()
         };
         data.insert(k.clone(), bytes);
     }
     for (k, v) in object["binaryData"].as_object().into_iter().flatten() {
-        data.insert(k.clone(), base64_decode(v.as_str().unwrap_or_default()).unwrap_or_default());
+        data.insert(k.clone(), base64::decode(v.as_str().unwrap_or_default()).unwrap_or_default());
     }
     Some(data)
 }
@@ -263,7 +291,7 @@ fn field_ref(pod: &PodContext<'_>, path: &str) -> String {
 }
 
 /// `$(VAR)` references expanded from `env` (unknown ones kept, `$$` escapes), as the kubelet does.
-pub fn expand(text: &str, env: &[(String, String)]) -> String {
+pub(crate) fn expand(text: &str, env: &[(String, String)]) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(i) = rest.find('$') {
@@ -293,7 +321,7 @@ pub fn expand(text: &str, env: &[(String, String)]) -> String {
 /// The one deviation from a kubelet: volumes are written below the pod's root directory, so a
 /// value that names a mount path (`/etc/agentry/config.json`, or `--flag=/etc/agentry/...`) is
 /// rewritten to the same path below the root.
-pub fn rewrite_mount_paths(value: &str, mounts: &[String], root: &Path) -> String {
+pub(crate) fn rewrite_mount_paths(value: &str, mounts: &[String], root: &Path) -> String {
     let rewrite = |path: &str| -> Option<String> {
         mounts.iter().filter(|m| !m.is_empty()).find_map(|m| {
             let rest = path.strip_prefix(m.as_str())?;

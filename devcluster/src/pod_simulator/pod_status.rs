@@ -6,21 +6,21 @@ use serde_json::{Value, json};
 use super::supervisor::RunStatus;
 
 /// A simulated pod's identity.
-pub struct PodIdentity<'a> {
+pub(crate) struct PodIdentity<'a> {
     /// Namespace.
-    pub namespace: &'a str,
+    pub(crate) namespace: &'a str,
     /// Pod name.
-    pub name: &'a str,
+    pub(crate) name: &'a str,
     /// The owning Deployment.
-    pub deployment: &'a Value,
+    pub(crate) deployment: &'a Value,
     /// The pod-template hash.
-    pub hash: &'a str,
+    pub(crate) hash: &'a str,
     /// Which container of the template is the simulated one.
-    pub runner_container: &'a str,
+    pub(crate) runner_container: &'a str,
 }
 
 /// The Pod to create: the template, owned by the Deployment (there are no ReplicaSets).
-pub fn pod_object(pod: &PodIdentity<'_>) -> Value {
+pub(crate) fn pod_object(pod: &PodIdentity<'_>) -> Value {
     let template = &pod.deployment["spec"]["template"];
     let mut metadata = json!({
         "name": pod.name,
@@ -48,7 +48,7 @@ pub fn pod_object(pod: &PodIdentity<'_>) -> Value {
 }
 
 /// The Pod's status from its runner container's state.
-pub fn pod_status(pod: &PodIdentity<'_>, run: &RunStatus, start_time: &str) -> Value {
+pub(crate) fn pod_status(pod: &PodIdentity<'_>, run: &RunStatus, start_time: &str) -> Value {
     let containers =
         pod.deployment["spec"]["template"]["spec"]["containers"].as_array().cloned().unwrap_or_default();
     let statuses: Vec<Value> = containers
@@ -113,19 +113,19 @@ fn container_status(container: &Value, run: &RunStatus) -> Value {
 }
 
 /// Counts of a Deployment's pods.
-pub struct PodCounts {
+pub(crate) struct PodCounts {
     /// All pods (any template).
-    pub total: i64,
+    pub(crate) total: i64,
     /// Pods of the current template.
-    pub updated: i64,
+    pub(crate) updated: i64,
     /// Ready pods.
-    pub ready: i64,
+    pub(crate) ready: i64,
     /// Ready pods of the current template.
-    pub updated_ready: i64,
+    pub(crate) updated_ready: i64,
 }
 
 /// The Deployment's status, keeping condition transition times that did not change.
-pub fn deployment_status(deployment: &Value, counts: &PodCounts, hash: &str) -> Value {
+pub(crate) fn deployment_status(deployment: &Value, counts: &PodCounts, hash: &str) -> Value {
     let desired = deployment["spec"]["replicas"].as_i64().unwrap_or(1);
     let name = deployment["metadata"]["name"].as_str().unwrap_or_default();
     let max_unavailable =

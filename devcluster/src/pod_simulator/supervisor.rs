@@ -13,7 +13,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use super::container_config::{self, PodContext, Waiting};
-use crate::server::ApiServer;
+use crate::api_server::ApiServer;
 
 /// How often readiness is probed until the first success (the kubelet waits `periodSeconds`
 /// from the start; tests want pods ready fast). After that, the probe's own period applies.
@@ -25,63 +25,63 @@ const BACKOFF_RESET: Duration = Duration::from_secs(10);
 
 /// How a finished run ended.
 #[derive(Clone, Debug)]
-pub struct Terminated {
+pub(crate) struct Terminated {
     /// Exit code (128 + signal when killed by one).
-    pub exit_code: i32,
+    pub(crate) exit_code: i32,
     /// When it started.
-    pub started_at: String,
+    pub(crate) started_at: String,
     /// When it ended.
-    pub finished_at: String,
+    pub(crate) finished_at: String,
 }
 
 /// The container's state, as the Pod's `containerStatuses[]` reports it.
 #[derive(Clone, Debug, Default)]
-pub struct RunStatus {
+pub(crate) struct RunStatus {
     /// Why it is not running.
-    pub waiting: Option<Waiting>,
+    pub(crate) waiting: Option<Waiting>,
     /// When the current run started.
-    pub running_since: Option<String>,
+    pub(crate) running_since: Option<String>,
     /// Whether the readiness probe passes.
-    pub ready: bool,
+    pub(crate) ready: bool,
     /// Restarts so far.
-    pub restart_count: u32,
+    pub(crate) restart_count: u32,
     /// The previous run.
-    pub last_terminated: Option<Terminated>,
+    pub(crate) last_terminated: Option<Terminated>,
     /// The current process id.
-    pub pid: Option<u32>,
+    pub(crate) pid: Option<u32>,
 }
 
 /// What to run.
-pub struct LaunchSpec {
+pub(crate) struct LaunchSpec {
     /// The runner binary.
-    pub binary: PathBuf,
+    pub(crate) binary: PathBuf,
     /// Namespace of the pod.
-    pub namespace: String,
+    pub(crate) namespace: String,
     /// Pod name.
-    pub pod_name: String,
+    pub(crate) pod_name: String,
     /// Pod uid.
-    pub pod_uid: String,
+    pub(crate) pod_uid: String,
     /// The pod template.
-    pub template: Value,
+    pub(crate) template: Value,
     /// The container of the template to run.
-    pub container: Value,
+    pub(crate) container: Value,
     /// The pod's root directory.
-    pub root: PathBuf,
+    pub(crate) root: PathBuf,
     /// The HTTP port of the first start (`AGENTRY_HTTP_LISTEN`, where probes go); restarts pick a new one.
-    pub port: u16,
+    pub(crate) port: u16,
 }
 
 /// A running supervisor.
-pub struct Supervisor {
+pub(crate) struct Supervisor {
     /// The container's state.
-    pub status: Arc<Mutex<RunStatus>>,
+    pub(crate) status: Arc<Mutex<RunStatus>>,
     stop: watch::Sender<bool>,
     task: JoinHandle<()>,
 }
 
 impl Supervisor {
     /// Start supervising.
-    pub fn start(server: Arc<ApiServer>, spec: LaunchSpec) -> Self {
+    pub(crate) fn start(server: Arc<ApiServer>, spec: LaunchSpec) -> Self {
         let status = Arc::new(Mutex::new(RunStatus::default()));
         let (stop, stopped) = watch::channel(false);
         let task = tokio::spawn(run(server, spec, status.clone(), stopped));
@@ -89,18 +89,18 @@ impl Supervisor {
     }
 
     /// The current state.
-    pub fn snapshot(&self) -> RunStatus {
+    pub(crate) fn snapshot(&self) -> RunStatus {
         self.status.lock().map(|s| s.clone()).unwrap_or_default()
     }
 
     /// Stop the process (SIGTERM, then SIGKILL after the grace period) and wait for it.
-    pub async fn stop(self) {
+    pub(crate) async fn stop(self) {
         let _ = self.stop.send(true);
         let _ = self.task.await;
     }
 
     /// Ask to stop without waiting.
-    pub fn request_stop(&self) {
+    pub(crate) fn request_stop(&self) {
         let _ = self.stop.send(true);
     }
 }
@@ -111,6 +111,8 @@ fn update(status: &Mutex<RunStatus>, change: impl FnOnce(&mut RunStatus)) {
     }
 }
 
+/// Keep the container running until stopped: resolve its configuration, start the process, probe
+/// it, and restart it with backoff when it exits.
 async fn run(
     server: Arc<ApiServer>,
     spec: LaunchSpec,
@@ -119,23 +121,11 @@ async fn run(
 ) {
     let mut backoff = FIRST_BACKOFF;
     let mut restarts: u32 = 0;
-    let grace = spec.template["spec"]["terminationGracePeriodSeconds"].as_u64().unwrap_or(30).min(10);
     loop {
         if *stop.borrow() {
             return;
         }
-        let resolved = {
-            let state = server.lock();
-            let pod = PodContext {
-                namespace: &spec.namespace,
-                name: &spec.pod_name,
-                uid: &spec.pod_uid,
-                template: &spec.template,
-                root: &spec.root,
-            };
-            container_config::resolve(&state, &pod, &spec.container)
-        };
-        let config = match resolved.and_then(|c| write_files(&c).map(|()| c)) {
+        let config = match prepare(&server, &spec) {
             Ok(config) => config,
             Err(waiting) => {
                 update(&status, |s| s.waiting = Some(waiting));
@@ -150,37 +140,7 @@ async fn run(
         // and releasing it, so an outgoing connection can grab it before the process binds).
         let port = if restarts == 0 { spec.port } else { free_port() };
         restarts += 1;
-        let mut command = tokio::process::Command::new(&spec.binary);
-        command
-            .args(&config.args)
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("HOME", &spec.root)
-            .env("HOSTNAME", &spec.pod_name)
-            .env("AGENTRY_MOUNT_ROOT", &spec.root)
-            .envs(config.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .env("AGENTRY_HTTP_LISTEN", format!("127.0.0.1:{port}"))
-            .current_dir(&spec.root)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
-        if let Ok(filter) = std::env::var("RUST_LOG") {
-            command.env("RUST_LOG", filter);
-        }
-        // A kubelet's containers die with their node; ours die with devcluster, even when it is
-        // killed without running its destructors (a SIGKILLed test, an interrupted benchmark).
-        // SAFETY: prctl with PR_SET_PDEATHSIG only sets a flag on the child; it is
-        // async-signal-safe, as code between fork and exec must be.
-        unsafe {
-            command.pre_exec(|| {
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) == -1 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
-        let mut child = match command.spawn() {
+        let mut child = match command(&spec, &config, port).spawn() {
             Ok(child) => child,
             Err(err) => {
                 let message = format!("failed to start {}: {err}", spec.binary.display());
@@ -194,83 +154,219 @@ async fn run(
                 continue;
             }
         };
-        let started_at = crate::time::now();
-        let started = Instant::now();
-        let pid = child.id();
-        tracing::info!(pod = %spec.pod_name, ?pid, "simulated pod process started");
-        update(&status, |s| {
-            s.waiting = None;
-            s.running_since = Some(started_at.clone());
-            s.pid = pid;
-            s.ready = false;
-        });
-        let logs = server.pod_logs.clone();
-        for stream in [child.stdout.take().map(boxed), child.stderr.take().map(boxed)].into_iter().flatten() {
-            let (logs, ns, pod) = (logs.clone(), spec.namespace.clone(), spec.pod_name.clone());
-            tokio::spawn(pump(stream, move |bytes| logs.append(&ns, &pod, bytes)));
-        }
-        let probe = &spec.container["readinessProbe"];
-        // As the kubelet: after `failureThreshold` failures in a row a ready pod turns unready.
-        let period = Duration::from_secs(probe["periodSeconds"].as_u64().unwrap_or(10).max(1));
-        let failure_threshold = probe["failureThreshold"].as_u64().unwrap_or(3).max(1);
-        let (mut next_probe, mut was_ready, mut failures) = (Duration::ZERO, false, 0);
-        let exit = loop {
-            tokio::select! {
-                exit = child.wait() => break exit,
-                () = tokio::time::sleep(next_probe) => {
-                    if probe_ready(&spec.template, &spec.container, port).await {
-                        failures = 0;
-                        was_ready = true;
-                        update(&status, |s| s.ready = true);
-                    } else {
-                        failures += 1;
-                        if !was_ready || failures >= failure_threshold {
-                            was_ready = false;
-                            update(&status, |s| s.ready = false);
-                        }
-                    }
-                    next_probe = if was_ready { period } else { PROBE_INTERVAL };
-                }
-                _ = stop.changed() => {
-                    if let Some(pid) = pid {
-                        signal(pid, libc::SIGTERM);
-                    }
-                    if tokio::time::timeout(Duration::from_secs(grace), child.wait()).await.is_err() {
-                        let _ = child.kill().await;
-                    }
-                    update(&status, |s| { s.ready = false; s.pid = None; s.running_since = None; });
-                    return;
-                }
-            }
+        let started = started(&server, &spec, &status, &mut child);
+        let Some(exit) = supervise(&spec, &status, &mut child, port, &mut stop).await else {
+            return;
         };
-        let exit_code = match exit {
-            Ok(status) => status.code().unwrap_or_else(|| {
-                use std::os::unix::process::ExitStatusExt;
-                128 + status.signal().unwrap_or(0)
-            }),
-            Err(_) => -1,
-        };
-        tracing::info!(pod = %spec.pod_name, exit_code, "simulated pod process exited; restarting");
-        if started.elapsed() > BACKOFF_RESET {
+        if started.at.elapsed() > BACKOFF_RESET {
             backoff = FIRST_BACKOFF;
         }
-        update(&status, |s| {
-            s.ready = false;
-            s.pid = None;
-            s.running_since = None;
-            s.restart_count += 1;
-            s.last_terminated = Some(Terminated { exit_code, started_at, finished_at: crate::time::now() });
-            s.waiting = Some(Waiting {
-                reason: "CrashLoopBackOff".into(),
-                message: format!("back-off {}ms restarting failed container", backoff.as_millis()),
-            });
-        });
-        server.pod_logs.restarted(&spec.namespace, &spec.pod_name);
+        exited(&server, &spec, &status, started, exit, backoff);
         if wait_or_stop(&mut stop, backoff).await {
             return;
         }
         backoff = (backoff * 2).min(MAX_BACKOFF);
     }
+}
+
+/// The container's configuration resolved from the cluster, its files written under the pod's root.
+fn prepare(server: &ApiServer, spec: &LaunchSpec) -> Result<container_config::ContainerConfig, Waiting> {
+    let config = {
+        let state = server.lock();
+        let pod = PodContext {
+            namespace: &spec.namespace,
+            name: &spec.pod_name,
+            uid: &spec.pod_uid,
+            template: &spec.template,
+            root: &spec.root,
+        };
+        container_config::resolve(&state, &pod, &spec.container)?
+    };
+    write_files(&config)?;
+    Ok(config)
+}
+
+/// The runner process as the kubelet would start the container: its args and env only, in the
+/// pod's root directory, output piped for `pods/log`.
+fn command(
+    spec: &LaunchSpec,
+    config: &container_config::ContainerConfig,
+    port: u16,
+) -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(&spec.binary);
+    command
+        .args(&config.args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", &spec.root)
+        .env("HOSTNAME", &spec.pod_name)
+        .env("AGENTRY_MOUNT_ROOT", &spec.root)
+        .envs(config.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .env("AGENTRY_HTTP_LISTEN", format!("127.0.0.1:{port}"))
+        .current_dir(&spec.root)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    if let Ok(filter) = std::env::var("RUST_LOG") {
+        command.env("RUST_LOG", filter);
+    }
+    // A kubelet's containers die with their node; ours die with devcluster, even when it is
+    // killed without running its destructors (a SIGKILLed test, an interrupted benchmark).
+    // SAFETY: prctl with PR_SET_PDEATHSIG only sets a flag on the child; it is
+    // async-signal-safe, as code between fork and exec must be.
+    unsafe {
+        command.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    command
+}
+
+/// When the current run started.
+struct Started {
+    /// As the Pod's status shows it.
+    timestamp: String,
+    /// For the backoff reset.
+    at: Instant,
+}
+
+/// The process started: report it running, and keep its output for `pods/log`.
+fn started(
+    server: &ApiServer,
+    spec: &LaunchSpec,
+    status: &Mutex<RunStatus>,
+    child: &mut tokio::process::Child,
+) -> Started {
+    let started = Started { timestamp: crate::time::now(), at: Instant::now() };
+    let pid = child.id();
+    tracing::info!(pod = %spec.pod_name, ?pid, "simulated pod process started");
+    update(status, |s| {
+        s.waiting = None;
+        s.running_since = Some(started.timestamp.clone());
+        s.pid = pid;
+        s.ready = false;
+    });
+    for stream in [child.stdout.take().map(boxed), child.stderr.take().map(boxed)].into_iter().flatten() {
+        let (logs, ns, pod) = (server.pod_logs.clone(), spec.namespace.clone(), spec.pod_name.clone());
+        tokio::spawn(pump(stream, move |bytes| logs.append(&ns, &pod, bytes)));
+    }
+    started
+}
+
+/// Probe the running process until it exits (its exit) or the pod is stopped (`None`, after
+/// SIGTERM and, past the grace period, SIGKILL).
+async fn supervise(
+    spec: &LaunchSpec,
+    status: &Mutex<RunStatus>,
+    child: &mut tokio::process::Child,
+    port: u16,
+    stop: &mut watch::Receiver<bool>,
+) -> Option<std::io::Result<std::process::ExitStatus>> {
+    let mut readiness = Readiness::new(&spec.container["readinessProbe"]);
+    loop {
+        tokio::select! {
+            exit = child.wait() => return Some(exit),
+            () = tokio::time::sleep(readiness.next_probe) => {
+                let passed = probe_ready(&spec.container, port).await;
+                if let Some(ready) = readiness.record(passed) {
+                    update(status, |s| s.ready = ready);
+                }
+            }
+            _ = stop.changed() => {
+                terminate(spec, child).await;
+                update(status, |s| { s.ready = false; s.pid = None; s.running_since = None; });
+                return None;
+            }
+        }
+    }
+}
+
+/// SIGTERM, then SIGKILL after the pod's grace period (at most 10 s).
+async fn terminate(spec: &LaunchSpec, child: &mut tokio::process::Child) {
+    let grace = spec.template["spec"]["terminationGracePeriodSeconds"].as_u64().unwrap_or(30).min(10);
+    if let Some(pid) = child.id() {
+        signal(pid, libc::SIGTERM);
+    }
+    if tokio::time::timeout(Duration::from_secs(grace), child.wait()).await.is_err() {
+        let _ = child.kill().await;
+    }
+}
+
+/// The readiness probe's state, as the kubelet keeps it: after `failureThreshold` failures in a
+/// row a ready pod turns unready.
+struct Readiness {
+    period: Duration,
+    failure_threshold: u64,
+    next_probe: Duration,
+    was_ready: bool,
+    failures: u64,
+}
+
+impl Readiness {
+    fn new(probe: &Value) -> Self {
+        Self {
+            period: Duration::from_secs(probe["periodSeconds"].as_u64().unwrap_or(10).max(1)),
+            failure_threshold: probe["failureThreshold"].as_u64().unwrap_or(3).max(1),
+            next_probe: Duration::ZERO,
+            was_ready: false,
+            failures: 0,
+        }
+    }
+
+    /// Record a probe's result; the readiness to report, if it is to be reported.
+    fn record(&mut self, passed: bool) -> Option<bool> {
+        let report = if passed {
+            self.failures = 0;
+            self.was_ready = true;
+            Some(true)
+        } else {
+            self.failures += 1;
+            if !self.was_ready || self.failures >= self.failure_threshold {
+                self.was_ready = false;
+                Some(false)
+            } else {
+                None
+            }
+        };
+        self.next_probe = if self.was_ready { self.period } else { PROBE_INTERVAL };
+        report
+    }
+}
+
+/// The process exited: report the terminated run and the back-off before the restart.
+fn exited(
+    server: &ApiServer,
+    spec: &LaunchSpec,
+    status: &Mutex<RunStatus>,
+    started: Started,
+    exit: std::io::Result<std::process::ExitStatus>,
+    backoff: Duration,
+) {
+    let exit_code = match exit {
+        Ok(status) => status.code().unwrap_or_else(|| {
+            use std::os::unix::process::ExitStatusExt;
+            128 + status.signal().unwrap_or(0)
+        }),
+        Err(_) => -1,
+    };
+    tracing::info!(pod = %spec.pod_name, exit_code, "simulated pod process exited; restarting");
+    update(status, |s| {
+        s.ready = false;
+        s.pid = None;
+        s.running_since = None;
+        s.restart_count += 1;
+        s.last_terminated =
+            Some(Terminated { exit_code, started_at: started.timestamp, finished_at: crate::time::now() });
+        s.waiting = Some(Waiting {
+            reason: "CrashLoopBackOff".into(),
+            message: format!("back-off {}ms restarting failed container", backoff.as_millis()),
+        });
+    });
+    server.pod_logs.restarted(&spec.namespace, &spec.pod_name);
 }
 
 fn boxed(stream: impl AsyncRead + Unpin + Send + 'static) -> Box<dyn AsyncRead + Unpin + Send> {
@@ -311,8 +407,7 @@ fn write_files(config: &container_config::ContainerConfig) -> Result<(), Waiting
 
 /// The readiness probe: `httpGet` (sent to the pod's port whatever port it names), `tcpSocket`;
 /// no probe means ready once running.
-async fn probe_ready(template: &Value, container: &Value, port: u16) -> bool {
-    let _ = template;
+async fn probe_ready(container: &Value, port: u16) -> bool {
     let probe = &container["readinessProbe"];
     if probe.is_null() {
         return true;
@@ -351,7 +446,7 @@ const POD_PORTS: std::ops::Range<u16> = 20_000..32_000;
 static NEXT_POD_PORT: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(POD_PORTS.start);
 
 /// A free port on 127.0.0.1 for a pod.
-pub fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     use std::sync::atomic::Ordering;
     let span = POD_PORTS.end - POD_PORTS.start;
     for _ in 0..span {

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// Poll `check` until it returns `Some`, or panic with `what` after `timeout`.
-pub async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
+pub(crate) async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Option<T>>,
@@ -22,35 +22,35 @@ where
 }
 
 /// The repository root.
-pub fn repo_root() -> PathBuf {
+pub(crate) fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("crate in workspace").to_path_buf()
 }
 
 /// The output of one kubectl run.
-pub struct Output {
+pub(crate) struct Output {
     /// Exit success.
-    pub success: bool,
+    pub(crate) success: bool,
     /// Standard output.
-    pub stdout: String,
+    pub(crate) stdout: String,
     /// Standard error.
-    pub stderr: String,
+    pub(crate) stderr: String,
 }
 
 /// Runs the real kubectl against a devcluster, with a discovery cache of its own.
-pub struct Kubectl {
+pub(crate) struct Kubectl {
     kubeconfig: PathBuf,
     cache: PathBuf,
 }
 
 impl Kubectl {
     /// kubectl for the cluster whose kubeconfig is at `kubeconfig`.
-    pub fn new(kubeconfig: &Path) -> Self {
+    pub(crate) fn new(kubeconfig: &Path) -> Self {
         let cache = std::env::temp_dir().join(format!("devcluster-kubectl-cache-{}", uuid::Uuid::new_v4()));
         Self { kubeconfig: kubeconfig.to_path_buf(), cache }
     }
 
     /// Run kubectl with `args`.
-    pub async fn run(&self, args: &[&str]) -> Output {
+    pub(crate) async fn run(&self, args: &[&str]) -> Output {
         let output = tokio::process::Command::new("kubectl")
             .arg("--kubeconfig")
             .arg(&self.kubeconfig)
@@ -69,7 +69,7 @@ impl Kubectl {
     }
 
     /// Run kubectl, which must succeed; its standard output.
-    pub async fn ok(&self, args: &[&str]) -> String {
+    pub(crate) async fn ok(&self, args: &[&str]) -> String {
         let out = self.run(args).await;
         assert!(out.success, "kubectl {args:?} failed:\n{}\n{}", out.stdout, out.stderr);
         out.stdout

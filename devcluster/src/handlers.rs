@@ -1,0 +1,89 @@
+//! The verbs on resource paths, one module each as kube-apiserver's endpoint handlers are: get,
+//! list, watch, create, update, patch, delete and deletecollection, and the `pods/log`
+//! subresource. This module resolves the resource and dispatches.
+
+mod create;
+mod delete;
+mod get;
+mod list;
+mod patch;
+mod pod_log;
+mod resource_request;
+pub(crate) mod response;
+mod update;
+mod watch;
+
+use std::sync::Arc;
+
+use axum::http::{HeaderMap, Method};
+use axum::response::Response;
+use bytes::Bytes;
+
+use crate::api_error::{ApiError, ApiResult};
+use crate::api_server::ApiServer;
+use crate::field_management::Scope;
+use crate::request::Query;
+use crate::request::path::ObjectPath;
+use crate::request::query::is_true;
+use resource_request::ResourceRequest;
+
+/// Serve a request on a resource path.
+pub(crate) async fn serve(
+    server: &Arc<ApiServer>,
+    method: &Method,
+    path: ObjectPath,
+    query: &Query,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> ApiResult<Response> {
+    let desc =
+        server.lock().resource(&path.group, &path.version, &path.plural).ok_or_else(ApiError::no_route)?;
+    if path.namespace.is_some() && !desc.namespaced {
+        return Err(ApiError::no_route());
+    }
+    let namespace = path.namespace.as_deref();
+    let name = path.name.as_deref();
+    let scope = match path.subresource.as_deref() {
+        None => Scope::Main,
+        Some("status") if desc.status_subresource => Scope::Status,
+        Some("log") if desc.kind == "Pod" && desc.group.is_empty() && *method == Method::GET => {
+            return pod_log::pod_log(server, &desc, namespace, name.unwrap_or_default(), query);
+        }
+        Some(_) => return Err(ApiError::no_route()),
+    };
+    let not_supported = || ApiError::method_not_supported(&desc, &method.as_str().to_lowercase());
+    if desc.create_only && *method != Method::POST {
+        return Err(not_supported());
+    }
+    let request = ResourceRequest { server, desc: &desc, namespace, scope, query, headers, body };
+    refuse_binary_encodings(request.content_type())?;
+    match (method.clone(), name) {
+        (Method::GET, Some(name)) => get::get(&request, name),
+        (Method::GET, None) if is_true(query.get("watch")) => watch::watch(&request),
+        (Method::GET, None) => list::list(&request),
+        (Method::POST, None) => create::create(&request),
+        (Method::PUT, Some(name)) => update::update(&request, name),
+        (Method::PATCH, Some(name)) => patch::patch(&request, name),
+        (Method::DELETE, Some(name)) => delete::delete(&request, name),
+        (Method::DELETE, None) => delete::delete_collection(&request),
+        _ => Err(not_supported()),
+    }
+}
+
+/// Typed clients (e.g. `kubectl create configmap`) may send protobuf; only JSON and YAML are
+/// decoded here. 415 tells client-go which encodings are accepted.
+fn refuse_binary_encodings(content_type: &str) -> ApiResult<()> {
+    if content_type.contains("protobuf") || content_type.contains("cbor") {
+        return Err(ApiError::custom(
+            415,
+            "UnsupportedMediaType",
+            format!(
+                "devcluster decodes JSON and YAML request bodies only, not {content_type:?}; \
+                 write built-in objects from manifests (kubectl apply/create -f) rather than with \
+                 kubectl's generators"
+            ),
+            None,
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,84 @@
+//! The HTTP router: one axum fallback handler that parses the Kubernetes API path and dispatches
+//! to discovery, OpenAPI or the resource verbs.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+
+use crate::api_error::ApiError;
+use crate::api_server::ApiServer;
+use crate::discovery::{api_groups, openapi_documents, server_version};
+use crate::handlers::{self, response::json_response};
+use crate::request::Query;
+use crate::request::path::{self as api_path, ApiPath};
+
+/// The router serving the whole API.
+pub(crate) fn router(server: Arc<ApiServer>) -> Router {
+    Router::new().fallback(handle).with_state(server)
+}
+
+async fn handle(
+    State(server): State<Arc<ApiServer>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let query: Query = axum::extract::Query::<Query>::try_from_uri(&uri).map(|q| q.0).unwrap_or_default();
+    let response = match api_path::parse(uri.path()) {
+        ApiPath::Object(path) => handlers::serve(&server, &method, path, &query, &headers, &body).await,
+        other if method == Method::GET => Ok(serve_meta(&server, other, &headers)),
+        _ => Err(ApiError::no_route()),
+    };
+    let response = response.unwrap_or_else(IntoResponse::into_response);
+    tracing::debug!(%method, %uri, status = response.status().as_u16(), "request");
+    response
+}
+
+fn serve_meta(server: &ApiServer, path: ApiPath, headers: &HeaderMap) -> Response {
+    let state = server.lock();
+    let address = server.address.lock().map(|a| a.clone()).unwrap_or_default();
+    match path {
+        ApiPath::Version => json_response(StatusCode::OK, server_version::version()),
+        ApiPath::Health => (StatusCode::OK, "ok").into_response(),
+        ApiPath::CoreVersions => json_response(StatusCode::OK, api_groups::core_versions(&address)),
+        ApiPath::Groups => json_response(StatusCode::OK, api_groups::groups(&state.registry)),
+        ApiPath::Group(group) => match api_groups::group(&state.registry, &group) {
+            Some(g) => json_response(StatusCode::OK, g),
+            None => ApiError::no_route().into_response(),
+        },
+        ApiPath::Resources { group, version } => {
+            match api_groups::resources(&state.registry, &group, &version) {
+                Some(list) => json_response(StatusCode::OK, list),
+                None => ApiError::no_route().into_response(),
+            }
+        }
+        ApiPath::OpenApiV2 => {
+            // An empty protobuf message is a valid, empty OpenAPI v2 document: kubectl then finds
+            // no client-side schema and relies on the server (fieldValidation) as for CRDs.
+            let wants_json =
+                headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("json"));
+            if wants_json {
+                json_response(StatusCode::OK, openapi_documents::v2())
+            } else {
+                (
+                    [(header::CONTENT_TYPE, "application/com.github.proto-openapi.spec.v2.v1.0+protobuf")],
+                    Bytes::new(),
+                )
+                    .into_response()
+            }
+        }
+        ApiPath::OpenApiV3Root => json_response(StatusCode::OK, openapi_documents::root(&state.registry)),
+        ApiPath::OpenApiV3 { group, version } => {
+            match openapi_documents::group_version(&state.registry, &group, &version) {
+                Some(doc) => json_response(StatusCode::OK, doc),
+                None => ApiError::no_route().into_response(),
+            }
+        }
+        ApiPath::Object(_) | ApiPath::Unknown => ApiError::no_route().into_response(),
+    }
+}
