@@ -31,41 +31,6 @@ impl ClusterState {
         self.gc_running = false;
     }
 
-    /// Whether `object` names owners and none of them exists (with that uid). An owner of a kind
-    /// this server does not serve counts as present: the real collector cannot resolve it either
-    /// and leaves the dependent alone.
-    pub(crate) fn owners_all_gone(&self, object: &Value) -> bool {
-        let Some(refs) = object["metadata"]["ownerReferences"].as_array().filter(|r| !r.is_empty()) else {
-            return false;
-        };
-        let namespace = object["metadata"]["namespace"].as_str().unwrap_or_default();
-        !refs.iter().any(|owner| self.owner_present(owner, namespace))
-    }
-
-    fn owner_present(&self, owner: &Value, dependent_namespace: &str) -> bool {
-        let api_version = owner["apiVersion"].as_str().unwrap_or_default();
-        let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
-        let kind = owner["kind"].as_str().unwrap_or_default();
-        let Some(desc) =
-            self.registry.all().find(|d| d.group == group && d.version == version && d.kind == kind).cloned()
-        else {
-            return true;
-        };
-        let namespace = if desc.namespaced { dependent_namespace } else { "" };
-        let name = owner["name"].as_str().unwrap_or_default();
-        self.store
-            .get(&desc.storage_key(), namespace, name)
-            .is_some_and(|found| found["metadata"]["uid"] == owner["uid"])
-    }
-
-    /// Deletes a dependent created after its owners were gone.
-    pub(crate) fn collect_dangling(&mut self, desc: &ResourceDesc, namespace: Option<&str>, name: &str) {
-        tracing::debug!(kind = %desc.kind, name, "garbage-collecting a dependent whose owners are gone");
-        if let Err(err) = self.delete_one(desc, namespace, name, Propagation::Background, &Value::Null) {
-            tracing::debug!(%err, "dangling dependent already gone");
-        }
-    }
-
     /// Delete everything in namespace `ns` (it is being deleted).
     pub(crate) fn delete_namespace_contents(&mut self, ns: &str) {
         for (desc, object) in self.all_objects() {

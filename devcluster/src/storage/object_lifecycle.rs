@@ -87,11 +87,6 @@ impl ClusterState {
         }
         let stored = self.store.put(&desc.storage_key(), object, Change::Added);
         self.after_write(desc, &stored);
-        if self.owners_all_gone(&stored) {
-            // The garbage collector deletes a dependent whose owners are gone however it came to
-            // be: a controller acting on a stale cache can create one after its owner's deletion.
-            self.collect_dangling(desc, namespace.as_deref(), &name);
-        }
         Ok(present(desc, stored))
     }
 
