@@ -123,3 +123,30 @@ async fn orphan_deletion_keeps_dependents() {
     let child = api.get("child").await.expect("child kept");
     assert!(child.metadata.owner_references.unwrap_or_default().is_empty());
 }
+
+#[tokio::test]
+async fn dependents_written_after_their_owner_went_are_collected() {
+    let cluster = DevCluster::start().await.expect("devcluster starts");
+    let api: Api<ConfigMap> = Api::namespaced(cluster.client(), "default");
+    let parent = create(&api, "parent", json!({})).await;
+    api.delete("parent", &DeleteParams::default()).await.expect("parent deleted");
+
+    // A controller reconciling from a stale cache writes a child owned by the deleted parent:
+    // the garbage collector deletes it, as it deletes dependents whose owners are all absent.
+    create(&api, "late-child", json!({"ownerReferences": owner(&parent)})).await;
+    gone(&api, "late-child").await;
+
+    // An owner of the same name but another uid (the parent re-created) is not the owner named.
+    let again = create(&api, "parent", json!({})).await;
+    assert_ne!(again.metadata.uid, parent.metadata.uid);
+    create(&api, "stale-child", json!({"ownerReferences": owner(&parent)})).await;
+    gone(&api, "stale-child").await;
+
+    // Control: a child of the live owner stays.
+    create(&api, "child", json!({"ownerReferences": owner(&again)})).await;
+    let child = api.get("child").await.expect("a child of a live owner stays");
+    assert_eq!(
+        child.metadata.owner_references.unwrap_or_default()[0].uid,
+        again.metadata.uid.unwrap_or_default()
+    );
+}

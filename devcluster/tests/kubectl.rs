@@ -11,9 +11,19 @@ use common::{Kubectl, eventually};
 async fn kubectl_manages_agentry_resources() {
     let cluster = DevCluster::start().await.expect("devcluster starts");
     let kubectl = Kubectl::new(cluster.kubeconfig_path());
+    crds_are_established(&kubectl).await;
+    client_side_apply_creates_then_is_unchanged(&kubectl).await;
+    get_prints_tables_short_names_and_categories(&kubectl).await;
+    explain_and_describe_read_schema_and_object(&kubectl).await;
+    invalid_and_unknown_fields_are_refused(&kubectl).await;
+    server_side_apply_records_the_manager(&kubectl).await;
+    deletes_wait_and_namespaces_empty(&kubectl).await;
+    cluster.shutdown().await;
+}
 
-    // CRDs are served once established: `kubectl wait` reads the Established condition, which
-    // the apiextensions controller sets after accepting the names.
+/// CRDs are served once established: `kubectl wait` reads the Established condition, which
+/// the apiextensions controller sets after accepting the names.
+async fn crds_are_established(kubectl: &Kubectl) {
     let out = kubectl.ok(&["apply", "-k", "config/crd"]).await;
     assert!(
         out.contains("customresourcedefinition.apiextensions.k8s.io/agents.agentry.dev created"),
@@ -22,17 +32,21 @@ async fn kubectl_manages_agentry_resources() {
     kubectl.ok(&["wait", "--for", "condition=Established", "--timeout=30s", "crd/agents.agentry.dev"]).await;
     let out = kubectl.ok(&["get", "crd"]).await;
     assert!(out.contains("agents.agentry.dev") && out.contains("sessions.agentry.dev"), "{out}");
+}
 
-    // Client-side apply creates (POST) what is absent, and re-applying an unchanged manifest is
-    // reported "unchanged" (kubectl computes an empty patch from the last-applied annotation).
+/// Client-side apply creates (POST) what is absent, and re-applying an unchanged manifest is
+/// reported "unchanged" (kubectl computes an empty patch from the last-applied annotation).
+async fn client_side_apply_creates_then_is_unchanged(kubectl: &Kubectl) {
     let out = kubectl.ok(&["apply", "-k", "config/samples"]).await;
     assert!(out.contains("agent.agentry.dev/fleet-manager created"), "{out}");
     assert!(out.contains("namespace/fleet created"), "{out}");
     let out = kubectl.ok(&["apply", "-k", "config/samples"]).await;
     assert!(out.contains("agent.agentry.dev/fleet-manager unchanged"), "{out}");
+}
 
-    // `kubectl get` asks for a Table: the Name column, then the CRD's additionalPrinterColumns
-    // (priority 0 only; `-o wide` adds the others).
+/// `kubectl get` asks for a Table: the Name column, then the CRD's additionalPrinterColumns
+/// (priority 0 only; `-o wide` adds the others).
+async fn get_prints_tables_short_names_and_categories(kubectl: &Kubectl) {
     let out = kubectl.ok(&["get", "agents", "-n", "fleet"]).await;
     let header = out.lines().next().unwrap_or_default();
     for column in ["NAME", "PHASE", "MODEL", "REPLICAS", "READY", "AGE"] {
@@ -57,16 +71,20 @@ async fn kubectl_manages_agentry_resources() {
     ] {
         assert!(out.contains(kind), "`get agentry` lacks {kind}: {out}");
     }
+}
 
-    // `kubectl explain` reads the kind's schema from the OpenAPI v3 document of its group version.
+/// `kubectl explain` reads the kind's schema from the OpenAPI v3 document of its group version.
+async fn explain_and_describe_read_schema_and_object(kubectl: &Kubectl) {
     let out = kubectl.ok(&["explain", "agent.spec"]).await;
     assert!(out.contains("KIND:       Agent") && out.contains("modelRef"), "{out}");
 
     // `kubectl describe` reads the object (and its events).
     let out = kubectl.ok(&["describe", "agent", "fleet-manager", "-n", "fleet"]).await;
     assert!(out.contains("Name:         fleet-manager") && out.contains("Model Ref"), "{out}");
+}
 
-    // An invalid object is refused by the server with 422 Invalid naming the field.
+/// An invalid object is refused by the server with 422 Invalid naming the field.
+async fn invalid_and_unknown_fields_are_refused(kubectl: &Kubectl) {
     let out = kubectl.run(&["apply", "-f", "crds/tests/invalid/agent-negative-replicas.yaml"]).await;
     assert!(!out.success, "invalid manifest accepted: {}", out.stdout);
     // Worded as kubectl 1.32 printed a real kube-apiserver's refusal of this file.
@@ -93,8 +111,10 @@ async fn kubectl_manages_agentry_resources() {
         out.stdout,
         out.stderr
     );
+}
 
-    // Server-side apply of the same manifests: `serverside-applied`, managed by the "kubectl" manager.
+/// Server-side apply of the same manifests: `serverside-applied`, managed by the "kubectl" manager.
+async fn server_side_apply_records_the_manager(kubectl: &Kubectl) {
     let out = kubectl.ok(&["apply", "--server-side", "-k", "config/samples"]).await;
     assert!(out.contains("agent.agentry.dev/fleet-manager serverside-applied"), "{out}");
     let out = kubectl
@@ -110,8 +130,10 @@ async fn kubectl_manages_agentry_resources() {
         ])
         .await;
     assert!(out.contains("kubectl"), "{out}");
+}
 
-    // Delete: kubectl deletes, then waits (watching by metadata.name) until the object is gone.
+/// Delete: kubectl deletes, then waits (watching by metadata.name) until the object is gone.
+async fn deletes_wait_and_namespaces_empty(kubectl: &Kubectl) {
     let out = kubectl.ok(&["delete", "agent", "sales-agent", "-n", "fleet"]).await;
     assert!(out.contains("agent.agentry.dev \"sales-agent\" deleted"), "{out}");
     let out = kubectl.run(&["get", "agent", "sales-agent", "-n", "fleet"]).await;
@@ -126,5 +148,4 @@ async fn kubectl_manages_agentry_resources() {
     .await;
     let out = kubectl.run(&["get", "namespace", "fleet"]).await;
     assert!(!out.success, "namespace still there: {}", out.stdout);
-    cluster.shutdown().await;
 }

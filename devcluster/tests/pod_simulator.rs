@@ -77,6 +77,25 @@ async fn simulator_runs_restarts_scales_and_stops_runner_pods() {
     };
     let cluster = DevCluster::start_with(options).await.expect("devcluster starts");
     let client = cluster.client();
+    create_secret_and_settings(&client).await;
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), "default");
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    deployments.create(&PostParams::default(), &deployment(3)).await.expect("deployment");
+
+    let listed = three_ready_pods(&deployments, &pods).await;
+    let pod_name = listed[0].metadata.name.clone().unwrap_or_default();
+    let pid = container_sees_its_config(&pods, &pod_name).await;
+    kubectl_sees_the_pods(&cluster, &pod_name).await;
+    log_follows(&pods, &pod_name).await;
+    killed_process_restarts(&pods, &pod_name, pid).await;
+    let pids = scale_down_to_one(&deployments, &pods, &listed).await;
+    template_change_rolls_the_pod(&deployments, &pods).await;
+    deleting_stops_everything(&deployments, &pods, &pids).await;
+    cluster.shutdown().await;
+}
+
+/// The Secret and ConfigMap the Deployment's container reads.
+async fn create_secret_and_settings(client: &kube::Client) {
     let secret: Secret =
         serde_json::from_value(json!({"metadata": {"name": "creds"}, "stringData": {"api-key": "sk-test"}}))
             .expect("secret");
@@ -89,11 +108,11 @@ async fn simulator_runs_restarts_scales_and_stops_runner_pods() {
         .create(&PostParams::default(), &settings)
         .await
         .expect("cm");
-    let deployments: Api<Deployment> = Api::namespaced(client.clone(), "default");
-    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
-    deployments.create(&PostParams::default(), &deployment(3)).await.expect("deployment");
+}
 
-    // Three processes; the Deployment reports them ready and available, Available=True.
+/// Three processes; the Deployment reports them ready and available, Available=True; the pods
+/// are owned by it, running and ready.
+async fn three_ready_pods(deployments: &Api<Deployment>, pods: &Api<Pod>) -> Vec<Pod> {
     eventually("3 ready replicas", DEADLINE, || async {
         let status = deployments.get("agent").await.ok()?.status?;
         let available = status
@@ -119,10 +138,13 @@ async fn simulator_runs_restarts_scales_and_stops_runner_pods() {
             status.conditions.unwrap_or_default().iter().any(|c| c.type_ == "Ready" && c.status == "True")
         );
     }
+    listed.items
+}
 
-    // The container's env and args as the kubelet resolves them; mount paths prefixed by the pod root.
-    let pod_name = listed.items[0].metadata.name.clone().unwrap_or_default();
-    let (pid, env, args) = eventually("the runner's log", DEADLINE, || runner_facts(&pods, &pod_name)).await;
+/// The container's env and args as the kubelet resolves them; mount paths prefixed by the pod
+/// root. Returns the process id.
+async fn container_sees_its_config(pods: &Api<Pod>, pod_name: &str) -> i32 {
+    let (pid, env, args) = eventually("the runner's log", DEADLINE, || runner_facts(pods, pod_name)).await;
     assert_eq!(env["LITERAL"], "plain");
     assert_eq!(env["API_KEY"], "sk-test");
     assert_eq!(env["MODE"], "fast");
@@ -135,10 +157,13 @@ async fn simulator_runs_restarts_scales_and_stops_runner_pods() {
     assert!(config_path.ends_with("/etc/agentry/config.json") && config_path != "/etc/agentry/config.json");
     assert_eq!(std::fs::read_to_string(config_path).expect("mounted file"), "{\"agent\": \"a\"}");
     assert!(args.contains(&format!("--name={pod_name}")) && args.contains(config_path.as_str()), "{args}");
+    pid
+}
 
-    // kubectl logs and kubectl get pods work on the simulated pods.
+/// kubectl logs and kubectl get pods work on the simulated pods.
+async fn kubectl_sees_the_pods(cluster: &DevCluster, pod_name: &str) {
     let kubectl = Kubectl::new(cluster.kubeconfig_path());
-    let logs = kubectl.ok(&["logs", &pod_name]).await;
+    let logs = kubectl.ok(&["logs", pod_name]).await;
     assert!(logs.contains("fake-runner starting"), "{logs}");
     let table = kubectl.ok(&["get", "pods"]).await;
     assert!(
@@ -149,26 +174,35 @@ async fn simulator_runs_restarts_scales_and_stops_runner_pods() {
             == 3,
         "{table}"
     );
+}
 
-    // `follow=true` streams the log (kubectl logs -f).
+/// `follow=true` streams the log (kubectl logs -f).
+async fn log_follows(pods: &Api<Pod>, pod_name: &str) {
     let params = LogParams { follow: true, ..LogParams::default() };
-    let mut lines = pods.log_stream(&pod_name, &params).await.expect("log stream").lines();
+    let mut lines = pods.log_stream(pod_name, &params).await.expect("log stream").lines();
     let first = tokio::time::timeout(DEADLINE, lines.next()).await.expect("a line in time");
     assert!(first.and_then(Result::ok).is_some_and(|l| l.contains("fake-runner starting")));
-    drop(lines);
+}
 
-    // A killed process is restarted: restartCount goes up, the pod becomes ready again.
+/// A killed process is restarted: restartCount goes up, the pod becomes ready again.
+async fn killed_process_restarts(pods: &Api<Pod>, pod_name: &str, pid: i32) {
     // SAFETY: kill(2) on the fake runner we started.
     unsafe { libc::kill(pid, libc::SIGKILL) };
     eventually("the restart", DEADLINE, || async {
-        let pod = pods.get(&pod_name).await.ok()?;
+        let pod = pods.get(pod_name).await.ok()?;
         let statuses = pod.status?.container_statuses?;
         (statuses[0].restart_count >= 1 && statuses[0].ready).then_some(())
     })
     .await;
+}
 
-    // Scale down: two pods and their processes go.
-    let pids: Vec<(String, i32)> = futures::future::join_all(listed.items.iter().map(|p| {
+/// Scale down: two pods and their processes go. Returns every pod's current process id.
+async fn scale_down_to_one(
+    deployments: &Api<Deployment>,
+    pods: &Api<Pod>,
+    listed: &[Pod],
+) -> Vec<(String, i32)> {
+    let pids: Vec<(String, i32)> = futures::future::join_all(listed.iter().map(|p| {
         let name = p.metadata.name.clone().unwrap_or_default();
         let pods = pods.clone();
         async move { (name.clone(), eventually("log", DEADLINE, || runner_facts(&pods, &name)).await.0) }
@@ -185,8 +219,11 @@ async fn simulator_runs_restarts_scales_and_stops_runner_pods() {
             .then_some(())
     })
     .await;
+    pids
+}
 
-    // A template change (e.g. a new config hash) rolls the pod.
+/// A template change (e.g. a new config hash) rolls the pod.
+async fn template_change_rolls_the_pod(deployments: &Api<Deployment>, pods: &Api<Pod>) {
     let survivor = pods.list(&ListParams::default()).await.expect("pods").items[0]
         .metadata
         .name
@@ -205,19 +242,20 @@ async fn simulator_runs_restarts_scales_and_stops_runner_pods() {
         .then_some(())
     })
     .await;
+}
 
-    // Deleting the Deployment stops every process and its pods are collected.
+/// Deleting the Deployment stops every process and its pods are collected.
+async fn deleting_stops_everything(deployments: &Api<Deployment>, pods: &Api<Pod>, pids: &[(String, i32)]) {
     let last = pods.list(&ListParams::default()).await.expect("pods").items[0]
         .metadata
         .name
         .clone()
         .unwrap_or_default();
-    let (last_pid, _, _) = eventually("log", DEADLINE, || runner_facts(&pods, &last)).await;
+    let (last_pid, _, _) = eventually("log", DEADLINE, || runner_facts(pods, &last)).await;
     deployments.delete("agent", &DeleteParams::default()).await.expect("deleted");
     eventually("everything stopped", DEADLINE, || async {
         let items = pods.list(&ListParams::default()).await.ok()?.items;
         (items.is_empty() && !alive(last_pid) && pids.iter().all(|(_, p)| !alive(*p))).then_some(())
     })
     .await;
-    cluster.shutdown().await;
 }

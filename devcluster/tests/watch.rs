@@ -3,6 +3,7 @@
 
 mod common;
 
+use std::future::Future;
 use std::time::Duration;
 
 use agentry_devcluster::{DevCluster, DevClusterOptions};
@@ -12,6 +13,18 @@ use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams, WatchEvent, W
 use kube::runtime::watcher;
 use serde_json::json;
 
+/// How long one event may take to arrive.
+const EVENT_DEADLINE: Duration = Duration::from_secs(10);
+/// How long a loop waiting for some event may take overall, however many others come first.
+const LOOP_DEADLINE: Duration = Duration::from_secs(30);
+
+/// `waiting` to finish within `LOOP_DEADLINE`, else fail naming `what`.
+async fn within_loop_deadline<T>(what: &str, waiting: impl Future<Output = T>) -> T {
+    tokio::time::timeout(LOOP_DEADLINE, waiting)
+        .await
+        .unwrap_or_else(|_| panic!("{what} not seen within {LOOP_DEADLINE:?}"))
+}
+
 fn cm(name: &str, labels: serde_json::Value) -> ConfigMap {
     serde_json::from_value(json!({"metadata": {"name": name, "labels": labels}})).expect("cm")
 }
@@ -19,19 +32,11 @@ fn cm(name: &str, labels: serde_json::Value) -> ConfigMap {
 async fn next<S: futures::Stream<Item = Result<WatchEvent<ConfigMap>, kube::Error>> + Unpin>(
     stream: &mut S,
 ) -> WatchEvent<ConfigMap> {
-    tokio::time::timeout(Duration::from_secs(10), stream.next())
+    tokio::time::timeout(EVENT_DEADLINE, stream.next())
         .await
         .expect("an event within the deadline")
         .expect("stream open")
         .expect("event decodes")
-}
-
-/// The longest a test waits for an event it is looking for among others.
-const OVERALL: Duration = Duration::from_secs(30);
-
-/// Runs `search`, failing the test if it has not finished within `limit`.
-async fn within<T>(limit: Duration, what: &str, search: impl std::future::Future<Output = T>) -> T {
-    tokio::time::timeout(limit, search).await.unwrap_or_else(|_| panic!("no {what} within {limit:?}"))
 }
 
 fn describe(event: &WatchEvent<ConfigMap>) -> String {
@@ -79,8 +84,7 @@ async fn watch_streams_changes_from_a_resource_version() {
 
     // allowWatchBookmarks: BOOKMARK events carry a resourceVersion to resume from.
     let mut bookmarked = api.watch(&WatchParams::default(), &rv).await.expect("watch").boxed();
-    // Each event has its own deadline; the whole search has one too, however many other events come.
-    let bookmark = within(OVERALL, "a BOOKMARK", async {
+    let bookmark = within_loop_deadline("a BOOKMARK", async {
         loop {
             if let WatchEvent::Bookmark(b) = next(&mut bookmarked).await {
                 break b;
@@ -142,7 +146,7 @@ async fn watcher_relists_after_410_gone() {
     api.create(&PostParams::default(), &cm("before", json!({}))).await.expect("created");
     let mut events = watcher(api.clone(), watcher::Config::default()).boxed();
     let mut next_event = async || {
-        tokio::time::timeout(Duration::from_secs(10), events.next())
+        tokio::time::timeout(EVENT_DEADLINE, events.next())
             .await
             .expect("event in time")
             .expect("stream open")
@@ -164,14 +168,14 @@ async fn watcher_relists_after_410_gone() {
     // error and relists, seeing what changed meanwhile.
     cluster.expire_watches();
     api.create(&PostParams::default(), &cm("after", json!({}))).await.expect("created");
-    let mut saw_gone = false;
-    let mut relisted = Vec::new();
-    within(OVERALL, "the relist after 410 Gone", async {
+    let (saw_gone, relisted) = within_loop_deadline("the relist after 410 Gone", async {
+        let mut saw_gone = false;
+        let mut relisted = Vec::new();
         loop {
             match next_event().await {
                 Err(watcher::Error::WatchError(e)) if e.code == 410 => saw_gone = true,
                 Ok(watcher::Event::InitApply(o)) => relisted.extend(o.metadata.name),
-                Ok(watcher::Event::InitDone) => break,
+                Ok(watcher::Event::InitDone) => break (saw_gone, relisted),
                 Ok(watcher::Event::Apply(o)) => panic!("{:?} before relisting", o.metadata.name),
                 _ => {}
             }
@@ -182,7 +186,7 @@ async fn watcher_relists_after_410_gone() {
     assert_eq!(relisted, ["after", "before", "during"]);
     // And it keeps watching.
     api.create(&PostParams::default(), &cm("later", json!({}))).await.expect("created");
-    within(OVERALL, "the change after the relist", async {
+    within_loop_deadline("the change after the relist", async {
         loop {
             if let Ok(watcher::Event::Apply(o)) = next_event().await {
                 assert_eq!(o.metadata.name.as_deref(), Some("later"));

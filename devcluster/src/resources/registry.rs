@@ -35,6 +35,11 @@ impl Registry {
         self.resources.get(&(group.to_owned(), version.to_owned(), plural.to_owned())).cloned()
     }
 
+    /// The resource serving `apiVersion`/`kind`, for objects that name others (owner references).
+    pub(crate) fn by_kind(&self, api_version: &str, kind: &str) -> Option<Arc<ResourceDesc>> {
+        self.resources.values().find(|d| d.api_version() == api_version && d.kind == kind).cloned()
+    }
+
     /// The preferred (first served) version of a stored resource, for internal reads.
     pub(crate) fn by_storage(&self, key: &StorageKey) -> Option<Arc<ResourceDesc>> {
         self.resources.values().find(|d| d.storage_key() == *key && !d.is_events_view()).cloned()

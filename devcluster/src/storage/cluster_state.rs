@@ -54,6 +54,26 @@ impl ClusterState {
         self.store.list(&desc.storage_key(), ns).map(|o| present(desc, o.clone())).collect()
     }
 
+    /// Whether every owner `object` names is gone (none exists with the referenced uid), so the
+    /// garbage collector deletes it, as kube-controller-manager's does with dependents of
+    /// absent owners: an object written with owner references that are all dangling (e.g. by a
+    /// controller reconciling from a stale cache just after the owner went) does not stay.
+    /// Owners of kinds not served are taken as present.
+    pub(crate) fn owners_all_gone(&self, object: &Value) -> bool {
+        let Some(refs) = object["metadata"]["ownerReferences"].as_array().filter(|r| !r.is_empty()) else {
+            return false;
+        };
+        let namespace = object["metadata"]["namespace"].as_str().unwrap_or_default();
+        refs.iter().all(|r| {
+            let (api_version, kind) =
+                (r["apiVersion"].as_str().unwrap_or_default(), r["kind"].as_str().unwrap_or_default());
+            let Some(desc) = self.registry.by_kind(api_version, kind) else { return false };
+            let ns = if desc.namespaced { namespace } else { "" };
+            let owner = self.store.get(&desc.storage_key(), ns, r["name"].as_str().unwrap_or_default());
+            owner.is_none_or(|o| o["metadata"]["uid"] != r["uid"])
+        })
+    }
+
     /// Whether namespace `name` exists, and whether it is being deleted.
     pub(crate) fn namespace_status(&self, name: &str) -> Option<bool> {
         let key = crate::resources::StorageKey { group: String::new(), plural: "namespaces".into() };

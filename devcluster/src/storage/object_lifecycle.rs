@@ -87,6 +87,9 @@ impl ClusterState {
         }
         let stored = self.store.put(&desc.storage_key(), object, Change::Added);
         self.after_write(desc, &stored);
+        if self.owners_all_gone(&stored) {
+            self.collect_garbage();
+        }
         Ok(present(desc, stored))
     }
 
@@ -157,7 +160,7 @@ impl ClusterState {
         }
         let stored = self.store.put(&desc.storage_key(), new, Change::Modified);
         self.after_write(desc, &stored);
-        if !stored["metadata"]["deletionTimestamp"].is_null() {
+        if !stored["metadata"]["deletionTimestamp"].is_null() || self.owners_all_gone(&stored) {
             self.collect_garbage();
         }
         present(desc, stored)

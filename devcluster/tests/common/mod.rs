@@ -3,21 +3,18 @@
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-/// Poll `check` until it returns `Some`, or panic with `what` after `timeout`.
-pub(crate) async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
+/// Poll `check` (with the shared polling helper) until it returns `Some`, or panic naming `what`
+/// after `timeout`.
+pub(crate) async fn eventually<T, F, Fut>(what: &str, timeout: Duration, check: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Option<T>>,
 {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
+    match agentry_tests::polling::poll_until(timeout, check).await {
+        Ok(value) => value,
+        Err(timed_out) => panic!("waiting for {what}: {timed_out}"),
     }
 }
 
