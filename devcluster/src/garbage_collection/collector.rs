@@ -70,7 +70,11 @@ impl ClusterState {
             all.iter().filter_map(|(_, o)| Some((o["metadata"]["uid"].as_str()?, o))).collect();
         let mut changed = false;
         for (desc, object) in all {
-            let Some(refs) = object["metadata"]["ownerReferences"].as_array() else { continue };
+            // `ownerReferences: []` names no owner: the object is nobody's dependent.
+            let Some(refs) = object["metadata"]["ownerReferences"].as_array().filter(|r| !r.is_empty())
+            else {
+                continue;
+            };
             let (ns, name) = crate::storage::store::object_key(object);
             let ns = (!ns.is_empty()).then_some(ns.as_str());
             let owners: Vec<Option<&&Value>> =
