@@ -36,7 +36,8 @@ pub(crate) fn decode(text: &str) -> Option<Vec<u8>> {
         bits += 6;
         if bits >= 8 {
             bits -= 8;
-            out.push((buffer >> bits) as u8);
+            // Under 256: `buffer` only ever holds the bits not pushed yet.
+            out.push((buffer >> bits).to_le_bytes()[0]);
             buffer &= (1 << bits) - 1;
         }
     }
