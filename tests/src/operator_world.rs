@@ -101,6 +101,12 @@ impl World {
         World { cluster, client, ns, model, nats, binaries, operators: Mutex::new(Vec::new()) }
     }
 
+    /// Stops the simulated pods gracefully and then the devcluster (dropping the world kills
+    /// them instead).
+    pub async fn shutdown(self) {
+        self.cluster.shutdown().await;
+    }
+
     /// The devcluster.
     pub fn cluster(&self) -> &DevCluster {
         &self.cluster
