@@ -5,7 +5,6 @@
 //!
 //! Start one with [`DevCluster::start`]; point kubectl at [`DevCluster::kubeconfig_path`].
 
-
 mod admission;
 mod api_error;
 mod api_server;

@@ -1,7 +1,12 @@
-//! End-to-end tests across crates (DESIGN.md §7), and the fixtures the crates' own tests share.
+//! End-to-end tests across crates (DESIGN.md §7), and the fixtures the crates' own tests and
+//! benchmarks share.
 
 pub mod binaries;
+pub mod metrics_text;
 pub mod nats_fixture;
+pub mod operator_process;
+pub mod operator_world;
 pub mod polling;
+pub mod runner_fixture;
 pub mod runner_process;
 pub mod scripted_model;

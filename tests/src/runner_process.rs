@@ -119,7 +119,7 @@ impl Drop for RunnerProcess {
 }
 
 /// A plain-HTTP client; reqwest needs a rustls crypto provider installed even so.
-fn http_client() -> reqwest::Client {
+pub(crate) fn http_client() -> reqwest::Client {
     let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::new()
 }

@@ -1,177 +1,23 @@
-//! Starting runners against real NATS and a scripted model, and asking them questions.
+//! Starting runners against real NATS and a scripted model, and asking them questions: the
+//! shared runner fixture of `agentry-tests` (whose `OneAgent` sets up the common one-runner
+//! case in one call), with the runner binary cargo built for these tests.
 
 use std::path::Path;
-use std::time::Duration;
 
-use agentry_protocol::runner_config::{
-    AgentRole, BuiltinTool, HttpConfig, Limits, ModelEndpoint, NatsConfig, Pricing, Provider, Resilience,
-    RunnerConfig, ToolDefinition, ToolImplementation,
+use agentry_protocol::RunnerConfig;
+pub(crate) use agentry_tests::metrics_text::metric_value;
+use agentry_tests::runner_fixture;
+pub(crate) use agentry_tests::runner_fixture::{
+    MODEL_KEY, MODEL_KEY_ENV, ask, ask_agent, calculator, config, model, send, send_raw,
 };
-use agentry_protocol::subjects::{self, SubjectToken};
-use agentry_protocol::{AgentReply, AgentRequest, RUNNER_CONFIG_VERSION, headers};
-use agentry_tests::nats_fixture;
 use agentry_tests::runner_process::RunnerProcess;
-
-/// The API key every scripted model endpoint is configured with; it must never be logged.
-pub(crate) const MODEL_KEY: &str = "sk-test-4f1b2c3d9e8a7b6c";
-/// The environment variable carrying it.
-pub(crate) const MODEL_KEY_ENV: &str = "AGENTRY_MODEL_KEY";
 
 /// The runner binary built by cargo for these tests.
 pub(crate) fn runner_binary() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_agentry-runner"))
 }
 
-/// An OpenAI-compatible endpoint at `base_url`, priced at 1 USD / 2 USD per million tokens.
-pub(crate) fn model(name: &str, base_url: &str) -> ModelEndpoint {
-    ModelEndpoint {
-        name: name.to_string(),
-        provider: Provider::OpenaiCompatible,
-        model: format!("{name}-model"),
-        base_url: Some(base_url.to_string()),
-        api_key_env: Some(MODEL_KEY_ENV.to_string()),
-        temperature: Some(0.1),
-        top_p: None,
-        max_tokens: Some(256),
-        presence_penalty: None,
-        frequency_penalty: None,
-        pricing: Pricing { input_per_million_tokens: 1.0, output_per_million_tokens: 2.0 },
-        timeout_seconds: 5,
-    }
-}
-
-/// The builtin calculator tool.
-pub(crate) fn calculator() -> ToolDefinition {
-    ToolDefinition {
-        name: "calculator".into(),
-        description: "Evaluate arithmetic.".into(),
-        input_schema: serde_json::json!({
-            "type": "object",
-            "properties": {"expression": {"type": "string"}},
-            "required": ["expression"],
-            "additionalProperties": false
-        }),
-        implementation: ToolImplementation::Builtin { name: BuiltinTool::Calculator },
-        rate_limit_per_minute: None,
-        timeout_seconds: 5,
-    }
-}
-
-/// A tool asking agent `peer`.
-pub(crate) fn ask(peer: &str) -> ToolDefinition {
-    ToolDefinition {
-        name: format!("ask-{peer}"),
-        description: format!("Ask {peer} a question."),
-        input_schema: serde_json::json!({
-            "type": "object",
-            "properties": {"question": {"type": "string"}},
-            "required": ["question"]
-        }),
-        implementation: ToolImplementation::Agent { agent: peer.to_string() },
-        rate_limit_per_minute: None,
-        timeout_seconds: 10,
-    }
-}
-
-/// A runner config for `agent` in `namespace` with the given model chain and tools.
-pub(crate) fn config(
-    namespace: &str,
-    agent: &str,
-    models: Vec<ModelEndpoint>,
-    tools: Vec<ToolDefinition>,
-) -> RunnerConfig {
-    RunnerConfig {
-        version: RUNNER_CONFIG_VERSION,
-        namespace: namespace.to_string(),
-        agent: agent.to_string(),
-        role: AgentRole::Domain,
-        description: Some(format!("{agent} for tests")),
-        system_prompt: Some(format!("You are {agent}.")),
-        memory_blocks: Vec::new(),
-        models,
-        tools,
-        peers: Vec::new(),
-        limits: Limits { timeout_seconds: 20, ..Limits::default() },
-        resilience: Resilience {
-            max_retries: 2,
-            initial_backoff_ms: 10,
-            failure_threshold: 5,
-            reset_seconds: 60,
-        },
-        nats: NatsConfig { url: nats_fixture::nats_url() },
-        http: HttpConfig::default(),
-        shutdown_grace_seconds: 10,
-        event_buffer: 1000,
-    }
-}
-
 /// Starts the runner binary with `config`, waiting until it is ready.
 pub(crate) async fn start(config: &RunnerConfig) -> RunnerProcess {
-    RunnerProcess::start(runner_binary(), config, &[(MODEL_KEY_ENV, MODEL_KEY)])
-        .await
-        .unwrap_or_else(|err| panic!("runner {} did not start: {err}", config.agent))
-}
-
-/// Sends `request` to `agent`'s query subject and reads the reply.
-pub(crate) async fn send(
-    nats: &async_nats::Client,
-    namespace: &str,
-    agent: &str,
-    request: &AgentRequest,
-) -> AgentReply {
-    let raw = send_raw(
-        nats,
-        namespace,
-        agent,
-        serde_json::to_vec(request).expect("request serializes"),
-        &request.request_id,
-    )
-    .await;
-    serde_json::from_slice(&raw).unwrap_or_else(|err| panic!("reply is not an AgentReply: {err}"))
-}
-
-/// Sends raw bytes to `agent`'s query subject; returns the raw reply.
-pub(crate) async fn send_raw(
-    nats: &async_nats::Client,
-    namespace: &str,
-    agent: &str,
-    payload: Vec<u8>,
-    request_id: &str,
-) -> Vec<u8> {
-    let subject = subjects::query(
-        &SubjectToken::new(namespace).expect("namespace token"),
-        &SubjectToken::new(agent).expect("agent token"),
-    );
-    let mut header_map = async_nats::HeaderMap::new();
-    header_map.insert(headers::REQUEST_ID, request_id);
-    let message = nats
-        .send_request(
-            subject,
-            async_nats::Request::new()
-                .payload(payload.into())
-                .headers(header_map)
-                .timeout(Some(Duration::from_secs(30))),
-        )
-        .await
-        .unwrap_or_else(|err| panic!("no reply from {agent}: {err}"));
-    message.payload.to_vec()
-}
-
-/// Asks `agent` `input` with a fresh request id.
-pub(crate) async fn ask_agent(
-    nats: &async_nats::Client,
-    namespace: &str,
-    agent: &str,
-    input: &str,
-) -> AgentReply {
-    let request = AgentRequest::new(uuid::Uuid::new_v4().to_string(), input);
-    send(nats, namespace, agent, &request).await
-}
-
-/// The value of the first series of `name` whose labels include every `label="value"` pair given.
-pub(crate) fn metric_value(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
-    text.lines()
-        .filter(|line| line.starts_with(name) && line[name.len()..].starts_with(['{', ' ']))
-        .filter(|line| labels.iter().all(|(k, v)| line.contains(&format!("{k}=\"{v}\""))))
-        .find_map(|line| line.rsplit(' ').next()?.parse().ok())
+    runner_fixture::start(runner_binary(), config).await
 }

@@ -9,8 +9,8 @@ use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
 use kube::{Api, ResourceExt};
 
-use crate::harness::{CONVERGE, POLL, World, apply, condition};
 use crate::samples::ask;
+use agentry_tests::operator_world::{CONVERGE, World, apply, condition};
 
 fn merge(value: serde_json::Value) -> Patch<serde_json::Value> {
     Patch::Merge(value)
@@ -32,23 +32,30 @@ async fn pods(world: &World, agent: &str) -> Vec<String> {
     names
 }
 
-/// Polls `check` with the convergence deadline.
-async fn eventually<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + CONVERGE;
-    while !check().await {
-        assert!(tokio::time::Instant::now() < deadline, "never: {what}");
-        tokio::time::sleep(POLL).await;
+/// The kinds of `agent`'s children that exist now.
+async fn children(world: &World, agent: &str) -> Vec<&'static str> {
+    let (c, ns) = (&world.client, &world.ns);
+    let config_map = format!("{agent}-runner");
+    let mut found = Vec::new();
+    if Api::<Deployment>::namespaced(c.clone(), ns).get_opt(agent).await.ok().flatten().is_some() {
+        found.push("Deployment");
     }
+    if Api::<ConfigMap>::namespaced(c.clone(), ns).get_opt(&config_map).await.ok().flatten().is_some() {
+        found.push("ConfigMap");
+    }
+    if Api::<Service>::namespaced(c.clone(), ns).get_opt(agent).await.ok().flatten().is_some() {
+        found.push("Service");
+    }
+    if Api::<NetworkPolicy>::namespaced(c.clone(), ns).get_opt(agent).await.ok().flatten().is_some() {
+        found.push("NetworkPolicy");
+    }
+    found
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_system_prompt_or_secret_rolls_the_runners() {
     let world = World::start("roll").await;
-    let _operator = world.start_operator(None).await;
+    let _operator = world.start_operator().await;
     world.apply_samples().await;
     let agents: Api<Agent> = Api::namespaced(world.client.clone(), &world.ns);
     let before = world.wait_agent("finance-officer", AgentPhase::Ready).await;
@@ -71,20 +78,28 @@ async fn a_new_system_prompt_or_secret_rolls_the_runners() {
                 && s.and_then(|s| s.phase) == Some(AgentPhase::Ready)
         })
         .await;
-    eventually("the old runner is replaced", || async {
-        let now = pods(&world, "finance-officer").await;
-        now.len() == 1 && now != old_pods
-    })
-    .await;
+    world
+        .eventually("the old runner is replaced", || async {
+            let now = pods(&world, "finance-officer").await;
+            (now.len() == 1 && now != old_pods).then_some(())
+        })
+        .await;
     world.model.push(Step::Echo);
     let reply = ask(&world, &after, "Who are you?").await;
     assert_eq!(reply.error, None, "{reply:?}");
     let sent = world.model.requests().last().cloned().expect("the model was called");
     assert_eq!(sent["messages"][0]["content"], "You are the NEW finance officer.");
 
-    // A new API key in the Model's Secret rolls every Agent using that Model.
+    // A new API key in the Model's Secret rolls every Agent using that Model: its runners are
+    // replaced by pods of a new template, and those send the model the new key.
     let hash_of = |a: &Agent| a.status.as_ref().and_then(|s| s.config_hash.clone());
-    let sales_before = hash_of(&world.wait_agent("sales-agent", AgentPhase::Ready).await);
+    let sales = world.wait_agent("sales-agent", AgentPhase::Ready).await;
+    let before_rotation = "Which key do you use before the rotation?";
+    let reply = ask(&world, &sales, before_rotation).await;
+    assert_eq!(reply.error, None, "{reply:?}");
+    assert_eq!(authorization(&world, before_rotation).as_deref(), Some("Bearer sk-replace-me"));
+    let old_pods = pod_templates(&world, "sales-agent").await;
+    assert!(!old_pods.is_empty());
     let secrets: Api<Secret> = Api::namespaced(world.client.clone(), &world.ns);
     secrets
         .patch(
@@ -94,17 +109,76 @@ async fn a_new_system_prompt_or_secret_rolls_the_runners() {
         )
         .await
         .expect("secret patched");
-    world
+    let rotated = world
         .wait_agent_where("sales-agent", "a new config hash after the key rotation", |a| {
-            hash_of(a) != sales_before
+            hash_of(a).is_some() && hash_of(a) != hash_of(&sales)
         })
         .await;
+    world
+        .eventually_explained(CONVERGE, "only ready sales-agent pods of a new template", || async {
+            let now = pod_templates(&world, "sales-agent").await;
+            let rolled = !now.is_empty()
+                && now.iter().all(|pod| {
+                    pod.ready
+                        && !old_pods.iter().any(|old| old.name == pod.name || old.template == pod.template)
+                });
+            rolled.then_some(()).ok_or(format!("pods {now:?}; before the rotation {old_pods:?}"))
+        })
+        .await;
+    let after_rotation = "Which key do you use after the rotation?";
+    let reply = ask(&world, &rotated, after_rotation).await;
+    assert_eq!(reply.error, None, "{reply:?}");
+    assert_eq!(authorization(&world, after_rotation).as_deref(), Some("Bearer sk-rotated"));
+}
+
+/// One pod of an Agent, whatever its state.
+#[derive(Debug)]
+struct PodTemplate {
+    name: String,
+    /// Its `pod-template-hash` label: which revision of the Deployment's template it runs.
+    template: String,
+    /// Running and Ready, not being deleted.
+    ready: bool,
+}
+
+/// Every pod of `agent`, terminating ones included.
+async fn pod_templates(world: &World, agent: &str) -> Vec<PodTemplate> {
+    let api: Api<Pod> = Api::namespaced(world.client.clone(), &world.ns);
+    let list =
+        api.list(&ListParams::default().labels(&format!("agentry.dev/agent={agent}"))).await.expect("pods");
+    list.items
+        .iter()
+        .map(|p| PodTemplate {
+            name: p.name_any(),
+            template: p.labels().get("pod-template-hash").cloned().unwrap_or_default(),
+            ready: p.metadata.deletion_timestamp.is_none()
+                && p.status.as_ref().is_some_and(|s| {
+                    s.phase.as_deref() == Some("Running")
+                        && s.conditions.iter().flatten().any(|c| c.type_ == "Ready" && c.status == "True")
+                }),
+        })
+        .collect()
+}
+
+/// The `Authorization` header of the model request that carried the user message `input`.
+fn authorization(world: &World, input: &str) -> Option<String> {
+    let recorded = world.model.recorded();
+    let request = recorded
+        .iter()
+        .rev()
+        .find(|r| {
+            r.body["messages"]
+                .as_array()
+                .is_some_and(|m| m.iter().any(|m| m["role"] == "user" && m["content"] == input))
+        })
+        .unwrap_or_else(|| panic!("no model request carried {input:?}"));
+    request.header("authorization").map(str::to_string)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_missing_model_leaves_the_agent_pending_until_it_appears() {
     let world = World::start("missing").await;
-    let _operator = world.start_operator(None).await;
+    let _operator = world.start_operator().await;
     let agent = serde_json::json!({
         "apiVersion": "agentry.dev/v1alpha1", "kind": "Agent",
         "metadata": {"name": "lonely", "namespace": world.ns},
@@ -141,7 +215,7 @@ async fn a_missing_model_leaves_the_agent_pending_until_it_appears() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pausing_scales_to_zero_and_deleting_cleans_up() {
     let world = World::start("pause").await;
-    let _operator = world.start_operator(None).await;
+    let _operator = world.start_operator().await;
     world.apply_samples().await;
     let agents: Api<Agent> = Api::namespaced(world.client.clone(), &world.ns);
     world.wait_agent("sales-agent", AgentPhase::Ready).await;
@@ -156,7 +230,11 @@ async fn pausing_scales_to_zero_and_deleting_cleans_up() {
         deployments.get("sales-agent").await.expect("deployment").spec.and_then(|s| s.replicas),
         Some(0)
     );
-    eventually("no sales-agent runner left", || async { pods(&world, "sales-agent").await.is_empty() }).await;
+    world
+        .eventually("no sales-agent runner left", || async {
+            pods(&world, "sales-agent").await.is_empty().then_some(())
+        })
+        .await;
 
     agents
         .patch("sales-agent", &PatchParams::default(), &merge(serde_json::json!({"spec": {"paused": false}})))
@@ -184,52 +262,34 @@ async fn pausing_scales_to_zero_and_deleting_cleans_up() {
         .delete("sales-agent", &DeleteParams::default())
         .await
         .expect("networkpolicy deleted");
-    eventually("sales-agent's ConfigMap and NetworkPolicy are back", || async {
-        let ns = &world.ns;
-        let c = &world.client;
-        Api::<ConfigMap>::namespaced(c.clone(), ns)
-            .get_opt("sales-agent-runner")
-            .await
-            .ok()
-            .flatten()
-            .is_some()
-            && Api::<NetworkPolicy>::namespaced(c.clone(), ns)
-                .get_opt("sales-agent")
-                .await
-                .ok()
-                .flatten()
-                .is_some()
-    })
-    .await;
+    world
+        .eventually_explained(CONVERGE, "sales-agent's ConfigMap and NetworkPolicy are back", || async {
+            let left = children(&world, "sales-agent").await;
+            (left.contains(&"ConfigMap") && left.contains(&"NetworkPolicy"))
+                .then_some(())
+                .ok_or(format!("children {left:?}"))
+        })
+        .await;
 
     // Deleting an Agent garbage-collects its children.
     agents.delete("sales-agent", &DeleteParams::default()).await.expect("agent deleted");
-    eventually("sales-agent's children are gone", || async {
-        let ns = &world.ns;
-        let c = &world.client;
-        Api::<Deployment>::namespaced(c.clone(), ns).get_opt("sales-agent").await.ok().flatten().is_none()
-            && Api::<ConfigMap>::namespaced(c.clone(), ns)
-                .get_opt("sales-agent-runner")
-                .await
-                .ok()
-                .flatten()
-                .is_none()
-            && Api::<Service>::namespaced(c.clone(), ns).get_opt("sales-agent").await.ok().flatten().is_none()
-            && Api::<NetworkPolicy>::namespaced(c.clone(), ns)
-                .get_opt("sales-agent")
-                .await
-                .ok()
-                .flatten()
-                .is_none()
-    })
-    .await;
-    eventually("sales-agent's runners stop", || async { pods(&world, "sales-agent").await.is_empty() }).await;
+    world
+        .eventually_explained(CONVERGE, "sales-agent's children are gone", || async {
+            let left = children(&world, "sales-agent").await;
+            left.is_empty().then_some(()).ok_or(format!("children {left:?}"))
+        })
+        .await;
+    world
+        .eventually("sales-agent's runners stop", || async {
+            pods(&world, "sales-agent").await.is_empty().then_some(())
+        })
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_spec_the_api_server_refuses_fails_the_agent_with_its_message_until_fixed() {
     let world = World::start("refused").await;
-    let _operator = world.start_operator(None).await;
+    let _operator = world.start_operator().await;
     let model = serde_json::json!({
         "apiVersion": "agentry.dev/v1alpha1", "kind": "Model",
         "metadata": {"name": "local", "namespace": world.ns},

@@ -6,28 +6,11 @@ use k8s_openapi::api::events::v1::Event;
 use kube::Api;
 use kube::api::ListParams;
 
-use crate::harness::{CONVERGE, POLL, World, apply, database_url};
+use agentry_tests::operator_world::{CONVERGE, World, apply, database_url};
 
 async fn wait_store(world: &World, name: &str, want: &str) -> MemoryStore {
-    let api: Api<MemoryStore> = Api::namespaced(world.client.clone(), &world.ns);
-    let deadline = tokio::time::Instant::now() + CONVERGE;
-    loop {
-        let store = api.get(name).await.expect("store");
-        let reason = store
-            .status
-            .as_ref()
-            .and_then(|s| s.conditions.iter().find(|c| c.type_ == "Ready"))
-            .map(|c| c.reason.clone());
-        if reason.as_deref() == Some(want) {
-            return store;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "MemoryStore {name} never got reason {want}: {:#?}",
-            store.status
-        );
-        tokio::time::sleep(POLL).await;
-    }
+    world.wait_reason::<MemoryStore>(name, "Ready", want).await;
+    Api::<MemoryStore>::namespaced(world.client.clone(), &world.ns).get(name).await.expect("store")
 }
 
 fn store(world: &World, name: &str, secret: &str, schema: &str) -> serde_json::Value {
@@ -52,7 +35,7 @@ fn secret(world: &World, name: &str, uri: &str) -> serde_json::Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_memory_store_migrates_and_a_refused_login_never_shows_the_password() {
     let world = World::start("memory").await;
-    let _operator = world.start_operator(None).await;
+    let _operator = world.start_operator().await;
     let schema = format!("agentry_{}", world.ns.replace('-', "_"));
     apply(&world.client, &secret(&world, "good-db", &database_url())).await;
     apply(&world.client, &store(&world, "good", "good-db", &schema)).await;
@@ -80,18 +63,19 @@ async fn a_memory_store_migrates_and_a_refused_login_never_shows_the_password() 
     assert!(!status.contains(password), "the password leaked into status: {status}");
 
     let events: Api<Event> = Api::namespaced(world.client.clone(), &world.ns);
-    let deadline = tokio::time::Instant::now() + CONVERGE;
-    loop {
-        let list = events.list(&ListParams::default()).await.expect("events");
-        let texts: Vec<String> =
-            list.items.iter().map(|e| serde_json::to_string(e).unwrap_or_default()).collect();
-        assert!(texts.iter().all(|t| !t.contains(password)), "the password leaked into an event");
-        if texts.iter().any(|t| t.contains("AuthenticationFailed")) {
-            break;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "no AuthenticationFailed event: {texts:#?}");
-        tokio::time::sleep(POLL).await;
-    }
+    world
+        .eventually_explained(CONVERGE, "an AuthenticationFailed event", || async {
+            let list = events.list(&ListParams::default()).await.map_err(|e| e.to_string())?;
+            let texts: Vec<String> =
+                list.items.iter().map(|e| serde_json::to_string(e).unwrap_or_default()).collect();
+            assert!(texts.iter().all(|t| !t.contains(password)), "the password leaked into an event");
+            texts
+                .iter()
+                .any(|t| t.contains("AuthenticationFailed"))
+                .then_some(())
+                .ok_or(format!("{texts:#?}"))
+        })
+        .await;
     let drop = format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE");
     sqlx::query(sqlx::AssertSqlSafe(drop)).execute(&pool).await.expect("cleanup");
 }

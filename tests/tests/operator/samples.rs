@@ -8,37 +8,26 @@ use k8s_openapi::api::core::v1::{ConfigMap, Service};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::{Api, Resource, ResourceExt};
 
-use crate::harness::{CONVERGE, POLL, World};
+use agentry_tests::operator_world::{World, condition_of};
+use k8s_openapi::NamespaceResourceScope;
 
-/// Waits for the `Ready` condition of every object of a kind to be True.
-macro_rules! wait_ready {
-    ($world:expr, $kind:ty, $names:expr) => {{
-        let api: Api<$kind> = Api::namespaced($world.client.clone(), &$world.ns);
-        for name in $names {
-            let deadline = tokio::time::Instant::now() + CONVERGE;
-            loop {
-                let object = api.get(name).await.expect("object exists");
-                let ready = object
-                    .status
-                    .as_ref()
-                    .map(|s| s.conditions.iter().any(|c| c.type_ == "Ready" && c.is_true()))
-                    .unwrap_or(false);
-                if ready {
-                    break;
-                }
-                assert!(
-                    tokio::time::Instant::now() < deadline,
-                    "{} {name} not Ready: {:#?}",
-                    stringify!($kind),
-                    object.status
-                );
-                tokio::time::sleep(POLL).await;
-            }
-        }
-    }};
+/// Waits for the `Ready` condition of each named object of kind `K` to be True.
+async fn wait_ready<K>(world: &World, names: &[&str])
+where
+    K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + std::fmt::Debug
+        + serde::de::DeserializeOwned
+        + serde::Serialize,
+{
+    for name in names {
+        world
+            .wait_object::<K>(name, "Ready", |o| condition_of(o, "Ready").is_some_and(|c| c.is_true()))
+            .await;
+    }
 }
 
-pub async fn ask(world: &World, agent: &Agent, input: &str) -> agentry_protocol::AgentReply {
+pub(crate) async fn ask(world: &World, agent: &Agent, input: &str) -> agentry_protocol::AgentReply {
     let subject = agent.status.as_ref().and_then(|s| s.subject.clone()).expect("status.subject");
     let request = AgentRequest::new(uuid_like(), input);
     let reply = world
@@ -64,12 +53,12 @@ fn uuid_like() -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_samples_become_ready_and_answer_with_delegation() {
     let world = World::start("samples").await;
-    let _operator = world.start_operator(None).await;
+    let _operator = world.start_operator().await;
     world.apply_samples().await;
 
-    wait_ready!(world, Model, ["gpt-4o-mini", "llama-local"]);
-    wait_ready!(world, Tool, ["vehicle-telemetry", "ask-finance", "calculator"]);
-    wait_ready!(world, MemoryStore, ["fleet-memory"]);
+    wait_ready::<Model>(&world, &["gpt-4o-mini", "llama-local"]).await;
+    wait_ready::<Tool>(&world, &["vehicle-telemetry", "ask-finance", "calculator"]).await;
+    wait_ready::<MemoryStore>(&world, &["fleet-memory"]).await;
     let mut agents = Vec::new();
     for name in ["fleet-manager", "finance-officer", "sales-agent"] {
         let agent = world.wait_agent(name, AgentPhase::Ready).await;

@@ -6,7 +6,7 @@ use futures::StreamExt;
 use kube::Api;
 use kube::api::ListParams;
 
-use crate::harness::{CONVERGE, POLL, World, apply};
+use agentry_tests::operator_world::{CONVERGE, World, apply};
 
 /// Past the 1,024 objects a shared subscription buffers.
 const MODELS: usize = 1_200;
@@ -14,7 +14,7 @@ const MODELS: usize = 1_200;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn more_objects_than_the_watch_buffer_all_get_reconciled() {
     let world = World::start("buffer").await;
-    let _operator = world.start_operator(None).await;
+    let _operator = world.start_operator().await;
     futures::stream::iter(0..MODELS)
         .for_each_concurrent(16, |i| {
             let model = serde_json::json!({
@@ -27,22 +27,19 @@ async fn more_objects_than_the_watch_buffer_all_get_reconciled() {
         })
         .await;
     let api: Api<Model> = Api::namespaced(world.client.clone(), &world.ns);
-    let deadline = tokio::time::Instant::now() + CONVERGE * 2;
-    loop {
-        let list = api.list(&ListParams::default()).await.expect("list");
-        let ready = list
-            .items
-            .iter()
-            .filter(|m| {
-                m.status
-                    .as_ref()
-                    .is_some_and(|s| s.conditions.iter().any(|c| c.type_ == "Ready" && c.is_true()))
-            })
-            .count();
-        if ready == MODELS {
-            break;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "only {ready}/{MODELS} Models Ready");
-        tokio::time::sleep(POLL * 4).await;
-    }
+    world
+        .eventually_explained(CONVERGE * 2, &format!("all {MODELS} Models Ready"), || async {
+            let list = api.list(&ListParams::default()).await.map_err(|e| e.to_string())?;
+            let ready = list
+                .items
+                .iter()
+                .filter(|m| {
+                    m.status
+                        .as_ref()
+                        .is_some_and(|s| s.conditions.iter().any(|c| c.type_ == "Ready" && c.is_true()))
+                })
+                .count();
+            (ready == MODELS).then_some(()).ok_or(format!("{ready}/{MODELS} Ready"))
+        })
+        .await;
 }

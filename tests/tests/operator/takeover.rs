@@ -1,77 +1,99 @@
-//! Two operator replicas share a Lease: one reconciles, the other takes over when it dies; an
-//! operator restarted half-way converges without duplicates or orphans.
+//! Two operator processes share a Lease: one reconciles; when it is killed the other takes over,
+//! but only once the dead leader's Lease has expired. An operator killed half-way and started
+//! again converges without duplicates or orphans.
 
 use std::time::Duration;
 
 use agentry_crds::AgentPhase;
+use agentry_tests::operator_world::{World, apply, condition};
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
 use k8s_openapi::api::core::v1::{ConfigMap, Service};
+use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use kube::Api;
 use kube::api::ListParams;
 
-use crate::harness::{CONVERGE, POLL, World, apply};
+/// Seconds the Lease is valid without renewal: short, to keep the test short.
+const LEASE_SECONDS: u64 = 3;
+
+async fn lease(world: &World) -> LeaseSpec {
+    let leases: Api<Lease> = Api::namespaced(world.client.clone(), &world.ns);
+    leases.get("agentry-operator").await.expect("lease").spec.unwrap_or_default()
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn only_the_leader_reconciles_and_a_standby_takes_over() {
+async fn a_killed_leader_is_replaced_only_once_its_lease_expires() {
     let world = World::start("leader").await;
-    let first = world.start_operator(Some("replica-a")).await;
-    let deadline = tokio::time::Instant::now() + CONVERGE;
-    while !first.leading() {
-        assert!(tokio::time::Instant::now() < deadline, "replica-a never led");
-        tokio::time::sleep(POLL).await;
-    }
-    let second = world.start_operator(Some("replica-b")).await;
-    world.apply_samples().await;
+    let mut first = world.start_replica("replica-a", LEASE_SECONDS).await;
+    world.eventually("replica-a leads", || async { first.leading().await.then_some(()) }).await;
+    let second = world.start_replica("replica-b", LEASE_SECONDS).await;
+    world.apply_samples_without_memory().await;
     world.wait_agent("finance-officer", AgentPhase::Ready).await;
-    assert!(first.leading() && !second.leading(), "exactly one replica leads");
-    let leases: Api<Lease> = Api::namespaced(world.client.clone(), &world.ns);
-    let holder = leases.get("agentry-operator").await.expect("lease").spec.and_then(|s| s.holder_identity);
-    assert_eq!(holder.as_deref(), Some("replica-a"));
-    let reconciles = |p: &crate::harness::OperatorProcess| {
-        p.handles.metrics.reconciles.with_label_values(&["agent"]).get()
-    };
-    assert_eq!(reconciles(&second), 0, "the standby reconciled nothing");
+    assert!(first.leading().await, "replica-a still leads");
+    assert!(!second.leading().await, "replica-b stands by");
+    assert_eq!(lease(&world).await.holder_identity.as_deref(), Some("replica-a"));
+    assert!(first.reconciles("agent").await.expect("metrics") > 0.0);
+    assert_eq!(second.reconciles("agent").await.expect("metrics"), 0.0, "the standby reconciled nothing");
 
-    first.kill();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    while !second.leading() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "replica-b did not take over within the lease duration"
-        );
-        tokio::time::sleep(POLL).await;
-    }
+    // SIGKILL: the leader releases nothing, so the Lease says what it said at its last renewal.
+    first.kill().await.expect("replica-a killed");
+    let held = lease(&world).await;
+    assert_eq!(held.holder_identity.as_deref(), Some("replica-a"), "a killed leader releases nothing");
+    let renewed = held.renew_time.expect("renewTime").0;
+    let duration = held.lease_duration_seconds.expect("leaseDurationSeconds");
+    assert_eq!(i64::from(duration), i64::try_from(LEASE_SECONDS).expect("a short lease"));
+    let expiry = renewed + SignedDuration::from_secs(i64::from(duration));
+    let transitions = held.lease_transitions.unwrap_or(0);
+
+    // An Agent created while no replica leads waits for the standby to take over.
     let agent = serde_json::json!({
         "apiVersion": "agentry.dev/v1alpha1", "kind": "Agent",
         "metadata": {"name": "late-joiner", "namespace": world.ns},
         "spec": {"role": "worker", "modelRef": "gpt-4o-mini"}
     });
     apply(&world.client, &agent).await;
-    world.wait_agent("late-joiner", AgentPhase::Ready).await;
-    assert!(reconciles(&second) > 0);
+    world
+        .eventually_within(Duration::from_secs(LEASE_SECONDS * 3 + 10), "replica-b takes over", || async {
+            second.leading().await.then_some(())
+        })
+        .await;
+    let taken = lease(&world).await;
+    assert_eq!(taken.holder_identity.as_deref(), Some("replica-b"));
+    assert_eq!(taken.lease_transitions, Some(transitions + 1));
+    let acquired = taken.acquire_time.expect("acquireTime").0;
+    assert!(
+        acquired >= expiry,
+        "replica-b acquired the Lease at {acquired}, before it expired at {expiry} (renewed {renewed})"
+    );
 
-    // A graceful stop releases the Lease at once rather than letting it expire.
-    second.stop().await;
-    let holder = leases.get("agentry-operator").await.expect("lease").spec.and_then(|s| s.holder_identity);
-    assert_eq!(holder, None, "the Lease is released on a graceful stop");
+    let joined = world.wait_agent("late-joiner", AgentPhase::Ready).await;
+    // Nobody reconciled it before the Lease expired: its first status is the new leader's.
+    let first_seen = condition(joined, "ModelResolved").last_transition_time.0;
+    let expiry_second = Timestamp::from_second(expiry.as_second()).expect("a valid time");
+    assert!(first_seen >= expiry_second, "late-joiner was reconciled at {first_seen}, before {expiry}");
+    assert!(second.reconciles("agent").await.expect("metrics") > 0.0);
+
+    // SIGTERM: a graceful stop releases the Lease at once rather than letting it expire.
+    second.stop(Duration::from_secs(20)).await.expect("replica-b stops cleanly");
+    assert_eq!(lease(&world).await.holder_identity, None, "the Lease is released on a graceful stop");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_operator_restarted_half_way_converges_without_duplicates() {
+async fn an_operator_killed_half_way_converges_without_duplicates_once_restarted() {
     let world = World::start("restart").await;
-    let first = world.start_operator(None).await;
+    let mut first = world.start_operator().await;
     // Without the MemoryStore: its migration would only slow this test, whose subject is the
     // Agents' children (the MemoryStore has its own tests).
     world.apply_samples_without_memory().await;
     let deployments: Api<Deployment> = Api::namespaced(world.client.clone(), &world.ns);
-    let deadline = tokio::time::Instant::now() + CONVERGE;
-    while deployments.list(&ListParams::default()).await.expect("list").items.is_empty() {
-        assert!(tokio::time::Instant::now() < deadline, "no Deployment was ever written");
-        tokio::time::sleep(POLL).await;
-    }
-    first.kill();
-    let _second = world.start_operator(None).await;
+    world
+        .eventually("a first Deployment is written", || async {
+            let list = deployments.list(&ListParams::default()).await.ok()?;
+            (!list.items.is_empty()).then_some(())
+        })
+        .await;
+    first.kill().await.expect("killed");
+    let _second = world.start_operator().await;
     for name in ["fleet-manager", "finance-officer", "sales-agent"] {
         world.wait_agent(name, AgentPhase::Ready).await;
     }

@@ -166,6 +166,11 @@ pub(crate) fn classify(error: &sqlx::Error, target: &ConnectionTarget, redactor:
                 _ => StoreError::QueryFailed { target: target_text, detail: with_code(detail, &code) },
             }
         }
+        // A refused certificate reaches sqlx as an I/O error carrying rustls's error: it is a
+        // TLS failure, which checking the host and port would not fix.
+        sqlx::Error::Io(io) if io.get_ref().is_some_and(|inner| inner.is::<rustls::Error>()) => {
+            StoreError::TlsFailed { target: target_text, detail: redactor.scrub(&io.to_string()) }
+        }
         sqlx::Error::Io(io) => {
             StoreError::Unreachable { target: target_text, detail: redactor.scrub(&io.to_string()) }
         }
@@ -249,6 +254,15 @@ mod tests {
         let text = error.to_string();
         assert!(!text.contains("hunter2"), "{text}");
         assert!(text.contains("agentry@db:5432/fleet"), "{text}");
+    }
+
+    #[test]
+    fn a_refused_certificate_is_a_tls_failure() {
+        let refused = rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer);
+        let io = std::io::Error::new(std::io::ErrorKind::InvalidData, refused);
+        let error = classify(&sqlx::Error::Io(io), &target(), &Redactor::default());
+        assert_eq!(error.reason(), "TlsFailed");
+        assert!(error.to_string().contains("UnknownIssuer"), "{error}");
     }
 
     #[test]
