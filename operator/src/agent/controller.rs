@@ -1,5 +1,6 @@
 //! The Agent controller's wiring: what it reads from the shared caches, and what wakes it.
 
+use std::future::Future;
 use std::sync::Arc;
 
 use agentry_crds::{Agent, MemoryStore, Model, Tool};
@@ -19,7 +20,7 @@ use crate::agent::runner_config::Rendered;
 use crate::agent::watch_mappers::{
     agents_for_model, agents_for_secret, agents_for_store, agents_for_tool, owner_agent,
 };
-use crate::reconciler::controller_kit::{ControllerKit, WithKit, drive};
+use crate::reconciler::controller_kit::{ControllerKit, StopSignal, WithKit, drive};
 use crate::runtime::context::OperatorContext;
 use crate::runtime::shared_caches::SharedCaches;
 
@@ -122,14 +123,11 @@ impl AgentContext {
 
 /// The Agent controller: reconciles on Agent changes, on its children, and on the Models, Tools,
 /// MemoryStores and Secrets its Agents use (mapped through the caches, not polled).
-pub fn controller<S>(
+pub fn controller<S: StopSignal>(
     operator: Arc<OperatorContext>,
     caches: &SharedCaches,
     shutdown: S,
-) -> impl std::future::Future<Output = ()> + use<S>
-where
-    S: std::future::Future<Output = ()> + Send + Sync + 'static,
-{
+) -> impl Future<Output = ()> + use<S> {
     let agents = caches.agents.store.clone();
     let by_model = move |model: Arc<Model>| agents_for_model(&agents.state(), &model);
     let agents = caches.agents.store.clone();

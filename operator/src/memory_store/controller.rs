@@ -27,7 +27,7 @@ pub use crate::memory_store::status::{
     FIRST_RETRY, MAX_RETRY, Probe, REFRESH_INTERVAL, desired_status, ready_event, requeue_after,
 };
 use crate::reconciler::apply::apply_status_if_changed;
-use crate::reconciler::controller_kit::{ControllerKit, WithKit, drive};
+use crate::reconciler::controller_kit::{ControllerKit, StopSignal, WithKit, drive};
 use crate::reconciler::error::ReconcileError;
 use crate::runtime::context::OperatorContext;
 use crate::runtime::shared_caches::{SharedCaches, generation_changes};
@@ -183,14 +183,11 @@ async fn probe_database(key: &StoreKey, uri: &str, schema: &str, state: &Control
 /// are ignored, or each status write would trigger another reconcile and defeat the backoff),
 /// when the Secret it names changes, and on the requeue schedule; it stops when `shutdown`
 /// completes.
-pub fn controller<S>(
+pub fn controller<S: StopSignal>(
     operator: Arc<OperatorContext>,
     caches: &SharedCaches,
     shutdown: S,
-) -> impl Future<Output = ()> + use<S>
-where
-    S: Future<Output = ()> + Send + Sync + 'static,
-{
+) -> impl Future<Output = ()> + use<S> {
     let stores = caches.memory_stores.store.clone();
     let by_secret = move |secret: Arc<PartialObjectMeta<Secret>>| {
         stores_using_secret(&stores.state(), &secret.namespace().unwrap_or_default(), &secret.name_any())

@@ -1,5 +1,6 @@
 //! The Model controller's wiring and reconcile: check the API-key Secret, write `Ready`.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,7 +13,7 @@ use kube::{Api, Resource, ResourceExt};
 
 use crate::model::key_check::key_check;
 use crate::reconciler::apply::apply_status_if_changed;
-use crate::reconciler::controller_kit::{ControllerKit, WithKit, drive};
+use crate::reconciler::controller_kit::{ControllerKit, StopSignal, WithKit, drive};
 use crate::reconciler::error::ReconcileError;
 use crate::reconciler::events::announce_ready_change;
 use crate::runtime::context::OperatorContext;
@@ -77,14 +78,11 @@ pub fn models_for_secret(
 }
 
 /// The Model controller, reconciling on Model changes and on changes to the Secrets they name.
-pub fn controller<S>(
+pub fn controller<S: StopSignal>(
     operator: Arc<OperatorContext>,
     caches: &SharedCaches,
     shutdown: S,
-) -> impl std::future::Future<Output = ()> + use<S>
-where
-    S: std::future::Future<Output = ()> + Send + Sync + 'static,
-{
+) -> impl Future<Output = ()> + use<S> {
     let models = caches.models.store.clone();
     let by_secret = move |secret: Arc<PartialObjectMeta<Secret>>| {
         models_for_secret(&models.state(), secret.namespace().as_deref(), &secret.name_any())

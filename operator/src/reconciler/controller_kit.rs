@@ -49,6 +49,11 @@ impl ControllerKit {
     }
 }
 
+/// What stops a controller: it finishes the reconciles in flight and returns once this completes.
+pub trait StopSignal: Future<Output = ()> + Send + Sync + 'static {}
+
+impl<S: Future<Output = ()> + Send + Sync + 'static> StopSignal for S {}
+
 /// A controller context that carries a [`ControllerKit`].
 pub trait WithKit: Send + Sync + 'static {
     /// The context's kit.

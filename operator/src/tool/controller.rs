@@ -2,6 +2,7 @@
 //! and `usedBy`.
 
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,7 +15,7 @@ use kube::runtime::reflector::Store;
 use kube::{Api, Resource, ResourceExt};
 
 use crate::reconciler::apply::apply_status_if_changed;
-use crate::reconciler::controller_kit::{ControllerKit, WithKit, drive};
+use crate::reconciler::controller_kit::{ControllerKit, StopSignal, WithKit, drive};
 use crate::reconciler::error::ReconcileError;
 use crate::reconciler::events::announce_ready_change;
 use crate::runtime::context::OperatorContext;
@@ -88,14 +89,11 @@ pub async fn reconcile(tool: Arc<Tool>, ctx: Arc<ToolContext>) -> Result<Action,
 }
 
 /// The Tool controller: reconciles on Tool changes, on Agents naming tools, and on Secrets.
-pub fn controller<S>(
+pub fn controller<S: StopSignal>(
     operator: Arc<OperatorContext>,
     caches: &SharedCaches,
     shutdown: S,
-) -> impl std::future::Future<Output = ()> + use<S>
-where
-    S: std::future::Future<Output = ()> + Send + Sync + 'static,
-{
+) -> impl Future<Output = ()> + use<S> {
     let tools = caches.tools.store.clone();
     let by_agent = move |agent: Arc<Agent>| tools_for_agent(&tools.state(), &agent);
     let tools = caches.tools.store.clone();
