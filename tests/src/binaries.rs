@@ -11,7 +11,9 @@
 //! Why `--workspace`: cargo unifies dependency features over the packages it selects, so a build
 //! of the two packages alone would compile another copy of many dependencies than
 //! `cargo test --workspace` (scripts/test) does. Selecting the workspace resolves the same
-//! features as that (dev-dependencies aside) while building only the two binaries.
+//! features as that (dev-dependencies aside) while building only the two binaries. The first
+//! such build after a `cargo test -p agentry-tests` alone or a `cargo build -p <one package>`
+//! still compiles the dependencies whose features differ, once; later ones reuse them.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

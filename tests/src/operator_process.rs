@@ -92,6 +92,11 @@ pub struct Liveness {
 }
 
 impl Liveness {
+    /// Which operator, and where its log is (kept when the test fails).
+    pub fn describe(&self) -> String {
+        format!("{}: {}", self.name, self.log.display())
+    }
+
     /// `Err` when the process has exited although no one killed or stopped it.
     pub fn check(&self) -> Result<(), OperatorDied> {
         let exit = self.exit.borrow().clone();

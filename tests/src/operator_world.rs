@@ -166,12 +166,21 @@ impl World {
     /// # Panics
     /// Exactly then.
     pub fn check_operators(&self) {
-        let operators = self.operators.lock().map(|o| o.clone()).unwrap_or_default();
-        for operator in operators {
+        for operator in self.operators() {
             if let Err(died) = operator.check() {
                 panic!("{died}");
             }
         }
+    }
+
+    fn operators(&self) -> Vec<Liveness> {
+        self.operators.lock().map(|o| o.clone()).unwrap_or_default()
+    }
+
+    /// Where the operators' logs are, for a failure message (a failed test keeps them).
+    fn operator_logs(&self) -> String {
+        let logs: Vec<String> = self.operators().iter().map(Liveness::describe).collect();
+        if logs.is_empty() { String::new() } else { format!("\noperator logs: {}", logs.join(", ")) }
     }
 
     /// Calls `check` until it returns `Some`, checking the operators between calls; fails the
@@ -214,7 +223,7 @@ impl World {
             };
             if tokio::time::Instant::now() >= deadline {
                 let found = if found.is_empty() { found } else { format!("; last found: {found}") };
-                panic!("never within {timeout:?}: {what}{found}");
+                panic!("never within {timeout:?}: {what}{found}{}", self.operator_logs());
             }
             tokio::time::sleep(POLL).await;
         }
@@ -243,9 +252,10 @@ impl World {
             }
             assert!(
                 tokio::time::Instant::now() < deadline,
-                "{} {name} never reached {what}; last status: {:#}",
+                "{} {name} never reached {what}; last status: {:#}{}",
                 K::kind(&()),
-                last.map(|o| status_of(&o)).unwrap_or_else(|| "(the object does not exist)".into())
+                last.map(|o| status_of(&o)).unwrap_or_else(|| "(the object does not exist)".into()),
+                self.operator_logs()
             );
             tokio::time::sleep(POLL).await;
         }
