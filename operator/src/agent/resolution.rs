@@ -164,3 +164,71 @@ fn resolve_memory(
         )),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// The objects a test's Agent can refer to, by name.
+    #[derive(Default)]
+    struct Fixed {
+        models: Vec<Model>,
+        tools: Vec<Tool>,
+        stores: Vec<MemoryStore>,
+    }
+
+    impl References for Fixed {
+        fn model(&self, name: &str) -> Option<Model> {
+            self.models.iter().find(|m| m.name_any() == name).cloned()
+        }
+        fn tool(&self, name: &str) -> Option<Tool> {
+            self.tools.iter().find(|t| t.name_any() == name).cloned()
+        }
+        fn memory_store(&self, name: &str) -> Option<MemoryStore> {
+            self.stores.iter().find(|s| s.name_any() == name).cloned()
+        }
+    }
+
+    fn object<K: serde::de::DeserializeOwned>(kind: &str, name: &str, spec: serde_json::Value) -> K {
+        serde_json::from_value(json!({
+            "apiVersion": "agentry.dev/v1alpha1", "kind": kind,
+            "metadata": {"name": name, "namespace": "ns"}, "spec": spec
+        }))
+        .expect(kind)
+    }
+
+    #[test]
+    fn references_no_controller_has_checked_yet_are_pending_and_named() {
+        let agent: Agent = object(
+            "Agent",
+            "bot",
+            json!({"role": "worker", "systemPrompt": "p", "modelRef": "gpt", "tools": ["calc"],
+                "memory": {"storeRef": "mem"}}),
+        );
+        let refs = Fixed {
+            models: vec![object("Model", "gpt", json!({"provider": "openai", "model": "m"}))],
+            tools: vec![object(
+                "Tool",
+                "calc",
+                json!({"type": "builtin", "description": "d", "builtin": {"name": "calculator"}}),
+            )],
+            stores: vec![object(
+                "MemoryStore",
+                "mem",
+                json!({"postgres": {"connectionSecretRef": {"name": "db", "key": "uri"}},
+                    "embedding": {"provider": "hashing", "dimensions": 256}}),
+            )],
+        };
+        let resolution = resolve(&agent, &refs);
+        let model = resolution.models.expect_err("a Model without status");
+        assert_eq!(model.reason, "ModelPending");
+        assert!(model.message.contains("Model gpt"), "{}", model.message);
+        let tool = resolution.tools.expect_err("a Tool without status");
+        assert_eq!(tool.reason, "ToolPending");
+        assert!(tool.message.contains("Tool calc"), "{}", tool.message);
+        let memory = resolution.memory.expect_err("a MemoryStore without status");
+        assert_eq!(memory.reason, "MemoryStorePending");
+        assert!(memory.message.contains("MemoryStore mem"), "{}", memory.message);
+    }
+}
