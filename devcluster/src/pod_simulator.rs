@@ -139,18 +139,29 @@ fn reconcile(server: &Arc<ApiServer>, options: &SimulatorOptions, pods: &mut Vec
     for want in &observed.wanted {
         stopping.extend(scale_and_roll(server, options, pods, want));
     }
-    let mut state = server.lock();
-    let Some(pod_desc) = state.resource("", "v1", "pods") else { return };
     for pod in stopping {
         pod.supervisor.request_stop();
-        if state
-            .delete(&pod_desc, Some(&pod.namespace), &pod.name, Propagation::Background, &Value::Null)
-            .is_ok()
-        {
-            server.pod_logs.remove(&pod.namespace, &pod.name);
-        }
-        tokio::spawn(pod.supervisor.stop());
+        // As the kubelet does, the Pod object goes only once its process has exited: until then
+        // the old process may still answer, and a client listing pods must still see it.
+        let server = server.clone();
+        tokio::spawn(async move {
+            pod.supervisor.stop().await;
+            let mut state = server.lock();
+            let Some(pod_desc) = state.resource("", "v1", "pods") else { return };
+            let deleted = state.delete(
+                &pod_desc,
+                Some(&pod.namespace),
+                &pod.name,
+                Propagation::Background,
+                &Value::Null,
+            );
+            if deleted.is_ok() {
+                server.pod_logs.remove(&pod.namespace, &pod.name);
+            }
+        });
     }
+    let mut state = server.lock();
+    let Some(pod_desc) = state.resource("", "v1", "pods") else { return };
     for want in &observed.wanted {
         let mut counts = PodCounts { total: 0, updated: 0, ready: 0, updated_ready: 0 };
         for pod in pods.iter_mut().filter(|p| p.namespace == want.namespace && p.deployment == want.name) {
