@@ -13,7 +13,8 @@ async fn wait_store(world: &World, name: &str, want: &str) -> MemoryStore {
     Api::<MemoryStore>::namespaced(world.client.clone(), &world.ns).get(name).await.expect("store")
 }
 
-fn store(world: &World, name: &str, secret: &str, schema: &str) -> serde_json::Value {
+/// A MemoryStore reading its URI from `secret` key `uri`, in `schema`.
+pub(crate) fn store(world: &World, name: &str, secret: &str, schema: &str) -> serde_json::Value {
     serde_json::json!({
         "apiVersion": "agentry.dev/v1alpha1", "kind": "MemoryStore",
         "metadata": {"name": name, "namespace": world.ns},

@@ -3,6 +3,8 @@
 
 use agentry_crds::{Agent, ConditionStatus, MemoryStore};
 use agentry_tests::operator_world::{World, database_url};
+
+use crate::memory::store;
 use sqlx::AssertSqlSafe;
 
 /// `url` (`postgres://[user[:password]@]host[:port]/database[?query]`) with another user and
@@ -19,17 +21,6 @@ fn rewrite_url(url: &str, user: Option<&str>, database: Option<&str>, query: Opt
     let user = user.or(old_user).map(|u| format!("{u}@")).unwrap_or_default();
     let query = query.or(old_query).map(|q| format!("?{q}")).unwrap_or_default();
     format!("postgres://{user}{host}/{}{query}", database.unwrap_or(old_database))
-}
-
-fn store(world: &World, name: &str, secret: &str, schema: &str) -> serde_json::Value {
-    serde_json::json!({
-        "apiVersion": "agentry.dev/v1alpha1", "kind": "MemoryStore",
-        "metadata": {"name": name, "namespace": world.ns},
-        "spec": {
-            "postgres": {"connectionSecretRef": {"name": secret, "key": "uri"}, "schema": schema},
-            "embedding": {"provider": "hashing", "dimensions": 256}
-        }
-    })
 }
 
 fn secret(world: &World, name: &str, data: serde_json::Value) -> serde_json::Value {
