@@ -66,6 +66,7 @@ impl AgentLoop {
                 model: Some(model),
                 usage: progress.usage,
                 tool_calls: std::mem::take(&mut progress.tool_calls),
+                message_count: 0,
                 error: None,
             },
             Ok(Err((code, message))) => self.failure(&request, &mut progress, code, message),

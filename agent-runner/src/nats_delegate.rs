@@ -58,6 +58,7 @@ impl NatsDelegate {
             context: None,
             deadline_ms: Some(now_ms() + u64::try_from(remaining.as_millis()).unwrap_or(u64::MAX)),
             delegation_path: path,
+            limits: None,
             ..AgentRequest::new(request_id.clone(), input)
         };
         let payload =

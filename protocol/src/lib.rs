@@ -4,15 +4,19 @@
 //! Every subject is built by the functions of [`subjects`]; nothing else formats one by hand.
 //! The JSON shapes are documented for other languages in `docs/protocol.md`.
 
+pub mod daily_usage;
 pub mod events;
 pub mod headers;
 pub mod messages;
 pub mod runner_config;
 pub mod subjects;
+pub mod tasks;
 
 pub use events::{Event, EventBody, InteractionEvent, MessageEvent, ModelCallEvent, ToolCallEvent};
 pub use messages::{
-    AgentReply, AgentRequest, ErrorCode, Notification, PROTOCOL_VERSION, ReplyError, ToolCallSummary, Usage,
+    AgentReply, AgentRequest, ErrorCode, Notification, PROTOCOL_VERSION, ReplyError, RequestLimits,
+    ToolCallSummary, Usage,
 };
 pub use runner_config::{RUNNER_CONFIG_VERSION, RunnerConfig};
 pub use subjects::{InvalidToken, SubjectToken};
+pub use tasks::{TaskId, TaskRecord, TaskState};

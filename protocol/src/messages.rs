@@ -35,6 +35,21 @@ pub struct AgentRequest {
     /// The agents this request has passed through, first caller first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub delegation_path: Vec<String>,
+    /// Bounds of this request on top of the agent's own (a Session's `limits`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limits: Option<RequestLimits>,
+}
+
+/// Bounds a caller sets on one request; the agent's own limits still hold.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct RequestLimits {
+    /// Model spend of this request after which it ends with `budget_exceeded`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget_usd: Option<f64>,
+    /// Messages (input, model turns, tool results) after which it ends with `max_messages`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_messages: Option<u32>,
 }
 
 impl AgentRequest {
@@ -49,6 +64,7 @@ impl AgentRequest {
             context: None,
             deadline_ms: None,
             delegation_path: Vec::new(),
+            limits: None,
         }
     }
 }
@@ -98,6 +114,8 @@ pub enum ErrorCode {
     Timeout,
     /// `maxTurns` model turns did not produce an answer.
     MaxTurns,
+    /// The request's `limits.maxMessages` was reached before an answer.
+    MaxMessages,
     /// The daily budget is spent.
     BudgetExceeded,
     /// Every model in the chain failed or has its circuit open.
@@ -115,6 +133,13 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    /// Whether trying the same request again later may succeed: what a task retries on.
+    pub fn is_retryable(self) -> bool {
+        matches!(self, Self::Busy | Self::ModelUnavailable | Self::ShuttingDown | Self::Internal)
+    }
+}
+
+impl ErrorCode {
     /// The code as it appears on the wire and in metric labels.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -122,6 +147,7 @@ impl ErrorCode {
             Self::Busy => "busy",
             Self::Timeout => "timeout",
             Self::MaxTurns => "max_turns",
+            Self::MaxMessages => "max_messages",
             Self::BudgetExceeded => "budget_exceeded",
             Self::ModelUnavailable => "model_unavailable",
             Self::ModelRejected => "model_rejected",
@@ -163,6 +189,9 @@ pub struct AgentReply {
     /// Tool calls made, in order of completion.
     #[serde(default)]
     pub tool_calls: Vec<ToolCallSummary>,
+    /// Messages the conversation held at the end: the input, each model turn, each tool result.
+    #[serde(default)]
+    pub message_count: u32,
     /// Why there is no answer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<ReplyError>,
@@ -178,6 +207,7 @@ impl AgentReply {
             model: None,
             usage: Usage::default(),
             tool_calls: Vec::new(),
+            message_count: 0,
             error: Some(ReplyError { code, message: message.into() }),
         }
     }
