@@ -7,12 +7,12 @@ use agentry_protocol::runner_config::RunnerConfig;
 use agentry_protocol::{AgentReply, AgentRequest, ErrorCode, PROTOCOL_VERSION, ToolCallSummary, Usage};
 use tokio::time::Instant;
 
-use crate::budget::DailyBudget;
 use crate::event_publisher::EventPublisher;
 use crate::metrics::RunnerMetrics;
 use crate::model::chat::{ChatMessage, ChatRequest, ToolCall};
 use crate::model::model_chain::{ChainAnswer, ChainError, ModelCallRecord, ModelChain};
 use crate::tools::{CallContext, ToolBox, ToolOutcome};
+use crate::usage_ledger::UsageLedger;
 
 /// Everything one agent needs to answer requests; shared by all in-flight requests.
 pub struct AgentLoop {
@@ -20,7 +20,7 @@ pub struct AgentLoop {
     system_prompt: String,
     models: ModelChain,
     tools: ToolBox,
-    budget: DailyBudget,
+    ledger: UsageLedger,
     events: EventPublisher,
     metrics: Arc<RunnerMetrics>,
 }
@@ -39,22 +39,23 @@ pub struct Inbound {
 }
 
 impl AgentLoop {
-    /// Assembles the loop from its parts.
+    /// Assembles the loop from its parts; `ledger` counts the agent's daily usage.
     pub fn new(
         config: Arc<RunnerConfig>,
         models: ModelChain,
         tools: ToolBox,
+        ledger: UsageLedger,
         events: EventPublisher,
         metrics: Arc<RunnerMetrics>,
     ) -> Self {
         let system_prompt = render_system_prompt(&config);
-        let budget = DailyBudget::new(config.limits.daily_budget_usd);
-        Self { config, system_prompt, models, tools, budget, events, metrics }
+        Self { config, system_prompt, models, tools, ledger, events, metrics }
     }
 
     /// Answers one request; every failure becomes an error reply, never a panic or a hang.
     pub async fn answer(&self, inbound: Inbound) -> AgentReply {
         let Inbound { request, deadline, received, traceparent } = inbound;
+        self.ledger.record_request();
         let mut progress = Progress::default();
         let outcome =
             tokio::time::timeout_at(deadline, self.run(&request, deadline, traceparent, &mut progress)).await;
@@ -66,7 +67,7 @@ impl AgentLoop {
                 model: Some(model),
                 usage: progress.usage,
                 tool_calls: std::mem::take(&mut progress.tool_calls),
-                message_count: 0,
+                message_count: progress.messages,
                 error: None,
             },
             Ok(Err((code, message))) => self.failure(&request, &mut progress, code, message),
@@ -92,6 +93,7 @@ impl AgentLoop {
         let mut reply = AgentReply::failure(&request.request_id, code, message);
         reply.usage = progress.usage;
         reply.tool_calls = std::mem::take(&mut progress.tool_calls);
+        reply.message_count = progress.messages;
         reply
     }
 
@@ -104,6 +106,7 @@ impl AgentLoop {
     ) -> Result<(String, String), (ErrorCode, String)> {
         let mut messages = vec![ChatMessage::System(self.system_prompt.clone())];
         messages.push(ChatMessage::User(user_message(request)));
+        progress.messages = 1;
         self.emit_message(request, MessageRole::User, request.input.clone(), None);
         let delegation_path =
             request.delegation_path.iter().cloned().chain([self.config.agent.clone()]).collect();
@@ -116,17 +119,17 @@ impl AgentLoop {
         };
         let tools = self.tools.specs();
         for _turn in 0..self.config.limits.max_turns {
-            if let Some(spent) = self.budget.exhausted() {
-                let message =
-                    format!("the daily budget is spent ({spent:.4} USD today); requests resume at 00:00 UTC");
-                return Err((ErrorCode::BudgetExceeded, message));
-            }
+            self.check_spend(request, progress)?;
+            check_room(request, progress, 1)?;
             let chat = ChatRequest { messages: messages.clone(), tools: tools.clone() };
             let answer = self.model_turn(request, &chat, deadline, progress).await?;
             let turn = answer.turn;
             if turn.tool_calls.is_empty() {
                 return Ok((turn.text.unwrap_or_default(), answer.model));
             }
+            // The tools' results and the turn that reads them must fit, or the tools are not called.
+            let needed = u32::try_from(turn.tool_calls.len()).unwrap_or(u32::MAX).saturating_add(1);
+            check_room(request, progress, needed)?;
             let outcomes = self.tools.call_all(&turn.tool_calls, &ctx).await;
             messages.push(ChatMessage::Assistant { text: turn.text, tool_calls: turn.tool_calls.clone() });
             for (call, outcome) in turn.tool_calls.iter().zip(outcomes) {
@@ -136,6 +139,26 @@ impl AgentLoop {
         let message =
             format!("no answer after {} model turns (limits.maxTurns)", self.config.limits.max_turns);
         Err((ErrorCode::MaxTurns, message))
+    }
+
+    /// Refuses the next model call once the agent's daily budget or the request's own is spent.
+    fn check_spend(&self, request: &AgentRequest, progress: &Progress) -> Result<(), (ErrorCode, String)> {
+        if let Some(spent) = self.ledger.exhausted() {
+            let limit = self.ledger.limit_usd().unwrap_or_default();
+            let message = format!(
+                "the agent's daily budget of {limit} USD is spent ({spent:.4} USD today, all replicas); \
+                 requests resume at 00:00 UTC"
+            );
+            return Err((ErrorCode::BudgetExceeded, message));
+        }
+        let spent = progress.usage.cost_usd;
+        match request.limits.and_then(|limits| limits.budget_usd) {
+            Some(budget) if spent >= budget => Err((
+                ErrorCode::BudgetExceeded,
+                format!("the request's budget of {budget} USD (limits.budgetUsd) is spent ({spent:.4} USD)"),
+            )),
+            _ => Ok(()),
+        }
     }
 
     /// One model call through the fallback chain: its calls and usage recorded, its text emitted.
@@ -158,8 +181,9 @@ impl AgentLoop {
             }
         };
         self.emit_model_calls(request, &answer.calls);
-        self.budget.spend(answer.usage.cost_usd);
+        self.ledger.record_usage(answer.usage);
         progress.usage.add(answer.usage);
+        progress.messages += 1;
         let text = answer.turn.text.clone().unwrap_or_default();
         self.emit_message(request, MessageRole::Assistant, text, Some(answer.usage));
         Ok(answer)
@@ -175,6 +199,7 @@ impl AgentLoop {
     ) -> ChatMessage {
         let duration_ms = u64::try_from(outcome.duration.as_millis()).unwrap_or(u64::MAX);
         progress.tool_calls.push(ToolCallSummary { name: outcome.name.clone(), ok: outcome.ok, duration_ms });
+        progress.messages += 1;
         self.events.emit(
             &request.request_id,
             request.session_id.as_deref(),
@@ -237,6 +262,23 @@ impl AgentLoop {
 struct Progress {
     usage: Usage,
     tool_calls: Vec<ToolCallSummary>,
+    /// Messages of the conversation: the input, each model turn, each tool result.
+    messages: u32,
+}
+
+/// Refuses a step that would take the conversation past the request's `limits.maxMessages`.
+fn check_room(request: &AgentRequest, progress: &Progress, more: u32) -> Result<(), (ErrorCode, String)> {
+    match request.limits.and_then(|limits| limits.max_messages) {
+        Some(max) if progress.messages.saturating_add(more) > max => Err((
+            ErrorCode::MaxMessages,
+            format!(
+                "no answer within the request's limit of {max} messages (limits.maxMessages): the \
+                 conversation holds {} and its next step needs {more} more",
+                progress.messages
+            ),
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// The system prompt, then the memory blocks, highest priority first.
@@ -268,6 +310,7 @@ fn user_message(request: &AgentRequest) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use agentry_protocol::RequestLimits;
     use agentry_protocol::runner_config::MemoryBlock;
 
     #[test]
@@ -282,6 +325,22 @@ mod tests {
             MemoryBlock { label: "high".into(), content: "H".into(), priority: 9 },
         ];
         assert_eq!(render_system_prompt(&config), "You help.\n\n<high>\nH\n</high>\n\n<low>\nL\n</low>");
+    }
+
+    #[test]
+    fn a_step_that_would_pass_max_messages_is_refused_naming_the_limit() {
+        let mut request = AgentRequest::new("r", "x");
+        let progress = Progress { messages: 3, ..Progress::default() };
+        assert!(check_room(&request, &progress, 100).is_ok(), "no limit, no refusal");
+        request.limits = Some(RequestLimits { budget_usd: None, max_messages: Some(4) });
+        assert!(check_room(&request, &progress, 1).is_ok(), "4 messages fit a limit of 4");
+        let (code, message) = check_room(&request, &progress, 2).expect_err("5 do not");
+        assert_eq!(code, ErrorCode::MaxMessages);
+        assert_eq!(
+            message,
+            "no answer within the request's limit of 4 messages (limits.maxMessages): the conversation \
+             holds 3 and its next step needs 2 more"
+        );
     }
 
     #[test]

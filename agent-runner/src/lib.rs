@@ -3,7 +3,6 @@
 //! environment and waits for SIGTERM.
 
 pub mod agent_loop;
-pub mod budget;
 pub mod config_file;
 pub mod event_publisher;
 pub mod metrics;
@@ -12,5 +11,6 @@ pub mod nats_delegate;
 pub mod runner;
 pub mod service;
 pub mod tools;
+pub mod usage_ledger;
 
 pub use runner::{RunError, Runner, SecretLookup, StartError};

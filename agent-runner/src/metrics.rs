@@ -5,8 +5,8 @@ use std::collections::HashMap;
 
 use agentry_process::MetricsSource;
 use prometheus::{
-    CounterVec, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec,
-    Opts, Registry,
+    CounterVec, Gauge, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry,
 };
 
 /// Latency buckets from 1 ms to 2 min: agent requests range from instant replies to long tool chains.
@@ -47,6 +47,10 @@ pub struct RunnerMetrics {
     pub events_dropped: IntCounter,
     /// Events JetStream refused or did not acknowledge (retried until dropped).
     pub events_failed: IntCounter,
+    /// Today's model spend in USD of the agent as a whole (all replicas), as this replica knows it.
+    pub budget_spent_usd: Gauge,
+    /// The daily budget in USD; registered only when the agent has one ([`Self::show_budget_limit`]).
+    budget_limit_usd: Gauge,
 }
 
 impl RunnerMetrics {
@@ -115,6 +119,10 @@ impl RunnerMetrics {
         let events_dropped = counter("events_dropped_total", "Events dropped because the buffer was full.")?;
         let events_failed =
             counter("events_failed_total", "Event publishes JetStream refused or did not acknowledge.")?;
+        let budget_spent_usd =
+            Gauge::new("budget_spent_usd", "Model spend today (UTC) of the agent as a whole, in USD.")?;
+        registry.register(Box::new(budget_spent_usd.clone()))?;
+        let budget_limit_usd = Gauge::new("budget_limit_usd", "The agent's daily budget in USD.")?;
         Ok(Self {
             registry,
             requests,
@@ -132,7 +140,18 @@ impl RunnerMetrics {
             events_published,
             events_dropped,
             events_failed,
+            budget_spent_usd,
+            budget_limit_usd,
         })
+    }
+
+    /// Exports the agent's daily budget (an agent without one has no such series).
+    pub fn show_budget_limit(&self, usd: f64) {
+        match self.registry.register(Box::new(self.budget_limit_usd.clone())) {
+            Ok(()) | Err(prometheus::Error::AlreadyReg) => {}
+            Err(err) => tracing::warn!(error = %err, "the budget limit gauge could not be registered"),
+        }
+        self.budget_limit_usd.set(usd);
     }
 }
 
@@ -160,5 +179,20 @@ mod tests {
             assert!(line.contains(label), "{line} lacks {label}");
         }
         assert!(line.ends_with(" 1"), "{line}");
+    }
+
+    #[test]
+    fn the_budget_limit_is_exported_only_once_shown() {
+        use agentry_tests::metrics_text::metric_value;
+        let metrics = RunnerMetrics::new("fleet", "planner").expect("metrics");
+        metrics.budget_spent_usd.set(0.25);
+        let labels = [("agent", "planner"), ("namespace", "fleet")];
+        let text = metrics.metrics_text().expect("encodes");
+        assert_eq!(metric_value(&text, "agentry_budget_spent_usd", &labels), Some(0.25), "{text}");
+        assert!(!text.contains("agentry_budget_limit_usd"), "{text}");
+        metrics.show_budget_limit(3.0);
+        metrics.show_budget_limit(3.5);
+        let text = metrics.metrics_text().expect("encodes");
+        assert_eq!(metric_value(&text, "agentry_budget_limit_usd", &labels), Some(3.5), "{text}");
     }
 }

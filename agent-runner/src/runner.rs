@@ -23,10 +23,13 @@ use crate::model::{self, ConfigError, ModelChain};
 use crate::nats_delegate::NatsDelegate;
 use crate::service::{ServeError, Service};
 use crate::tools::{ToolBox, ToolConfigError};
+use crate::usage_ledger::UsageLedger;
 
 /// How long buffered events get to reach JetStream at exit.
 const EVENT_FLUSH_TIMEOUT: Duration =
     Duration::from_secs(agentry_protocol::runner_config::EVENT_FLUSH_SECONDS);
+/// How long a runner with a daily budget waits at start to learn today's spend.
+const DAILY_USAGE_LOAD_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Looks up a secret by the environment variable name the config gives it (model API keys,
 /// tool header values).
@@ -174,10 +177,21 @@ async fn assemble(
     let client = connect_nats(&config, &identity, connected).await?;
     let js = async_nats::jetstream::new(client.clone());
     ensure_events_stream(&js).await.map_err(StartError::EventsStream)?;
+    let (ledger, ledger_task) = UsageLedger::start(
+        js.clone(),
+        &identity.namespace,
+        &identity.agent,
+        config.limits.daily_budget_usd,
+        &metrics,
+    );
+    // Knowing today's spend before taking requests keeps a new replica from overspending.
+    if ledger.limit_usd().is_some() && !ledger.wait_loaded(DAILY_USAGE_LOAD_TIMEOUT).await {
+        tracing::warn!("today's usage not read yet; counting from this replica's own until it is");
+    }
     let (events, events_task) =
         EventPublisher::start(js, &identity.namespace, &identity.agent, config.event_buffer, metrics.clone());
     let tools = toolbox(&config, &identity, &client, secrets, &metrics)?;
-    let agent_loop = Arc::new(AgentLoop::new(config.clone(), models, tools, events, metrics.clone()));
+    let agent_loop = Arc::new(AgentLoop::new(config.clone(), models, tools, ledger, events, metrics.clone()));
     let service = Service {
         namespace: identity.namespace,
         agent: identity.agent,
@@ -192,7 +206,10 @@ async fn assemble(
     };
     let (stop, stopped) = oneshot::channel();
     let admin_addr = admin.local_addr();
-    let task = tokio::spawn(serve(service, client, stopped, events_task, admin).in_current_span());
+    let flushed = async move {
+        let _ = futures::future::join(events_task, ledger_task).await;
+    };
+    let task = tokio::spawn(serve(service, client, stopped, flushed, admin).in_current_span());
     Ok(Runner { stop, task, admin_addr, readiness })
 }
 
@@ -252,7 +269,7 @@ async fn serve(
     service: Service,
     client: async_nats::Client,
     stopped: oneshot::Receiver<()>,
-    events_task: JoinHandle<()>,
+    flushed: impl Future<Output = ()>,
     admin: AdminEndpoint,
 ) -> Result<(), RunError> {
     let served = service
@@ -260,10 +277,10 @@ async fn serve(
             let _ = stopped.await;
         })
         .await;
-    // The service held the agent loop and with it the event publisher: once requests still in
-    // flight let go of it too, the publisher flushes its buffer and ends.
-    if tokio::time::timeout(EVENT_FLUSH_TIMEOUT, events_task).await.is_err() {
-        tracing::warn!("events still buffered at exit could not reach JetStream");
+    // The service held the agent loop and with it the event publisher and the usage ledger: once
+    // requests still in flight let go of it too, both write what they hold and end.
+    if tokio::time::timeout(EVENT_FLUSH_TIMEOUT, flushed).await.is_err() {
+        tracing::warn!("events or daily usage still buffered at exit could not reach JetStream");
     }
     admin.stop().await;
     tracing::info!("stopped");

@@ -32,7 +32,12 @@ async fn a_spent_daily_budget_refuses_the_next_turn_and_the_next_request() {
     let reply = harness::ask_agent(&nats, &ns, "worker", "Work it out").await;
     let error = reply.error.as_ref().expect("an error reply");
     assert_eq!(error.code, ErrorCode::BudgetExceeded, "{reply:?}");
-    assert_eq!(error.message, "the daily budget is spent (2.0000 USD today); requests resume at 00:00 UTC");
+    assert_eq!(
+        error.message,
+        "the agent's daily budget of 1.5 USD is spent (2.0000 USD today, all replicas); requests resume at \
+         00:00 UTC"
+    );
+    assert_eq!(reply.message_count, 5, "input, two model turns, two tool results");
     assert_eq!(reply.usage.cost_usd, 2.0, "what the refused request spent is still reported");
     let calls: Vec<_> = reply.tool_calls.iter().map(|c| (c.name.as_str(), c.ok)).collect();
     assert_eq!(calls, [("calculator", true), ("calculator", true)]);
@@ -42,6 +47,7 @@ async fn a_spent_daily_budget_refuses_the_next_turn_and_the_next_request() {
     let reply = harness::ask_agent(&nats, &ns, "worker", "Anything else?").await;
     assert_eq!(reply.error.as_ref().map(|e| e.code), Some(ErrorCode::BudgetExceeded), "{reply:?}");
     assert_eq!(reply.usage.cost_usd, 0.0);
+    assert_eq!(reply.message_count, 1, "the input only");
     assert_eq!(model.request_count(), 2, "a refused request never reaches the model");
 
     let metrics = runner.metrics().await.expect("metrics");
@@ -55,6 +61,8 @@ async fn a_spent_daily_budget_refuses_the_next_turn_and_the_next_request() {
         Some(2.0),
         "{metrics}"
     );
+    assert_eq!(harness::metric_value(&metrics, "agentry_budget_spent_usd", &[]), Some(2.0), "{metrics}");
+    assert_eq!(harness::metric_value(&metrics, "agentry_budget_limit_usd", &[]), Some(1.5), "{metrics}");
 }
 
 #[tokio::test]

@@ -8,4 +8,6 @@ mod in_process;
 mod lifecycle;
 mod limits;
 mod notifications;
+mod request_limits;
 mod resilience;
+mod shared_budget;
