@@ -47,6 +47,13 @@ pub struct RunnerMetrics {
     pub events_dropped: IntCounter,
     /// Events JetStream refused or did not acknowledge (retried until dropped).
     pub events_failed: IntCounter,
+    /// Task deliveries handled, by outcome (`succeeded`, `failed`, `cancelled`, `retried`,
+    /// `released`, `skipped`).
+    pub tasks: IntCounterVec,
+    /// Task deliveries that were not the task's first (a retry, or a run cut off elsewhere).
+    pub task_redeliveries: IntCounter,
+    /// Task runs being worked on.
+    pub tasks_in_flight: IntGauge,
 }
 
 impl RunnerMetrics {
@@ -115,6 +122,11 @@ impl RunnerMetrics {
         let events_dropped = counter("events_dropped_total", "Events dropped because the buffer was full.")?;
         let events_failed =
             counter("events_failed_total", "Event publishes JetStream refused or did not acknowledge.")?;
+        let tasks = counter_vec("tasks_total", "Task deliveries handled, by outcome.", &["outcome"])?;
+        let task_redeliveries =
+            counter("task_redeliveries_total", "Task deliveries that were not the task's first.")?;
+        let tasks_in_flight = IntGauge::new("tasks_in_flight", "Task runs being worked on.")?;
+        registry.register(Box::new(tasks_in_flight.clone()))?;
         Ok(Self {
             registry,
             requests,
@@ -132,6 +144,9 @@ impl RunnerMetrics {
             events_published,
             events_dropped,
             events_failed,
+            tasks,
+            task_redeliveries,
+            tasks_in_flight,
         })
     }
 }

@@ -17,16 +17,22 @@ use tokio::task::JoinHandle;
 use tracing::Instrument;
 
 use crate::agent_loop::AgentLoop;
+use crate::drain::{self, Phase};
 use crate::event_publisher::{EventPublisher, ensure_events_stream};
 use crate::metrics::RunnerMetrics;
 use crate::model::{self, ConfigError, ModelChain};
 use crate::nats_delegate::NatsDelegate;
 use crate::service::{ServeError, Service};
+use crate::slots::Slots;
+use crate::task_run::TaskRunner;
+use crate::task_worker::{self, TaskWorker};
 use crate::tools::{ToolBox, ToolConfigError};
 
 /// How long buffered events get to reach JetStream at exit.
 const EVENT_FLUSH_TIMEOUT: Duration =
     Duration::from_secs(agentry_protocol::runner_config::EVENT_FLUSH_SECONDS);
+/// How long task runs cut off by the end of the grace period get to hand their tasks back.
+const TASK_RELEASE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Looks up a secret by the environment variable name the config gives it (model API keys,
 /// tool header values).
@@ -174,17 +180,34 @@ async fn assemble(
     let client = connect_nats(&config, &identity, connected).await?;
     let js = async_nats::jetstream::new(client.clone());
     ensure_events_stream(&js).await.map_err(StartError::EventsStream)?;
-    let (events, events_task) =
-        EventPublisher::start(js, &identity.namespace, &identity.agent, config.event_buffer, metrics.clone());
+    let (events, events_task) = EventPublisher::start(
+        js.clone(),
+        &identity.namespace,
+        &identity.agent,
+        config.event_buffer,
+        metrics.clone(),
+    );
     let tools = toolbox(&config, &identity, &client, secrets, &metrics)?;
     let agent_loop = Arc::new(AgentLoop::new(config.clone(), models, tools, events, metrics.clone()));
+    let slots = Slots::new(config.limits.max_concurrent_requests);
+    let request_timeout = Duration::from_secs(config.limits.timeout_seconds);
+    let task_runner = TaskRunner {
+        namespace: identity.namespace.clone(),
+        agent: identity.agent.clone(),
+        agent_loop: agent_loop.clone(),
+        metrics: metrics.clone(),
+        request_timeout,
+        max_delegation_depth: config.limits.max_delegation_depth,
+        runner_name: task_worker::runner_name(),
+    };
+    let tasks = TaskWorker::new(js, task_runner, slots.clone());
     let service = Service {
         namespace: identity.namespace,
         agent: identity.agent,
         agent_loop,
         metrics,
-        max_concurrent: config.limits.max_concurrent_requests.max(1),
-        request_timeout: Duration::from_secs(config.limits.timeout_seconds),
+        slots,
+        request_timeout,
         max_delegation_depth: config.limits.max_delegation_depth,
         peers: config.peers.clone(),
         grace: Duration::from_secs(config.shutdown_grace_seconds),
@@ -192,7 +215,7 @@ async fn assemble(
     };
     let (stop, stopped) = oneshot::channel();
     let admin_addr = admin.local_addr();
-    let task = tokio::spawn(serve(service, client, stopped, events_task, admin).in_current_span());
+    let task = tokio::spawn(serve(service, tasks, client, stopped, events_task, admin).in_current_span());
     Ok(Runner { stop, task, admin_addr, readiness })
 }
 
@@ -246,20 +269,31 @@ fn toolbox(
     ToolBox::new(&config.tools, secrets, Arc::new(delegate), metrics.clone()).map_err(StartError::Tools)
 }
 
-/// Serves until `stopped` fires (or the handle is dropped), then gives buffered events their
-/// time to reach JetStream and takes the admin endpoint down.
+/// Serves queries and tasks until `stopped` fires (or the handle is dropped), drains, then
+/// gives buffered events their time to reach JetStream and takes the admin endpoint down.
 async fn serve(
     service: Service,
+    tasks: TaskWorker,
     client: async_nats::Client,
     stopped: oneshot::Receiver<()>,
     events_task: JoinHandle<()>,
     admin: AdminEndpoint,
 ) -> Result<(), RunError> {
+    let (drain, drain_signal) = drain::channel();
+    let worker = tokio::spawn(tasks.run(drain_signal).in_current_span());
     let served = service
         .run(client, async {
             let _ = stopped.await;
+            drain.enter(Phase::Draining);
         })
         .await;
+    // Work in flight has ended or the grace period is over: runs still going hand their tasks back.
+    drain.enter(Phase::Released);
+    if tokio::time::timeout(TASK_RELEASE_TIMEOUT, worker).await.is_err() {
+        tracing::warn!(
+            "task runs cut off at exit could not all be handed back; they run again after the ack wait"
+        );
+    }
     // The service held the agent loop and with it the event publisher: once requests still in
     // flight let go of it too, the publisher flushes its buffer and ends.
     if tokio::time::timeout(EVENT_FLUSH_TIMEOUT, events_task).await.is_err() {

@@ -3,9 +3,12 @@
 
 mod answers;
 mod delegation;
+mod draining;
 mod harness;
 mod in_process;
 mod lifecycle;
 mod limits;
 mod notifications;
 mod resilience;
+mod task_world;
+mod tasks;
