@@ -4,12 +4,17 @@
 
 pub mod agent_loop;
 pub mod config_file;
+mod drain;
 pub mod event_publisher;
 pub mod metrics;
 pub mod model;
 pub mod nats_delegate;
 pub mod runner;
 pub mod service;
+pub mod slots;
+mod task_outcome;
+mod task_run;
+mod task_worker;
 pub mod tools;
 pub mod usage_ledger;
 

@@ -51,6 +51,13 @@ pub struct RunnerMetrics {
     pub budget_spent_usd: Gauge,
     /// The daily budget in USD; registered only when the agent has one ([`Self::show_budget_limit`]).
     budget_limit_usd: Gauge,
+    /// Task deliveries handled, by outcome (`succeeded`, `failed`, `cancelled`, `retried`,
+    /// `released`, `skipped`).
+    pub tasks: IntCounterVec,
+    /// Task deliveries that were not the task's first (a retry, or a run cut off elsewhere).
+    pub task_redeliveries: IntCounter,
+    /// Task runs being worked on.
+    pub tasks_in_flight: IntGauge,
 }
 
 impl RunnerMetrics {
@@ -123,6 +130,11 @@ impl RunnerMetrics {
             Gauge::new("budget_spent_usd", "Model spend today (UTC) of the agent as a whole, in USD.")?;
         registry.register(Box::new(budget_spent_usd.clone()))?;
         let budget_limit_usd = Gauge::new("budget_limit_usd", "The agent's daily budget in USD.")?;
+        let tasks = counter_vec("tasks_total", "Task deliveries handled, by outcome.", &["outcome"])?;
+        let task_redeliveries =
+            counter("task_redeliveries_total", "Task deliveries that were not the task's first.")?;
+        let tasks_in_flight = IntGauge::new("tasks_in_flight", "Task runs being worked on.")?;
+        registry.register(Box::new(tasks_in_flight.clone()))?;
         Ok(Self {
             registry,
             requests,
@@ -142,6 +154,9 @@ impl RunnerMetrics {
             events_failed,
             budget_spent_usd,
             budget_limit_usd,
+            tasks,
+            task_redeliveries,
+            tasks_in_flight,
         })
     }
 

@@ -1,5 +1,7 @@
 //! [`NatsDelegate`]: the runner's [`Delegate`] for `agent` tools, asking another agent over NATS
-//! request-reply and refusing cycles and over-deep chains before sending.
+//! request-reply and refusing cycles and over-deep chains before sending. A `shutting_down`
+//! reply or no responder (a replica draining, or a rollout between pods) is asked again a few
+//! times within the deadline: another replica answers.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,6 +14,11 @@ use tokio::time::Instant;
 use crate::event_publisher::now_ms;
 use crate::metrics::RunnerMetrics;
 use crate::tools::{CallContext, Delegate, DelegationError};
+
+/// Pauses before asking again after `shutting_down` or no responder: at once first, then
+/// briefly, while the queue group moves on to another replica.
+const RETRY_PAUSES: [Duration; 4] =
+    [Duration::ZERO, Duration::from_millis(50), Duration::from_millis(200), Duration::from_millis(500)];
 
 /// Delegates to peers of one agent over NATS request-reply.
 pub struct NatsDelegate {
@@ -51,6 +58,7 @@ impl NatsDelegate {
         if remaining.is_zero() {
             return Err(DelegationError::Timeout);
         }
+        let subject = subjects::query(&self.namespace, &peer_token);
         let request_id = format!("{}.{}", ctx.request_id, uuid::Uuid::new_v4().simple());
         let request = AgentRequest {
             session_id: ctx.session_id.clone(),
@@ -69,30 +77,24 @@ impl NatsDelegate {
         if let Some(traceparent) = &ctx.traceparent {
             header_map.insert(headers::TRACEPARENT, traceparent.as_str());
         }
-        self.metrics.agent_messages.with_label_values(&[peer, "sent"]).inc();
-        let message = self
-            .client
-            .send_request(
-                subjects::query(&self.namespace, &peer_token),
-                async_nats::Request::new()
-                    .payload(payload.into())
-                    .headers(header_map)
-                    .timeout(Some(remaining.max(Duration::from_millis(1)))),
-            )
-            .await
-            .map_err(|err| match err.kind() {
-                async_nats::RequestErrorKind::TimedOut => DelegationError::Timeout,
-                async_nats::RequestErrorKind::NoResponders => {
-                    DelegationError::Unreachable(format!("no runner of agent {peer} is answering"))
+        let payload = bytes::Bytes::from(payload);
+        let mut pauses = RETRY_PAUSES.iter();
+        let reply = loop {
+            let asked =
+                self.ask_once(peer, &subject, payload.clone(), header_map.clone(), ctx.deadline).await;
+            let another_replica_may_answer = match &asked {
+                Ok(reply) => reply.error.as_ref().is_some_and(|e| e.code == ErrorCode::ShuttingDown),
+                Err(AskFailure::NoResponders) => true,
+                Err(AskFailure::Other(_)) => false,
+            };
+            match pauses.next() {
+                Some(pause) if another_replica_may_answer && Instant::now() + *pause < ctx.deadline => {
+                    tracing::debug!(peer, "no replica of the peer took the request; asking again");
+                    tokio::time::sleep(*pause).await;
                 }
-                _ => DelegationError::Unreachable(err.to_string()),
-            })?;
-        self.metrics.agent_messages.with_label_values(&[peer, "received"]).inc();
-        let reply: AgentReply =
-            serde_json::from_slice(&message.payload).map_err(|err| DelegationError::PeerError {
-                code: ErrorCode::Internal.as_str().to_string(),
-                message: format!("unreadable reply: {err}"),
-            })?;
+                _ => break asked.map_err(|failure| failure.into_error(peer))?,
+            }
+        };
         match (reply.output, reply.error) {
             (_, Some(error)) => Err(DelegationError::PeerError {
                 code: error.code.as_str().to_string(),
@@ -101,6 +103,60 @@ impl NatsDelegate {
             (Some(output), None) => Ok(output),
             (None, None) => Ok(String::new()),
         }
+    }
+}
+
+/// Why one request to a peer got no reply.
+enum AskFailure {
+    /// Nobody is subscribed to the peer's subject right now.
+    NoResponders,
+    /// Anything else.
+    Other(DelegationError),
+}
+
+impl AskFailure {
+    fn into_error(self, peer: &str) -> DelegationError {
+        match self {
+            Self::NoResponders => {
+                DelegationError::Unreachable(format!("no runner of agent {peer} is answering"))
+            }
+            Self::Other(err) => err,
+        }
+    }
+}
+
+impl NatsDelegate {
+    /// One request to the peer, with what is left of the deadline as its timeout.
+    async fn ask_once(
+        &self,
+        peer: &str,
+        subject: &str,
+        payload: bytes::Bytes,
+        header_map: HeaderMap,
+        deadline: Instant,
+    ) -> Result<AgentReply, AskFailure> {
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        if remaining.is_zero() {
+            return Err(AskFailure::Other(DelegationError::Timeout));
+        }
+        self.metrics.agent_messages.with_label_values(&[peer, "sent"]).inc();
+        let request = async_nats::Request::new()
+            .payload(payload)
+            .headers(header_map)
+            .timeout(Some(remaining.max(Duration::from_millis(1))));
+        let message =
+            self.client.send_request(subject.to_string(), request).await.map_err(|err| match err.kind() {
+                async_nats::RequestErrorKind::TimedOut => AskFailure::Other(DelegationError::Timeout),
+                async_nats::RequestErrorKind::NoResponders => AskFailure::NoResponders,
+                _ => AskFailure::Other(DelegationError::Unreachable(err.to_string())),
+            })?;
+        self.metrics.agent_messages.with_label_values(&[peer, "received"]).inc();
+        serde_json::from_slice(&message.payload).map_err(|err| {
+            AskFailure::Other(DelegationError::PeerError {
+                code: ErrorCode::Internal.as_str().to_string(),
+                message: format!("unreadable reply: {err}"),
+            })
+        })
     }
 }
 

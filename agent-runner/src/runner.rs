@@ -17,11 +17,15 @@ use tokio::task::JoinHandle;
 use tracing::Instrument;
 
 use crate::agent_loop::AgentLoop;
+use crate::drain::{self, Phase};
 use crate::event_publisher::{EventPublisher, ensure_events_stream};
 use crate::metrics::RunnerMetrics;
 use crate::model::{self, ConfigError, ModelChain};
 use crate::nats_delegate::NatsDelegate;
 use crate::service::{ServeError, Service};
+use crate::slots::Slots;
+use crate::task_run::TaskRunner;
+use crate::task_worker::{self, TaskWorker};
 use crate::tools::{ToolBox, ToolConfigError};
 use crate::usage_ledger::UsageLedger;
 
@@ -30,6 +34,8 @@ const EVENT_FLUSH_TIMEOUT: Duration =
     Duration::from_secs(agentry_protocol::runner_config::EVENT_FLUSH_SECONDS);
 /// How long a runner with a daily budget waits at start to learn today's spend.
 const DAILY_USAGE_LOAD_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long task runs cut off by the end of the grace period get to hand their tasks back.
+const TASK_RELEASE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Looks up a secret by the environment variable name the config gives it (model API keys,
 /// tool header values).
@@ -188,17 +194,34 @@ async fn assemble(
     if ledger.limit_usd().is_some() && !ledger.wait_loaded(DAILY_USAGE_LOAD_TIMEOUT).await {
         tracing::warn!("today's usage not read yet; counting from this replica's own until it is");
     }
-    let (events, events_task) =
-        EventPublisher::start(js, &identity.namespace, &identity.agent, config.event_buffer, metrics.clone());
+    let (events, events_task) = EventPublisher::start(
+        js.clone(),
+        &identity.namespace,
+        &identity.agent,
+        config.event_buffer,
+        metrics.clone(),
+    );
     let tools = toolbox(&config, &identity, &client, secrets, &metrics)?;
     let agent_loop = Arc::new(AgentLoop::new(config.clone(), models, tools, ledger, events, metrics.clone()));
+    let slots = Slots::new(config.limits.max_concurrent_requests);
+    let request_timeout = Duration::from_secs(config.limits.timeout_seconds);
+    let task_runner = TaskRunner {
+        namespace: identity.namespace.clone(),
+        agent: identity.agent.clone(),
+        agent_loop: agent_loop.clone(),
+        metrics: metrics.clone(),
+        request_timeout,
+        max_delegation_depth: config.limits.max_delegation_depth,
+        runner_name: task_worker::runner_name(),
+    };
+    let tasks = TaskWorker::new(js, task_runner, slots.clone());
     let service = Service {
         namespace: identity.namespace,
         agent: identity.agent,
         agent_loop,
         metrics,
-        max_concurrent: config.limits.max_concurrent_requests.max(1),
-        request_timeout: Duration::from_secs(config.limits.timeout_seconds),
+        slots,
+        request_timeout,
         max_delegation_depth: config.limits.max_delegation_depth,
         peers: config.peers.clone(),
         grace: Duration::from_secs(config.shutdown_grace_seconds),
@@ -209,7 +232,7 @@ async fn assemble(
     let flushed = async move {
         let _ = futures::future::join(events_task, ledger_task).await;
     };
-    let task = tokio::spawn(serve(service, client, stopped, flushed, admin).in_current_span());
+    let task = tokio::spawn(serve(service, tasks, client, stopped, flushed, admin).in_current_span());
     Ok(Runner { stop, task, admin_addr, readiness })
 }
 
@@ -263,20 +286,31 @@ fn toolbox(
     ToolBox::new(&config.tools, secrets, Arc::new(delegate), metrics.clone()).map_err(StartError::Tools)
 }
 
-/// Serves until `stopped` fires (or the handle is dropped), then gives buffered events their
-/// time to reach JetStream and takes the admin endpoint down.
+/// Serves queries and tasks until `stopped` fires (or the handle is dropped), drains, then
+/// gives buffered events their time to reach JetStream and takes the admin endpoint down.
 async fn serve(
     service: Service,
+    tasks: TaskWorker,
     client: async_nats::Client,
     stopped: oneshot::Receiver<()>,
     flushed: impl Future<Output = ()>,
     admin: AdminEndpoint,
 ) -> Result<(), RunError> {
+    let (drain, drain_signal) = drain::channel();
+    let worker = tokio::spawn(tasks.run(drain_signal).in_current_span());
     let served = service
         .run(client, async {
             let _ = stopped.await;
+            drain.enter(Phase::Draining);
         })
         .await;
+    // Work in flight has ended or the grace period is over: runs still going hand their tasks back.
+    drain.enter(Phase::Released);
+    if tokio::time::timeout(TASK_RELEASE_TIMEOUT, worker).await.is_err() {
+        tracing::warn!(
+            "task runs cut off at exit could not all be handed back; they run again after the ack wait"
+        );
+    }
     // The service held the agent loop and with it the event publisher and the usage ledger: once
     // requests still in flight let go of it too, both write what they hold and end.
     if tokio::time::timeout(EVENT_FLUSH_TIMEOUT, flushed).await.is_err() {

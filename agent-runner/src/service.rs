@@ -1,5 +1,7 @@
 //! Serving the agent on NATS: the query subject in the agent's queue group, notifications, and
-//! a graceful drain on shutdown.
+//! a graceful drain on shutdown: while work admitted before it is in progress the query
+//! subscription stays, and each new query is answered `shutting_down` at once (the caller tries
+//! another replica) instead of finding no responder.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -10,13 +12,13 @@ use agentry_protocol::subjects::{self, SubjectToken};
 use agentry_protocol::{AgentReply, AgentRequest, ErrorCode, Notification, PROTOCOL_VERSION, headers};
 use async_nats::{HeaderMap, Message, Subscriber};
 use futures::StreamExt;
-use tokio::sync::Semaphore;
 use tokio::time::Instant;
 use tracing::Instrument;
 
 use crate::agent_loop::{AgentLoop, Inbound};
 use crate::event_publisher::now_ms;
 use crate::metrics::RunnerMetrics;
+use crate::slots::Slots;
 
 /// Why serving stopped short.
 #[derive(Debug, thiserror::Error)]
@@ -39,8 +41,8 @@ pub struct Service {
     pub agent_loop: Arc<AgentLoop>,
     /// Metrics.
     pub metrics: Arc<RunnerMetrics>,
-    /// Requests one replica works on at once.
-    pub max_concurrent: u32,
+    /// The replica's slots (`maxConcurrentRequests`), shared by queries and task runs.
+    pub slots: Arc<Slots>,
     /// End-to-end time for one request.
     pub request_timeout: Duration,
     /// The agents this one may message (the only `peer` label values for notifications).
@@ -55,8 +57,9 @@ pub struct Service {
 }
 
 impl Service {
-    /// Subscribes, serves until `shutdown` completes, then drains: no new requests are taken,
-    /// requests already received are answered, and in-flight ones get up to the grace period.
+    /// Subscribes, serves until `shutdown` completes, then drains: new queries are answered
+    /// `shutting_down`, and work in flight (queries and task runs) gets up to the grace period;
+    /// then it unsubscribes.
     pub async fn run(
         self,
         client: async_nats::Client,
@@ -73,45 +76,67 @@ impl Service {
         self.serving.open();
         tracing::info!(subject = %query_subject, "serving");
 
-        let permits = Arc::new(Semaphore::new(self.max_concurrent as usize));
         tokio::pin!(shutdown);
-        let mut draining = false;
         loop {
             tokio::select! {
-                () = &mut shutdown, if !draining => {
-                    draining = true;
-                    self.serving.close();
-                    tracing::info!("shutting down: draining the query subscription");
-                    // Drain delivers what the server already sent us, then ends the stream.
-                    if let Err(err) = queries.drain().await {
-                        tracing::warn!(error = %err, "draining the subscription failed");
-                        break;
-                    }
-                }
+                () = &mut shutdown => break,
                 message = queries.next() => match message {
-                    Some(message) => self.accept(&client, message, &permits),
+                    Some(message) => self.accept(&client, message),
                     None => break,
                 },
-                Some(message) = notifications.next(), if !draining => self.notified(&message),
-                Some(message) = broadcasts.next(), if !draining => self.notified(&message),
+                Some(message) = notifications.next() => self.notified(&message),
+                Some(message) = broadcasts.next() => self.notified(&message),
             }
         }
         self.serving.close();
-        let all = self.max_concurrent;
-        if tokio::time::timeout(self.grace, permits.acquire_many(all)).await.is_err() {
-            tracing::warn!(
-                grace_seconds = self.grace.as_secs(),
-                "in-flight requests outlived the grace period"
-            );
-        }
+        tracing::info!("shutting down: new queries are answered shutting_down while work in flight ends");
+        self.drain(&client, &mut queries).await;
+        unsubscribe(&mut queries).await;
         unsubscribe(&mut notifications).await;
         unsubscribe(&mut broadcasts).await;
         client.flush().await?;
         Ok(())
     }
 
+    /// Answers every new query `shutting_down` until all slots are free again (the work in
+    /// flight has ended) or the grace period is over.
+    async fn drain(&self, client: &async_nats::Client, queries: &mut Subscriber) {
+        let idle = tokio::time::timeout(self.grace, self.slots.all());
+        tokio::pin!(idle);
+        let mut open = true;
+        loop {
+            tokio::select! {
+                finished = &mut idle => {
+                    if finished.is_err() {
+                        tracing::warn!(grace_seconds = self.grace.as_secs(), "work in flight outlived the grace period");
+                    }
+                    return;
+                }
+                message = queries.next(), if open => match message {
+                    Some(message) => self.refuse_draining(client, message),
+                    None => open = false,
+                },
+            }
+        }
+    }
+
+    fn refuse_draining(&self, client: &async_nats::Client, message: Message) {
+        let Some(reply_to) = message.reply.clone() else { return };
+        let header_id =
+            message.headers.as_ref().and_then(|h| h.get(headers::REQUEST_ID)).map(|v| v.as_str().to_string());
+        let request_id = header_id.unwrap_or_else(|| request_id_of(&message.payload));
+        let reply = AgentReply::failure(
+            &request_id,
+            ErrorCode::ShuttingDown,
+            format!("{} replica is shutting down; retry: another replica answers", self.agent),
+        );
+        self.metrics.requests.with_label_values(&[ErrorCode::ShuttingDown.as_str()]).inc();
+        let client = client.clone();
+        tokio::spawn(async move { send_reply(&client, reply_to, &reply).await });
+    }
+
     /// Takes one query: answered on a task of its own, or at once with `busy` at the limit.
-    fn accept(&self, client: &async_nats::Client, message: Message, permits: &Arc<Semaphore>) {
+    fn accept(&self, client: &async_nats::Client, message: Message) {
         let Some(reply_to) = message.reply.clone() else {
             tracing::warn!("query without a reply subject ignored");
             return;
@@ -119,14 +144,15 @@ impl Service {
         let received = Instant::now();
         let header_id =
             message.headers.as_ref().and_then(|h| h.get(headers::REQUEST_ID)).map(|v| v.as_str().to_string());
-        let Ok(permit) = permits.clone().try_acquire_owned() else {
+        let Some(permit) = self.slots.try_take() else {
             let request_id = header_id.unwrap_or_else(|| request_id_of(&message.payload));
             let reply = AgentReply::failure(
                 &request_id,
                 ErrorCode::Busy,
                 format!(
                     "{} is at its limit of {} concurrent requests; retry later",
-                    self.agent, self.max_concurrent
+                    self.agent,
+                    self.slots.total()
                 ),
             );
             self.metrics.requests.with_label_values(&[ErrorCode::Busy.as_str()]).inc();
@@ -189,7 +215,7 @@ impl Service {
 }
 
 /// Reads and checks a request, working out its deadline; a refusal is the error reply to send.
-fn admit(
+pub(crate) fn admit(
     payload: &[u8],
     agent: &SubjectToken,
     received: Instant,
@@ -249,7 +275,7 @@ fn admit(
 }
 
 /// The `requestId` of a payload that did not parse as a request, when it has one.
-fn request_id_of(payload: &[u8]) -> String {
+pub(crate) fn request_id_of(payload: &[u8]) -> String {
     serde_json::from_slice::<serde_json::Value>(payload)
         .ok()
         .and_then(|v| v.get("requestId").and_then(|id| id.as_str()).map(str::to_string))

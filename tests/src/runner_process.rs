@@ -75,6 +75,18 @@ impl RunnerProcess {
         .map_err(|_| format!("runner not ready within {timeout:?}; output:\n{}", self.output()))
     }
 
+    /// Polls `/readyz` until it no longer answers 200 (the runner is draining or gone).
+    pub async fn wait_unready(&self, timeout: Duration) -> Result<(), String> {
+        let url = format!("http://{}/readyz", self.http);
+        let client = http_client();
+        poll_until(timeout, || async {
+            let ready = client.get(&url).send().await.is_ok_and(|r| r.status().is_success());
+            (!ready).then_some(())
+        })
+        .await
+        .map_err(|_| format!("runner still ready after {timeout:?}; output:\n{}", self.output()))
+    }
+
     /// The text of `/metrics`.
     pub async fn metrics(&self) -> Result<String, String> {
         let url = format!("http://{}/metrics", self.http);
@@ -100,6 +112,11 @@ impl RunnerProcess {
             .status()
             .map_err(|e| e.to_string())?;
         status.success().then_some(()).ok_or_else(|| format!("kill -TERM {pid} failed"))
+    }
+
+    /// Kills it with SIGKILL, as an OOM kill or a lost node would, and waits until it is gone.
+    pub async fn kill(&mut self) -> Result<(), String> {
+        self.child.kill().await.map_err(|e| format!("killing the runner: {e}"))
     }
 
     /// Waits for the process to exit.

@@ -3,6 +3,7 @@
 
 mod answers;
 mod delegation;
+mod draining;
 mod harness;
 mod in_process;
 mod lifecycle;
@@ -11,3 +12,5 @@ mod notifications;
 mod request_limits;
 mod resilience;
 mod shared_budget;
+mod task_world;
+mod tasks;
