@@ -88,6 +88,8 @@ pub mod reasons {
 
     /// A Session's Agent (its `agentRef` or a participant) does not exist yet.
     pub const AGENT_NOT_FOUND: &str = "AgentNotFound";
+    /// A Session cannot be submitted: the operator is not connected to NATS.
+    pub const TASK_QUEUE_UNAVAILABLE: &str = "TaskQueueUnavailable";
     /// A Session's task waits in the queue for a runner.
     pub const TASK_QUEUED: &str = "TaskQueued";
     /// A runner is working on a Session's task.

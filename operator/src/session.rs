@@ -7,6 +7,7 @@ pub mod controller;
 #[cfg(test)]
 mod fixtures;
 pub mod outcome;
+pub mod pipeline;
 pub mod plan;
 pub mod reconcile;
 pub mod status;

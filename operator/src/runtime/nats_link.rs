@@ -38,6 +38,7 @@ impl NatsHandles {
 /// The connection being made or made; dropping the link stops the attempts and the client.
 pub struct NatsLink {
     ready: watch::Receiver<Option<Arc<NatsHandles>>>,
+    reconnects: watch::Receiver<u64>,
     task: Option<JoinHandle<()>>,
 }
 
@@ -46,25 +47,33 @@ impl NatsLink {
     /// queue and buckets are open.
     pub fn start(url: String) -> Self {
         let (tx, ready) = watch::channel(None);
+        let (reconnected, reconnects) = watch::channel(0);
         let task = tokio::spawn(async move {
-            let handles = open_with_retry(&url).await;
+            let handles = open_with_retry(&url, reconnected).await;
             tracing::info!(url = %url, "NATS connected; task queue and usage buckets open");
             tx.send_replace(Some(Arc::new(handles)));
             // Keep the sender: receivers keep seeing the handles.
             tx.closed().await;
         });
-        Self { ready, task: Some(task) }
+        Self { ready, reconnects, task: Some(task) }
     }
 
     /// A link that never connects (for tests of what works without NATS).
     pub fn disconnected() -> Self {
         let (_, ready) = watch::channel(None);
-        Self { ready, task: None }
+        let (_, reconnects) = watch::channel(0);
+        Self { ready, reconnects, task: None }
     }
 
     /// The handles, once the queue and buckets are open; `None` before.
     pub fn get(&self) -> Option<Arc<NatsHandles>> {
         self.ready.borrow().clone()
+    }
+
+    /// Counts the client's connections: it changes each time the connection comes back, when
+    /// whatever was missed while it was away must be looked at again.
+    pub fn reconnects(&self) -> watch::Receiver<u64> {
+        self.reconnects.clone()
     }
 
     /// Waits until the handles are there.
@@ -82,14 +91,15 @@ impl Drop for NatsLink {
     }
 }
 
-async fn open_with_retry(url: &str) -> NatsHandles {
+async fn open_with_retry(url: &str, reconnected: watch::Sender<u64>) -> NatsHandles {
+    let reconnected = Arc::new(reconnected);
     let mut pause = RETRY.0;
     let mut warned = false;
     let mut client = None;
     loop {
         let attempt = match &client {
             Some(client) => open(client).await,
-            None => match connect(url).await {
+            None => match connect(url, reconnected.clone()).await {
                 Ok(connected) => {
                     client = Some(connected);
                     continue;
@@ -113,11 +123,24 @@ async fn open_with_retry(url: &str) -> NatsHandles {
     }
 }
 
-/// A client that connects, and reconnects, in the background.
-async fn connect(url: &str) -> Result<async_nats::Client, String> {
+/// A client that connects, and reconnects, in the background, counting its connections.
+async fn connect(url: &str, reconnected: Arc<watch::Sender<u64>>) -> Result<async_nats::Client, String> {
     async_nats::ConnectOptions::new()
         .name("agentry-operator")
         .retry_on_initial_connect()
+        .event_callback(move |event| {
+            let reconnected = reconnected.clone();
+            async move {
+                match event {
+                    async_nats::Event::Connected => {
+                        reconnected.send_modify(|n| *n += 1);
+                        tracing::info!("NATS connected");
+                    }
+                    async_nats::Event::Disconnected => tracing::warn!("NATS disconnected; reconnecting"),
+                    other => tracing::debug!(event = %other, "NATS event"),
+                }
+            }
+        })
         .connect(url)
         .await
         .map_err(|e| format!("connecting to {url}: {e}"))

@@ -35,8 +35,8 @@ pub enum Outcome {
     InFlight {
         /// The step's index.
         step: usize,
-        /// Its record.
-        record: TaskRecord,
+        /// Its record (boxed: it holds the whole request's reply when there is one).
+        record: Box<TaskRecord>,
     },
     /// The last step answered.
     Succeeded {
@@ -102,7 +102,7 @@ pub fn observe(
         let last = index + 1 == steps.len();
         match record.state {
             TaskState::Queued | TaskState::Running => {
-                return observed(Outcome::InFlight { step: index, record: record.clone() }, totals);
+                return observed(Outcome::InFlight { step: index, record: Box::new(record.clone()) }, totals);
             }
             TaskState::Succeeded => {
                 totals.add(record);
@@ -231,7 +231,7 @@ mod tests {
         assert_eq!(single(&[None], None).outcome, Outcome::Unsubmitted { step: 0 });
         let queued = record(&task(), TaskState::Queued);
         let observed = single(&[Some(queued.clone())], None);
-        assert_eq!(observed.outcome, Outcome::InFlight { step: 0, record: queued });
+        assert_eq!(observed.outcome, Outcome::InFlight { step: 0, record: Box::new(queued) });
         assert_eq!(observed.first_submitted_ms, Some(1_000));
         let done = single(&[Some(succeeded(&task(), "Repair it.", 0.02, 7))], None);
         assert_eq!(
@@ -291,7 +291,7 @@ mod tests {
             "limits": {"budgetUsd": 0.3, "maxMessages": 100}}));
         let steps = steps(&s.spec, "u").expect("steps");
         let first = Some(succeeded("ses-u-0", "a", 0.1, 3));
-        let observed = observe(&s.spec, &steps, &[first.clone()], None);
+        let observed = observe(&s.spec, &steps, std::slice::from_ref(&first), None);
         assert_eq!(observed.outcome, Outcome::Unsubmitted { step: 1 });
         assert_eq!(observed.totals.messages, 3);
         let second = Some(succeeded("ses-u-1", "b", 0.1, 4));

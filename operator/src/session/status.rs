@@ -51,24 +51,23 @@ pub fn delete_at(session: &Session, status: &SessionStatus) -> Option<Timestamp>
 }
 
 /// The status of a Session waiting for Agent `missing`.
-pub fn pending(session: &Session, missing: &str) -> SessionStatus {
-    let old = session.status.clone().unwrap_or_default();
+pub fn waiting_for_agent(session: &Session, missing: &str) -> SessionStatus {
     let ns = session.metadata.namespace.clone().unwrap_or_default();
     let message =
         format!("Agent {missing} does not exist in namespace {ns}; the Session starts once it does");
+    pending(session, reasons::AGENT_NOT_FOUND, &message)
+}
+
+/// The status of a Session not yet started, for `reason`.
+pub fn pending(session: &Session, reason: &str, message: &str) -> SessionStatus {
+    let old = session.status.clone().unwrap_or_default();
     let mut status = SessionStatus {
         observed_generation: session.metadata.generation,
         phase: Some(SessionPhase::Pending),
         session_id: session.metadata.uid.clone(),
         ..old
     };
-    set_both(
-        &mut status,
-        session,
-        (ConditionStatus::False, ConditionStatus::False),
-        reasons::AGENT_NOT_FOUND,
-        &message,
-    );
+    set_both(&mut status, session, (ConditionStatus::False, ConditionStatus::False), reason, message);
     status
 }
 
@@ -188,8 +187,8 @@ pub fn event(before: Option<&SessionStatus>, after: &SessionStatus) -> Option<(E
     let condition = failed(after)?;
     let reason_before = before.and_then(failed).map(|c| c.reason);
     let (type_, reason) = match after.phase? {
-        SessionPhase::Pending if reason_before.as_deref() != Some(reasons::AGENT_NOT_FOUND) => {
-            (EventType::Warning, reasons::AGENT_NOT_FOUND.to_string())
+        SessionPhase::Pending if reason_before.as_deref() != Some(condition.reason.as_str()) => {
+            (EventType::Warning, condition.reason)
         }
         SessionPhase::Running if was != Some(SessionPhase::Running) => (EventType::Normal, "Started".into()),
         SessionPhase::Succeeded if was != Some(SessionPhase::Succeeded) => {
@@ -223,7 +222,7 @@ mod tests {
     #[test]
     fn pending_names_the_missing_agent_once() {
         let s = session(serde_json::json!({}));
-        let status = pending(&s, "lead");
+        let status = waiting_for_agent(&s, "lead");
         assert_eq!(status.phase, Some(SessionPhase::Pending));
         assert_eq!(condition(&status, "Complete"), (ConditionStatus::False, "AgentNotFound"));
         assert_eq!(condition(&status, "Failed"), (ConditionStatus::False, "AgentNotFound"));

@@ -55,12 +55,33 @@ fn parse_key(key: &str) -> Option<(&str, &str)> {
     Some((namespace, task))
 }
 
+/// What the watch loop woke up for.
+enum Woke {
+    /// A record changed (or the watch failed or ended).
+    Record(Option<Result<kv::Entry, kv::WatcherError>>),
+    /// The NATS connection came back.
+    Reconnected,
+}
+
 struct Watching {
     ctx: Arc<OperatorContext>,
+    reconnects: tokio::sync::watch::Receiver<u64>,
     sessions: Store<Session>,
     watch: Option<kv::Watch>,
     pending: VecDeque<ObjectRef<Session>>,
     pause: Duration,
+}
+
+impl Watching {
+    /// Queues every unfinished Session: changes made while no watch ran are not lost.
+    fn catch_up(&mut self) {
+        let unfinished = self
+            .sessions
+            .state()
+            .into_iter()
+            .filter(|s| !is_finished(s.status.as_ref().and_then(|st| st.phase)));
+        self.pending.extend(unfinished.map(|s| ObjectRef::from_obj(&*s)));
+    }
 }
 
 /// The Sessions whose task records change, for as long as the controller runs. Each time the
@@ -70,7 +91,9 @@ pub fn task_changes(
     ctx: Arc<OperatorContext>,
     sessions: Store<Session>,
 ) -> impl Stream<Item = ObjectRef<Session>> + Send {
-    let start = Watching { ctx, sessions, watch: None, pending: VecDeque::new(), pause: REWATCH.0 };
+    let reconnects = ctx.nats.reconnects();
+    let start =
+        Watching { ctx, reconnects, sessions, watch: None, pending: VecDeque::new(), pause: REWATCH.0 };
     futures::stream::unfold(start, |mut w| async move {
         loop {
             if let Some(next) = w.pending.pop_front() {
@@ -83,12 +106,7 @@ pub fn task_changes(
                         Ok(watch) => {
                             w.watch = Some(watch);
                             w.pause = REWATCH.0;
-                            let unfinished = w
-                                .sessions
-                                .state()
-                                .into_iter()
-                                .filter(|s| !is_finished(s.status.as_ref().and_then(|st| st.phase)));
-                            w.pending.extend(unfinished.map(|s| ObjectRef::from_obj(&*s)));
+                            w.catch_up();
                         }
                         Err(err) => {
                             tracing::warn!(error = %err, "cannot watch task records; retrying");
@@ -97,18 +115,29 @@ pub fn task_changes(
                         }
                     }
                 }
-                Some(watch) => match watch.next().await {
-                    Some(Ok(entry)) => {
-                        if let Some((namespace, task)) = parse_key(&entry.key) {
-                            w.pending.extend(sessions_for_task(&w.sessions.state(), namespace, task));
+                Some(watch) => {
+                    let woke = tokio::select! {
+                        entry = watch.next() => Woke::Record(entry),
+                        changed = w.reconnects.changed() => match changed {
+                            Ok(()) => Woke::Reconnected,
+                            Err(_) => Woke::Record(None),
+                        },
+                    };
+                    match woke {
+                        // Back after an outage: what changed meanwhile may not come through.
+                        Woke::Reconnected => w.catch_up(),
+                        Woke::Record(Some(Ok(entry))) => {
+                            if let Some((namespace, task)) = parse_key(&entry.key) {
+                                w.pending.extend(sessions_for_task(&w.sessions.state(), namespace, task));
+                            }
                         }
+                        Woke::Record(Some(Err(err))) => {
+                            tracing::warn!(error = %err, "the task record watch failed; watching again");
+                            w.watch = None;
+                        }
+                        Woke::Record(None) => w.watch = None,
                     }
-                    Some(Err(err)) => {
-                        tracing::warn!(error = %err, "the task record watch failed; watching again");
-                        w.watch = None;
-                    }
-                    None => w.watch = None,
-                },
+                }
             }
         }
     })
