@@ -102,6 +102,8 @@ pub mod reasons {
     pub const DEADLINE_EXCEEDED: &str = "DeadlineExceeded";
     /// A Session's task ended failed without an error code (every run was cut off).
     pub const TASK_FAILED: &str = "TaskFailed";
+    /// A started Session's task record is gone (records are kept 7 days): it is not run again.
+    pub const TASK_LOST: &str = "TaskLost";
     /// A Session's spend reached `limits.budgetUsd`.
     pub const BUDGET_EXCEEDED: &str = "BudgetExceeded";
     /// A Session's conversation reached `limits.maxMessages`.

@@ -177,6 +177,21 @@ pub fn expired(step: &Step, finished_ms: Option<u64>) -> Failure {
     }
 }
 
+/// The failure of a started Session whose first task's record is gone: running it again could
+/// do its work twice.
+pub fn lost(step: &Step) -> Failure {
+    Failure {
+        reason: reasons::TASK_LOST,
+        message: format!(
+            "the record of task {} is gone (task records are kept 7 days, or it was removed); the \
+             Session is not run again",
+            step.task
+        ),
+        finished_ms: None,
+        expired: false,
+    }
+}
+
 fn exhausted_failure(
     spec: &SessionSpec,
     exhausted: Exhausted,

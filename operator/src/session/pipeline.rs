@@ -53,6 +53,10 @@ impl<'a> Pipeline<'a> {
 
     /// Submits the next step or cancels an overdue one; returns where the Session then stands.
     pub async fn advance(mut self) -> Result<Observed, ReconcileError> {
+        if record_lost(self.session, &self.records) {
+            let outcome = Outcome::Failed(outcome::lost(&self.steps[0]));
+            return Ok(Observed { outcome, totals: Default::default(), first_submitted_ms: None });
+        }
         // Each pass submits or cancels at most one step; a submission that finds its step
         // already ended moves on to the next.
         for _ in 0..=self.steps.len() {
@@ -122,6 +126,13 @@ impl<'a> Pipeline<'a> {
     }
 }
 
+/// Whether a Session that has started lacks its first task's record. Its status says it started
+/// only once that record was written, so the record has expired or been removed since.
+fn record_lost(session: &Session, records: &[Option<TaskRecord>]) -> bool {
+    let started = session.status.as_ref().is_some_and(|s| s.started_at.is_some());
+    started && records.first().is_none_or(Option::is_none)
+}
+
 fn republish_due(record: &TaskRecord, now_ms: u64) -> bool {
     record.state == TaskState::Queued
         && record.attempts == 0
@@ -139,7 +150,7 @@ fn nats_error(err: impl std::fmt::Display) -> ReconcileError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::session::fixtures::record;
+    use crate::session::fixtures::{record, session};
 
     #[test]
     fn only_a_never_run_task_inside_the_duplicate_window_is_published_again() {
@@ -155,5 +166,17 @@ mod tests {
             "a task back in the queue for a retry is still in the stream"
         );
         assert!(!republish_due(&record("t", TaskState::Running), 1_001));
+    }
+
+    #[test]
+    fn a_started_session_without_its_first_record_has_lost_it() {
+        let mut s = session(serde_json::json!({}));
+        assert!(!record_lost(&s, &[None]), "not started: the task is simply not submitted yet");
+        s.status = Some(agentry_crds::SessionStatus {
+            started_at: Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(Timestamp::now())),
+            ..Default::default()
+        });
+        assert!(record_lost(&s, &[None]));
+        assert!(!record_lost(&s, &[Some(record("t", TaskState::Running))]));
     }
 }
