@@ -238,6 +238,7 @@ fn default_replicas() -> i32 {
     printcolumn(name = "Ready", type_ = "integer", json_path = ".status.readyReplicas"),
     printcolumn(name = "Role", type_ = "string", json_path = ".spec.role", priority = 1),
     printcolumn(name = "Subject", type_ = "string", json_path = ".status.subject", priority = 1),
+    printcolumn(name = "Cost today", type_ = "number", json_path = ".status.usage.costUsd", priority = 1),
     printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
     validation = Rule::new("!self.metadata.name.contains('.')").message("metadata.name must not contain '.': an Agent's name is a NATS subject token (agentry.<namespace>.agent.<name>.query)"),
     validation = Rule::new("size(self.metadata.name) <= 63").message("metadata.name must be at most 63 characters: it names the agent's Deployment and Service")
@@ -345,4 +346,28 @@ pub struct AgentStatus {
     /// Hash of the rendered runner configuration the pods run with.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config_hash: Option<String>,
+    /// What the agent's replicas together spent today (UTC), refreshed about once a minute.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<AgentUsage>,
+}
+
+/// An Agent's tokens, spend and requests on one UTC day, summed over its replicas.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AgentUsage {
+    /// The UTC day counted, `YYYY-MM-DD`.
+    #[schemars(pattern(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"))]
+    pub day: String,
+    /// Prompt tokens.
+    #[schemars(range(min = 0))]
+    pub input_tokens: i64,
+    /// Completion tokens.
+    #[schemars(range(min = 0))]
+    pub output_tokens: i64,
+    /// Cost in USD from the Models' pricing.
+    #[schemars(range(min = 0.0))]
+    pub cost_usd: f64,
+    /// Requests answered (or failed).
+    #[schemars(range(min = 0))]
+    pub requests: i64,
 }

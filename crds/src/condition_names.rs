@@ -13,6 +13,10 @@ pub mod types {
     pub const TOOLS_RESOLVED: &str = "ToolsResolved";
     /// An Agent's MemoryStore, if any, is Ready.
     pub const MEMORY_BOUND: &str = "MemoryBound";
+    /// A Session has succeeded (`kubectl wait --for=condition=Complete`).
+    pub const COMPLETE: &str = "Complete";
+    /// A Session has failed or expired (`kubectl wait --for=condition=Failed`).
+    pub const FAILED: &str = "Failed";
 }
 
 /// Reasons, grouped by the condition that carries them.
@@ -81,4 +85,47 @@ pub mod reasons {
 
     /// A MemoryStore's schema is migrated and counted.
     pub const MIGRATED: &str = "Migrated";
+
+    /// A Session's Agent (its `agentRef` or a participant) does not exist yet.
+    pub const AGENT_NOT_FOUND: &str = "AgentNotFound";
+    /// A Session cannot be submitted: the operator is not connected to NATS.
+    pub const TASK_QUEUE_UNAVAILABLE: &str = "TaskQueueUnavailable";
+    /// A Session's task waits in the queue for a runner.
+    pub const TASK_QUEUED: &str = "TaskQueued";
+    /// A runner is working on a Session's task.
+    pub const TASK_RUNNING: &str = "TaskRunning";
+    /// A Session ended with an answer.
+    pub const SUCCEEDED: &str = "Succeeded";
+    /// A Session's task was cancelled by someone else than the operator.
+    pub const CANCELLED: &str = "Cancelled";
+    /// A Session ran past `limits.maxDurationSeconds`.
+    pub const DEADLINE_EXCEEDED: &str = "DeadlineExceeded";
+    /// A Session's task ended failed without an error code (every run was cut off).
+    pub const TASK_FAILED: &str = "TaskFailed";
+    /// A started Session's task record is gone (records are kept 7 days): it is not run again.
+    pub const TASK_LOST: &str = "TaskLost";
+    /// A Session's spend reached `limits.budgetUsd`.
+    pub const BUDGET_EXCEEDED: &str = "BudgetExceeded";
+    /// A Session's conversation reached `limits.maxMessages`.
+    pub const MAX_MESSAGES: &str = "MaxMessages";
+    /// A Session's agent took `maxTurns` model turns without an answer.
+    pub const MAX_TURNS: &str = "MaxTurns";
+    /// A Session's agent timed out (`limits.timeoutSeconds`).
+    pub const TIMEOUT: &str = "Timeout";
+    /// Every model of a Session's agent failed.
+    pub const MODEL_UNAVAILABLE: &str = "ModelUnavailable";
+    /// A model refused a Session's request.
+    pub const MODEL_REJECTED: &str = "ModelRejected";
+    /// A Session's request was malformed.
+    pub const BAD_REQUEST: &str = "BadRequest";
+    /// A Session's agent was at capacity.
+    pub const BUSY: &str = "Busy";
+    /// A Session's delegation would revisit an agent.
+    pub const DELEGATION_CYCLE: &str = "DelegationCycle";
+    /// A Session's delegation went deeper than allowed.
+    pub const DELEGATION_DEPTH: &str = "DelegationDepth";
+    /// A Session's agent was shutting down.
+    pub const SHUTTING_DOWN: &str = "ShuttingDown";
+    /// A Session's agent failed for another reason; the message says which.
+    pub const INTERNAL_ERROR: &str = "InternalError";
 }

@@ -19,8 +19,8 @@ mod session;
 mod tool;
 
 pub use agent::{
-    Agent, AgentLimits, AgentMemory, AgentPhase, AgentRole, AgentSpec, AgentStatus, CircuitBreakerPolicy,
-    MemoryBlock, PodOverrides, Resilience,
+    Agent, AgentLimits, AgentMemory, AgentPhase, AgentRole, AgentSpec, AgentStatus, AgentUsage,
+    CircuitBreakerPolicy, MemoryBlock, PodOverrides, Resilience,
 };
 pub use condition::{Condition, ConditionStatus, set_condition};
 pub use condition_names::{reasons, types as condition_types};

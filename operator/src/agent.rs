@@ -1,5 +1,6 @@
 //! The Agent controller and its pure parts: reference resolution, the rendered runner config,
-//! the child objects (ConfigMap, Deployment, Service, NetworkPolicy) and the status they add up to.
+//! the child objects (ConfigMap, Deployment, Service, NetworkPolicy), the status they add up to
+//! and the usage today shown in it.
 
 pub mod children;
 pub mod controller;
@@ -7,4 +8,5 @@ pub mod reconcile;
 pub mod resolution;
 pub mod runner_config;
 pub mod status;
+pub mod usage;
 pub mod watch_mappers;

@@ -1,7 +1,7 @@
 //! The Agentry operator: controllers that turn Agentry manifests into running agents, and the
 //! metrics and health endpoints they serve (DESIGN.md §3).
 //!
-//! One folder per controller (`agent`, `model`, `tool`, `memory_store`), the reconciler kit they
+//! One folder per controller (`agent`, `model`, `tool`, `memory_store`, `session`), the reconciler kit they
 //! all use (`reconciler`), and the process around them (`runtime`).
 
 pub mod agent;
@@ -12,6 +12,7 @@ pub mod rbac;
 pub mod reconciler;
 pub mod runtime;
 pub mod secret_keys;
+pub mod session;
 pub mod tool;
 
 pub use memory_store::schema as memory_schema;

@@ -37,9 +37,11 @@ pub fn cluster_role() -> ClusterRole {
             rule("agentry.dev", &["models", "tools", "agents", "memorystores"], &["get", "list", "watch"]),
             rule(
                 "agentry.dev",
-                &["models/status", "tools/status", "agents/status", "memorystores/status"],
+                &["models/status", "tools/status", "agents/status", "memorystores/status", "sessions/status"],
                 &["patch"],
             ),
+            // Sessions: run, and deleted once `ttlSecondsAfterFinished` has passed.
+            rule("agentry.dev", &["sessions"], &["get", "list", "watch", "delete"]),
             // Secrets: metadata watched (to roll pods on change), values read only for the
             // Secrets a Model or MemoryStore names.
             rule("", &["secrets"], &["get", "list", "watch"]),

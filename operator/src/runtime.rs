@@ -1,9 +1,10 @@
-//! Running the operator as a process: settings, metrics, the shared caches, leader election and
-//! the context every controller receives.
+//! Running the operator as a process: settings, metrics, the shared caches, the NATS link, leader
+//! election and the context every controller receives.
 
 pub mod context;
 pub mod leader_election;
 pub mod metrics;
+pub mod nats_link;
 pub mod object_gauges;
 pub mod settings;
 pub mod shared_caches;

@@ -32,7 +32,7 @@ use serde::de::DeserializeOwned;
 
 pub use condition_history::ConditionHistory;
 pub use manifests::apply;
-pub use samples::{samples, schema_for, without_memory};
+pub use samples::{samples, schema_for, session_sample, without_memory};
 
 use crate::binaries::{self, Binaries};
 use crate::nats_fixture;

@@ -17,6 +17,7 @@ use crate::agent::children;
 use crate::agent::reconcile::reconcile;
 use crate::agent::resolution::References;
 use crate::agent::runner_config::Rendered;
+use crate::agent::usage::UsageReader;
 use crate::agent::watch_mappers::{
     agents_for_model, agents_for_secret, agents_for_store, agents_for_tool, owner_agent,
 };
@@ -46,6 +47,8 @@ pub struct AgentContext {
     pub services: Store<PartialObjectMeta<Service>>,
     /// The runner NetworkPolicies (metadata).
     pub network_policies: Store<PartialObjectMeta<NetworkPolicy>>,
+    /// Reads the Agents' usage today.
+    pub usage: UsageReader,
 }
 
 impl WithKit for AgentContext {
@@ -154,6 +157,7 @@ pub fn controller<S: StopSignal>(
         config_maps: caches.config_maps.store.clone(),
         services: caches.services.store.clone(),
         network_policies: caches.network_policies.store.clone(),
+        usage: UsageReader::default(),
     });
     let controller = Controller::for_shared_stream(caches.agents.subscribe(), caches.agents.store.clone())
         .owns_shared_stream(caches.deployments.subscribe())

@@ -23,8 +23,9 @@ use crate::reconciler::apply::{apply_object, apply_status_if_changed};
 use crate::reconciler::error::ReconcileError;
 use crate::reconciler::events::publish;
 
-/// Every object is looked at again this often, to catch anything a missed event left behind.
-const RESYNC: Duration = Duration::from_secs(600);
+/// Every object is looked at again this often: to show its usage today, and to catch anything a
+/// missed event left behind.
+const RESYNC: Duration = Duration::from_secs(60);
 /// How soon a reconcile that found the caches not yet listed comes back.
 const CACHES_NOT_LISTED_RETRY: Duration = Duration::from_millis(200);
 
@@ -58,7 +59,12 @@ pub async fn reconcile(agent: Arc<Agent>, ctx: Arc<AgentContext>) -> Result<Acti
         (Ok(n), Ok(a)) => Some(subjects::query(&n, &a)),
         _ => None,
     };
-    let new = status::desired(&agent, &resolution, rollout, applied, subject);
+    let mut new = status::desired(&agent, &resolution, rollout, applied, subject);
+    // Without NATS the usage last shown stays: a blank would read as "nothing spent".
+    new.usage = match ctx.usage.today(&ctx.operator.nats, &ns, &name).await {
+        Some(usage) => Some(usage),
+        None => agent.status.as_ref().and_then(|s| s.usage.clone()),
+    };
     let api = Api::<Agent>::namespaced(ctx.operator.client.clone(), &ns);
     apply_status_if_changed(&api, &name, agent.status.as_ref(), &new).await?;
     Ok(Action::requeue(RESYNC))

@@ -163,6 +163,7 @@ pub fn desired(
         ready_replicas: rollout.map(|r| r.ready),
         subject,
         config_hash: applied.config_hash,
+        usage: None,
     }
 }
 

@@ -17,6 +17,12 @@ pub enum ReconcileError {
     /// The object lacks what every stored object has (a namespace, a name).
     #[error("object has no {0}")]
     MissingMetadata(&'static str),
+    /// NATS is not connected, or the task queue refused or failed a request.
+    #[error("NATS: {0}")]
+    Nats(String),
+    /// A name cannot be used where it must go (a task id, a subject token).
+    #[error("{0}")]
+    InvalidName(String),
     /// The reconcile did not finish in time (an API request that never got an answer).
     #[error("reconcile did not finish within {0:?}")]
     Timeout(std::time::Duration),
@@ -30,6 +36,8 @@ impl ReconcileError {
             Self::Kube(_) => "client_error",
             Self::Serialize { .. } => "serialize",
             Self::MissingMetadata(_) => "missing_metadata",
+            Self::Nats(_) => "nats",
+            Self::InvalidName(_) => "invalid_name",
             Self::Timeout(_) => "timeout",
         }
     }

@@ -12,10 +12,11 @@ use tokio::task::JoinSet;
 
 use crate::runtime::context::OperatorContext;
 use crate::runtime::metrics::OperatorMetrics;
+use crate::runtime::nats_link::NatsLink;
 use crate::runtime::object_gauges;
 use crate::runtime::settings::{FIELD_MANAGER, OperatorSettings};
 use crate::runtime::shared_caches::SharedCaches;
-use crate::{agent, memory_store, model, tool};
+use crate::{agent, memory_store, model, session, tool};
 
 /// Where and how the operator holds its leader Lease.
 #[derive(Clone, Debug)]
@@ -119,7 +120,9 @@ const STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 async fn lead(client: Client, settings: OperatorSettings, handles: &Handles, stop: impl Future<Output = ()>) {
     let (caches, drivers) = SharedCaches::new(&client);
     let caches = Arc::new(caches);
-    let ctx = Arc::new(OperatorContext::new(client, handles.metrics.clone(), settings));
+    // NATS connects in the background: the controllers that do not need it start at once.
+    let nats = NatsLink::start(settings.nats_url.clone());
+    let ctx = Arc::new(OperatorContext::new(client, handles.metrics.clone(), settings, nats));
     let mut stops = Vec::new();
     let mut trigger = || {
         let (tx, rx) = oneshot::channel::<()>();
@@ -134,6 +137,7 @@ async fn lead(client: Client, settings: OperatorSettings, handles: &Handles, sto
     let tool = tool::controller::controller(ctx.clone(), &caches, trigger());
     let agent = agent::controller::controller(ctx.clone(), &caches, trigger());
     let memory_store = memory_store::controller::controller(ctx.clone(), &caches, trigger());
+    let session = session::controller::controller(ctx.clone(), &caches, trigger());
     caches.seal();
     let mut background = JoinSet::new();
     for driver in drivers {
@@ -145,6 +149,7 @@ async fn lead(client: Client, settings: OperatorSettings, handles: &Handles, sto
     controllers.spawn(tool);
     controllers.spawn(agent);
     controllers.spawn(memory_store);
+    controllers.spawn(session);
     handles.leading.open();
     stop.await;
     handles.leading.close();

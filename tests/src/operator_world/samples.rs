@@ -3,13 +3,27 @@
 
 use std::path::Path;
 
-/// Every document of `config/samples/` but the Namespace, in file order, moved into `ns`: Models
-/// pointed at `model_url`, the MemoryStore's Secret at `database_url` and its schema named after
-/// the namespace (so tests sharing one PostgreSQL never share tables).
+/// Every document of `config/samples/` but the Namespace and the Session, in file order, moved
+/// into `ns`: Models pointed at `model_url`, the MemoryStore's Secret at `database_url` and its
+/// schema named after the namespace (so tests sharing one PostgreSQL never share tables). The
+/// Session is left out because it would run (and use the scripted model) in every test that
+/// applies the samples; [`session_sample`] gives it.
 ///
 /// # Panics
 /// When the samples cannot be read or parsed: they are part of this repository.
 pub fn samples(ns: &str, model_url: &str, database_url: &str) -> Vec<serde_json::Value> {
+    all_samples(ns, model_url, database_url).into_iter().filter(|doc| doc["kind"] != "Session").collect()
+}
+
+/// The sample Session of `config/samples/session.yaml`, moved into `ns`.
+///
+/// # Panics
+/// When the samples cannot be read or hold no Session.
+pub fn session_sample(ns: &str) -> serde_json::Value {
+    all_samples(ns, "", "").into_iter().find(|doc| doc["kind"] == "Session").expect("a sample Session")
+}
+
+fn all_samples(ns: &str, model_url: &str, database_url: &str) -> Vec<serde_json::Value> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/samples");
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .expect("samples dir")

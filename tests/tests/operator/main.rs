@@ -1,11 +1,15 @@
 //! The operator end to end: devcluster, the real runner binary in simulated pods, real NATS and
 //! real PostgreSQL.
 
+mod agent_usage;
 mod harness_failures;
 mod lifecycle;
 mod memory;
 mod memory_reasons;
 mod samples;
 mod scale;
+mod session_controller;
+mod session_fixtures;
+mod sessions_on_runners;
 mod status_reasons;
 mod takeover;
