@@ -51,6 +51,8 @@ pub struct RunnerMetrics {
     pub budget_spent_usd: Gauge,
     /// The daily budget in USD; registered only when the agent has one ([`Self::show_budget_limit`]).
     budget_limit_usd: Gauge,
+    /// Attempts to reach the daily usage bucket that failed (what was counted is kept and retried).
+    pub budget_sync_failures: IntCounter,
 }
 
 impl RunnerMetrics {
@@ -123,6 +125,10 @@ impl RunnerMetrics {
             Gauge::new("budget_spent_usd", "Model spend today (UTC) of the agent as a whole, in USD.")?;
         registry.register(Box::new(budget_spent_usd.clone()))?;
         let budget_limit_usd = Gauge::new("budget_limit_usd", "The agent's daily budget in USD.")?;
+        let budget_sync_failures = counter(
+            "budget_sync_failures_total",
+            "Failed attempts to read or write the agent's daily usage record (retried).",
+        )?;
         Ok(Self {
             registry,
             requests,
@@ -142,6 +148,7 @@ impl RunnerMetrics {
             events_failed,
             budget_spent_usd,
             budget_limit_usd,
+            budget_sync_failures,
         })
     }
 
