@@ -58,6 +58,8 @@ pub struct RunnerMetrics {
     pub task_redeliveries: IntCounter,
     /// Task runs being worked on.
     pub tasks_in_flight: IntGauge,
+    /// Attempts to reach the daily usage bucket that failed (what was counted is kept and retried).
+    pub budget_sync_failures: IntCounter,
 }
 
 impl RunnerMetrics {
@@ -135,6 +137,10 @@ impl RunnerMetrics {
             counter("task_redeliveries_total", "Task deliveries that were not the task's first.")?;
         let tasks_in_flight = IntGauge::new("tasks_in_flight", "Task runs being worked on.")?;
         registry.register(Box::new(tasks_in_flight.clone()))?;
+        let budget_sync_failures = counter(
+            "budget_sync_failures_total",
+            "Failed attempts to read or write the agent's daily usage record (retried).",
+        )?;
         Ok(Self {
             registry,
             requests,
@@ -157,6 +163,7 @@ impl RunnerMetrics {
             tasks,
             task_redeliveries,
             tasks_in_flight,
+            budget_sync_failures,
         })
     }
 

@@ -43,6 +43,7 @@ pub(crate) struct LedgerState {
     clock: Clock,
     totals: Mutex<DayTotals>,
     spent_gauge: prometheus::Gauge,
+    sync_failures: prometheus::IntCounter,
     /// Set once today's record has been read and the watch is in place.
     loaded: watch::Sender<bool>,
 }
@@ -78,6 +79,7 @@ impl UsageLedger {
             clock,
             totals: Mutex::new(DayTotals::default()),
             spent_gauge: metrics.budget_spent_usd.clone(),
+            sync_failures: metrics.budget_sync_failures.clone(),
             loaded: watch::Sender::new(false),
         });
         // One slot: a wake-up already queued covers every count made before it is taken.
@@ -146,6 +148,11 @@ impl LedgerState {
         let result = change(&mut totals);
         self.spent_gauge.set(totals.total(&today).cost_usd);
         result
+    }
+
+    /// Counts a failed attempt to reach the bucket.
+    pub(crate) fn sync_failed(&self) {
+        self.sync_failures.inc();
     }
 
     /// Marks today's record as read.

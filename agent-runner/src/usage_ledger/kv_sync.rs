@@ -196,6 +196,7 @@ impl Link {
     }
 
     fn unreachable(&mut self, err: &SyncError) {
+        self.state.sync_failed();
         if self.reachable != Some(false) {
             tracing::warn!(error = %err, "daily usage: JetStream unavailable; counting locally until it returns");
         }

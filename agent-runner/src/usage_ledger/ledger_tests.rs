@@ -256,7 +256,7 @@ async fn a_spent_budget_resets_at_midnight_utc() {
 async fn usage_counted_while_jetstream_is_down_is_recorded_when_it_returns() {
     let mut nats = PrivateNats::start().await.expect("private NATS");
     let fixture = Fixture::at(&nats.url(), "ledger-outage").await;
-    let (ledger, _) = fixture.ledger(&nats.url(), Some(8.0), system_clock()).await;
+    let (ledger, metrics) = fixture.ledger(&nats.url(), Some(8.0), system_clock()).await;
     let today = utc_day(SystemTime::now());
     ledger.record_request();
     ledger.record_usage(cost(1.0));
@@ -269,9 +269,15 @@ async fn usage_counted_while_jetstream_is_down_is_recorded_when_it_returns() {
     }
     // The budget is checked against what this replica counted, outage or not.
     assert_eq!(ledger.exhausted(), Some(8.5));
+    // Down long enough for a write to fail (its acknowledgement times out after 5 s).
+    let failed =
+        poll_until(SETTLE, || async { (metrics.budget_sync_failures.get() > 0).then_some(()) }).await;
+    assert!(failed.is_ok(), "no write failed while NATS was down");
+    ledger.record_request();
+    assert_eq!(ledger.today().requests, 5);
 
     nats.revive().await.expect("NATS back");
-    let total = fixture.settled(&today, 4).await;
+    let total = fixture.settled(&today, 5).await;
     assert_eq!(total.cost_usd, 8.5, "{total:?}");
     assert_eq!(total.input_tokens, 400);
     assert_eq!(ledger.exhausted(), Some(8.5), "not counted twice");
