@@ -135,17 +135,47 @@ async fn main() {
     })
     .await;
 
+    // Where the time goes: one JetStream publish acknowledged (what each durable write costs),
+    // and the submission alone (the record, then the message).
+    let js = async_nats::jetstream::new(nats.clone());
+    let floor_subject = format!("agentry.{ns}.tasks.floor");
+    let published = measure(|_| {
+        let (js, subject) = (&js, floor_subject.clone());
+        async move {
+            let ack = js.publish(subject, "x".into()).await.expect("published");
+            ack.await.expect("stored");
+        }
+    })
+    .await;
+    let floor = SubjectToken::new("floor").expect("floor");
+    let submitted = measure(|i| {
+        let (queue, ns_token, floor, run) = (&queue, &ns_token, &floor, &run);
+        async move {
+            let request = AgentRequest::new(format!("floor-{run}-{i}"), "ping");
+            queue.submit(ns_token, floor, &request).await.expect("submitted");
+        }
+    })
+    .await;
+
     println!(
         "\ntask round trip ({SAMPLES} sequential after {WARMUP} warm-up; one runner; instant scripted model over HTTP)"
     );
     report("client -> runner request-reply", &direct);
     report("task: submit, then wait until succeeded", &round_trips);
+    report("  of which: submit alone (record + message)", &submitted);
+    report("  one JetStream publish acknowledged", &published);
     let ratio = percentile(&round_trips, 0.95).as_secs_f64() / percentile(&direct, 0.95).as_secs_f64();
     println!("{:<44} {ratio:>5.1}x   target < 2x", "task p95 / request-reply p95");
 
     let _ = runner.kill().await;
-    let js = async_nats::jetstream::new(nats);
     if let Ok(stream) = js.get_stream(subjects::TASKS_STREAM).await {
         let _ = stream.delete_consumer(&tasks::consumer_name(&ns_token, &agent)).await;
+        // The messages published to the unserved `floor` agent go with their subject.
+        let _ = stream.purge().filter(floor_subject).await;
+    }
+    // And the benchmark's task records.
+    let records = format!("KV_{}", tasks::TASK_STATE_BUCKET);
+    if let Ok(stream) = js.get_stream(records).await {
+        let _ = stream.purge().filter(format!("$KV.{}.{ns}.>", tasks::TASK_STATE_BUCKET)).await;
     }
 }

@@ -116,7 +116,7 @@ async fn handle(
             );
         }
     };
-    tracing::info!("task running");
+    tracing::debug!("task running");
     runner.metrics.tasks_in_flight.inc();
     let ended = run(runner, queue, message, &claimed, drain).await;
     runner.metrics.tasks_in_flight.dec();

@@ -179,8 +179,13 @@ impl TaskQueue {
         let key = tasks::state_key(namespace, agent, task);
         let watch_error =
             |e: &dyn std::fmt::Display| WaitError::Watch { task: task.to_string(), message: e.to_string() };
-        // Watch first, then read: a change between the two is seen by the watch.
-        let mut changes = self.records.watch(&key).await.map_err(|e| watch_error(&e))?;
+        // Every write of the record is published on its subject: a plain subscription hears it
+        // without the consumer a key-value watch creates (a millisecond or more per wait).
+        // Subscribed before the read on the same connection, it hears every write the read
+        // does not see.
+        let prefix = self.records.put_prefix.as_deref().unwrap_or(&self.records.prefix);
+        let mut changes =
+            self.js.client().subscribe(format!("{prefix}{key}")).await.map_err(|e| watch_error(&e))?;
         let mut state = match task_records::load(&self.records, &key).await? {
             Some(current) if current.record.state.is_terminal() => return Ok(current.record),
             Some(current) => current.record.state,
@@ -191,14 +196,12 @@ impl TaskQueue {
             let change = tokio::time::timeout_at(deadline, changes.next()).await.map_err(|_| {
                 WaitError::TimedOut { task: task.to_string(), waited: timeout, state: state.as_str() }
             })?;
-            let entry = match change {
-                Some(entry) => entry.map_err(|e| watch_error(&e))?,
-                None => return Err(watch_error(&"the watch ended")),
-            };
-            if entry.operation != kv::Operation::Put {
+            let Some(message) = change else { return Err(watch_error(&"the subscription ended")) };
+            // Deletions and purges carry a `KV-Operation` header and no record.
+            if message.headers.as_ref().is_some_and(|h| h.get("KV-Operation").is_some()) {
                 continue;
             }
-            let record = task_records::parse(&key, &entry.value)?;
+            let record = task_records::parse(&key, &message.payload)?;
             if record.state.is_terminal() {
                 return Ok(record);
             }

@@ -82,6 +82,30 @@ async fn a_cancellation_wins_over_a_later_result() {
 }
 
 #[tokio::test]
+async fn a_wait_hears_the_end_written_after_it_began() {
+    let (queue, ns, agent) = queue().await;
+    let task = task_id();
+    queue.submit(&ns, &agent, &AgentRequest::new(task.as_str(), "x")).await.expect("submitted");
+    let waiting = tokio::spawn({
+        let (queue, ns, agent, task) = (queue.clone(), ns.clone(), agent.clone(), task.clone());
+        async move { queue.wait(&ns, &agent, &task, Duration::from_secs(30)).await }
+    });
+    let Claim::Run(claimed) = queue.claim(&ns, &agent, &task, 1, "pod-a").await.expect("claim") else {
+        panic!("claimed");
+    };
+    let mut done = claimed.record.clone();
+    done.state = TaskState::Failed;
+    done.message = Some("finished while waited for".into());
+    queue.finish(&claimed, done).await.expect("finished");
+    let ended = waiting.await.expect("wait task").expect("ended");
+    assert_eq!(
+        (ended.state, ended.message.as_deref()),
+        (TaskState::Failed, Some("finished while waited for"))
+    );
+    consumer_cleanup(&queue, &ns, &agent).await;
+}
+
+#[tokio::test]
 async fn a_bad_task_id_is_refused_naming_the_field() {
     let (queue, ns, agent) = queue().await;
     let err = queue.submit(&ns, &agent, &AgentRequest::new("a.b", "x")).await.expect_err("refused");
