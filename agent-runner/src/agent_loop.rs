@@ -171,13 +171,9 @@ impl AgentLoop {
     ) -> Result<ChainAnswer, (ErrorCode, String)> {
         let answer = match self.models.complete(chat, deadline).await {
             Ok(answer) => answer,
-            Err(ChainError::AllFailed { calls, last_error }) => {
-                self.emit_model_calls(request, &calls);
-                return Err((ErrorCode::ModelUnavailable, last_error));
-            }
-            Err(ChainError::DeadlineExceeded { calls }) => {
-                self.emit_model_calls(request, &calls);
-                return Err((ErrorCode::Timeout, "the deadline passed while waiting for a model".into()));
+            Err(failed) => {
+                self.emit_model_calls(request, failed.calls());
+                return Err(chain_failure(failed));
             }
         };
         self.emit_model_calls(request, &answer.calls);
@@ -278,6 +274,20 @@ fn check_room(request: &AgentRequest, progress: &Progress, more: u32) -> Result<
             ),
         )),
         _ => Ok(()),
+    }
+}
+
+/// The error reply for a model chain that gave no answer. Every provider refusing the request
+/// itself (bad key, bad model, prompt too long) is not an outage: `model_rejected` tells callers,
+/// and the task queue, not to retry.
+fn chain_failure(failed: ChainError) -> (ErrorCode, String) {
+    let rejected = failed.all_rejected();
+    match failed {
+        ChainError::AllFailed { last_error, .. } if rejected => (ErrorCode::ModelRejected, last_error),
+        ChainError::AllFailed { last_error, .. } => (ErrorCode::ModelUnavailable, last_error),
+        ChainError::DeadlineExceeded { .. } => {
+            (ErrorCode::Timeout, "the deadline passed while waiting for a model".into())
+        }
     }
 }
 

@@ -94,3 +94,32 @@ async fn all_models_failing_gives_an_error_reply_not_a_hang() {
     assert_eq!(primary.request_count(), 2);
     assert_eq!(fallback.request_count(), 2);
 }
+
+#[tokio::test]
+async fn models_refusing_the_request_give_model_rejected_which_callers_must_not_retry() {
+    let primary = ScriptedModel::start(Flavor::OpenAi).await;
+    primary.set_default(Step::Status { code: 401, retry_after: None, body: "invalid api key".into() });
+    let fallback = ScriptedModel::start(Flavor::OpenAi).await;
+    fallback.set_default(Step::Status { code: 400, retry_after: None, body: "unknown model".into() });
+    let ns = nats_fixture::unique_namespace("rejected");
+    let config = harness::config(
+        &ns,
+        "worker",
+        vec![
+            harness::model("primary", &primary.base_url()),
+            harness::model("fallback", &fallback.base_url()),
+        ],
+        vec![],
+    );
+    let _runner = harness::start(&config).await;
+    let nats = nats_fixture::connect().await.expect("nats");
+
+    let reply = harness::ask_agent(&nats, &ns, "worker", "anyone?").await;
+
+    let error = reply.error.expect("an error reply");
+    assert_eq!(error.code, ErrorCode::ModelRejected, "{}", error.message);
+    assert!(!error.code.is_retryable());
+    assert!(error.message.contains("HTTP 401") && error.message.contains("HTTP 400"), "{}", error.message);
+    // A refusal is not retried: one request to each model.
+    assert_eq!((primary.request_count(), fallback.request_count()), (1, 1));
+}
