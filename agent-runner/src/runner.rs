@@ -183,17 +183,7 @@ async fn assemble(
     let client = connect_nats(&config, &identity, connected).await?;
     let js = async_nats::jetstream::new(client.clone());
     ensure_events_stream(&js).await.map_err(StartError::EventsStream)?;
-    let (ledger, ledger_task) = UsageLedger::start(
-        js.clone(),
-        &identity.namespace,
-        &identity.agent,
-        config.limits.daily_budget_usd,
-        &metrics,
-    );
-    // Knowing today's spend before taking requests keeps a new replica from overspending.
-    if ledger.limit_usd().is_some() && !ledger.wait_loaded(DAILY_USAGE_LOAD_TIMEOUT).await {
-        tracing::warn!("today's usage not read yet; counting from this replica's own until it is");
-    }
+    let (ledger, ledger_task) = start_ledger(&js, &identity, &config, &metrics).await;
     let (events, events_task) = EventPublisher::start(
         js.clone(),
         &identity.namespace,
@@ -234,6 +224,27 @@ async fn assemble(
     };
     let task = tokio::spawn(serve(service, tasks, client, stopped, flushed, admin).in_current_span());
     Ok(Runner { stop, task, admin_addr, readiness })
+}
+
+/// The agent's usage ledger, with today's spend read first when the agent has a budget: knowing
+/// it before taking requests keeps a new replica from overspending.
+async fn start_ledger(
+    js: &async_nats::jetstream::Context,
+    identity: &Identity,
+    config: &RunnerConfig,
+    metrics: &Arc<RunnerMetrics>,
+) -> (UsageLedger, JoinHandle<()>) {
+    let (ledger, task) = UsageLedger::start(
+        js.clone(),
+        &identity.namespace,
+        &identity.agent,
+        config.limits.daily_budget_usd,
+        metrics,
+    );
+    if ledger.limit_usd().is_some() && !ledger.wait_loaded(DAILY_USAGE_LOAD_TIMEOUT).await {
+        tracing::warn!("today's usage not read yet; counting from this replica's own until it is");
+    }
+    (ledger, task)
 }
 
 /// The NATS client, connecting in the background (retrying until the server is up), with
