@@ -7,6 +7,7 @@ pub mod nats_fixture;
 pub mod operator_process;
 pub mod operator_world;
 pub mod polling;
+pub mod private_postgres;
 pub mod runner_fixture;
 pub mod runner_process;
 pub mod scripted_model;
