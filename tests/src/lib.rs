@@ -8,6 +8,8 @@ pub mod operator_process;
 pub mod operator_world;
 pub mod polling;
 pub mod private_postgres;
+pub mod recorder_fixture;
+pub mod recorder_process;
 pub mod runner_fixture;
 pub mod runner_process;
 pub mod scripted_model;
