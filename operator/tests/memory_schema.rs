@@ -16,10 +16,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use agentry_operator::memory_schema::{self, StoreError};
-use private_postgres::PrivatePostgres;
+use agentry_tests::private_postgres::PrivatePostgres;
 use sqlx::{AssertSqlSafe, PgPool};
-
-mod private_postgres;
 
 const TIMEOUT: Duration = Duration::from_secs(5);
 

@@ -3,7 +3,7 @@
 //! A test of another package cannot ask cargo for them (`CARGO_BIN_EXE_<name>` only names the
 //! package's own binaries), and whatever sits in `target/debug` may be stale: left by an earlier
 //! build of another revision. So the first test that needs them runs
-//! `cargo build --locked --workspace --bin agentry-runner --bin agentry-operator` into the target
+//! `cargo build --locked --workspace --bin agentry-runner --bin agentry-operator --bin agentry-recorder` into the target
 //! directory and profile the test executable itself was built for, once per test executable.
 //! Cargo releases its build lock before it runs tests, so this does not wait on the `cargo test`
 //! that started us; when nothing changed it only checks fingerprints (about two seconds).
@@ -11,7 +11,7 @@
 //! Why `--workspace`: cargo unifies dependency features over the packages it selects, so a build
 //! of the two packages alone would compile another copy of many dependencies than
 //! `cargo test --workspace` (scripts/test) does. Selecting the workspace resolves the same
-//! features as that (dev-dependencies aside) while building only the two binaries. The first
+//! features as that (dev-dependencies aside) while building only these binaries. The first
 //! such build after a `cargo test -p agentry-tests` alone or a `cargo build -p <one package>`
 //! still compiles the dependencies whose features differ, once; later ones reuse them.
 
@@ -27,6 +27,8 @@ pub struct Binaries {
     pub runner: PathBuf,
     /// `agentry-operator`.
     pub operator: PathBuf,
+    /// `agentry-recorder`.
+    pub recorder: PathBuf,
 }
 
 /// The binaries could not be built.
@@ -55,7 +57,7 @@ pub enum BuildError {
     },
 }
 
-/// The runner and operator binaries built from this tree, building them on first use.
+/// The runner, operator and recorder binaries built from this tree, building them on first use.
 ///
 /// Blocking: the first call waits for cargo (usually seconds; minutes after a change to a
 /// dependency). Every later call in the same test executable returns the first call's result.
@@ -82,7 +84,15 @@ fn build() -> Result<Binaries, BuildError> {
         .arg(&manifest)
         .arg("--target-dir")
         .arg(&layout.target_dir)
-        .args(["--workspace", "--bin", "agentry-runner", "--bin", "agentry-operator"])
+        .args([
+            "--workspace",
+            "--bin",
+            "agentry-runner",
+            "--bin",
+            "agentry-operator",
+            "--bin",
+            "agentry-recorder",
+        ])
         .args(layout.profile_args());
     let started = Instant::now();
     let output =
@@ -96,10 +106,11 @@ fn build() -> Result<Binaries, BuildError> {
             output: tail.into_iter().rev().collect::<Vec<_>>().join("\n"),
         });
     }
-    eprintln!("built agentry-runner and agentry-operator in {:.1?}", started.elapsed());
+    eprintln!("built agentry-runner, agentry-operator and agentry-recorder in {:.1?}", started.elapsed());
     Ok(Binaries {
         runner: layout.profile_dir.join("agentry-runner"),
         operator: layout.profile_dir.join("agentry-operator"),
+        recorder: layout.profile_dir.join("agentry-recorder"),
     })
 }
 

@@ -141,7 +141,10 @@ pub(crate) fn http_client() -> reqwest::Client {
     reqwest::Client::new()
 }
 
-async fn capture<R: tokio::io::AsyncRead + Unpin>(reader: BufReader<R>, output: Arc<Mutex<String>>) {
+pub(crate) async fn capture<R: tokio::io::AsyncRead + Unpin>(
+    reader: BufReader<R>,
+    output: Arc<Mutex<String>>,
+) {
     let mut lines = reader.lines();
     while let Ok(Some(line)) = lines.next_line().await {
         if let Ok(mut out) = output.lock() {

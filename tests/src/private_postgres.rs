@@ -4,11 +4,14 @@
 //!
 //! `initdb` refuses to run as root, so as root the cluster is made and run as the `postgres`
 //! user (through `runuser`), as a packaged PostgreSQL is.
+//!
+//! Unlike the shared server, it can be stopped and started again ([`PrivatePostgres::stop`],
+//! [`PrivatePostgres::revive`]) to test what a database outage does.
 
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use sha2::{Digest, Sha256};
@@ -22,17 +25,19 @@ const POLL: Duration = Duration::from_millis(100);
 const SERVICE_USER: &str = "postgres";
 
 /// A running private cluster; its superuser is `postgres`.
-pub(crate) struct PrivatePostgres {
+pub struct PrivatePostgres {
     dir: PathBuf,
     bin: PathBuf,
     port: u16,
     superuser_password: String,
     as_service_user: bool,
+    /// Whether the server was last started rather than stopped.
+    running: AtomicBool,
 }
 
 impl PrivatePostgres {
     /// Creates and starts a cluster; returns once the superuser can log in.
-    pub(crate) async fn start() -> Result<Self, String> {
+    pub async fn start() -> Result<Self, String> {
         let bin = bin_dir()?;
         let dir = std::env::temp_dir().join(format!("agentry-pg-{}", unique()));
         std::fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
@@ -47,6 +52,7 @@ impl PrivatePostgres {
             port,
             superuser_password: format!("su-{}", &unique_hex()[..24]),
             as_service_user,
+            running: AtomicBool::new(false),
         };
         cluster.init()?;
         cluster.wait_ready().await?;
@@ -54,17 +60,17 @@ impl PrivatePostgres {
     }
 
     /// A connection URI for `user` with `password` on database `postgres`.
-    pub(crate) fn url(&self, user: &str, password: &str) -> String {
+    pub fn url(&self, user: &str, password: &str) -> String {
         format!("postgres://{user}:{password}@127.0.0.1:{}/postgres", self.port)
     }
 
     /// The superuser's connection URI.
-    pub(crate) fn admin_url(&self) -> String {
+    pub fn admin_url(&self) -> String {
         self.url("postgres", &self.superuser_password)
     }
 
     /// Runs one SQL statement as the superuser.
-    pub(crate) async fn execute(&self, sql: &'static str) {
+    pub async fn execute(&self, sql: &'static str) {
         let mut connection = PgConnection::connect(&self.admin_url())
             .await
             .unwrap_or_else(|e| panic!("superuser login to the private cluster: {e}"));
@@ -105,10 +111,34 @@ impl PrivatePostgres {
         {
             return Err(format!("initdb left a trust rule in pg_hba.conf:\n{hba}"));
         }
-        // -W: do not wait here; readiness is polled with a deadline below.
+        self.launch()
+    }
+
+    /// Starts the server on the existing data directory and port.
+    fn launch(&self) -> Result<(), String> {
+        // -W: do not wait here; readiness is polled with a deadline.
         let mut pg_ctl = self.command("pg_ctl");
         pg_ctl.arg("-D").arg(self.data()).arg("-l").arg(self.log_path()).args(["-W", "start"]);
-        run(&mut pg_ctl)
+        run(&mut pg_ctl)?;
+        self.running.store(true, Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// Stops the server at once, as a crash would (`pg_ctl -m immediate`): open connections
+    /// break, new ones are refused; the data stays for [`PrivatePostgres::revive`].
+    pub fn stop(&self) -> Result<(), String> {
+        let mut stop = self.command("pg_ctl");
+        stop.arg("-D").arg(self.data()).args(["-m", "immediate", "-w", "stop"]);
+        run(&mut stop)?;
+        self.running.store(false, Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// Starts the stopped server again on the same data directory and port; returns once the
+    /// superuser can log in.
+    pub async fn revive(&self) -> Result<(), String> {
+        self.launch()?;
+        self.wait_ready().await
     }
 
     async fn wait_ready(&self) -> Result<(), String> {
@@ -136,7 +166,7 @@ impl PrivatePostgres {
     }
 
     /// The server's log so far.
-    pub(crate) fn log(&self) -> String {
+    pub fn log(&self) -> String {
         std::fs::read_to_string(self.log_path()).unwrap_or_default()
     }
 
@@ -155,9 +185,9 @@ impl PrivatePostgres {
 
 impl Drop for PrivatePostgres {
     fn drop(&mut self) {
-        let mut stop = self.command("pg_ctl");
-        stop.arg("-D").arg(self.data()).args(["-m", "immediate", "-w", "stop"]);
-        if let Err(error) = run(&mut stop) {
+        if self.running.load(Ordering::SeqCst)
+            && let Err(error) = self.stop()
+        {
             eprintln!("stopping the private PostgreSQL: {error}");
         }
         let _ = std::fs::remove_dir_all(&self.dir);

@@ -1,0 +1,105 @@
+//! The recorder's Prometheus metrics, served on `/metrics`.
+
+use agentry_process::MetricsSource;
+use prometheus::{Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry};
+
+/// Batch durations, seconds: from a few milliseconds (a healthy write) to a minute (a batch
+/// held through a database outage).
+const BATCH_BUCKETS: &[f64] =
+    &[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 15.0, 60.0];
+
+/// Every metric the recorder exports, in its own registry.
+pub struct RecorderMetrics {
+    registry: Registry,
+    /// Events in the stream not yet recorded: the consumer's pending plus unacknowledged messages.
+    pub(crate) lag: IntGauge,
+    /// Rows inserted, by event type (`interaction`, `message`, `toolCall`, `modelCall`).
+    pub(crate) written: IntCounterVec,
+    /// Events received that were already stored (redeliveries, re-publications).
+    pub(crate) duplicates: IntCounter,
+    /// Time to record one batch: decode, write, commit, acknowledge.
+    pub(crate) batch_duration: Histogram,
+    /// Failed attempts to write a batch (each is retried).
+    pub(crate) write_errors: IntCounter,
+    /// Messages that are not events, or events the database refuses; dropped from the stream.
+    pub(crate) malformed: IntCounter,
+    /// Rows removed by retention, by table.
+    pub(crate) retention_deleted: IntCounterVec,
+}
+
+impl RecorderMetrics {
+    /// Creates and registers every metric.
+    pub fn new() -> Result<Self, prometheus::Error> {
+        let registry = Registry::new();
+        let lag = IntGauge::new(
+            "agentry_recorder_lag_messages",
+            "Events in the stream not yet recorded (consumer pending plus unacknowledged)",
+        )?;
+        let written = IntCounterVec::new(
+            Opts::new("agentry_recorder_events_written_total", "Events written to PostgreSQL, by type"),
+            &["type"],
+        )?;
+        let duplicates = IntCounter::new(
+            "agentry_recorder_duplicate_events_total",
+            "Events received that were already stored",
+        )?;
+        let batch_duration = Histogram::with_opts(
+            HistogramOpts::new(
+                "agentry_recorder_batch_duration_seconds",
+                "Time to record one batch: decode, write, commit and acknowledge",
+            )
+            .buckets(BATCH_BUCKETS.to_vec()),
+        )?;
+        let write_errors =
+            IntCounter::new("agentry_recorder_write_errors_total", "Failed attempts to write a batch")?;
+        let malformed = IntCounter::new(
+            "agentry_recorder_malformed_events_total",
+            "Messages dropped because they are not events or the database refuses them",
+        )?;
+        let retention_deleted = IntCounterVec::new(
+            Opts::new("agentry_recorder_retention_deleted_total", "Rows removed by retention, by table"),
+            &["table"],
+        )?;
+        registry.register(Box::new(lag.clone()))?;
+        registry.register(Box::new(written.clone()))?;
+        registry.register(Box::new(duplicates.clone()))?;
+        registry.register(Box::new(batch_duration.clone()))?;
+        registry.register(Box::new(write_errors.clone()))?;
+        registry.register(Box::new(malformed.clone()))?;
+        registry.register(Box::new(retention_deleted.clone()))?;
+        Ok(Self {
+            registry,
+            lag,
+            written,
+            duplicates,
+            batch_duration,
+            write_errors,
+            malformed,
+            retention_deleted,
+        })
+    }
+
+    /// Events written so far, every type together.
+    pub fn events_written(&self) -> u64 {
+        ["interaction", "message", "toolCall", "modelCall"]
+            .iter()
+            .map(|kind| self.written.with_label_values(&[*kind]).get())
+            .sum()
+    }
+
+    /// Messages dropped as malformed so far.
+    pub fn malformed_events(&self) -> u64 {
+        self.malformed.get()
+    }
+
+    /// The lag last measured.
+    pub fn lag(&self) -> i64 {
+        self.lag.get()
+    }
+}
+
+impl MetricsSource for RecorderMetrics {
+    fn metrics_text(&self) -> Result<String, prometheus::Error> {
+        self.registry.metrics_text()
+    }
+}
