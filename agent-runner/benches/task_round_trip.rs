@@ -8,52 +8,30 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use agentry_protocol::runner_config::{
-    AgentRole, HttpConfig, Limits, ModelEndpoint, NatsConfig, Pricing, Provider, Resilience, RunnerConfig,
-};
+use agentry_protocol::runner_config::{Limits, Pricing, Resilience, RunnerConfig};
 use agentry_protocol::subjects::{self, SubjectToken};
 use agentry_protocol::tasks::{self, TaskId};
-use agentry_protocol::{AgentReply, AgentRequest, RUNNER_CONFIG_VERSION, TaskState};
+use agentry_protocol::{AgentReply, AgentRequest, TaskState};
 use agentry_task_queue::TaskQueue;
 use agentry_tests::nats_fixture;
+use agentry_tests::runner_fixture;
 use agentry_tests::runner_process::RunnerProcess;
 use agentry_tests::scripted_model::{Flavor, ScriptedModel, Step};
 
 const WARMUP: usize = 100;
 const SAMPLES: usize = 1_000;
 
+/// The test suites' runner config, tuned as the request-reply bench is: an unpriced instant
+/// model without a key, room for every request, events buffered generously.
 fn config(namespace: &str, base_url: &str) -> RunnerConfig {
-    RunnerConfig {
-        version: RUNNER_CONFIG_VERSION,
-        namespace: namespace.into(),
-        agent: "b".into(),
-        role: AgentRole::Worker,
-        description: None,
-        system_prompt: Some("Answer briefly.".into()),
-        memory_blocks: Vec::new(),
-        models: vec![ModelEndpoint {
-            name: "instant".into(),
-            provider: Provider::OpenaiCompatible,
-            model: "instant".into(),
-            base_url: Some(base_url.into()),
-            api_key_env: None,
-            temperature: None,
-            top_p: None,
-            max_tokens: None,
-            presence_penalty: None,
-            frequency_penalty: None,
-            pricing: Pricing::default(),
-            timeout_seconds: 10,
-        }],
-        tools: Vec::new(),
-        peers: Vec::new(),
-        limits: Limits { max_concurrent_requests: 64, ..Limits::default() },
-        resilience: Resilience::default(),
-        nats: NatsConfig { url: nats_fixture::nats_url() },
-        http: HttpConfig::default(),
-        shutdown_grace_seconds: 5,
-        event_buffer: 100_000,
-    }
+    let mut model = runner_fixture::model("instant", base_url);
+    (model.api_key_env, model.pricing, model.timeout_seconds) = (None, Pricing::default(), 10);
+    let mut config = runner_fixture::config(namespace, "b", vec![model], Vec::new());
+    config.system_prompt = Some("Answer briefly.".into());
+    config.limits = Limits { max_concurrent_requests: 64, ..Limits::default() };
+    config.resilience = Resilience::default();
+    (config.shutdown_grace_seconds, config.event_buffer) = (5, 100_000);
+    config
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {

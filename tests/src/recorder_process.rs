@@ -12,7 +12,7 @@ use tokio::io::BufReader;
 use tokio::process::{Child, Command};
 
 use crate::polling::poll_until;
-use crate::runner_process::{capture, free_port, http_client};
+use crate::runner_process::{capture, free_port, http_client, send_sigterm, wait_for_exit};
 
 /// A running recorder process.
 pub struct RecorderProcess {
@@ -82,12 +82,7 @@ impl RecorderProcess {
 
     /// Sends SIGTERM, as the kubelet does when a pod is deleted.
     pub fn terminate(&self) -> Result<(), String> {
-        let pid = self.child.id().ok_or("process already exited")?;
-        let status = std::process::Command::new("kill")
-            .args(["-TERM", &pid.to_string()])
-            .status()
-            .map_err(|e| e.to_string())?;
-        status.success().then_some(()).ok_or_else(|| format!("kill -TERM {pid} failed"))
+        send_sigterm(self.child.id())
     }
 
     /// Kills it with SIGKILL, as a crash or an OOM kill would, and waits for it to be gone.
@@ -97,9 +92,6 @@ impl RecorderProcess {
 
     /// Waits for the process to exit.
     pub async fn wait_exit(&mut self, timeout: Duration) -> Result<ExitStatus, String> {
-        tokio::time::timeout(timeout, self.child.wait())
-            .await
-            .map_err(|_| format!("recorder still running after {timeout:?}"))?
-            .map_err(|e| e.to_string())
+        wait_for_exit(&mut self.child, timeout, "recorder").await
     }
 }

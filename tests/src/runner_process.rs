@@ -106,12 +106,7 @@ impl RunnerProcess {
 
     /// Sends SIGTERM, as the kubelet does when a pod is deleted.
     pub fn terminate(&self) -> Result<(), String> {
-        let pid = self.pid().ok_or("process already exited")?;
-        let status = std::process::Command::new("kill")
-            .args(["-TERM", &pid.to_string()])
-            .status()
-            .map_err(|e| e.to_string())?;
-        status.success().then_some(()).ok_or_else(|| format!("kill -TERM {pid} failed"))
+        send_sigterm(self.pid())
     }
 
     /// Kills it with SIGKILL, as an OOM kill or a lost node would, and waits until it is gone.
@@ -121,10 +116,7 @@ impl RunnerProcess {
 
     /// Waits for the process to exit.
     pub async fn wait_exit(&mut self, timeout: Duration) -> Result<ExitStatus, String> {
-        tokio::time::timeout(timeout, self.child.wait())
-            .await
-            .map_err(|_| format!("runner still running after {timeout:?}"))?
-            .map_err(|e| e.to_string())
+        wait_for_exit(&mut self.child, timeout, "runner").await
     }
 }
 
@@ -152,4 +144,26 @@ pub(crate) async fn capture<R: tokio::io::AsyncRead + Unpin>(
             out.push('\n');
         }
     }
+}
+
+/// Sends SIGTERM to `pid` (`None`: the process has already exited).
+pub(crate) fn send_sigterm(pid: Option<u32>) -> Result<(), String> {
+    let pid = pid.ok_or("process already exited")?;
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .map_err(|e| e.to_string())?;
+    status.success().then_some(()).ok_or_else(|| format!("kill -TERM {pid} failed"))
+}
+
+/// Waits up to `timeout` for `child` (a `what`) to exit.
+pub(crate) async fn wait_for_exit(
+    child: &mut tokio::process::Child,
+    timeout: Duration,
+    what: &str,
+) -> Result<ExitStatus, String> {
+    tokio::time::timeout(timeout, child.wait())
+        .await
+        .map_err(|_| format!("{what} still running after {timeout:?}"))?
+        .map_err(|e| e.to_string())
 }
