@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::condition::{Condition, conditions_schema};
 use crate::names::{DNS_LABEL_PATTERN, DNS_SUBDOMAIN_PATTERN};
+use crate::session::Usage;
 
 /// What part an agent plays in a fleet; it shapes defaults and how peers describe it.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
@@ -358,15 +359,9 @@ pub struct AgentUsage {
     /// The UTC day counted, `YYYY-MM-DD`.
     #[schemars(pattern(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"))]
     pub day: String,
-    /// Prompt tokens.
-    #[schemars(range(min = 0))]
-    pub input_tokens: i64,
-    /// Completion tokens.
-    #[schemars(range(min = 0))]
-    pub output_tokens: i64,
-    /// Cost in USD from the Models' pricing.
-    #[schemars(range(min = 0.0))]
-    pub cost_usd: f64,
+    /// Tokens and cost of the day.
+    #[serde(flatten)]
+    pub usage: Usage,
     /// Requests answered (or failed).
     #[schemars(range(min = 0))]
     pub requests: i64,

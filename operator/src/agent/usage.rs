@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use agentry_crds::AgentUsage;
+use agentry_crds::{AgentUsage, Usage};
 use agentry_protocol::SubjectToken;
 use agentry_protocol::daily_usage::{DailyUsage, daily_usage_key};
 use k8s_openapi::jiff::Timestamp;
@@ -23,14 +23,13 @@ pub fn utc_day(now: Timestamp) -> String {
 pub fn usage_of(day: String, record: Option<DailyUsage>) -> AgentUsage {
     let record = record.unwrap_or_default();
     let count = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
-    AgentUsage {
-        day,
+    let usage = Usage {
         input_tokens: count(record.input_tokens),
         output_tokens: count(record.output_tokens),
         // A negative or non-finite cost is no cost a person should see.
         cost_usd: if record.cost_usd.is_finite() { record.cost_usd.max(0.0) } else { 0.0 },
-        requests: count(record.requests),
-    }
+    };
+    AgentUsage { day, usage, requests: count(record.requests) }
 }
 
 /// Reads Agents' usage, saying once (not once per Agent and minute) when it cannot.
@@ -92,12 +91,15 @@ mod tests {
     #[test]
     fn a_missing_record_is_nothing_spent_and_odd_costs_are_clamped() {
         let none = usage_of("2026-11-20".into(), None);
-        assert_eq!((none.input_tokens, none.cost_usd, none.requests), (0, 0.0, 0));
+        assert_eq!((none.usage.input_tokens, none.usage.cost_usd, none.requests), (0, 0.0, 0));
         let record = DailyUsage { input_tokens: 10, output_tokens: 5, cost_usd: 0.25, requests: 2 };
         let some = usage_of("2026-11-20".into(), Some(record));
-        assert_eq!((some.input_tokens, some.output_tokens, some.cost_usd, some.requests), (10, 5, 0.25, 2));
+        assert_eq!(
+            (some.usage.input_tokens, some.usage.output_tokens, some.usage.cost_usd, some.requests),
+            (10, 5, 0.25, 2)
+        );
         let odd = DailyUsage { cost_usd: f64::NAN, ..record };
-        assert_eq!(usage_of("d".into(), Some(odd)).cost_usd, 0.0);
+        assert_eq!(usage_of("d".into(), Some(odd)).usage.cost_usd, 0.0);
     }
 
     #[tokio::test]

@@ -47,12 +47,12 @@ async fn an_agents_status_shows_its_usage_today() {
     agents.patch("planner", &PatchParams::default(), &Patch::Merge(label)).await.expect("label");
     let agent = world
         .wait_agent_where("planner", "usage today of 0.42 USD", |a| {
-            a.status.as_ref().and_then(|s| s.usage.as_ref()).is_some_and(|u| u.cost_usd == 0.42)
+            a.status.as_ref().and_then(|s| s.usage.as_ref()).is_some_and(|u| u.usage.cost_usd == 0.42)
         })
         .await;
     let usage = agent.status.and_then(|s| s.usage).expect("usage");
     assert_eq!(
-        (usage.day.as_str(), usage.input_tokens, usage.output_tokens, usage.requests),
+        (usage.day.as_str(), usage.usage.input_tokens, usage.usage.output_tokens, usage.requests),
         (day.as_str(), 1200, 300, 3)
     );
     let _ = bucket.delete(key.as_str()).await;
