@@ -172,6 +172,15 @@ impl DevCluster {
         self.server.lock().store.expire_watches();
     }
 
+    /// Test hook: SIGKILL the process of simulated pod `namespace/name`, as when its container
+    /// crashes. The simulator restarts it in the same pod, as the kubelet restarts a crashed
+    /// container of a Deployment's pod (`restartPolicy: Always`): the Pod's `restartCount` goes
+    /// up and its `lastState` shows exit code 137. Returns the pid killed; `None` when there is
+    /// no such pod, no simulator, or the pod has no process running (e.g. it is backing off).
+    pub fn kill_pod_process(&self, namespace: &str, name: &str) -> Option<u32> {
+        self.simulator.as_ref()?.kill_pod(namespace, name)
+    }
+
     /// The current `resourceVersion` of the store.
     pub fn resource_version(&self) -> u64 {
         self.server.lock().store.current_rv()

@@ -50,20 +50,34 @@ struct SimPod {
     supervisor: Supervisor,
 }
 
+/// A simulated pod's live container state, seen from outside the simulator's task.
+struct PodHandle {
+    namespace: String,
+    name: String,
+    status: Arc<std::sync::Mutex<RunStatus>>,
+}
+
+impl PodHandle {
+    /// The current process id; `None` between runs.
+    fn pid(&self) -> Option<u32> {
+        self.status.lock().ok().and_then(|s| s.pid)
+    }
+}
+
 /// The running simulator.
 pub(crate) struct PodSimulator {
     stop: watch::Sender<bool>,
     task: JoinHandle<Vec<SimPod>>,
-    pods: Arc<std::sync::Mutex<Vec<(String, u32)>>>,
+    pods: Arc<std::sync::Mutex<Vec<PodHandle>>>,
 }
 
 impl PodSimulator {
     /// Start simulating the pods of runner Deployments.
     pub(crate) fn start(server: Arc<ApiServer>, options: SimulatorOptions) -> Self {
         let (stop, stopped) = watch::channel(false);
-        let pids = Arc::new(std::sync::Mutex::new(Vec::new()));
-        let task = tokio::spawn(run(server, options, stopped, pids.clone()));
-        Self { stop, task, pods: pids }
+        let pods = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let task = tokio::spawn(run(server, options, stopped, pods.clone()));
+        Self { stop, task, pods }
     }
 
     /// Stop every process and wait for them to exit.
@@ -77,14 +91,18 @@ impl PodSimulator {
     /// Kill every process now (the cluster is dropped without `shutdown`).
     pub(crate) fn kill_all(&self) {
         self.task.abort();
-        for (_, pid) in self.pods.lock().map(|p| p.clone()).unwrap_or_default() {
-            if let Ok(pid) = i32::try_from(pid) {
-                // SAFETY: kill(2) has no memory-safety preconditions; the pid is our child's.
-                unsafe {
-                    libc::kill(pid, libc::SIGKILL);
-                }
-            }
+        if let Ok(pods) = self.pods.lock() {
+            pods.iter().filter_map(PodHandle::pid).for_each(supervisor::kill);
         }
+    }
+
+    /// SIGKILL the process of pod `namespace/name`, as when its container crashes; its
+    /// supervisor restarts it. The pid killed; `None` when the pod has no process running.
+    pub(crate) fn kill_pod(&self, namespace: &str, name: &str) -> Option<u32> {
+        let pods = self.pods.lock().ok()?;
+        let pid = pods.iter().find(|p| p.namespace == namespace && p.name == name)?.pid()?;
+        supervisor::kill(pid);
+        Some(pid)
     }
 }
 
@@ -92,14 +110,21 @@ async fn run(
     server: Arc<ApiServer>,
     options: SimulatorOptions,
     mut stop: watch::Receiver<bool>,
-    pids: Arc<std::sync::Mutex<Vec<(String, u32)>>>,
+    handles: Arc<std::sync::Mutex<Vec<PodHandle>>>,
 ) -> Vec<SimPod> {
     let mut changes = server.lock().store.subscribe();
     let mut pods: Vec<SimPod> = Vec::new();
     loop {
         reconcile(&server, &options, &mut pods);
-        if let Ok(mut p) = pids.lock() {
-            *p = pods.iter().filter_map(|p| Some((p.name.clone(), p.supervisor.snapshot().pid?))).collect();
+        if let Ok(mut handles) = handles.lock() {
+            *handles = pods
+                .iter()
+                .map(|p| PodHandle {
+                    namespace: p.namespace.clone(),
+                    name: p.name.clone(),
+                    status: p.supervisor.status.clone(),
+                })
+                .collect();
         }
         tokio::select! {
             _ = stop.changed() => return pods,

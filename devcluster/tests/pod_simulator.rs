@@ -87,7 +87,7 @@ async fn simulator_runs_restarts_scales_and_stops_runner_pods() {
     let pid = container_sees_its_config(&pods, &pod_name).await;
     kubectl_sees_the_pods(&cluster, &pod_name).await;
     log_follows(&pods, &pod_name).await;
-    killed_process_restarts(&pods, &pod_name, pid).await;
+    killed_process_restarts(&cluster, &pods, &pod_name, pid).await;
     let pids = scale_down_to_one(&deployments, &pods, &listed).await;
     template_change_rolls_the_pod(&deployments, &pods).await;
     deleting_stops_everything(&deployments, &pods, &pids).await;
@@ -184,14 +184,18 @@ async fn log_follows(pods: &Api<Pod>, pod_name: &str) {
     assert!(first.and_then(Result::ok).is_some_and(|l| l.contains("fake-runner starting")));
 }
 
-/// A killed process is restarted: restartCount goes up, the pod becomes ready again.
-async fn killed_process_restarts(pods: &Api<Pod>, pod_name: &str, pid: i32) {
-    // SAFETY: kill(2) on the fake runner we started.
-    unsafe { libc::kill(pid, libc::SIGKILL) };
+/// A process killed through the test hook, as a crash would, is restarted in the same pod:
+/// restartCount goes up, the last state says SIGKILL, the pod becomes ready again.
+async fn killed_process_restarts(cluster: &DevCluster, pods: &Api<Pod>, pod_name: &str, pid: i32) {
+    assert_eq!(cluster.kill_pod_process("default", "no-such-pod"), None);
+    let killed = cluster.kill_pod_process("default", pod_name).expect("the pod has a process");
+    assert_eq!(i32::try_from(killed).ok(), Some(pid), "the hook kills the pod's own process");
+    eventually("the killed process is gone", DEADLINE, || async { (!alive(pid)).then_some(()) }).await;
     eventually("the restart", DEADLINE, || async {
         let pod = pods.get(pod_name).await.ok()?;
-        let statuses = pod.status?.container_statuses?;
-        (statuses[0].restart_count >= 1 && statuses[0].ready).then_some(())
+        let status = pod.status?.container_statuses?.into_iter().next()?;
+        let last = status.last_state?.terminated?;
+        (status.restart_count >= 1 && status.ready && last.exit_code == 137).then_some(())
     })
     .await;
 }

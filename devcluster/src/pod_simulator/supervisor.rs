@@ -431,6 +431,11 @@ async fn probe_ready(container: &Value, port: u16) -> bool {
     tokio::time::timeout(Duration::from_secs(1), attempt).await.ok().flatten().unwrap_or(false)
 }
 
+/// SIGKILL the process `pid` (one of the simulator's children).
+pub(crate) fn kill(pid: u32) {
+    signal(pid, libc::SIGKILL);
+}
+
 fn signal(pid: u32, signal: i32) {
     if let Ok(pid) = i32::try_from(pid) {
         // SAFETY: kill(2) has no memory-safety preconditions; the pid is our own child's.

@@ -3,16 +3,23 @@
 //!
 //! These need the runner's task worker (runners pulling `AGENTRY_TASKS`); without it every
 //! Session here stays Running and the tests fail at their deadline.
+//!
+//! Two crashes are tested: the operator's (it must not submit again) and the runner's (the task
+//! must be redelivered to the restarted runner and answered once).
 
 use std::time::Duration;
 
 use agentry_crds::{Session, SessionPhase};
-use agentry_protocol::TaskState;
-use agentry_tests::operator_world::{World, apply, condition_of, session_sample};
+use agentry_protocol::{SubjectToken, TaskState};
+use agentry_tests::operator_world::{CONVERGE, World, apply, condition_of, session_sample};
 use agentry_tests::scripted_model::Step;
-use kube::Api;
+use k8s_openapi::api::core::v1::{ContainerStatus, Pod};
+use kube::api::ListParams;
+use kube::{Api, ResourceExt};
 
-use crate::session_fixtures::{kubectl_wait, purge_tasks, record, session, task_id, wait_event, wait_phase};
+use crate::session_fixtures::{
+    event_reasons, kubectl_wait, purge_tasks, queue, record, session, task_id, wait_event, wait_phase,
+};
 
 /// A Model on the scripted server, priced like the sample's, and Agent `planner` (one runner)
 /// with the calculator.
@@ -120,4 +127,88 @@ async fn on_runners_an_operator_killed_while_a_session_runs_completes_it_once() 
     assert_eq!((record.state, record.attempts), (TaskState::Succeeded, 1), "{record:?}");
     assert_eq!(world.model.requests().len(), 1, "the model was asked once");
     purge_tasks(&world).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_runners_a_runner_killed_while_a_session_runs_completes_it_once() {
+    let world = World::start("ses-crash").await;
+    let _operator = world.start_operator().await;
+    planner(&world).await;
+    // The first run is still in its model call when its runner is killed (the answer would come
+    // long after); the run after the redelivery is answered at once.
+    world.model.push(Step::slow(Duration::from_secs(45), Step::text("The killed run's answer.")));
+    world.model.push(Step::text("Plan ready."));
+    let failed = world.record_condition::<Session>("sturdy", "Failed").await;
+    let complete = world.record_condition::<Session>("sturdy", "Complete").await;
+    let spec = serde_json::json!({"type": "task", "agentRef": "planner", "input": "Plan."});
+    apply(&world.client, &session(&world, "sturdy", spec)).await;
+    world.wait_reason::<Session>("sturdy", "Complete", "TaskRunning").await;
+    world.model.wait_for_requests(1, CONVERGE).await.expect("the first run calls the model");
+
+    let running = wait_phase(&world, "sturdy", SessionPhase::Running).await;
+    let task = task_id(&running, None);
+    let first = record(&world, "planner", &task).await;
+    assert_eq!((first.state, first.attempts), (TaskState::Running, 1), "{first:?}");
+    let pod = only_pod(&world, "planner").await;
+    assert_eq!(first.runner.as_deref(), Some(pod.as_str()), "the run is on the agent's one pod");
+    world.cluster().kill_pod_process(&world.ns, &pod).expect("the runner pod has a process to kill");
+
+    // No ack, no in-progress ack: JetStream hands the task out again once its ack wait is over,
+    // to the runner the pod restarted.
+    let done = wait_phase(&world, "sturdy", SessionPhase::Succeeded).await;
+    let status = done.status.clone().expect("status");
+    assert_eq!(status.result.as_deref(), Some("Plan ready."), "the second run's answer, not the first's");
+    let record = record(&world, "planner", &task).await;
+    assert_eq!((record.state, record.attempts), (TaskState::Succeeded, 2), "{record:?}");
+    assert_eq!(record.runner.as_deref(), Some(pod.as_str()), "run again in the restarted pod");
+    assert_eq!(world.model.requests().len(), 2, "one model call per run");
+
+    let restarted = runner_status(&world, &pod).await;
+    let killed = restarted.last_state.and_then(|s| s.terminated).map(|t| t.exit_code);
+    assert_eq!((restarted.restart_count, killed), (1, Some(137)), "the pod's container was SIGKILLed once");
+
+    wait_event(&world, "sturdy", "Succeeded").await;
+    let reasons = event_reasons(&world, "sturdy").await;
+    let count = |reason: &str| reasons.iter().filter(|r| *r == reason).count();
+    assert_eq!((count("Started"), count("Succeeded")), (1, 1), "{reasons:?}");
+    let never_failed = failed.seen();
+    assert!(!never_failed.iter().any(|c| c.is_true()), "the Session failed on the way: {never_failed:?}");
+    assert_eq!(complete.reasons().last().map(String::as_str), Some("Succeeded"), "{:?}", complete.seen());
+    task_delivered_twice_and_done(&world, "planner").await;
+}
+
+/// The name of the one pod of `agent`.
+async fn only_pod(world: &World, agent: &str) -> String {
+    let pods: Api<Pod> = Api::namespaced(world.client.clone(), &world.ns);
+    let listed = pods.list(&ListParams::default().labels(&format!("agentry.dev/agent={agent}"))).await;
+    let names: Vec<String> = listed.expect("pods").items.iter().map(|p| p.name_any()).collect();
+    assert_eq!(names.len(), 1, "one pod of {agent}: {names:?}");
+    names[0].clone()
+}
+
+/// The status of the runner container of pod `name`.
+async fn runner_status(world: &World, name: &str) -> ContainerStatus {
+    let pods: Api<Pod> = Api::namespaced(world.client.clone(), &world.ns);
+    let pod = pods.get(name).await.expect("the pod is still there");
+    pod.status
+        .and_then(|s| s.container_statuses)
+        .and_then(|s| s.into_iter().next())
+        .expect("a container status")
+}
+
+/// The agent's consumer has handed out its one task twice (the killed run, the run after it)
+/// and has nothing left: nothing pending, nothing awaiting an ack.
+async fn task_delivered_twice_and_done(world: &World, agent: &str) {
+    let (ns, agent) =
+        (SubjectToken::new(world.ns.clone()).expect("ns"), SubjectToken::new(agent).expect("agent"));
+    let consumer = queue(world).await.worker_consumer(&ns, &agent).await.expect("the agent's consumer");
+    let info = world
+        .eventually_explained(CONVERGE, "the task is acknowledged", || async {
+            let info = consumer.get_info().await.map_err(|e| e.to_string())?;
+            let settled = info.num_pending == 0 && info.num_ack_pending == 0;
+            if settled { Ok(info) } else { Err(format!("{info:?}")) }
+        })
+        .await;
+    assert_eq!(info.delivered.consumer_sequence, 2, "two deliveries: {info:?}");
+    assert_eq!(info.num_redelivered, 0, "{info:?}");
 }
