@@ -185,7 +185,8 @@ impl AgentLoop {
         Ok(answer)
     }
 
-    /// Records one finished tool call (summary and event) and returns its result for the model.
+    /// Records one finished tool call (summary, audit event, tool message) and returns its result
+    /// for the model.
     fn record_tool_call(
         &self,
         request: &AgentRequest,
@@ -207,6 +208,14 @@ impl AgentLoop {
                 duration_ms,
             }),
         );
+        // The result is part of the conversation the model reads next, so its history keeps it.
+        let body = EventBody::Message(MessageEvent {
+            role: MessageRole::Tool,
+            content: outcome.content.clone(),
+            tool_name: Some(outcome.name.clone()),
+            usage: None,
+        });
+        self.events.emit(&request.request_id, request.session_id.as_deref(), body);
         ChatMessage::ToolResult {
             call_id: outcome.call_id,
             name: outcome.name,

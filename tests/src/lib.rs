@@ -3,6 +3,7 @@
 
 pub mod binaries;
 pub mod metrics_text;
+pub mod namespace_recorder;
 pub mod nats_fixture;
 pub mod operator_process;
 pub mod operator_world;

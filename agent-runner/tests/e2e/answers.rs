@@ -277,3 +277,57 @@ async fn an_anthropic_model_answers_with_tool_use() {
     assert!(reply.output.as_deref().unwrap_or_default().contains("1024"), "{reply:?}");
     assert_eq!(reply.model.as_deref(), Some("claude"));
 }
+
+#[tokio::test]
+async fn tool_results_are_published_as_tool_messages_of_the_conversation() {
+    let model = ScriptedModel::start(Flavor::OpenAi).await;
+    model.push(Step::tool_call("calculator", serde_json::json!({"expression": "6*7"})));
+    model.push(Step::Text("It is 42.".into()));
+    let ns = nats_fixture::unique_namespace("tool-messages");
+    let config = harness::config(
+        &ns,
+        "analyst",
+        vec![harness::model("primary", &model.base_url())],
+        vec![harness::calculator()],
+    );
+    let _runner = harness::start(&config).await;
+    let nats = nats_fixture::connect().await.expect("nats");
+
+    let reply = harness::ask_agent(&nats, &ns, "analyst", "6 times 7?").await;
+    assert_eq!(reply.output.as_deref(), Some("It is 42."), "{reply:?}");
+
+    let js = async_nats::jetstream::new(nats.clone());
+    let stream = js.get_stream("AGENTRY_EVENTS").await.expect("the runner created AGENTRY_EVENTS");
+    let consumer = stream
+        .create_consumer(async_nats::jetstream::consumer::pull::Config {
+            filter_subject: format!("agentry.{ns}.events.analyst.message"),
+            deliver_policy: async_nats::jetstream::consumer::DeliverPolicy::All,
+            inactive_threshold: Duration::from_secs(30),
+            ..Default::default()
+        })
+        .await
+        .expect("consumer");
+    let mut messages = consumer.messages().await.expect("messages");
+    let mut conversation = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while conversation.len() < 4 {
+        let Ok(Some(Ok(message))) = tokio::time::timeout_at(deadline, messages.next()).await else {
+            panic!("messages seen before the deadline: {conversation:?}");
+        };
+        let event: agentry_protocol::Event = serde_json::from_slice(&message.payload).expect("an Event");
+        let agentry_protocol::events::EventBody::Message(body) = event.body else { panic!("a message") };
+        conversation.push((body.role, body.content, body.tool_name));
+    }
+
+    use agentry_protocol::events::MessageRole::{Assistant, Tool, User};
+    assert_eq!(
+        conversation,
+        [
+            (User, "6 times 7?".to_string(), None),
+            (Assistant, String::new(), None),
+            (Tool, "42".to_string(), Some("calculator".to_string())),
+            (Assistant, "It is 42.".to_string(), None),
+        ],
+        "the tool's result is a message between the turns, named for its tool"
+    );
+}
