@@ -40,8 +40,9 @@ pub fn cluster_role() -> ClusterRole {
                 &["models/status", "tools/status", "agents/status", "memorystores/status", "sessions/status"],
                 &["patch"],
             ),
-            // Sessions: run, and deleted once `ttlSecondsAfterFinished` has passed.
-            rule("agentry.dev", &["sessions"], &["get", "list", "watch", "delete"]),
+            // Sessions: run, held by a finalizer while their tasks run (patch), and deleted once
+            // `ttlSecondsAfterFinished` has passed.
+            rule("agentry.dev", &["sessions"], &["get", "list", "watch", "patch", "delete"]),
             // Secrets: metadata watched (to roll pods on change), values read only for the
             // Secrets a Model or MemoryStore names.
             rule("", &["secrets"], &["get", "list", "watch"]),

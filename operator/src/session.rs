@@ -11,4 +11,5 @@ pub mod pipeline;
 pub mod plan;
 pub mod reconcile;
 pub mod status;
+pub mod task_finalizer;
 pub mod watch_mappers;

@@ -21,6 +21,7 @@ use crate::session::controller::SessionContext;
 use crate::session::pipeline::Pipeline;
 use crate::session::plan;
 use crate::session::status::{self, deadline_ms, delete_at, is_finished, millis};
+use crate::session::task_finalizer;
 
 /// A running Session is looked at this often even if no record change wakes it.
 const RUNNING_RESYNC: Duration = Duration::from_secs(30);
@@ -31,13 +32,15 @@ const CACHES_NOT_LISTED_RETRY: Duration = Duration::from_millis(200);
 
 /// Reconciles one Session.
 pub async fn reconcile(session: Arc<Session>, ctx: Arc<SessionContext>) -> Result<Action, ReconcileError> {
-    if session.meta().deletion_timestamp.is_some() {
-        return Ok(Action::await_change());
-    }
     let ns = session.namespace().ok_or(ReconcileError::MissingMetadata("namespace"))?;
     let api = Api::<Session>::namespaced(ctx.operator.client.clone(), &ns);
+    if session.meta().deletion_timestamp.is_some() {
+        return finalize(&session, &ctx, &api).await;
+    }
     let old = session.status.clone().unwrap_or_default();
     if is_finished(old.phase) {
+        // Its tasks have ended: nothing outside the cluster is left to clean up.
+        task_finalizer::remove(&session, &api).await?;
         return delete_when_due(&session, &old, &api).await;
     }
     if ctx.agents.wait_until_ready().now_or_never().is_none() {
@@ -63,6 +66,8 @@ pub async fn reconcile(session: Arc<Session>, ctx: Arc<SessionContext>) -> Resul
         // Retried with backoff; a started Session's task goes on without the operator.
         return Err(ReconcileError::Nats(why));
     };
+    // Before any task exists, so that none can outlive the Session's deletion.
+    task_finalizer::add(&session, &api).await?;
     let uid = session.meta().uid.clone().ok_or(ReconcileError::MissingMetadata("uid"))?;
     let steps = plan::steps(&session.spec, &uid).map_err(|e| ReconcileError::InvalidName(e.to_string()))?;
     let namespace = SubjectToken::new(ns.clone()).map_err(|e| ReconcileError::InvalidName(e.to_string()))?;
@@ -79,6 +84,31 @@ pub async fn reconcile(session: Arc<Session>, ctx: Arc<SessionContext>) -> Resul
     let until_deadline = deadline_ms(&session, started_ms)
         .map(|deadline| Duration::from_millis(deadline.saturating_sub(millis(Timestamp::now()))));
     Ok(Action::requeue(until_deadline.map_or(RUNNING_RESYNC, |d| d.min(RUNNING_RESYNC))))
+}
+
+/// A deleted Session: cancels its tasks unless they have ended, then lets it go. Without NATS the
+/// deletion waits (retried with backoff) rather than leave its work running unseen.
+async fn finalize(
+    session: &Session,
+    ctx: &SessionContext,
+    api: &Api<Session>,
+) -> Result<Action, ReconcileError> {
+    if !task_finalizer::held(session) {
+        return Ok(Action::await_change());
+    }
+    if !is_finished(session.status.as_ref().and_then(|s| s.phase)) {
+        let Some(nats) = ctx.operator.nats.get().filter(|n| n.connected()) else {
+            let why = format!(
+                "not connected to NATS at {}; the deleted Session's tasks are cancelled once it is",
+                ctx.operator.settings.nats_url
+            );
+            return Err(ReconcileError::Nats(why));
+        };
+        task_finalizer::cancel_tasks(session, &nats).await?;
+        tracing::info!("deleted while running: its tasks are cancelled");
+    }
+    task_finalizer::remove(session, api).await?;
+    Ok(Action::await_change())
 }
 
 /// Writes `new` when it differs, and raises the Event its change deserves.

@@ -177,6 +177,56 @@ async fn on_runners_a_runner_killed_while_a_session_runs_completes_it_once() {
     task_delivered_twice_and_done(&world, "planner").await;
 }
 
+#[tokio::test]
+async fn on_runners_a_session_deleted_while_it_runs_cancels_its_task() {
+    let world = World::start("ses-delete").await;
+    let _operator = world.start_operator().await;
+    planner(&world).await;
+    // The run is in its model call when the Session is deleted; the answer would come much later.
+    world.model.push(Step::slow(Duration::from_secs(45), Step::text("Too late.")));
+    let spec = serde_json::json!({"type": "task", "agentRef": "planner", "input": "Plan."});
+    apply(&world.client, &session(&world, "doomed", spec)).await;
+    world.wait_reason::<Session>("doomed", "Complete", "TaskRunning").await;
+    world.model.wait_for_requests(1, CONVERGE).await.expect("the run calls the model");
+    let running = wait_phase(&world, "doomed", SessionPhase::Running).await;
+    assert!(
+        running.finalizers().iter().any(|f| f == "agentry.dev/cancel-tasks"),
+        "a running Session holds the finalizer: {:?}",
+        running.finalizers()
+    );
+    let task = task_id(&running, None);
+
+    let sessions: Api<Session> = Api::namespaced(world.client.clone(), &world.ns);
+    sessions.delete("doomed", &kube::api::DeleteParams::default()).await.expect("deleted");
+
+    world
+        .eventually_explained(CONVERGE, "the deleted Session is gone", || async {
+            match sessions.get_opt("doomed").await.map_err(|e| e.to_string())? {
+                None => Ok(()),
+                Some(s) => Err(format!("still there, finalizers {:?}", s.finalizers())),
+            }
+        })
+        .await;
+    let record = record(&world, "planner", &task).await;
+    assert_eq!(record.state, TaskState::Cancelled, "{record:?}");
+    assert_eq!(record.message.as_deref(), Some("the Session was deleted"));
+    // The runner stops the run at its next check and acknowledges the task: nothing runs on.
+    let (ns, agent) =
+        (SubjectToken::new(world.ns.clone()).expect("ns"), SubjectToken::new("planner").expect("a"));
+    let consumer = queue(&world).await.worker_consumer(&ns, &agent).await.expect("the agent's consumer");
+    world
+        .eventually_explained(CONVERGE, "the cancelled task is acknowledged", || async {
+            let info = consumer.get_info().await.map_err(|e| e.to_string())?;
+            let settled = info.num_pending == 0 && info.num_ack_pending == 0;
+            settled
+                .then_some(())
+                .ok_or(format!("pending {}, ack pending {}", info.num_pending, info.num_ack_pending))
+        })
+        .await;
+    assert_eq!(world.model.requests().len(), 1, "the cancelled task never ran again");
+    purge_tasks(&world).await;
+}
+
 /// The name of the one pod of `agent`.
 async fn only_pod(world: &World, agent: &str) -> String {
     let pods: Api<Pod> = Api::namespaced(world.client.clone(), &world.ns);
