@@ -9,8 +9,11 @@ use std::time::Duration;
 
 use agentry_process::ReadinessGate;
 use agentry_protocol::subjects::{self, SubjectToken};
-use agentry_protocol::{AgentReply, AgentRequest, ErrorCode, Notification, PROTOCOL_VERSION, headers};
-use async_nats::{HeaderMap, Message, Subscriber};
+use agentry_protocol::{
+    AgentReply, AgentRequest, ErrorCode, MAX_REQUEST_ID_LEN, Notification, PROTOCOL_VERSION, headers,
+    request_id_problem,
+};
+use async_nats::{HeaderMap, HeaderValue, Message, Subscriber};
 use futures::StreamExt;
 use tokio::time::Instant;
 use tracing::Instrument;
@@ -236,8 +239,11 @@ pub(crate) fn admit(
             format!("unsupported protocol version {}; this agent speaks {PROTOCOL_VERSION}", request.version),
         )));
     }
-    if request.request_id.is_empty() {
-        return Err(Box::new(AgentReply::failure("", ErrorCode::BadRequest, "requestId must not be empty")));
+    if let Some(problem) = request_id_problem(&request.request_id) {
+        // The reply echoes an id of a sane length only; the header skips one it cannot hold.
+        let id =
+            if request.request_id.len() <= MAX_REQUEST_ID_LEN { request.request_id.as_str() } else { "" };
+        return Err(Box::new(AgentReply::failure(id, ErrorCode::BadRequest, problem)));
     }
     if request.delegation_path.iter().any(|a| a == agent.as_str()) {
         let mut path = request.delegation_path.clone();
@@ -291,7 +297,10 @@ async fn send_reply(client: &async_nats::Client, reply_to: async_nats::Subject, 
         }
     };
     let mut header_map = HeaderMap::new();
-    header_map.insert(headers::REQUEST_ID, reply.request_id.as_str());
+    // An id a header cannot hold (a refused one) is still in the body.
+    if let Ok(value) = reply.request_id.parse::<HeaderValue>() {
+        header_map.insert(headers::REQUEST_ID, value);
+    }
     if let Err(err) = client.publish_with_headers(reply_to, header_map, payload.into()).await {
         tracing::warn!(request_id = %reply.request_id, error = %err, "reply not sent");
     }

@@ -14,8 +14,8 @@ pub mod tasks;
 
 pub use events::{Event, EventBody, InteractionEvent, MessageEvent, ModelCallEvent, ToolCallEvent};
 pub use messages::{
-    AgentReply, AgentRequest, ErrorCode, Notification, PROTOCOL_VERSION, ReplyError, RequestLimits,
-    ToolCallSummary, Usage,
+    AgentReply, AgentRequest, ErrorCode, MAX_REQUEST_ID_LEN, Notification, PROTOCOL_VERSION, ReplyError,
+    RequestLimits, ToolCallSummary, Usage, request_id_problem,
 };
 pub use runner_config::{RUNNER_CONFIG_VERSION, RunnerConfig};
 pub use subjects::{InvalidToken, SubjectToken};

@@ -40,6 +40,24 @@ pub struct AgentRequest {
     pub limits: Option<RequestLimits>,
 }
 
+/// Longest `requestId` accepted, in bytes: it travels in a header and in every event.
+pub const MAX_REQUEST_ID_LEN: usize = 256;
+
+/// What is wrong with `id` as a `requestId`, if anything: it must be 1 to
+/// [`MAX_REQUEST_ID_LEN`] bytes with no control characters (it becomes a NATS header value,
+/// which cannot hold a line break).
+pub fn request_id_problem(id: &str) -> Option<String> {
+    if id.is_empty() {
+        return Some("requestId must not be empty".into());
+    }
+    if id.len() > MAX_REQUEST_ID_LEN {
+        return Some(format!("requestId must be at most {MAX_REQUEST_ID_LEN} bytes, not {}", id.len()));
+    }
+    id.chars()
+        .find(|c| c.is_control())
+        .map(|c| format!("requestId must not contain control characters such as line breaks (found {c:?})"))
+}
+
 /// Bounds a caller sets on one request; the agent's own limits still hold.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq)]
 #[serde(rename_all = "camelCase")]
@@ -245,6 +263,16 @@ mod tests {
         assert_eq!(parsed.version, 1);
         assert_eq!(parsed.delegation_path, ["a"]);
         assert_eq!(parsed.deadline_ms, Some(5));
+    }
+
+    #[test]
+    fn request_ids_fit_in_a_header() {
+        assert_eq!(request_id_problem("r-1"), None);
+        assert_eq!(request_id_problem("").as_deref(), Some("requestId must not be empty"));
+        let message = request_id_problem("a\nb").expect("a line break is refused");
+        assert!(message.contains("control characters") && message.contains("'\\n'"), "{message}");
+        assert!(request_id_problem(&"x".repeat(MAX_REQUEST_ID_LEN + 1)).is_some());
+        assert_eq!(request_id_problem(&"x".repeat(MAX_REQUEST_ID_LEN)), None);
     }
 
     #[test]

@@ -195,6 +195,40 @@ async fn malformed_request_json_gets_an_error_reply() {
 }
 
 #[tokio::test]
+async fn request_ids_no_header_can_hold_are_refused_with_a_reply_not_a_panic() {
+    let model = ScriptedModel::start(Flavor::OpenAi).await;
+    model.set_default(Step::Text("fine".into()));
+    let ns = nats_fixture::unique_namespace("badid");
+    let runner = harness::start(&harness::config(
+        &ns,
+        "worker",
+        vec![harness::model("primary", &model.base_url())],
+        vec![],
+    ))
+    .await;
+    let nats = nats_fixture::connect().await.expect("nats");
+
+    for id in ["line\nbreak", "carriage\rreturn", &"x".repeat(300)] {
+        let body = serde_json::to_vec(&serde_json::json!({"requestId": id, "input": "hello"})).expect("json");
+        let raw = harness::send_raw(&nats, &ns, "worker", body, "header-id").await;
+        let reply: agentry_protocol::AgentReply = serde_json::from_slice(&raw).expect("an AgentReply");
+        let error = reply.error.expect("refused");
+        assert_eq!(error.code, ErrorCode::BadRequest, "{}", error.message);
+        assert!(error.message.starts_with("requestId must"), "{}", error.message);
+    }
+    assert_eq!(model.request_count(), 0, "a refused request never reaches the model");
+    // Nothing leaked and the runner still answers.
+    let metrics = runner.metrics().await.expect("metrics");
+    assert_eq!(
+        harness::metric_value(&metrics, "agentry_agent_requests_in_flight", &[]),
+        Some(0.0),
+        "{metrics}"
+    );
+    let reply = harness::ask_agent(&nats, &ns, "worker", "still there?").await;
+    assert_eq!(reply.output.as_deref(), Some("fine"));
+}
+
+#[tokio::test]
 async fn events_reach_jetstream_with_the_request_id_and_metrics_move() {
     let model = ScriptedModel::start(Flavor::OpenAi).await;
     model.set_default(Step::Text("Budget left: 412,300 USD.".into()));
