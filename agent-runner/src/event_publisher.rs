@@ -21,9 +21,7 @@ const MAX_RETRY_BACKOFF: Duration = Duration::from_secs(5);
 
 /// Creates the events stream when it does not exist yet (the recorder or a previous runner may
 /// have created it already, with its own retention settings; those are kept).
-pub async fn ensure_events_stream(
-    js: &jetstream::Context,
-) -> Result<(), jetstream::context::CreateStreamError> {
+async fn ensure_events_stream(js: &jetstream::Context) -> Result<(), jetstream::context::CreateStreamError> {
     js.get_or_create_stream(stream::Config {
         name: EVENTS_STREAM.to_string(),
         subjects: vec![EVENTS_STREAM_SUBJECTS.to_string()],
@@ -137,6 +135,29 @@ pub fn now_ms() -> u64 {
         .unwrap_or_default()
 }
 
+/// Makes sure the events stream exists, retrying with backoff while JetStream cannot create it:
+/// answering requests does not need it, so an unavailable JetStream never stops the runner
+/// (events wait in the buffer meanwhile). Says so once when it fails and once when it recovers.
+async fn stream_ready(js: &jetstream::Context) {
+    let mut backoff = Duration::from_millis(100);
+    let mut reported = false;
+    loop {
+        match ensure_events_stream(js).await {
+            Ok(()) if reported => {
+                return tracing::info!("the AGENTRY_EVENTS stream is available; events flow again");
+            }
+            Ok(()) => return,
+            Err(err) if !reported => {
+                reported = true;
+                tracing::warn!(error = %err, "the AGENTRY_EVENTS stream is unavailable; events wait in the buffer");
+            }
+            Err(err) => tracing::debug!(error = %err, "the AGENTRY_EVENTS stream is still unavailable"),
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(MAX_RETRY_BACKOFF);
+    }
+}
+
 async fn drain(
     js: jetstream::Context,
     mut rx: mpsc::Receiver<Event>,
@@ -144,6 +165,7 @@ async fn drain(
     agent: SubjectToken,
     metrics: Arc<RunnerMetrics>,
 ) {
+    stream_ready(&js).await;
     let mut batch = Vec::with_capacity(ACK_WINDOW);
     while rx.recv_many(&mut batch, ACK_WINDOW).await > 0 {
         let mut backoff = Duration::from_millis(100);

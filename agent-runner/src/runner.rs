@@ -11,14 +11,13 @@ use agentry_process::admin_endpoint::{self, AdminEndpoint, AdminError};
 use agentry_process::{Readiness, ReadinessGate};
 use agentry_protocol::runner_config::RunnerConfig;
 use agentry_protocol::subjects::{InvalidToken, SubjectToken};
-use async_nats::jetstream::context::CreateStreamError;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tracing::Instrument;
 
 use crate::agent_loop::AgentLoop;
 use crate::drain::{self, Phase};
-use crate::event_publisher::{EventPublisher, ensure_events_stream};
+use crate::event_publisher::EventPublisher;
 use crate::metrics::RunnerMetrics;
 use crate::model::{self, ConfigError, ModelChain};
 use crate::nats_delegate::NatsDelegate;
@@ -71,9 +70,6 @@ pub enum StartError {
         #[source]
         source: async_nats::ConnectError,
     },
-    /// The event stream could not be created.
-    #[error("creating the AGENTRY_EVENTS stream")]
-    EventsStream(#[source] CreateStreamError),
     /// A tool is misconfigured.
     #[error("configuring the tools")]
     Tools(#[source] ToolConfigError),
@@ -182,7 +178,6 @@ async fn assemble(
         .map_err(StartError::Models)?;
     let client = connect_nats(&config, &identity, connected).await?;
     let js = async_nats::jetstream::new(client.clone());
-    ensure_events_stream(&js).await.map_err(StartError::EventsStream)?;
     let (ledger, ledger_task) = start_ledger(&js, &identity, &config, &metrics).await;
     let (events, events_task) = EventPublisher::start(
         js.clone(),

@@ -138,3 +138,48 @@ async fn a_nats_outage_makes_the_runner_unready_and_it_recovers() {
     let reply = harness::ask_agent(&nats, &ns, "worker", "still there?").await;
     assert_eq!(reply.output.as_deref(), Some("back"), "{reply:?}");
 }
+
+#[tokio::test]
+async fn a_runner_answers_while_the_events_stream_cannot_be_created_and_sends_its_events_later() {
+    use agentry_protocol::subjects::{EVENTS_STREAM, EVENTS_STREAM_SUBJECTS};
+    use agentry_tests::polling::poll_until;
+    use async_nats::jetstream::stream;
+
+    let server = nats_fixture::PrivateNats::start().await.expect("private NATS");
+    let nats = async_nats::connect(server.url()).await.expect("connect");
+    let js = async_nats::jetstream::new(nats.clone());
+    // A stream already holding the event subjects keeps AGENTRY_EVENTS from being created.
+    let blocker = stream::Config {
+        name: "BLOCKER".into(),
+        subjects: vec![EVENTS_STREAM_SUBJECTS.into()],
+        ..Default::default()
+    };
+    js.create_stream(blocker).await.expect("blocking stream");
+    let model = ScriptedModel::start(Flavor::OpenAi).await;
+    model.set_default(Step::Text("answered anyway".into()));
+    let ns = nats_fixture::unique_namespace("no-events");
+    let mut config =
+        harness::config(&ns, "worker", vec![harness::model("primary", &model.base_url())], vec![]);
+    config.nats.url = server.url();
+    let runner = harness::start(&config).await;
+
+    let reply = harness::ask_agent(&nats, &ns, "worker", "are you there?").await;
+    assert_eq!(reply.output.as_deref(), Some("answered anyway"), "{reply:?}");
+    poll_until(Duration::from_secs(30), || async {
+        runner.output().contains("AGENTRY_EVENTS stream is unavailable").then_some(())
+    })
+    .await
+    .expect("the runner says the events stream is unavailable");
+
+    js.delete_stream("BLOCKER").await.expect("unblocked");
+    let stored = poll_until(Duration::from_secs(60), || async {
+        let mut events = js.get_stream(EVENTS_STREAM).await.ok()?;
+        let info = events.info().await.ok()?;
+        (info.state.messages >= 3).then_some(info.state.messages)
+    })
+    .await
+    .expect("the request's buffered events reach the stream once it can be created");
+    assert!(stored >= 3, "user message, assistant message, interaction: {stored}");
+    let output = runner.output();
+    assert_eq!(output.matches("AGENTRY_EVENTS stream is unavailable").count(), 1, "logged once:\n{output}");
+}
