@@ -5,6 +5,7 @@ use std::time::Duration;
 use agentry_protocol::ErrorCode;
 use agentry_protocol::runner_config::{HttpMethod, ToolDefinition, ToolImplementation};
 use agentry_tests::nats_fixture;
+use agentry_tests::runner_fixture::{AGENT, OneAgent};
 use agentry_tests::scripted_model::{Flavor, ScriptedModel, Step};
 use axum::routing::get;
 use futures::StreamExt;
@@ -196,36 +197,26 @@ async fn malformed_request_json_gets_an_error_reply() {
 
 #[tokio::test]
 async fn request_ids_no_header_can_hold_are_refused_with_a_reply_not_a_panic() {
-    let model = ScriptedModel::start(Flavor::OpenAi).await;
-    model.set_default(Step::Text("fine".into()));
-    let ns = nats_fixture::unique_namespace("badid");
-    let runner = harness::start(&harness::config(
-        &ns,
-        "worker",
-        vec![harness::model("primary", &model.base_url())],
-        vec![],
-    ))
-    .await;
-    let nats = nats_fixture::connect().await.expect("nats");
+    let agent = OneAgent::start(harness::runner_binary(), "badid", |_| {}).await;
+    agent.model.set_default(Step::Text("fine".into()));
 
     for id in ["line\nbreak", "carriage\rreturn", &"x".repeat(300)] {
         let body = serde_json::to_vec(&serde_json::json!({"requestId": id, "input": "hello"})).expect("json");
-        let raw = harness::send_raw(&nats, &ns, "worker", body, "header-id").await;
+        let raw = harness::send_raw(&agent.nats, &agent.ns, AGENT, body, "header-id").await;
         let reply: agentry_protocol::AgentReply = serde_json::from_slice(&raw).expect("an AgentReply");
         let error = reply.error.expect("refused");
         assert_eq!(error.code, ErrorCode::BadRequest, "{}", error.message);
         assert!(error.message.starts_with("requestId must"), "{}", error.message);
     }
-    assert_eq!(model.request_count(), 0, "a refused request never reaches the model");
+    assert_eq!(agent.model.request_count(), 0, "a refused request never reaches the model");
     // Nothing leaked and the runner still answers.
-    let metrics = runner.metrics().await.expect("metrics");
+    let metrics = agent.runner.metrics().await.expect("metrics");
     assert_eq!(
         harness::metric_value(&metrics, "agentry_agent_requests_in_flight", &[]),
         Some(0.0),
         "{metrics}"
     );
-    let reply = harness::ask_agent(&nats, &ns, "worker", "still there?").await;
-    assert_eq!(reply.output.as_deref(), Some("fine"));
+    assert_eq!(agent.ask("still there?").await.output.as_deref(), Some("fine"));
 }
 
 #[tokio::test]

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use agentry_protocol::{AgentRequest, ErrorCode};
 use agentry_tests::nats_fixture;
+use agentry_tests::runner_fixture::{AGENT, OneAgent};
 use agentry_tests::scripted_model::{Flavor, ScriptedModel, Step};
 
 use crate::harness;
@@ -155,15 +156,12 @@ async fn a_runner_answers_while_the_events_stream_cannot_be_created_and_sends_it
         ..Default::default()
     };
     js.create_stream(blocker).await.expect("blocking stream");
-    let model = ScriptedModel::start(Flavor::OpenAi).await;
-    model.set_default(Step::Text("answered anyway".into()));
-    let ns = nats_fixture::unique_namespace("no-events");
-    let mut config =
-        harness::config(&ns, "worker", vec![harness::model("primary", &model.base_url())], vec![]);
-    config.nats.url = server.url();
-    let runner = harness::start(&config).await;
+    let url = server.url();
+    let agent = OneAgent::start(harness::runner_binary(), "no-events", |config| config.nats.url = url).await;
+    agent.model.set_default(Step::Text("answered anyway".into()));
+    let (ns, runner) = (&agent.ns, &agent.runner);
 
-    let reply = harness::ask_agent(&nats, &ns, "worker", "are you there?").await;
+    let reply = harness::ask_agent(&nats, ns, AGENT, "are you there?").await;
     assert_eq!(reply.output.as_deref(), Some("answered anyway"), "{reply:?}");
     poll_until(Duration::from_secs(30), || async {
         runner.output().contains("AGENTRY_EVENTS stream is unavailable").then_some(())
