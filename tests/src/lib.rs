@@ -14,3 +14,4 @@ pub mod recorder_process;
 pub mod runner_fixture;
 pub mod runner_process;
 pub mod scripted_model;
+pub mod service_process;

@@ -129,7 +129,7 @@ impl OperatorProcess {
     /// Starts `binary` against the cluster of `kubeconfig`; returns once it serves `/healthz`.
     pub async fn start(binary: &Path, kubeconfig: &Path, options: &OperatorOptions) -> Result<Self, String> {
         let process = Self::spawn(binary, kubeconfig, options)?;
-        let client = crate::runner_process::http_client();
+        let client = crate::service_process::http_client();
         let url = format!("http://{}/healthz", process.http);
         let served = poll_until(Duration::from_secs(30), || async {
             if let Some(exit) = process.exit.borrow().clone() {
@@ -243,7 +243,7 @@ impl OperatorProcess {
     /// election, once started).
     pub async fn leading(&self) -> bool {
         let url = format!("http://{}/readyz", self.http);
-        match crate::runner_process::http_client().get(&url).timeout(Duration::from_secs(2)).send().await {
+        match crate::service_process::http_client().get(&url).timeout(Duration::from_secs(2)).send().await {
             Ok(response) => response.status().is_success(),
             Err(_) => false,
         }
@@ -253,7 +253,7 @@ impl OperatorProcess {
     pub async fn metrics(&self) -> Result<String, String> {
         let url = format!("http://{}/metrics", self.http);
         let response =
-            crate::runner_process::http_client().get(&url).send().await.map_err(|e| e.to_string())?;
+            crate::service_process::http_client().get(&url).send().await.map_err(|e| e.to_string())?;
         response.text().await.map_err(|e| e.to_string())
     }
 
