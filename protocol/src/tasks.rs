@@ -27,6 +27,31 @@ pub const TASK_DEDUP_WINDOW_SECONDS: u64 = 600;
 pub const TASK_STATE_TTL_SECONDS: u64 = 7 * 24 * 3600;
 /// Longest task id.
 pub const MAX_TASK_ID_LEN: usize = 128;
+/// Longest answer a task record keeps, in bytes: the record must fit in one NATS message (1 MiB
+/// by default) with room to spare. A longer answer is cut at a character boundary and the
+/// record's `message` says so.
+pub const MAX_TASK_OUTPUT_BYTES: usize = 512 * 1024;
+
+impl TaskRecord {
+    /// Cuts the reply's answer to [`MAX_TASK_OUTPUT_BYTES`], saying so in `message`, so that the
+    /// record can always be written: an answer too long to store must not make the task run
+    /// again and again.
+    pub fn bound_output(&mut self) {
+        let Some(output) = self.reply.as_mut().and_then(|r| r.output.as_mut()) else { return };
+        if output.len() <= MAX_TASK_OUTPUT_BYTES {
+            return;
+        }
+        let full = output.len();
+        let mut cut = MAX_TASK_OUTPUT_BYTES;
+        while !output.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        output.truncate(cut);
+        self.message = Some(format!(
+            "the answer was cut from {full} to {cut} bytes: a task record keeps at most {MAX_TASK_OUTPUT_BYTES}"
+        ));
+    }
+}
 
 /// A task id: 1 to 128 of `A-Z a-z 0-9 - _ =`, so that it is one token of a key and a subject.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -218,6 +243,23 @@ mod tests {
         let waits: Vec<u64> = (1..=6).map(retry_backoff_seconds).collect();
         assert_eq!(waits, [1, 5, 15, 30, 30, 30]);
         assert_eq!(retry_backoff_seconds(0), 1);
+    }
+
+    #[test]
+    fn a_long_answer_is_cut_at_a_character_boundary_and_said_so() {
+        let mut record =
+            TaskRecord::queued(&token("fleet"), &token("planner"), &TaskId::new("t").expect("id"), 5);
+        let mut reply = crate::AgentReply::failure("t", crate::ErrorCode::Internal, "");
+        (reply.error, reply.output) = (None, Some("é".repeat(MAX_TASK_OUTPUT_BYTES)));
+        record.reply = Some(reply);
+        record.bound_output();
+        let output = record.reply.as_ref().and_then(|r| r.output.as_ref()).expect("output");
+        assert_eq!(output.len(), MAX_TASK_OUTPUT_BYTES, "two-byte characters fit exactly");
+        let message = record.message.clone().expect("said so");
+        assert!(message.starts_with("the answer was cut from 1048576 to 524288 bytes"), "{message}");
+        record.message = None;
+        record.bound_output();
+        assert_eq!(record.message, None, "an answer within the bound is kept whole");
     }
 
     #[test]

@@ -269,6 +269,7 @@ impl TaskQueue {
         if record.state.is_terminal() {
             record.finished_ms = Some(now_ms());
         }
+        record.bound_output();
         loop {
             if task_records::replace(&self.records, &key, &record, revision).await?.is_some() {
                 return Ok(record);

@@ -123,3 +123,28 @@ async fn consumer_cleanup(queue: &TaskQueue, ns: &SubjectToken, agent: &SubjectT
     let stream = js.get_stream(agentry_protocol::subjects::TASKS_STREAM).await.expect("stream");
     stream.delete_consumer(&name).await.expect("consumer deleted");
 }
+
+#[tokio::test]
+async fn an_answer_too_long_for_one_message_is_kept_cut_and_said_so() {
+    let (queue, ns, agent) = queue().await;
+    let task = task_id();
+    queue.submit(&ns, &agent, &AgentRequest::new(task.as_str(), "write a lot")).await.expect("submitted");
+    let Claim::Run(claimed) = queue.claim(&ns, &agent, &task, 1, "pod-a").await.expect("claim") else {
+        panic!("claimed");
+    };
+    let mut done = claimed.record.clone();
+    done.state = TaskState::Succeeded;
+    let mut reply = AgentReply::failure(task.as_str(), agentry_protocol::ErrorCode::Internal, "");
+    (reply.error, reply.output) = (None, Some("x".repeat(2 * 1024 * 1024)));
+    done.reply = Some(reply);
+
+    let stood =
+        queue.finish(&claimed, done).await.expect("a record over the NATS payload limit is still written");
+    let stored = queue.wait(&ns, &agent, &task, Duration::from_secs(5)).await.expect("ended");
+    assert_eq!(stored, stood);
+    assert_eq!(stored.state, TaskState::Succeeded);
+    let output = stored.reply.and_then(|r| r.output).expect("an answer");
+    assert_eq!(output.len(), agentry_protocol::tasks::MAX_TASK_OUTPUT_BYTES);
+    assert!(stored.message.expect("said so").contains("cut from 2097152"));
+    consumer_cleanup(&queue, &ns, &agent).await;
+}
