@@ -20,5 +20,9 @@ pub const DEFAULT_PAGE_SIZE: u32 = 50;
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
 /// Longest input of one invocation, message or task, in bytes.
 pub const MAX_INPUT_BYTES: usize = 64 * 1024;
+/// The header a client behind the kube-apiserver's service proxy sends its bearer token in: the
+/// apiserver removes `Authorization` once it has authenticated the caller, so that one never
+/// reaches the API.
+pub const PROXIED_AUTHORIZATION_HEADER: &str = "x-agentry-authorization";
 /// Longest statistics window, in days.
 pub const MAX_WINDOW_DAYS: u64 = 93;

@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
+use agentry_api::{ApiSettings, ApiState};
 use agentry_operator::http_endpoint;
 use agentry_operator::operator_runtime::{self, Handles, LeaseSettings};
 use agentry_operator::settings::OperatorSettings;
@@ -24,6 +25,16 @@ struct Args {
     /// Address of `/healthz`, `/readyz` and `/metrics`.
     #[arg(long, env = "AGENTRY_HTTP_LISTEN", default_value = "0.0.0.0:8080")]
     http_listen: SocketAddr,
+    /// Address of the HTTP API (`/api/v1`), served by every replica.
+    #[arg(long, env = "AGENTRY_API_LISTEN", default_value = "0.0.0.0:8081")]
+    api_listen: SocketAddr,
+    /// PostgreSQL holding the recorder's history, for the API's history endpoints (give it from a
+    /// Secret through the environment: it holds a password).
+    #[arg(long, env = "AGENTRY_DATABASE_URL", hide_env_values = true)]
+    database_url: Option<String>,
+    /// The PostgreSQL schema the recorder writes (the recorder's `--schema`).
+    #[arg(long, env = "AGENTRY_DATABASE_SCHEMA", default_value = ApiSettings::DEFAULT_SCHEMA)]
+    database_schema: String,
     /// Run without leader election (a single replica only).
     #[arg(long, env = "AGENTRY_NO_LEADER_ELECTION")]
     no_leader_election: bool,
@@ -55,6 +66,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let client = kube::Client::try_default().await.context("connecting to the Kubernetes API")?;
     let handles = Handles::new()?;
     let _admin = AdminEndpoint::start(args.http_listen, http_endpoint::router(&handles)).await?;
+    let _api = start_api(&args, client.clone()).await?;
     let settings = OperatorSettings::new(args.runner_image, args.nats_url);
     let lease = (!args.no_leader_election).then(|| LeaseSettings {
         namespace: args.lease_namespace,
@@ -66,4 +78,21 @@ async fn run(args: Args) -> anyhow::Result<()> {
     operator_runtime::run(client, settings, lease, &handles, shutdown::signal()).await?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Serves the HTTP API on every replica, leading or not. NATS is dialled in the background so a
+/// NATS outage at start does not stop the operator; requests needing it answer 503 meanwhile.
+async fn start_api(args: &Args, client: kube::Client) -> anyhow::Result<AdminEndpoint> {
+    let nats = async_nats::ConnectOptions::new()
+        .retry_on_initial_connect()
+        .name("agentry-operator-api")
+        .connect(args.nats_url.as_str())
+        .await
+        .context("configuring the API's NATS connection")?;
+    let settings = ApiSettings {
+        database_url: args.database_url.clone(),
+        database_schema: args.database_schema.clone(),
+    };
+    let state = ApiState::new(client, nats, &settings).context("configuring the API's PostgreSQL pool")?;
+    Ok(AdminEndpoint::start(args.api_listen, agentry_api::router(state)).await?)
 }

@@ -52,6 +52,9 @@ pub fn cluster_role() -> ClusterRole {
             rule("apps", &["deployments"], &["get", "list", "watch", "create", "patch"]),
             rule("networking.k8s.io", &["networkpolicies"], &["get", "list", "watch", "create", "patch"]),
             rule("events.k8s.io", &["events"], &["create", "patch"]),
+            // The HTTP API: who a bearer token is, and whether that caller may do what it asks.
+            rule("authentication.k8s.io", &["tokenreviews"], &["create"]),
+            rule("authorization.k8s.io", &["subjectaccessreviews"], &["create"]),
         ]),
         ..ClusterRole::default()
     }
@@ -72,6 +75,39 @@ fn subject(namespace: &str) -> Vec<Subject> {
         namespace: Some(namespace.to_string()),
         ..Subject::default()
     }]
+}
+
+/// Example ClusterRoles for people and programs using the HTTP API (docs/api.md has the table of
+/// what each endpoint needs). Bind one with a RoleBinding to grant it in one namespace; they
+/// also aggregate into the cluster's `view`, `edit` and `admin` roles.
+pub fn api_user_roles() -> Vec<ClusterRole> {
+    let viewer = vec![
+        rule("agentry.dev", &["agents", "sessions", "interactions"], &["get", "list"]),
+        rule("agentry.dev", &["tasks"], &["get"]),
+        rule("agentry.dev", &["costs"], &["list"]),
+    ];
+    let mut user = viewer.clone();
+    user.extend([
+        rule("agentry.dev", &["agents/invoke", "sessions/messages"], &["create"]),
+        rule("agentry.dev", &["sessions"], &["create", "update"]),
+        rule("agentry.dev", &["tasks"], &["create", "delete"]),
+    ]);
+    let admin = vec![rule(
+        "agentry.dev",
+        &["agents", "agents/invoke", "sessions", "sessions/messages", "tasks", "interactions", "costs"],
+        &["*"],
+    )];
+    [("viewer", "view", viewer), ("user", "edit", user), ("admin", "admin", admin)]
+        .into_iter()
+        .map(|(level, aggregate, rules)| {
+            let mut metadata = meta(&format!("agentry-api-{level}"), None);
+            metadata
+                .labels
+                .get_or_insert_with(Default::default)
+                .insert(format!("rbac.authorization.k8s.io/aggregate-to-{aggregate}"), "true".to_string());
+            ClusterRole { metadata, rules: Some(rules), ..ClusterRole::default() }
+        })
+        .collect()
 }
 
 /// Every RBAC object, in apply order, for an operator running in `namespace`.
@@ -103,6 +139,7 @@ pub fn manifests(namespace: &str) -> Vec<serde_json::Value> {
         serde_json::to_value(binding),
     ]
     .into_iter()
+    .chain(api_user_roles().into_iter().map(serde_json::to_value))
     .filter_map(Result::ok)
     .collect()
 }

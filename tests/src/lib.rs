@@ -1,6 +1,7 @@
 //! End-to-end tests across crates (DESIGN.md §7), and the fixtures the crates' own tests and
 //! benchmarks share.
 
+pub mod api_world;
 pub mod binaries;
 pub mod metrics_text;
 pub mod namespace_recorder;

@@ -70,6 +70,11 @@ impl NamespaceRecorder {
         format!("\"{}\".{table}", self.schema.name)
     }
 
+    /// The PostgreSQL schema the recorder writes.
+    pub fn schema(&self) -> &str {
+        &self.schema.name
+    }
+
     /// The durable consumer's name (until [`NamespaceRecorder::stop`] deletes it).
     pub fn consumer(&self) -> &str {
         self.consumer.name.as_deref().unwrap_or_default()

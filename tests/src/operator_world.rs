@@ -12,7 +12,7 @@
 //! ```
 
 mod condition_history;
-mod manifests;
+pub mod manifests;
 mod samples;
 
 use std::fmt::Debug;
