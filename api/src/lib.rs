@@ -12,6 +12,7 @@ mod api_state;
 mod authentication;
 mod authorization;
 mod bounded_json;
+mod history_error;
 mod query_bounds;
 mod routes;
 

@@ -1,8 +1,15 @@
 //! The router: every endpoint with its OpenAPI description, and the document itself.
 
 mod agents;
+mod costs;
 mod failures;
+mod interactions;
 mod invoke;
+mod invoke_stream;
+mod performance;
+mod query_params;
+mod session_messages;
+mod sessions;
 mod tasks;
 
 use agentry_api_contract::{MAX_BODY_BYTES, paths};
@@ -43,9 +50,20 @@ fn described_routes() -> OpenApiRouter<ApiState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(agents::list_agents))
         .routes(routes!(agents::get_agent))
+        .routes(routes!(performance::agent_performance))
+        .routes(routes!(performance::select_agent))
         .routes(routes!(invoke::invoke))
+        .routes(routes!(invoke_stream::invoke_stream))
         .routes(routes!(tasks::submit_task))
         .routes(routes!(tasks::get_task, tasks::cancel_task))
+        .routes(routes!(sessions::list_sessions, sessions::create_session))
+        .routes(routes!(sessions::get_session))
+        .routes(routes!(sessions::end_session))
+        .routes(routes!(sessions::list_messages, session_messages::post_message))
+        .routes(routes!(interactions::list_interactions))
+        .routes(routes!(interactions::get_interaction))
+        .routes(routes!(interactions::interaction_stats))
+        .routes(routes!(costs::cost_report))
 }
 
 /// The OpenAPI document of every endpoint.

@@ -115,6 +115,26 @@ impl ApiWorld {
         self.call(reqwest::Method::POST, path, Some(ADMIN_TOKEN), Some(body)).await
     }
 
+    /// Creates Agent `name` with `capabilities`, Ready with `ready` replicas (its status written
+    /// as the operator would).
+    pub async fn add_agent(&self, name: &str, capabilities: &[&str], ready: i32) {
+        let mut manifest = agent_manifest(self.ns());
+        manifest["metadata"]["name"] = name.into();
+        manifest["spec"]["capabilities"] = capabilities.into();
+        apply(&self.cluster.client(), &manifest).await;
+        self.mark_ready(name, ready).await;
+    }
+
+    /// Writes Agent `name`'s status: Ready with `ready` replicas.
+    pub async fn mark_ready(&self, name: &str, ready: i32) {
+        let agents: kube::Api<agentry_crds::Agent> = kube::Api::namespaced(self.cluster.client(), self.ns());
+        let status = serde_json::json!({"status": {"phase": "Ready", "replicas": ready, "readyReplicas": ready}});
+        agents
+            .patch_status(name, &kube::api::PatchParams::default(), &kube::api::Patch::Merge(&status))
+            .await
+            .unwrap_or_else(|e| panic!("status of {name}: {e}"));
+    }
+
     /// Stops the recorder and the cluster.
     pub async fn stop(self) {
         self.endpoint.stop().await;

@@ -30,6 +30,8 @@ pub struct OperatorOptions {
     pub nats_url: String,
     /// `RUST_LOG` for the process.
     pub log_filter: String,
+    /// `--database-url` and `--database-schema`: the recorder's history, for the API.
+    pub history: Option<(String, String)>,
 }
 
 impl OperatorOptions {
@@ -42,6 +44,7 @@ impl OperatorOptions {
             runner_image: runner_image.into(),
             nats_url: nats_url.into(),
             log_filter: std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
+            history: None,
         }
     }
 
@@ -118,6 +121,8 @@ pub struct OperatorProcess {
     pid: u32,
     /// Where its `/healthz`, `/readyz` and `/metrics` are.
     pub http: SocketAddr,
+    /// Where its HTTP API is.
+    pub api: SocketAddr,
     log: PathBuf,
     exit: watch::Receiver<Option<Exit>>,
     expected: Arc<AtomicBool>,
@@ -157,6 +162,7 @@ impl OperatorProcess {
     pub fn spawn(binary: &Path, kubeconfig: &Path, options: &OperatorOptions) -> Result<Self, String> {
         let port = free_port().map_err(|e| format!("no free port: {e}"))?;
         let http: SocketAddr = ([127, 0, 0, 1], port).into();
+        let api: SocketAddr = ([127, 0, 0, 1], free_port().map_err(|e| format!("no free port: {e}"))?).into();
         let name = options.identity.clone().unwrap_or_else(|| "operator".into());
         let log = std::env::temp_dir().join(format!("agentry-operator-{name}-{}.log", uuid::Uuid::new_v4()));
         let file = std::fs::File::create(&log).map_err(|e| format!("creating {}: {e}", log.display()))?;
@@ -168,10 +174,13 @@ impl OperatorProcess {
             .env("KUBECONFIG", kubeconfig)
             .env("RUST_LOG", &options.log_filter)
             .args(["--runner-image", &options.runner_image, "--nats-url", &options.nats_url])
-            .args(["--http-listen", &http.to_string()])
+            .args(["--http-listen", &http.to_string(), "--api-listen", &api.to_string()])
             .stdout(Stdio::from(file))
             .stderr(Stdio::from(stderr))
             .kill_on_drop(true);
+        if let Some((url, schema)) = &options.history {
+            command.env("AGENTRY_DATABASE_URL", url).args(["--database-schema", schema]);
+        }
         match &options.identity {
             Some(identity) => {
                 command.args(["--identity", identity, "--lease-namespace", &options.lease_namespace]);
@@ -201,7 +210,7 @@ impl OperatorProcess {
             };
             exit_tx.send_replace(Some(Exit { status, success, at: tokio::time::Instant::now() }));
         });
-        Ok(Self { name, pid, http, log, exit, expected: Arc::new(AtomicBool::new(false)), kill })
+        Ok(Self { name, pid, http, api, log, exit, expected: Arc::new(AtomicBool::new(false)), kill })
     }
 
     /// Its name in messages: the Lease identity, or `operator`.

@@ -4,7 +4,10 @@
 
 mod access;
 mod agents;
+mod history;
 mod invoke;
+mod sessions;
+mod stream;
 mod tasks;
 
 use agentry_tests::binaries::{self, Binaries};
