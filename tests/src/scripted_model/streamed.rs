@@ -132,3 +132,69 @@ pub(super) fn respond(frames: Vec<Frame>, gate: Option<StreamGate>, ending: Endi
 pub(super) fn malformed() -> Response {
     respond(vec![Frame::end("data: {\"choices\": [{\"delta\": \n\n".into())], None, Ending::Complete)
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use crate::scripted_model::{Flavor, ScriptedModel, Step, StreamGate};
+
+    async fn stream(model: &ScriptedModel) -> reqwest::Response {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let url = match model.flavor() {
+            Flavor::OpenAi => format!("{}/chat/completions", model.base_url()),
+            Flavor::Anthropic => format!("{}/v1/messages", model.base_url()),
+        };
+        let body = json!({"model": "m", "stream": true, "messages": [{"role": "user", "content": "hi"}]});
+        reqwest::Client::new().post(url).json(&body).send().await.expect("request")
+    }
+
+    /// The `data:` payloads of an SSE body.
+    fn data(body: &str) -> Vec<String> {
+        body.lines().filter_map(|line| line.strip_prefix("data: ")).map(str::to_string).collect()
+    }
+
+    #[tokio::test]
+    async fn a_held_openai_stream_sends_its_first_piece_then_waits_for_the_gate() {
+        let model = ScriptedModel::start(Flavor::OpenAi).await;
+        let gate = StreamGate::new();
+        model.push(Step::held(Step::text("one two"), &gate));
+        let mut response = stream(&model).await;
+        assert_eq!(response.headers()["content-type"], "text/event-stream");
+        let mut head = String::new();
+        while !head.contains("\"one\"") {
+            let chunk = response.chunk().await.expect("a chunk").expect("not the end yet");
+            head.push_str(&String::from_utf8_lossy(&chunk));
+        }
+        assert!(!head.contains("two"), "{head}");
+        gate.release();
+        let rest = response.text().await.expect("the rest");
+        let events = data(&(head + &rest));
+        assert_eq!(events.last().map(String::as_str), Some("[DONE]"));
+        let usage: Value = serde_json::from_str(&events[events.len() - 2]).expect("usage chunk");
+        assert_eq!(usage["usage"]["prompt_tokens"], 10);
+    }
+
+    #[tokio::test]
+    async fn an_anthropic_stream_ends_with_message_stop_and_a_cut_one_breaks() {
+        let model = ScriptedModel::start(Flavor::Anthropic).await;
+        model.push(Step::tool_call("calc", json!({"e": "1+1"})));
+        model.push(Step::CutStream(vec!["par".into()]));
+        let events = data(&stream(&model).await.text().await.expect("body"));
+        let types: Vec<String> = events
+            .iter()
+            .map(|e| {
+                serde_json::from_str::<Value>(e).expect("json")["type"].as_str().unwrap_or("").to_string()
+            })
+            .collect();
+        assert_eq!(types.first().map(String::as_str), Some("message_start"));
+        assert_eq!(types.last().map(String::as_str), Some("message_stop"));
+        let json: String = events
+            .iter()
+            .filter_map(|e| serde_json::from_str::<Value>(e).ok())
+            .filter_map(|e| e["delta"]["partial_json"].as_str().map(str::to_string))
+            .collect();
+        assert_eq!(json, r#"{"e":"1+1"}"#);
+        assert!(stream(&model).await.text().await.is_err(), "a cut stream is a broken body");
+    }
+}
