@@ -4,13 +4,17 @@ use std::sync::Arc;
 
 use agentry_protocol::events::{EventBody, InteractionEvent, MessageEvent, MessageRole, ToolCallEvent};
 use agentry_protocol::runner_config::RunnerConfig;
-use agentry_protocol::{AgentReply, AgentRequest, ErrorCode, PROTOCOL_VERSION, ToolCallSummary, Usage};
+use agentry_protocol::{
+    AgentReply, AgentRequest, ChatRole, ErrorCode, PROTOCOL_VERSION, StreamEventBody, ToolCallSummary, Usage,
+};
 use tokio::time::Instant;
 
 use crate::event_publisher::EventPublisher;
 use crate::metrics::RunnerMetrics;
+use crate::model::TokenSink;
 use crate::model::chat::{ChatMessage, ChatRequest, ToolCall};
 use crate::model::model_chain::{ChainAnswer, ChainError, ModelCallRecord, ModelChain};
+use crate::request_stream::RequestStream;
 use crate::tools::{CallContext, ToolBox, ToolOutcome};
 use crate::usage_ledger::UsageLedger;
 
@@ -23,6 +27,8 @@ pub struct AgentLoop {
     ledger: UsageLedger,
     events: EventPublisher,
     metrics: Arc<RunnerMetrics>,
+    /// Where requests' `streamTo` events are published.
+    nats: async_nats::Client,
 }
 
 /// A request being answered, with the bounds worked out on receipt.
@@ -39,7 +45,8 @@ pub struct Inbound {
 }
 
 impl AgentLoop {
-    /// Assembles the loop from its parts; `ledger` counts the agent's daily usage.
+    /// Assembles the loop from its parts; `ledger` counts the agent's daily usage, `nats`
+    /// carries the events of requests that ask for them (`streamTo`).
     pub fn new(
         config: Arc<RunnerConfig>,
         models: ModelChain,
@@ -47,16 +54,22 @@ impl AgentLoop {
         ledger: UsageLedger,
         events: EventPublisher,
         metrics: Arc<RunnerMetrics>,
+        nats: async_nats::Client,
     ) -> Self {
         let system_prompt = render_system_prompt(&config);
-        Self { config, system_prompt, models, tools, ledger, events, metrics }
+        Self { config, system_prompt, models, tools, ledger, events, metrics, nats }
     }
 
     /// Answers one request; every failure becomes an error reply, never a panic or a hang.
     pub async fn answer(&self, inbound: Inbound) -> AgentReply {
         let Inbound { request, deadline, received, traceparent } = inbound;
         self.ledger.record_request();
-        let mut progress = Progress::default();
+        let mut progress = Progress {
+            stream: request.stream_to.as_ref().map(|subject| {
+                RequestStream::open(self.nats.clone(), subject.clone(), request.request_id.clone())
+            }),
+            ..Progress::default()
+        };
         let outcome =
             tokio::time::timeout_at(deadline, self.run(&request, deadline, traceparent, &mut progress)).await;
         let reply = match outcome {
@@ -80,6 +93,9 @@ impl AgentLoop {
             }
         };
         self.emit_interaction(&request, &reply, received);
+        if let Some(stream) = progress.stream.take() {
+            stream.finish().await;
+        }
         reply
     }
 
@@ -105,6 +121,14 @@ impl AgentLoop {
         progress: &mut Progress,
     ) -> Result<(String, String), (ErrorCode, String)> {
         let mut messages = vec![ChatMessage::System(self.system_prompt.clone())];
+        // Earlier turns of the conversation were recorded when they happened: they are read,
+        // not counted or emitted again.
+        messages.extend(request.history.iter().map(|turn| match turn.role {
+            ChatRole::User => ChatMessage::User(turn.content.clone()),
+            ChatRole::Assistant => {
+                ChatMessage::Assistant { text: Some(turn.content.clone()), tool_calls: vec![] }
+            }
+        }));
         messages.push(ChatMessage::User(user_message(request)));
         progress.messages = 1;
         self.emit_message(request, MessageRole::User, request.input.clone(), None);
@@ -169,14 +193,15 @@ impl AgentLoop {
         deadline: Instant,
         progress: &mut Progress,
     ) -> Result<ChainAnswer, (ErrorCode, String)> {
-        let answer = match self.models.complete(chat, deadline).await {
+        let tokens = progress.stream.as_ref().map(|stream| stream as &dyn TokenSink);
+        let answer = match self.models.complete_streamed(chat, deadline, tokens).await {
             Ok(answer) => answer,
             Err(failed) => {
-                self.emit_model_calls(request, failed.calls());
+                self.emit_model_calls(request, failed.calls(), progress.stream.as_ref());
                 return Err(chain_failure(failed));
             }
         };
-        self.emit_model_calls(request, &answer.calls);
+        self.emit_model_calls(request, &answer.calls, progress.stream.as_ref());
         self.ledger.record_usage(answer.usage);
         progress.usage.add(answer.usage);
         progress.messages += 1;
@@ -196,6 +221,13 @@ impl AgentLoop {
     ) -> ChatMessage {
         let duration_ms = u64::try_from(outcome.duration.as_millis()).unwrap_or(u64::MAX);
         progress.tool_calls.push(ToolCallSummary { name: outcome.name.clone(), ok: outcome.ok, duration_ms });
+        if let Some(stream) = &progress.stream {
+            stream.send(StreamEventBody::ToolCall {
+                name: outcome.name.clone(),
+                ok: outcome.ok,
+                duration_ms,
+            });
+        }
         progress.messages += 1;
         self.events.emit(
             &request.request_id,
@@ -229,8 +261,16 @@ impl AgentLoop {
         self.events.emit(&request.request_id, request.session_id.as_deref(), body);
     }
 
-    fn emit_model_calls(&self, request: &AgentRequest, calls: &[ModelCallRecord]) {
+    fn emit_model_calls(
+        &self,
+        request: &AgentRequest,
+        calls: &[ModelCallRecord],
+        stream: Option<&RequestStream>,
+    ) {
         for call in calls {
+            if let Some(stream) = stream {
+                stream.send(StreamEventBody::ModelCall { model: call.model.clone(), ok: call.ok });
+            }
             self.events.emit(
                 &request.request_id,
                 request.session_id.as_deref(),
@@ -269,6 +309,8 @@ struct Progress {
     tool_calls: Vec<ToolCallSummary>,
     /// Messages of the conversation: the input, each model turn, each tool result.
     messages: u32,
+    /// Where its progress goes, when it asked for it (`streamTo`).
+    stream: Option<RequestStream>,
 }
 
 /// Refuses a step that would take the conversation past the request's `limits.maxMessages`.

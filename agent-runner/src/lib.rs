@@ -9,6 +9,7 @@ pub mod event_publisher;
 pub mod metrics;
 pub mod model;
 pub mod nats_delegate;
+mod request_stream;
 pub mod runner;
 pub mod service;
 pub mod slots;

@@ -187,7 +187,15 @@ async fn assemble(
         metrics.clone(),
     );
     let tools = toolbox(&config, &identity, &client, secrets, &metrics)?;
-    let agent_loop = Arc::new(AgentLoop::new(config.clone(), models, tools, ledger, events, metrics.clone()));
+    let agent_loop = Arc::new(AgentLoop::new(
+        config.clone(),
+        models,
+        tools,
+        ledger,
+        events,
+        metrics.clone(),
+        client.clone(),
+    ));
     let slots = Slots::new(config.limits.max_concurrent_requests);
     let request_timeout = Duration::from_secs(config.limits.timeout_seconds);
     let task_runner = TaskRunner {

@@ -245,6 +245,9 @@ pub(crate) fn admit(
             if request.request_id.len() <= MAX_REQUEST_ID_LEN { request.request_id.as_str() } else { "" };
         return Err(Box::new(AgentReply::failure(id, ErrorCode::BadRequest, problem)));
     }
+    if let Some(problem) = request.conversation_problem() {
+        return Err(Box::new(AgentReply::failure(&request.request_id, ErrorCode::BadRequest, problem)));
+    }
     if request.delegation_path.iter().any(|a| a == agent.as_str()) {
         let mut path = request.delegation_path.clone();
         path.push(agent.to_string());

@@ -4,19 +4,23 @@
 //! Every subject is built by the functions of [`subjects`]; nothing else formats one by hand.
 //! The JSON shapes are documented for other languages in `docs/protocol.md`.
 
+pub mod conversation;
 pub mod daily_usage;
 pub mod events;
 pub mod headers;
 pub mod messages;
 pub mod runner_config;
+pub mod stream_events;
 pub mod subjects;
 pub mod tasks;
 
+pub use conversation::{ChatRole, ChatTurn, MAX_HISTORY_BYTES, MAX_HISTORY_TURNS, history_problem};
 pub use events::{Event, EventBody, InteractionEvent, MessageEvent, ModelCallEvent, ToolCallEvent};
 pub use messages::{
     AgentReply, AgentRequest, ErrorCode, MAX_REQUEST_ID_LEN, Notification, PROTOCOL_VERSION, ReplyError,
     RequestLimits, ToolCallSummary, Usage, request_id_problem,
 };
 pub use runner_config::{RUNNER_CONFIG_VERSION, RunnerConfig};
+pub use stream_events::{StreamEvent, StreamEventBody, stream_to_problem};
 pub use subjects::{InvalidToken, SubjectToken};
 pub use tasks::{TaskId, TaskRecord, TaskState};

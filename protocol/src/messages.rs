@@ -2,6 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::conversation::{ChatTurn, history_problem};
+use crate::stream_events::stream_to_problem;
+
 /// The wire version these types speak; a request of another version is refused.
 pub const PROTOCOL_VERSION: u32 = 1;
 
@@ -38,6 +41,14 @@ pub struct AgentRequest {
     /// Bounds of this request on top of the agent's own (a Session's `limits`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limits: Option<RequestLimits>,
+    /// Earlier turns of the conversation, oldest first; the agent reads them before `input`.
+    /// Bounded: see [`history_problem`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub history: Vec<ChatTurn>,
+    /// A subject under `_INBOX.` to which the runner publishes
+    /// [`StreamEvent`](crate::StreamEvent)s while it works; the reply still comes as usual.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream_to: Option<String>,
 }
 
 /// Longest `requestId` accepted, in bytes: it travels in a header and in every event.
@@ -83,7 +94,15 @@ impl AgentRequest {
             deadline_ms: None,
             delegation_path: Vec::new(),
             limits: None,
+            history: Vec::new(),
+            stream_to: None,
         }
+    }
+
+    /// What is wrong with the request's `history` or `streamTo`, if anything (the runner refuses
+    /// such a request with `bad_request`). The message names the field.
+    pub fn conversation_problem(&self) -> Option<String> {
+        history_problem(&self.history).or_else(|| self.stream_to.as_deref().and_then(stream_to_problem))
     }
 }
 
@@ -263,6 +282,18 @@ mod tests {
         assert_eq!(parsed.version, 1);
         assert_eq!(parsed.delegation_path, ["a"]);
         assert_eq!(parsed.deadline_ms, Some(5));
+    }
+
+    #[test]
+    fn history_and_stream_to_are_optional_and_checked() {
+        let parsed: AgentRequest = serde_json::from_str(
+            r#"{"requestId":"r","input":"x","history":[{"role":"user","content":"hi"}],"streamTo":"_INBOX.a"}"#,
+        )
+        .expect("parses");
+        assert_eq!(parsed.history, [ChatTurn::user("hi")]);
+        assert_eq!(parsed.conversation_problem(), None);
+        let outside = AgentRequest { stream_to: Some("agentry.ns.agent.a.query".into()), ..parsed };
+        assert!(outside.conversation_problem().is_some_and(|m| m.starts_with("streamTo")));
     }
 
     #[test]

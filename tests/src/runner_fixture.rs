@@ -204,9 +204,27 @@ impl OneAgent {
     /// # Panics
     /// When NATS cannot be reached or the runner does not become ready.
     pub async fn start(binary: &Path, prefix: &str, adjust: impl FnOnce(&mut RunnerConfig)) -> Self {
-        let model = ScriptedModel::start(Flavor::OpenAi).await;
+        Self::start_speaking(binary, prefix, Flavor::OpenAi, adjust).await
+    }
+
+    /// As [`start`](Self::start), with the model speaking `flavor` (the endpoint's provider is
+    /// `anthropic` for [`Flavor::Anthropic`]).
+    ///
+    /// # Panics
+    /// When NATS cannot be reached or the runner does not become ready.
+    pub async fn start_speaking(
+        binary: &Path,
+        prefix: &str,
+        flavor: Flavor,
+        adjust: impl FnOnce(&mut RunnerConfig),
+    ) -> Self {
+        let model = ScriptedModel::start(flavor).await;
         let ns = nats_fixture::unique_namespace(prefix);
-        let mut config = config(&ns, AGENT, vec![self::model("primary", &model.base_url())], vec![]);
+        let mut endpoint = self::model("primary", &model.base_url());
+        if flavor == Flavor::Anthropic {
+            endpoint.provider = Provider::Anthropic;
+        }
+        let mut config = config(&ns, AGENT, vec![endpoint], vec![]);
         adjust(&mut config);
         let runner = start(binary, &config).await;
         let nats = nats_fixture::connect().await.unwrap_or_else(|err| panic!("{err}"));

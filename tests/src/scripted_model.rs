@@ -1,6 +1,11 @@
 //! A scripted model server for tests: real HTTP and real JSON on 127.0.0.1, speaking OpenAI Chat
 //! Completions or Anthropic Messages, answering each request with the next [`Step`] of its script.
 //!
+//! A request with `"stream": true` gets its answer streamed (SSE) as the provider would stream
+//! it: text in pieces, tool calls in fragments, usage at the end. [`Step::Held`] holds such an
+//! answer after its first piece until the test releases it; [`Step::CutStream`] and
+//! [`Step::MalformedStream`] break a stream.
+//!
 //! It runs on its own thread and runtime, so it keeps answering whatever the test's runtime does
 //! (paused time included), and it records every request (path, headers, JSON body) so tests can
 //! assert what a model was sent. Clones share one server; it stops when the last one is dropped.
@@ -18,6 +23,7 @@ mod anthropic;
 mod handler;
 mod openai;
 mod server;
+mod streamed;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -25,6 +31,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 pub use server::ScriptedModel;
+pub use streamed::StreamGate;
 
 /// The API the server speaks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -68,6 +75,15 @@ pub enum Step {
     Malformed,
     /// A text answer quoting the last user or tool message received: `echo: <content>`.
     Echo,
+    /// The inner answer; streamed, it stops after its first piece of content until the gate is
+    /// released (unstreamed, it waits for the gate, then answers).
+    Held(Box<Step>, StreamGate),
+    /// A streamed answer that sends these text pieces, then breaks the connection. Held
+    /// ([`Step::held`]), it breaks it only once the gate is released: a connection broken at
+    /// once may lose the pieces still in its buffers.
+    CutStream(Vec<String>),
+    /// A streamed answer whose first event is not JSON.
+    MalformedStream,
 }
 
 impl Step {
@@ -89,6 +105,11 @@ impl Step {
     /// HTTP 429 with `Retry-After: seconds`.
     pub fn rate_limited(seconds: u64) -> Self {
         Self::Status { code: 429, retry_after: Some(seconds), body: String::new() }
+    }
+
+    /// [`Step::Held`].
+    pub fn held(step: Step, gate: &StreamGate) -> Self {
+        Self::Held(Box::new(step), gate.clone())
     }
 
     /// [`Step::Slow`].

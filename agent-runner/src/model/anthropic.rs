@@ -6,9 +6,12 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
+use super::anthropic_stream::AnthropicStream;
 use super::chat::{ChatMessage, ChatRequest, ModelTurn, TokenUsage, ToolCall};
 use super::error::{ApiKey, ConfigError, ModelError};
-use super::transport::{endpoint_url, parse_body, post_json};
+use super::stream_reader::read_stream;
+use super::token_sink::TokenSink;
+use super::transport::{endpoint_url, parse_body, post, post_json};
 
 /// Where `provider: anthropic` goes when the endpoint names no `baseUrl`.
 pub const DEFAULT_BASE_URL: &str = "https://api.anthropic.com";
@@ -72,6 +75,19 @@ impl AnthropicClient {
         let body = self.request_body(request);
         let bytes = post_json(&self.http, &self.url, self.headers.clone(), &body, self.key.as_ref()).await?;
         parse_response(&bytes, self.key.as_ref())
+    }
+
+    /// As [`complete`](Self::complete), with the answer streamed: its text goes to `tokens` as
+    /// it arrives, and the answer is the same as unstreamed (text, tool calls, usage).
+    pub async fn complete_streamed(
+        &self,
+        request: &ChatRequest,
+        tokens: &dyn TokenSink,
+    ) -> Result<ModelTurn, ModelError> {
+        let mut body = self.request_body(request);
+        body["stream"] = Value::Bool(true);
+        let response = post(&self.http, &self.url, self.headers.clone(), &body, self.key.as_ref()).await?;
+        read_stream(response, AnthropicStream::new(self.key.clone()), tokens).await
     }
 
     /// The JSON body for `request`: system messages joined into `system`, the rest as alternating
@@ -183,11 +199,11 @@ enum ContentBlock {
 }
 
 #[derive(Deserialize)]
-struct Usage {
+pub(super) struct Usage {
     #[serde(default)]
-    input_tokens: Option<u64>,
+    pub(super) input_tokens: Option<u64>,
     #[serde(default)]
-    output_tokens: Option<u64>,
+    pub(super) output_tokens: Option<u64>,
 }
 
 /// Reads a Messages response body: text blocks joined, `tool_use` blocks as tool calls, usage.

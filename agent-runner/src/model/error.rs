@@ -71,6 +71,10 @@ pub enum ModelError {
     /// The provider answered something that is not the API's response shape.
     #[error("malformed response: {0}")]
     Malformed(String),
+    /// A streamed answer broke after some of its text had been passed on: trying again (or
+    /// another model) would repeat text the caller has already seen, so the call ends here.
+    #[error("the answer's stream broke after its first tokens were sent: {0}")]
+    StreamInterrupted(String),
     /// The endpoint's circuit breaker is open, so no request was sent.
     #[error("circuit breaker open")]
     CircuitOpen,
@@ -112,6 +116,7 @@ impl ModelError {
             Self::Timeout(_) => "timeout",
             Self::Connection(_) => "connection",
             Self::Malformed(_) => "malformed",
+            Self::StreamInterrupted(_) => "stream_interrupted",
             Self::CircuitOpen => "circuit_open",
             Self::DeadlineExceeded { .. } => "deadline",
         }
@@ -233,6 +238,7 @@ mod tests {
         assert!(!rejected.is_retryable());
         assert!(!ModelError::CircuitOpen.is_retryable());
         assert!(ModelError::Malformed("x".into()).is_retryable());
+        assert!(!ModelError::StreamInterrupted("cut".into()).is_retryable());
         assert_eq!(
             ModelError::DeadlineExceeded { last_error: Some("boom".into()) }.to_string(),
             "deadline reached before the model answered (last error: boom)"

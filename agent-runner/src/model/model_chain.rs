@@ -15,6 +15,7 @@ use super::circuit_breaker::{CircuitBreaker, CircuitState};
 use super::error::{ApiKey, ConfigError, ModelError};
 use super::openai::OpenAiClient;
 use super::retry::{self, RetryPolicy};
+use super::token_sink::{TokenSink, WatchedTokens};
 use crate::metrics::RunnerMetrics;
 
 /// What one endpoint of the chain did for one [`ModelChain::complete`] call.
@@ -133,10 +134,17 @@ enum ProviderClient {
 }
 
 impl ProviderClient {
-    async fn complete(&self, request: &ChatRequest) -> Result<ModelTurn, ModelError> {
-        match self {
-            Self::OpenAi(client) => client.complete(request).await,
-            Self::Anthropic(client) => client.complete(request).await,
+    /// Streamed when there is somewhere for the text to go; otherwise the plain request.
+    async fn complete(
+        &self,
+        request: &ChatRequest,
+        tokens: Option<&dyn TokenSink>,
+    ) -> Result<ModelTurn, ModelError> {
+        match (self, tokens) {
+            (Self::OpenAi(client), None) => client.complete(request).await,
+            (Self::OpenAi(client), Some(tokens)) => client.complete_streamed(request, tokens).await,
+            (Self::Anthropic(client), None) => client.complete(request).await,
+            (Self::Anthropic(client), Some(tokens)) => client.complete_streamed(request, tokens).await,
         }
     }
 }
@@ -241,6 +249,20 @@ impl ModelChain {
         request: &ChatRequest,
         deadline: Instant,
     ) -> Result<ChainAnswer, ChainError> {
+        self.complete_streamed(request, deadline, None).await
+    }
+
+    /// As [`complete`](Self::complete); with `tokens`, each model is asked to stream its answer
+    /// and the text goes to `tokens` as it arrives. A stream that fails before its first text is
+    /// retried like any failed call; one that fails after it ends the chain with
+    /// [`ModelError::StreamInterrupted`]: neither a retry nor a fallback may follow text the
+    /// caller has already seen.
+    pub async fn complete_streamed(
+        &self,
+        request: &ChatRequest,
+        deadline: Instant,
+        tokens: Option<&dyn TokenSink>,
+    ) -> Result<ChainAnswer, ChainError> {
         let mut calls = Vec::with_capacity(self.endpoints.len());
         let mut deadline_hit = false;
         for endpoint in &self.endpoints {
@@ -250,13 +272,14 @@ impl ModelChain {
             }
             let provider = endpoint.provider.as_str();
             let span = tracing::info_span!("model_call", model = %endpoint.name, provider);
-            let (record, result) = self.call(endpoint, request, deadline).instrument(span).await;
+            let (record, result) = self.call(endpoint, request, deadline, tokens).instrument(span).await;
             calls.push(record);
             match result {
                 Ok(turn) => {
                     let usage = calls.last().map(|c| c.usage).unwrap_or_default();
                     return Ok(ChainAnswer { turn, model: endpoint.name.clone(), usage, calls });
                 }
+                Err(ModelError::StreamInterrupted(_)) => break,
                 Err(error) => deadline_hit |= matches!(error, ModelError::DeadlineExceeded { .. }),
             }
         }
@@ -294,10 +317,11 @@ impl ModelChain {
         endpoint: &Endpoint,
         request: &ChatRequest,
         deadline: Instant,
+        tokens: Option<&dyn TokenSink>,
     ) -> (ModelCallRecord, Result<ModelTurn, ModelError>) {
         let started = Instant::now();
         let retried = retry::run(&self.policy, deadline, |attempt, remaining| {
-            self.attempt(endpoint, request, attempt, remaining)
+            self.attempt(endpoint, request, tokens, attempt, remaining)
         })
         .await;
         let latency = started.elapsed();
@@ -355,6 +379,7 @@ impl ModelChain {
         &self,
         endpoint: &Endpoint,
         request: &ChatRequest,
+        tokens: Option<&dyn TokenSink>,
         attempt: u32,
         remaining: Duration,
     ) -> Result<ModelTurn, ModelError> {
@@ -370,10 +395,22 @@ impl ModelChain {
             Some(timeout) if timeout <= remaining => (timeout, false),
             _ => (remaining, true),
         };
-        let result = match tokio::time::timeout(limit, endpoint.client.complete(request)).await {
+        let watched = tokens.map(WatchedTokens::new);
+        let sink = watched.as_ref().map(|w| w as &dyn TokenSink);
+        let result = match tokio::time::timeout(limit, endpoint.client.complete(request, sink)).await {
             Ok(result) => result,
             Err(_) if cut_by_deadline => Err(ModelError::DeadlineExceeded { last_error: None }),
             Err(_) => Err(ModelError::Timeout(limit)),
+        };
+        // A failure after text went out (a cut, a timeout mid-answer) cannot be retried.
+        let result = match result {
+            Err(error)
+                if watched.as_ref().is_some_and(WatchedTokens::passed_on)
+                    && !matches!(error, ModelError::DeadlineExceeded { .. }) =>
+            {
+                Err(ModelError::StreamInterrupted(error.to_string()))
+            }
+            other => other,
         };
         match &result {
             // A rejection proves the provider is up and answering: the breaker measures availability.

@@ -9,7 +9,10 @@ use serde_json::{Map, Value, json};
 
 use super::chat::{ChatMessage, ChatRequest, ModelTurn, TokenUsage, ToolCall};
 use super::error::{ApiKey, ConfigError, ModelError};
-use super::transport::{endpoint_url, parse_body, post_json};
+use super::openai_stream::OpenAiStream;
+use super::stream_reader::read_stream;
+use super::token_sink::TokenSink;
+use super::transport::{endpoint_url, parse_body, post, post_json};
 
 /// Where `provider: openai` goes when the endpoint names no `baseUrl`.
 pub const DEFAULT_BASE_URL: &str = "https://api.openai.com/v1";
@@ -71,13 +74,33 @@ impl OpenAiClient {
 
     /// Sends `request` once (no retries: the chain's retry loop decides) and reads the answer.
     pub async fn complete(&self, request: &ChatRequest) -> Result<ModelTurn, ModelError> {
+        let bytes =
+            post_json(&self.http, &self.url, self.headers(), &self.request_body(request), self.key.as_ref())
+                .await?;
+        parse_response(&bytes, self.key.as_ref())
+    }
+
+    /// As [`complete`](Self::complete), with the answer streamed: its text goes to `tokens` as
+    /// it arrives, and the answer is the same as unstreamed (text, tool calls, usage).
+    pub async fn complete_streamed(
+        &self,
+        request: &ChatRequest,
+        tokens: &dyn TokenSink,
+    ) -> Result<ModelTurn, ModelError> {
+        let mut body = self.request_body(request);
+        body["stream"] = Value::Bool(true);
+        // Usage comes in a last chunk only when asked for.
+        body["stream_options"] = json!({"include_usage": true});
+        let response = post(&self.http, &self.url, self.headers(), &body, self.key.as_ref()).await?;
+        read_stream(response, OpenAiStream::new(self.key.clone()), tokens).await
+    }
+
+    fn headers(&self) -> HeaderMap {
         let mut headers = HeaderMap::new();
         if let Some(authorization) = &self.authorization {
             headers.insert(AUTHORIZATION, authorization.clone());
         }
-        let bytes =
-            post_json(&self.http, &self.url, headers, &self.request_body(request), self.key.as_ref()).await?;
-        parse_response(&bytes, self.key.as_ref())
+        headers
     }
 
     /// The JSON body for `request`.
@@ -146,7 +169,7 @@ fn arguments_text(arguments: &Value) -> String {
 
 /// Arguments as the chat types hold them: the parsed JSON, or the text as a JSON string when it is
 /// not JSON (the tool's schema check then tells the model). No text at all means no arguments.
-fn parse_arguments(arguments: Value) -> Value {
+pub(super) fn parse_arguments(arguments: Value) -> Value {
     match arguments {
         Value::String(text) if text.trim().is_empty() => Value::Object(Map::new()),
         Value::String(text) => serde_json::from_str(&text).unwrap_or(Value::String(text)),
@@ -191,11 +214,34 @@ struct WireFunction {
 }
 
 #[derive(Deserialize)]
-struct Usage {
+pub(super) struct Usage {
     #[serde(default)]
     prompt_tokens: Option<u64>,
     #[serde(default)]
     completion_tokens: Option<u64>,
+}
+
+impl Usage {
+    pub(super) fn tokens(&self) -> TokenUsage {
+        TokenUsage {
+            input_tokens: self.prompt_tokens.unwrap_or(0),
+            output_tokens: self.completion_tokens.unwrap_or(0),
+        }
+    }
+}
+
+/// A message's `content` as text: a string, or the text of its parts (as some compatible servers
+/// answer); empty text is no text.
+pub(super) fn content_text(content: Option<Value>) -> Result<Option<String>, ModelError> {
+    let text = match content {
+        None | Some(Value::Null) => None,
+        Some(Value::String(text)) => Some(text),
+        Some(Value::Array(parts)) => {
+            Some(parts.iter().filter_map(|part| part.get("text").and_then(Value::as_str)).collect::<String>())
+        }
+        Some(other) => return Err(ModelError::Malformed(format!("unexpected message content: {other}"))),
+    };
+    Ok(text.filter(|text| !text.is_empty()))
 }
 
 /// Reads a Chat Completions response body: the first choice's text and tool calls, and usage.
@@ -204,16 +250,7 @@ pub fn parse_response(bytes: &[u8], key: Option<&ApiKey>) -> Result<ModelTurn, M
     let Some(choice) = completion.choices.into_iter().next() else {
         return Err(ModelError::Malformed("the response has no choices".into()));
     };
-    let text = match choice.message.content {
-        None | Some(Value::Null) => None,
-        Some(Value::String(text)) => Some(text),
-        // Content parts, as some compatible servers answer: keep the text parts.
-        Some(Value::Array(parts)) => {
-            Some(parts.iter().filter_map(|part| part.get("text").and_then(Value::as_str)).collect::<String>())
-        }
-        Some(other) => return Err(ModelError::Malformed(format!("unexpected message content: {other}"))),
-    }
-    .filter(|text| !text.is_empty());
+    let text = content_text(choice.message.content)?;
     let tool_calls = choice
         .message
         .tool_calls
@@ -227,10 +264,7 @@ pub fn parse_response(bytes: &[u8], key: Option<&ApiKey>) -> Result<ModelTurn, M
             arguments: parse_arguments(call.function.arguments),
         })
         .collect();
-    let usage = completion.usage.map_or(TokenUsage::default(), |u| TokenUsage {
-        input_tokens: u.prompt_tokens.unwrap_or(0),
-        output_tokens: u.completion_tokens.unwrap_or(0),
-    });
+    let usage = completion.usage.as_ref().map_or(TokenUsage::default(), Usage::tokens);
     Ok(ModelTurn { text, tool_calls, usage })
 }
 

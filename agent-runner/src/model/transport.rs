@@ -19,18 +19,30 @@ pub(crate) async fn post_json(
     body: &serde_json::Value,
     key: Option<&ApiKey>,
 ) -> Result<Bytes, ModelError> {
+    let response = post(http, url, headers, body, key).await?;
+    read_capped(response).await
+}
+
+/// Sends `body` to `url` and returns a 2xx response with its body still to read (a stream);
+/// any other status becomes the [`ModelError`] it stands for, as for [`post_json`].
+pub(crate) async fn post(
+    http: &reqwest::Client,
+    url: &Url,
+    headers: HeaderMap,
+    body: &serde_json::Value,
+    key: Option<&ApiKey>,
+) -> Result<reqwest::Response, ModelError> {
     let response = http.post(url.clone()).headers(headers).json(body).send().await.map_err(send_error)?;
     let status = response.status();
+    if status.is_success() {
+        return Ok(response);
+    }
     let retry_after = response
         .headers()
         .get(RETRY_AFTER)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| parse_retry_after(v, SystemTime::now()));
-    let bytes = read_capped(response).await?;
-    if status.is_success() {
-        return Ok(bytes);
-    }
-    let body = body_excerpt(&bytes, key);
+    let body = body_excerpt(&read_capped(response).await?, key);
     Err(match status {
         StatusCode::TOO_MANY_REQUESTS => ModelError::RateLimited { retry_after, body },
         // 408 and 409 are the provider's transient conditions, as the providers' own SDKs treat them.
@@ -54,7 +66,7 @@ pub(crate) fn parse_body<T: serde::de::DeserializeOwned>(
 
 /// A reqwest failure with its causes ("connection refused" hides in the source chain). Request
 /// headers, where the key travels, are never part of reqwest's messages.
-fn send_error(error: reqwest::Error) -> ModelError {
+pub(crate) fn send_error(error: reqwest::Error) -> ModelError {
     let mut message = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {

@@ -12,5 +12,8 @@ mod notifications;
 mod request_limits;
 mod resilience;
 mod shared_budget;
+mod stream_failures;
+mod stream_probe;
+mod streaming;
 mod task_world;
 mod tasks;

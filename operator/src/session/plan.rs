@@ -119,6 +119,8 @@ pub fn request(
         deadline_ms,
         delegation_path: Vec::new(),
         limits,
+        history: Vec::new(),
+        stream_to: None,
     }
 }
 

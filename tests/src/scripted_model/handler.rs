@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
 use super::server::Shared;
+use super::streamed::{self, Ending, Frame};
 use super::{Flavor, RecordedRequest, Step, anthropic, openai};
 
 /// Records the request, then answers it with the next step of the script.
@@ -60,19 +61,42 @@ pub(super) async fn handle(
         step = *inner;
     }
     let model = body_json.get("model").cloned().unwrap_or(Value::Null);
-    match step {
-        Step::Text(text) => answer(flavor, id, &model, Some(text), &[], usage),
-        Step::Echo => {
-            let text = format!("echo: {}", last_input(flavor, &body_json));
-            answer(flavor, id, &model, Some(text), &[], usage)
+    let wants_stream = body_json.get("stream").and_then(Value::as_bool) == Some(true);
+    let mut gate = None;
+    if let Step::Held(inner, held) = step {
+        if !wants_stream {
+            held.wait().await;
         }
-        Step::ToolCalls(calls) => answer(flavor, id, &model, None, &calls, usage),
+        (step, gate) = (*inner, Some(held));
+    }
+    let reply = |text: Option<String>, calls: &[(String, Value)]| {
+        if wants_stream {
+            let pieces = text.as_deref().map(streamed::pieces).unwrap_or_default();
+            let frames = stream_frames(flavor, id, &model, &pieces, calls, usage);
+            streamed::respond(frames, gate.clone(), Ending::Complete)
+        } else {
+            answer(flavor, id, &model, text, calls, usage)
+        }
+    };
+    match step {
+        Step::Text(text) => reply(Some(text), &[]),
+        Step::Echo => reply(Some(format!("echo: {}", last_input(flavor, &body_json))), &[]),
+        Step::ToolCalls(calls) => reply(None, &calls),
+        Step::CutStream(pieces) => {
+            streamed::respond(stream_frames(flavor, id, &model, &pieces, &[], usage), gate, Ending::Cut)
+        }
+        Step::MalformedStream => streamed::malformed(),
         Step::Status { code, retry_after, body } => {
             let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             error_response(flavor, status, retry_after, &body)
         }
         Step::Malformed => json_response(StatusCode::OK, r#"{"choices": [{"message": "#.to_string()),
-        Step::Slow(..) => unreachable!("slow steps are unwrapped above"),
+        Step::Slow(..) | Step::Held(..) => error_response(
+            flavor,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            None,
+            "scripted model: a slow or held step may only wrap an answer",
+        ),
     }
 }
 
@@ -111,6 +135,20 @@ fn answer(
         Flavor::Anthropic => anthropic::answer(id, model, text, calls, usage),
     };
     json_response(StatusCode::OK, body.to_string())
+}
+
+fn stream_frames(
+    flavor: Flavor,
+    id: u64,
+    model: &Value,
+    pieces: &[String],
+    calls: &[(String, Value)],
+    usage: (u64, u64),
+) -> Vec<Frame> {
+    match flavor {
+        Flavor::OpenAi => openai::stream_frames(id, model, pieces, calls, usage),
+        Flavor::Anthropic => anthropic::stream_frames(id, model, pieces, calls, usage),
+    }
 }
 
 /// The content of the last user or tool message of a request, as text.
