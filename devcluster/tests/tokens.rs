@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use agentry_devcluster::DevCluster;
 use k8s_openapi::api::authentication::v1::{TokenRequest, TokenReview};
-use k8s_openapi::api::core::v1::ServiceAccount;
+use k8s_openapi::api::core::v1::{Pod, ServiceAccount};
 use kube::api::{Api, DeleteParams, PostParams};
 use kube::core::response::Status;
 use serde_json::{Value, json};
@@ -190,4 +190,58 @@ async fn the_admin_token_is_in_the_kubeconfig_and_authenticates_a_master() {
         (status["authenticated"].clone(), status["error"].clone()),
         (json!(false), json!("invalid bearer token"))
     );
+}
+
+#[tokio::test]
+async fn tokens_bound_to_a_pod_live_as_long_as_the_pod() {
+    let cluster = DevCluster::start().await.expect("devcluster starts");
+    service_account(&cluster, "runner").await;
+    let pods: Api<Pod> = Api::namespaced(cluster.client(), "default");
+    let pod = |name: &str, account: &str| -> Pod {
+        serde_json::from_value(json!({"metadata": {"name": name},
+            "spec": {"serviceAccountName": account, "containers": [{"name": "runner", "image": "agentry-runner"}]}}))
+        .expect("pod")
+    };
+    let runner = pods.create(&PostParams::default(), &pod("runner-0", "runner")).await.expect("pod created");
+    pods.create(&PostParams::default(), &pod("other-0", "default")).await.expect("pod created");
+    let bound_to = |kind: &str, api_version: &str, name: &str| json!({"boundObjectRef": {"apiVersion": api_version, "kind": kind, "name": name}});
+
+    let issued = request_token(&cluster, "runner", bound_to("Pod", "v1", "runner-0")).await.expect("issued");
+    assert_eq!(issued.spec.bound_object_ref.as_ref().and_then(|r| r.name.as_deref()), Some("runner-0"));
+    let token = token_of(&issued);
+    let status = review(&cluster, &token, &[]).await;
+    assert_eq!(status["authenticated"], true, "{status}");
+    let extra = &status["user"]["extra"];
+    assert_eq!(extra["authentication.kubernetes.io/pod-name"], json!(["runner-0"]));
+    assert_eq!(
+        extra["authentication.kubernetes.io/pod-uid"],
+        json!([runner.metadata.uid.unwrap_or_default()])
+    );
+    assert!(
+        extra["authentication.kubernetes.io/credential-id"][0]
+            .as_str()
+            .is_some_and(|id| id.starts_with("JTI="))
+    );
+
+    // A pod of another account, or an object that cannot hold tokens, is refused.
+    let status = refused(request_token(&cluster, "runner", bound_to("Pod", "v1", "other-0")).await);
+    assert_eq!(
+        (status.code, status.message.as_str()),
+        (
+            400,
+            r#"cannot bind token for serviceaccount "runner" to pod running with serviceaccount "default""#
+        )
+    );
+    let status =
+        refused(request_token(&cluster, "runner", bound_to("Deployment", "apps/v1", "runner")).await);
+    assert_eq!(
+        (status.code, status.message.as_str()),
+        (400, "cannot bind token to object of type apps/v1, Kind=Deployment")
+    );
+
+    // The pod gone, the token is refused though unexpired.
+    pods.delete("runner-0", &DeleteParams::default()).await.expect("deleted");
+    let status = review(&cluster, &token, &[]).await;
+    assert_eq!(status["authenticated"], false, "{status}");
+    assert_eq!(status["error"], "[invalid bearer token, service account token has been invalidated]");
 }

@@ -5,7 +5,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::tokens::IssuedToken;
+use super::tokens::{BoundObject, IssuedToken};
 use super::{ADMIN_USER, API_AUDIENCE, AUTHENTICATED_GROUP, MASTERS_GROUP};
 use crate::api_error::{ApiError, ApiResult};
 use crate::auth_reviews::UserInfo;
@@ -73,42 +73,72 @@ fn authenticate(state: &ClusterState, token: &str, targets: &[String]) -> Result
     })
 }
 
-/// kube-apiserver's ServiceAccount token validation, in its order: audiences, expiry, then the
-/// account (name and uid) still existing.
+/// kube-apiserver's ServiceAccount token validation, in its order: audiences, expiry, the
+/// account (name and uid) still existing, then the object the token is bound to.
 fn service_account(
     state: &ClusterState,
     issued: &IssuedToken,
     targets: &[String],
 ) -> Result<Authenticated, String> {
-    let audiences: Vec<String> = issued.audiences.iter().filter(|a| targets.contains(a)).cloned().collect();
+    let grant = &issued.grant;
+    let audiences: Vec<String> = grant.audiences.iter().filter(|a| targets.contains(a)).cloned().collect();
     if audiences.is_empty() {
         return Err(format!(
             "token audiences {} is invalid for the target audiences {}",
-            go_quoted(&issued.audiences),
+            go_quoted(&grant.audiences),
             go_quoted(targets)
         ));
     }
     if state.tokens.now() > issued.expires + EXPIRY_LEEWAY_SECONDS {
         return Err("service account token has expired".into());
     }
-    let key = StorageKey { group: String::new(), plural: "serviceaccounts".into() };
-    let account = state
-        .store
-        .get(&key, &issued.namespace, &issued.name)
-        .ok_or_else(|| format!("serviceaccounts \"{}\" not found", issued.name))?;
+    let account = object(state, "serviceaccounts", &grant.namespace, &grant.name)
+        .ok_or_else(|| format!("serviceaccounts \"{}\" not found", grant.name))?;
     let uid = account["metadata"]["uid"].as_str().unwrap_or_default();
-    if uid != issued.uid {
-        return Err(format!("service account UID ({uid}) does not match claim ({})", issued.uid));
+    if uid != grant.uid {
+        return Err(format!("service account UID ({uid}) does not match claim ({})", grant.uid));
     }
-    let ns = &issued.namespace;
+    let mut extra = Map::new();
+    if let Some(bound) = &grant.bound {
+        check_bound(state, &grant.namespace, bound)?;
+        if bound.kind == "Pod" {
+            extra.insert("authentication.kubernetes.io/pod-name".into(), json!([bound.name]));
+            extra.insert("authentication.kubernetes.io/pod-uid".into(), json!([bound.uid]));
+        }
+    }
+    extra.insert("authentication.kubernetes.io/credential-id".into(), json!([format!("JTI={}", issued.id)]));
+    let ns = &grant.namespace;
     let user = UserInfo {
-        username: format!("system:serviceaccount:{ns}:{}", issued.name),
-        uid: issued.uid.clone(),
+        username: format!("system:serviceaccount:{ns}:{}", grant.name),
+        uid: grant.uid.clone(),
         groups: vec!["system:serviceaccounts".into(), format!("system:serviceaccounts:{ns}")],
     };
-    let mut extra = Map::new();
-    extra.insert("authentication.kubernetes.io/credential-id".into(), json!([format!("JTI={}", issued.id)]));
     Ok(Authenticated { user: with_authenticated_group(user), extra, audiences })
+}
+
+/// A bound token lives as long as its Pod or Secret: gone, replaced (another uid) or deleted
+/// more than the leeway ago, and the token is refused.
+fn check_bound(state: &ClusterState, namespace: &str, bound: &BoundObject) -> Result<(), String> {
+    let plural = if bound.kind == "Pod" { "pods" } else { "secrets" };
+    let invalidated = || "service account token has been invalidated".to_owned();
+    let found = object(state, plural, namespace, &bound.name).ok_or_else(invalidated)?;
+    let uid = found["metadata"]["uid"].as_str().unwrap_or_default();
+    if uid != bound.uid {
+        let kind = bound.kind.to_lowercase();
+        return Err(format!(
+            "{kind} UID ({uid}) does not match service account {kind} ref claim ({})",
+            bound.uid
+        ));
+    }
+    let deleted_long_ago = found["metadata"]["deletionTimestamp"]
+        .as_str()
+        .and_then(crate::time::age_seconds)
+        .is_some_and(|age| age > EXPIRY_LEEWAY_SECONDS);
+    if deleted_long_ago { Err(invalidated()) } else { Ok(()) }
+}
+
+fn object<'a>(state: &'a ClusterState, plural: &str, namespace: &str, name: &str) -> Option<&'a Value> {
+    state.store.get(&StorageKey { group: String::new(), plural: plural.into() }, namespace, name)
 }
 
 /// `user` with `system:authenticated` added, as the apiserver's group adder does.

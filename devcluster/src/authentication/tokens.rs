@@ -7,9 +7,9 @@ use serde_json::json;
 
 use super::API_AUDIENCE;
 
-/// A ServiceAccount token as issued.
+/// What a ServiceAccount token is for.
 #[derive(Clone, Debug)]
-pub(crate) struct IssuedToken {
+pub(crate) struct TokenGrant {
     /// The ServiceAccount's namespace.
     pub(crate) namespace: String,
     /// The ServiceAccount's name.
@@ -18,6 +18,26 @@ pub(crate) struct IssuedToken {
     pub(crate) uid: String,
     /// Who the token is for (`aud`).
     pub(crate) audiences: Vec<String>,
+    /// The Pod or Secret the token lives only as long as, if bound to one.
+    pub(crate) bound: Option<BoundObject>,
+}
+
+/// The object a token is bound to (`spec.boundObjectRef`, resolved).
+#[derive(Clone, Debug)]
+pub(crate) struct BoundObject {
+    /// `Pod` or `Secret`.
+    pub(crate) kind: String,
+    /// Its name, in the ServiceAccount's namespace.
+    pub(crate) name: String,
+    /// Its uid when the token was issued.
+    pub(crate) uid: String,
+}
+
+/// A ServiceAccount token as issued.
+#[derive(Clone, Debug)]
+pub(crate) struct IssuedToken {
+    /// What it is for.
+    pub(crate) grant: TokenGrant,
     /// When it expires, in seconds since the epoch (`exp`).
     pub(crate) expires: i64,
     /// Its id (`jti`), shown as the credential id of the user it authenticates.
@@ -59,25 +79,11 @@ impl Tokens {
         self.clock_offset += seconds;
     }
 
-    /// Issue a token for ServiceAccount `namespace/name` (uid `uid`) for `audiences`, valid for
-    /// `expiration_seconds`; returns the token and its expiry.
-    pub(crate) fn issue(
-        &mut self,
-        namespace: &str,
-        name: &str,
-        uid: &str,
-        audiences: Vec<String>,
-        expiration_seconds: i64,
-    ) -> (String, i64) {
+    /// Issue a token for `grant`, valid for `expiration_seconds`; returns it and its expiry.
+    pub(crate) fn issue(&mut self, grant: TokenGrant, expiration_seconds: i64) -> (String, i64) {
         let now = self.now();
-        let issued = IssuedToken {
-            namespace: namespace.to_owned(),
-            name: name.to_owned(),
-            uid: uid.to_owned(),
-            audiences,
-            expires: now + expiration_seconds,
-            id: uuid::Uuid::new_v4().to_string(),
-        };
+        let issued =
+            IssuedToken { grant, expires: now + expiration_seconds, id: uuid::Uuid::new_v4().to_string() };
         let token = unsigned_jwt(&issued, now);
         let expires = issued.expires;
         self.issued.insert(token.clone(), issued);
@@ -90,19 +96,23 @@ impl Tokens {
 /// devcluster recognises the tokens it remembers, and `jti` (random) makes each unguessable.
 fn unsigned_jwt(token: &IssuedToken, issued_at: i64) -> String {
     let header = json!({"alg": "none", "typ": "JWT"});
-    let claims = json!({
-        "aud": token.audiences,
+    let grant = &token.grant;
+    let mut claims = json!({
+        "aud": grant.audiences,
         "exp": token.expires,
         "iat": issued_at,
         "nbf": issued_at,
         "iss": API_AUDIENCE,
         "jti": token.id,
         "kubernetes.io": {
-            "namespace": token.namespace,
-            "serviceaccount": {"name": token.name, "uid": token.uid},
+            "namespace": grant.namespace,
+            "serviceaccount": {"name": grant.name, "uid": grant.uid},
         },
-        "sub": format!("system:serviceaccount:{}:{}", token.namespace, token.name),
+        "sub": format!("system:serviceaccount:{}:{}", grant.namespace, grant.name),
     });
+    if let Some(bound) = &grant.bound {
+        claims["kubernetes.io"][bound.kind.to_lowercase()] = json!({"name": bound.name, "uid": bound.uid});
+    }
     format!("{}.{}.", base64_url(header.to_string().as_bytes()), base64_url(claims.to_string().as_bytes()))
 }
 
@@ -125,8 +135,15 @@ mod tests {
     #[test]
     fn tokens_are_distinct_unsigned_jwts_naming_their_account() {
         let mut tokens = Tokens::default();
-        let (a, _) = tokens.issue("fleet", "api", "uid-1", vec!["agentry".into()], 600);
-        let (b, _) = tokens.issue("fleet", "api", "uid-1", vec!["agentry".into()], 600);
+        let grant = TokenGrant {
+            namespace: "fleet".into(),
+            name: "api".into(),
+            uid: "uid-1".into(),
+            audiences: vec!["agentry".into()],
+            bound: None,
+        };
+        let (a, _) = tokens.issue(grant.clone(), 600);
+        let (b, _) = tokens.issue(grant, 600);
         assert_ne!(a, b);
         assert_eq!(a.split('.').count(), 3);
         assert!(a.ends_with('.'), "no signature: {a}");
@@ -134,7 +151,7 @@ mod tests {
         let decoded = crate::base64::decode(&claims).unwrap_or_default();
         let claims: serde_json::Value = serde_json::from_slice(&decoded).unwrap_or_default();
         assert_eq!(claims["sub"], "system:serviceaccount:fleet:api");
-        assert_eq!(tokens.issued(&a).map(|t| t.uid.as_str()), Some("uid-1"));
+        assert_eq!(tokens.issued(&a).map(|t| t.grant.uid.as_str()), Some("uid-1"));
         assert_ne!(tokens.admin(), Tokens::default().admin());
     }
 }
