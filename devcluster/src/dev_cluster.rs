@@ -112,6 +112,8 @@ impl DevCluster {
         let (shutdown, stopped) = oneshot::channel::<()>();
         let app = crate::router::router(server.clone());
         let task = tokio::spawn(async move {
+            // The peer address is kept for the service proxy's `X-Forwarded-For`.
+            let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
             let serving = axum::serve(listener, app).with_graceful_shutdown(async {
                 let _ = stopped.await;
             });

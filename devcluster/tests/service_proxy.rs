@@ -185,6 +185,9 @@ async fn requests_reach_the_backend_with_method_query_body_and_headers_but_not_t
     assert_eq!(seen["headers"]["accept"], "application/json");
     assert!(seen["headers"].get("authorization").is_none(), "credential forwarded: {seen}");
     assert_eq!(seen["headers"]["x-forwarded-uri"], format!("{PROXY}/api:http/proxy/v1/agents"));
+    // The caller's Host is kept (Go's reverse proxy does not rewrite it); its address is added.
+    assert_eq!(seen["headers"]["host"], cluster.url().trim_start_matches("http://"));
+    assert_eq!(seen["headers"]["x-forwarded-for"], "127.0.0.1");
 
     // By scheme and port number: POST with a body.
     let response = send(

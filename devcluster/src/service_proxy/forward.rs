@@ -1,10 +1,14 @@
 //! Forward one request to a Service's backend over a new HTTP/1.1 connection and stream the
 //! answer back as it arrives, as kube-apiserver's upgrade-aware proxy handler does through Go's
 //! reverse proxy: hop-by-hop headers dropped both ways, the caller's `Authorization` not sent
-//! on, `X-Forwarded-Uri` naming the path the caller asked for, and a backend that cannot be
-//! reached answered `503 error trying to reach service: …`.
+//! on, the caller's `Host` kept, `X-Forwarded-For` given the caller's address and
+//! `X-Forwarded-Uri` the path it asked for, and a backend that cannot be reached answered
+//! `503 error trying to reach service: …`.
+
+use std::net::SocketAddr;
 
 use axum::body::Body;
+use axum::extract::ConnectInfo;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Request, header};
 use axum::response::{IntoResponse, Response};
@@ -54,7 +58,8 @@ pub(crate) async fn forward(target: &Target, parts: Parts, body: Body, backend_p
         Ok(uri) => uri,
         Err(_) => return unreachable(&target.address, "malformed path").into_response(),
     };
-    *request.headers_mut() = forwarded_headers(&parts.headers, &target.address, parts.uri.path());
+    let caller = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|info| info.0.ip().to_string());
+    *request.headers_mut() = forwarded_headers(&parts.headers, caller.as_deref(), parts.uri.path());
     match sender.send_request(request).await {
         Ok(response) => {
             let (mut head, body) = response.into_parts();
@@ -65,13 +70,20 @@ pub(crate) async fn forward(target: &Target, parts: Parts, body: Body, backend_p
     }
 }
 
-/// The caller's headers as the backend gets them.
-fn forwarded_headers(headers: &HeaderMap, address: &str, caller_path: &str) -> HeaderMap {
+/// The caller's headers as the backend gets them (`Host` stays the caller's: Go's single-host
+/// reverse proxy does not rewrite it).
+fn forwarded_headers(headers: &HeaderMap, caller: Option<&str>, caller_path: &str) -> HeaderMap {
     let mut headers = headers.clone();
     drop_hop_by_hop(&mut headers);
     headers.remove(header::AUTHORIZATION);
-    if let Ok(host) = HeaderValue::from_str(address) {
-        headers.insert(header::HOST, host);
+    if let Some(caller) = caller {
+        // Appended to what earlier proxies said, as Go's reverse proxy does.
+        let earlier: Vec<&str> =
+            headers.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok()).collect();
+        let chain = earlier.into_iter().chain([caller]).collect::<Vec<_>>().join(", ");
+        if let Ok(value) = HeaderValue::from_str(&chain) {
+            headers.insert("x-forwarded-for", value);
+        }
     }
     if let Ok(uri) = HeaderValue::from_str(caller_path) {
         headers.insert("x-forwarded-uri", uri);
@@ -120,11 +132,14 @@ mod tests {
         headers.insert("x-private", HeaderValue::from_static("1"));
         headers.insert(header::TRANSFER_ENCODING, HeaderValue::from_static("chunked"));
         headers.insert(header::ACCEPT, HeaderValue::from_static("text/event-stream"));
-        let out = forwarded_headers(&headers, "10.0.0.1:80", "/api/v1/namespaces/a/services/b/proxy/x");
+        headers.insert(header::HOST, HeaderValue::from_static("127.0.0.1:6443"));
+        headers.insert("x-forwarded-for", HeaderValue::from_static("192.0.2.1"));
+        let out = forwarded_headers(&headers, Some("127.0.0.1"), "/api/v1/namespaces/a/services/b/proxy/x");
         assert!(out.get(header::AUTHORIZATION).is_none());
         assert!(out.get("x-private").is_none() && out.get(header::CONNECTION).is_none());
         assert!(out.get(header::TRANSFER_ENCODING).is_none());
         assert_eq!(out.get(header::ACCEPT).and_then(|v| v.to_str().ok()), Some("text/event-stream"));
-        assert_eq!(out.get(header::HOST).and_then(|v| v.to_str().ok()), Some("10.0.0.1:80"));
+        assert_eq!(out.get(header::HOST).and_then(|v| v.to_str().ok()), Some("127.0.0.1:6443"));
+        assert_eq!(out.get("x-forwarded-for").and_then(|v| v.to_str().ok()), Some("192.0.2.1, 127.0.0.1"));
     }
 }
