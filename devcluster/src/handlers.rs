@@ -83,6 +83,7 @@ pub(crate) async fn serve(
     }
 }
 
+/// The `Content-Type` header, empty when absent.
 fn content_type(headers: &HeaderMap) -> &str {
     headers.get(axum::http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default()
 }
