@@ -16,7 +16,8 @@ use crate::output::OutputFormat;
     long_about = "Ask Agentry agents and read their sessions, tasks, history and cost.\n\n\
         Requests go to the Agentry API through the Kubernetes API server's service proxy, \
         authenticated by the kubeconfig like kubectl; the API itself checks a bearer token \
-        (--token, AGENTRY_TOKEN, or the kubeconfig user's token or tokenFile)."
+        (--token, AGENTRY_TOKEN, --token-file, or the kubeconfig user's token, tokenFile or exec \
+        plugin). --api-url talks to the API directly instead."
 )]
 pub(crate) struct Cli {
     /// Flags every command takes.

@@ -264,14 +264,16 @@ async fn tasks_submit_wait_polls_until_the_task_ends() {
     assert_eq!(seen[0].json(), json!({"input": "Rotate keys", "taskId": "t-7"}));
     assert_eq!(seen.iter().filter(|s| s.method == "GET").count(), 2, "polled until it ended");
 
-    api.on_json(
-        "DELETE",
-        "/api/v1/namespaces/fleet/agents/ops/tasks/t-8",
-        409,
-        json!({"code": "conflict", "message": "task t-8 already succeeded"}),
+    // The API answers an ended task as it is instead of cancelling it.
+    api.on_json("DELETE", "/api/v1/namespaces/fleet/agents/ops/tasks/t-7", 200, task("succeeded"));
+    let run = agentry_run(&home, &["--api-url", &api.url, "tasks", "cancel", "ops", "t-7"]).await;
+    assert_eq!(
+        (run.code, run.stdout.as_str()),
+        (Some(0), "task t-7 had already succeeded: nothing to cancel\n")
     );
+    api.on_json("DELETE", "/api/v1/namespaces/fleet/agents/ops/tasks/t-8", 200, task("cancelled"));
     let run = agentry_run(&home, &["--api-url", &api.url, "tasks", "cancel", "ops", "t-8"]).await;
-    assert_eq!((run.code, run.stderr.as_str()), (Some(1), "error: task t-8 already succeeded\n"));
+    assert_eq!((run.code, run.stdout.as_str()), (Some(0), "task t-8 cancelled\n"));
 }
 
 #[tokio::test]

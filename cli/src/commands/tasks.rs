@@ -89,9 +89,21 @@ pub(crate) async fn run(
             let path = paths::fill(paths::AGENT_TASK, &[client.namespace(), &agent, &id]);
             let task: Option<TaskStatus> = client.call(Method::DELETE, &path).await?;
             if !print_object(format, &task)? {
-                print_line(&format!("task {id} cancelled"))?;
+                print_line(&cancel_outcome(&id, task.as_ref()))?;
             }
             Ok(())
+        }
+    }
+}
+
+/// What cancelling did: the API answers an ended task as it is, without cancelling it.
+fn cancel_outcome(id: &str, task: Option<&TaskStatus>) -> String {
+    match task.map(|t| t.phase) {
+        None | Some(TaskPhase::Cancelled | TaskPhase::Queued | TaskPhase::Running) => {
+            format!("task {id} cancelled")
+        }
+        Some(phase) => {
+            format!("task {id} had already {}: nothing to cancel", format!("{phase:?}").to_lowercase())
         }
     }
 }

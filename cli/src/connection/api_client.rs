@@ -4,6 +4,7 @@
 
 use std::time::{Duration, Instant};
 
+use agentry_api_contract::PROXIED_AUTHORIZATION_HEADER;
 use http::header::{ACCEPT, CONTENT_TYPE, USER_AGENT};
 use http::{HeaderValue, Method};
 use http_body_util::BodyExt;
@@ -15,8 +16,6 @@ use serde::de::DeserializeOwned;
 use super::endpoint::{ApiEndpoint, query_string};
 use super::failure::{ApiFailure, classify};
 
-/// The header the API reads the caller's bearer token from (the proxy strips `Authorization`).
-pub(crate) const TOKEN_HEADER: &str = "x-agentry-authorization";
 /// Largest answer body read into memory.
 const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
 
@@ -27,7 +26,7 @@ pub(crate) enum RequestError {
     #[error(transparent)]
     Failed(#[from] ApiFailure),
     /// Nothing answered.
-    #[error("cannot reach {target}: {cause}")]
+    #[error("cannot reach {target}: {}", with_causes(.cause))]
     Transport {
         /// Where the request went.
         target: String,
@@ -177,7 +176,7 @@ impl ApiClient {
             .uri(format!("{}{path}", self.endpoint.path_prefix()))
             .header(ACCEPT, accept)
             .header(USER_AGENT, concat!("agentry-cli/", env!("CARGO_PKG_VERSION")))
-            .header(TOKEN_HEADER, token);
+            .header(PROXIED_AUTHORIZATION_HEADER, token);
         let request = match body {
             Some(body) => builder.header(CONTENT_TYPE, "application/json").body(Body::from(body)),
             None => builder.body(Body::empty()),
@@ -218,6 +217,21 @@ impl ApiClient {
         serde_json::from_slice(bytes)
             .map_err(|cause| RequestError::Decode { target: self.target.clone(), cause })
     }
+}
+
+/// `error` and its causes (kube's own text stops at "client error (Connect)"), each once.
+fn with_causes(error: &kube::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = std::error::Error::source(error);
+    while let Some(next) = cause {
+        let next_text = next.to_string();
+        if !text.contains(&next_text) {
+            text.push_str(": ");
+            text.push_str(&next_text);
+        }
+        cause = next.source();
+    }
+    text
 }
 
 /// The whole body, refusing more than [`MAX_BODY_BYTES`].
