@@ -121,9 +121,10 @@ pub(crate) fn classify(status: u16, body: &[u8], endpoint: &ApiEndpoint, target:
     };
     let (namespace, service, message) = (namespace.clone(), service.clone(), kube.message);
     match status {
-        404 if message.contains("services \"") && message.contains("not found") => {
-            ApiFailure::NotInstalled { namespace, service }
-        }
+        // The API's own 404s carry its error body, so a Status is the apiserver's: no Service
+        // (`services "agentry-api" not found`), or, for a named port, no Endpoints of that name
+        // (`endpoints "agentry-api" not found`), or no such namespace.
+        404 => ApiFailure::NotInstalled { namespace, service },
         503 if message.contains("no endpoints available") => ApiFailure::NotRunning { namespace, service },
         401 => ApiFailure::ClusterUnauthenticated { message },
         403 => ApiFailure::ClusterForbidden { message, namespace },
@@ -189,6 +190,15 @@ mod tests {
             text(404, &body, &proxy()),
             "the Agentry API is not installed in namespace agentry-system (no Service agentry-api): \
              install the chart or pass --api-namespace"
+        );
+    }
+
+    #[test]
+    fn missing_endpoints_of_a_named_port_also_mean_not_installed() {
+        let body = status_body(404, "NotFound", "endpoints \"agentry-api\" not found");
+        assert!(
+            text(404, &body, &proxy())
+                .starts_with("the Agentry API is not installed in namespace agentry-system")
         );
     }
 
