@@ -1,9 +1,8 @@
-//! TokenReview and SubjectAccessReview, answered from a small policy a test sets (there is no
-//! real authentication or authorization in devcluster: every request is served).
+//! A small policy a test sets: tokens and the users they authenticate as, and what users may do.
+//! TokenReview and SubjectAccessReview consult it besides the ServiceAccount tokens and the RBAC
+//! objects (devcluster itself serves every request whatever its credentials).
 
 use std::collections::BTreeMap;
-
-use serde_json::{Value, json};
 
 /// A user a token authenticates as.
 #[derive(Clone, Debug, Default)]
@@ -49,34 +48,25 @@ impl ReviewPolicy {
         self
     }
 
-    /// Answer a TokenReview: the object with `status` filled in.
-    pub(crate) fn token_review(&self, mut review: Value) -> Value {
-        let token = review["spec"]["token"].as_str().unwrap_or_default();
-        review["status"] = match self.tokens.get(token) {
-            Some(user) => json!({
-                "authenticated": true,
-                "user": {"username": user.username, "uid": user.uid, "groups": user.groups},
-                "audiences": review["spec"]["audiences"].clone(),
-            }),
-            None => json!({"authenticated": false, "user": {}, "error": "invalid bearer token"}),
-        };
-        review
+    /// The user `token` authenticates as, if the policy names it.
+    pub(crate) fn user(&self, token: &str) -> Option<&UserInfo> {
+        self.tokens.get(token)
     }
 
-    /// Answer a SubjectAccessReview: the object with `status.allowed` (and a reason) filled in.
-    pub(crate) fn subject_access_review(&self, mut review: Value) -> Value {
-        let spec = &review["spec"];
-        let user = spec["user"].as_str().unwrap_or_default();
-        let groups: Vec<&str> =
-            spec["groups"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
-        let attrs = &spec["resourceAttributes"];
-        let verb = attrs["verb"].as_str().unwrap_or_default();
-        let group = attrs["group"].as_str().unwrap_or_default();
-        let resource = attrs["resource"].as_str().unwrap_or_default();
-        let namespace = attrs["namespace"].as_str().unwrap_or_default();
+    /// Whether `user` (or one of `groups`) is allowed `verb` on `resource` of `group` in
+    /// `namespace` by a permission of the policy.
+    pub(crate) fn allows(
+        &self,
+        user: &str,
+        groups: &[String],
+        verb: &str,
+        group: &str,
+        resource: &str,
+        namespace: &str,
+    ) -> bool {
         let matches = |want: &str, have: &str| want == "*" || want == have;
-        let allowed = std::iter::once(user)
-            .chain(groups)
+        std::iter::once(user)
+            .chain(groups.iter().map(String::as_str))
             .filter_map(|subject| self.permissions.get(subject))
             .flatten()
             .any(|p| {
@@ -84,12 +74,6 @@ impl ReviewPolicy {
                     && matches(&p.group, group)
                     && matches(&p.resource, resource)
                     && p.namespace.as_deref().is_none_or(|ns| ns == namespace)
-            });
-        review["status"] = if allowed {
-            json!({"allowed": true, "reason": "allowed by devcluster review policy"})
-        } else {
-            json!({"allowed": false})
-        };
-        review
+            })
     }
 }

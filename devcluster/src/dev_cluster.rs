@@ -70,6 +70,7 @@ pub enum DevClusterError {
 /// A running devcluster. Dropping it stops the server and the simulated pods.
 pub struct DevCluster {
     server: Arc<ApiServer>,
+    admin_token: String,
     url: String,
     kubeconfig: PathBuf,
     temp_dir: PathBuf,
@@ -104,7 +105,8 @@ impl DevCluster {
             *a = address.to_string();
         }
         let kubeconfig = options.kubeconfig_path.clone().unwrap_or_else(|| temp_dir.join("kubeconfig"));
-        crate::kubeconfig::write(&kubeconfig, &url)
+        let admin_token = server.lock().tokens.admin().to_owned();
+        crate::kubeconfig::write(&kubeconfig, &url, &admin_token)
             .map_err(|source| DevClusterError::Write { path: kubeconfig.clone(), source })?;
 
         let (shutdown, stopped) = oneshot::channel::<()>();
@@ -122,6 +124,8 @@ impl DevCluster {
             source: std::io::Error::other("bad url"),
         })?);
         config.default_namespace = "default".into();
+        // The client presents the kubeconfig's credential, as kubectl does.
+        config.auth_info.token = Some(admin_token.clone().into());
         let client = kube::Client::try_from(config)?;
         let simulator = options.runner_binary.clone().map(|binary| {
             PodSimulator::start(
@@ -136,6 +140,7 @@ impl DevCluster {
         tracing::info!(%url, kubeconfig = %kubeconfig.display(), "devcluster ready");
         Ok(Self {
             server,
+            admin_token,
             url,
             kubeconfig,
             temp_dir,
@@ -161,9 +166,25 @@ impl DevCluster {
         self.client.clone()
     }
 
-    /// Set the policy TokenReviews and SubjectAccessReviews are answered from.
+    /// Set a policy of tokens and permissions that TokenReviews and SubjectAccessReviews also
+    /// honour, besides ServiceAccount tokens, the admin token and the RBAC objects.
     pub fn set_review_policy(&self, policy: ReviewPolicy) {
         self.server.lock().reviews = policy;
+    }
+
+    /// The admin bearer token the kubeconfig and [`DevCluster::client`] present. A TokenReview
+    /// of it authenticates user `devcluster-admin` in groups `system:masters` and
+    /// `system:authenticated`, who is allowed everything.
+    pub fn admin_token(&self) -> &str {
+        &self.admin_token
+    }
+
+    /// Test hook: ServiceAccount token expiry is judged as if `by` had passed (kube-apiserver
+    /// refuses tokens a minute after their `exp`; TokenRequests cannot ask for less than ten
+    /// minutes, so tests move the clock instead of waiting).
+    pub fn advance_token_clock(&self, by: Duration) {
+        let seconds = i64::try_from(by.as_secs()).unwrap_or(i64::MAX);
+        self.server.lock().tokens.advance_clock(seconds);
     }
 
     /// Test hook: forget all watch history and end every open watch with `410 Gone`, as when the

@@ -1,6 +1,6 @@
 //! The verbs on resource paths, one module each as kube-apiserver's endpoint handlers are: get,
-//! list, watch, create, update, patch, delete and deletecollection, and the `pods/log`
-//! subresource. This module resolves the resource and dispatches.
+//! list, watch, create, update, patch, delete and deletecollection, and the `pods/log` and
+//! `serviceaccounts/token` subresources. This module resolves the resource and dispatches.
 
 mod create;
 mod delete;
@@ -10,6 +10,7 @@ mod patch;
 mod pod_log;
 mod resource_request;
 pub(crate) mod response;
+mod token_request;
 mod update;
 mod watch;
 
@@ -49,6 +50,18 @@ pub(crate) async fn serve(
         Some("log") if desc.kind == "Pod" && desc.group.is_empty() && *method == Method::GET => {
             return pod_log::pod_log(server, &desc, namespace, name.unwrap_or_default(), query);
         }
+        Some("token")
+            if desc.kind == "ServiceAccount" && desc.group.is_empty() && *method == Method::POST =>
+        {
+            refuse_binary_encodings(content_type(headers))?;
+            return token_request::create(
+                server,
+                &desc,
+                namespace.unwrap_or_default(),
+                name.unwrap_or_default(),
+                body,
+            );
+        }
         Some(_) => return Err(ApiError::no_route()),
     };
     let not_supported = || ApiError::method_not_supported(&desc, &method.as_str().to_lowercase());
@@ -68,6 +81,10 @@ pub(crate) async fn serve(
         (Method::DELETE, None) => delete::delete_collection(&request),
         _ => Err(not_supported()),
     }
+}
+
+fn content_type(headers: &HeaderMap) -> &str {
+    headers.get(axum::http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default()
 }
 
 /// Typed clients (e.g. `kubectl create configmap`) may send protobuf; only JSON and YAML are

@@ -9,6 +9,8 @@ mod admission;
 mod api_error;
 mod api_server;
 mod auth_reviews;
+mod authentication;
+mod authorization;
 mod base64;
 mod crd_schema;
 mod dev_cluster;
@@ -23,6 +25,7 @@ mod request;
 mod resources;
 mod router;
 mod selectors;
+mod service_proxy;
 mod storage;
 mod time;
 

@@ -1,10 +1,10 @@
 //! The HTTP router: one axum fallback handler that parses the Kubernetes API path and dispatches
-//! to discovery, OpenAPI or the resource verbs.
+//! to the service proxy, discovery, OpenAPI or the resource verbs.
 
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{FromRequest, Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
@@ -21,8 +21,26 @@ pub(crate) fn router(server: Arc<ApiServer>) -> Router {
     Router::new().fallback(handle).with_state(server)
 }
 
-async fn handle(
-    State(server): State<Arc<ApiServer>>,
+async fn handle(State(server): State<Arc<ApiServer>>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    if let Some(path) = crate::service_proxy::proxy_path(parts.uri.path()) {
+        // The body streams through to the backend, unread.
+        let (method, uri) = (parts.method.clone(), parts.uri.clone());
+        let response = crate::service_proxy::serve(&server, path, parts, body).await;
+        tracing::debug!(%method, %uri, status = response.status().as_u16(), "proxied request");
+        return response;
+    }
+    let (method, uri, headers) = (parts.method.clone(), parts.uri.clone(), parts.headers.clone());
+    // Read as the `Bytes` extractor reads (with its size limit), for the API's own handlers.
+    let body = match Bytes::from_request(Request::from_parts(parts, body), &()).await {
+        Ok(body) => body,
+        Err(rejection) => return rejection.into_response(),
+    };
+    serve_api(&server, method, uri, headers, body).await
+}
+
+async fn serve_api(
+    server: &Arc<ApiServer>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
@@ -30,8 +48,8 @@ async fn handle(
 ) -> Response {
     let query: Query = axum::extract::Query::<Query>::try_from_uri(&uri).map(|q| q.0).unwrap_or_default();
     let response = match api_path::parse(uri.path()) {
-        ApiPath::Object(path) => handlers::serve(&server, &method, path, &query, &headers, &body).await,
-        other if method == Method::GET => Ok(serve_meta(&server, other, &headers)),
+        ApiPath::Object(path) => handlers::serve(server, &method, path, &query, &headers, &body).await,
+        other if method == Method::GET => Ok(serve_meta(server, other, &headers)),
         _ => Err(ApiError::no_route()),
     };
     let response = response.unwrap_or_else(IntoResponse::into_response);

@@ -61,6 +61,17 @@ pub(crate) fn resources(registry: &Registry, group: &str, version: &str) -> Opti
         if desc.group.is_empty() && desc.kind == "Pod" {
             resources.push(subresource_json(desc, "log", &["get"]));
         }
+        if desc.group.is_empty() && desc.kind == "ServiceAccount" {
+            let mut token = subresource_json(desc, "token", &["create"]);
+            token["group"] = json!("authentication.k8s.io");
+            token["version"] = json!("v1");
+            token["kind"] = json!("TokenRequest");
+            resources.push(token);
+        }
+        if desc.group.is_empty() && desc.kind == "Service" {
+            let verbs = ["create", "delete", "get", "patch", "update"];
+            resources.push(subresource_json(desc, "proxy", &verbs));
+        }
     }
     let group_version = if group.is_empty() { version.to_owned() } else { format!("{group}/{version}") };
     Some(

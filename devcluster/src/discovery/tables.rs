@@ -72,6 +72,7 @@ fn cell(item: &Value, path: &str, type_: &str) -> Value {
                 object["name"].as_str().unwrap_or_default()
             ))
         }
+        "#endpoints" => json!(endpoints(item)),
         _ => json_path(item, path),
     };
     match (type_, &value) {
@@ -79,6 +80,38 @@ fn cell(item: &Value, path: &str, type_: &str) -> Value {
             crate::time::age_seconds(s).map_or(value.clone(), |age| json!(crate::time::human_duration(age)))
         }
         _ => value,
+    }
+}
+
+/// An Endpoints object's addresses as the server's table printer writes them (`formatEndpoints`):
+/// `ip:port` per port then per ready address, at most three, then ` + N more...`; `<none>` when
+/// there are no subsets.
+fn endpoints(item: &Value) -> String {
+    let list = |v: &Value| v.as_array().cloned().unwrap_or_default();
+    let subsets = list(&item["subsets"]);
+    if subsets.is_empty() {
+        return "<none>".into();
+    }
+    let mut all: Vec<String> = Vec::new();
+    for subset in &subsets {
+        let ips: Vec<String> = list(&subset["addresses"])
+            .iter()
+            .map(|a| a["ip"].as_str().unwrap_or_default().to_owned())
+            .collect();
+        let ports = list(&subset["ports"]);
+        if ports.is_empty() {
+            // Headless services may have no ports.
+            all.extend(ips);
+            continue;
+        }
+        for port in &ports {
+            let number = port["port"].as_i64().unwrap_or(0);
+            all.extend(ips.iter().map(|ip| format!("{ip}:{number}")));
+        }
+    }
+    match all.len() {
+        0..=3 => all.join(","),
+        n => format!("{} + {} more...", all[..3].join(","), n - 3),
     }
 }
 

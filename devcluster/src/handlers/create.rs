@@ -14,7 +14,7 @@ pub(crate) fn create(request: &ResourceRequest<'_>) -> ApiResult<Response> {
     let object = request.parse_body()?;
     let desc = request.desc;
     if desc.create_only {
-        return Ok(review(request, object));
+        return review(request, object);
     }
     if desc.namespaced && request.namespace.is_none() {
         return Err(ApiError::no_route());
@@ -27,11 +27,11 @@ pub(crate) fn create(request: &ResourceRequest<'_>) -> ApiResult<Response> {
 }
 
 /// TokenReviews and SubjectAccessReviews are answered, not stored.
-fn review(request: &ResourceRequest<'_>, object: Value) -> Response {
+fn review(request: &ResourceRequest<'_>, object: Value) -> ApiResult<Response> {
     let state = request.server.lock();
     let answer = match request.desc.kind.as_str() {
-        "TokenReview" => state.reviews.token_review(object),
-        _ => state.reviews.subject_access_review(object),
+        "TokenReview" => crate::authentication::token_review(&state, object)?,
+        _ => crate::authorization::subject_access_review(&state, object)?,
     };
-    json_response(StatusCode::CREATED, present(request.desc, answer))
+    Ok(json_response(StatusCode::CREATED, present(request.desc, answer)))
 }

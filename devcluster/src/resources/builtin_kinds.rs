@@ -62,6 +62,11 @@ fn core_kinds() -> Vec<Kind> {
         },
         Kind { short: &["sa"], ..kind("v1", "serviceaccounts", "ServiceAccount", true) },
         Kind {
+            short: &["ep"],
+            columns: &[("Endpoints", "string", "#endpoints")],
+            ..kind("v1", "endpoints", "Endpoints", true)
+        },
+        Kind {
             short: &["po"],
             status: true,
             columns: &[

@@ -1,5 +1,5 @@
-//! The state behind the API: the store, the registry of served resources, and the review policy,
-//! guarded by one lock. Writes go through `object_lifecycle` (deletes through
+//! The state behind the API: the store, the registry of served resources, the tokens and the
+//! review policy, guarded by one lock. Writes go through `object_lifecycle` (deletes through
 //! `garbage_collection`); this module holds the state and its reads.
 
 use std::sync::Arc;
@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use super::store::Store;
 use crate::api_error::{ApiError, ApiResult};
 use crate::auth_reviews::ReviewPolicy;
+use crate::authentication::Tokens;
 use crate::resources::{Registry, ResourceDesc};
 
 /// Everything the API serves.
@@ -17,8 +18,10 @@ pub(crate) struct ClusterState {
     pub(crate) store: Store,
     /// The served resources.
     pub(crate) registry: Registry,
-    /// Answers for TokenReview and SubjectAccessReview.
+    /// A test's tokens and permissions, for TokenReview and SubjectAccessReview.
     pub(crate) reviews: ReviewPolicy,
+    /// The admin token and the ServiceAccount tokens issued.
+    pub(crate) tokens: Tokens,
     /// Set while the garbage collector runs, so the writes it makes do not start it again.
     pub(crate) gc_running: bool,
 }
@@ -30,6 +33,7 @@ impl ClusterState {
             store: Store::new(history_limit),
             registry: Registry::with_builtins(),
             reviews: ReviewPolicy::default(),
+            tokens: Tokens::default(),
             gc_running: false,
         }
     }
