@@ -42,6 +42,9 @@ mod tests {
         let err = decode::<InteractionListQuery>("limit=many").err().expect("refused");
         assert_eq!(err.field.as_deref(), Some("limit"), "{err:?}");
         let ok: InteractionListQuery = decode("to=sales&limit=5&type=delegation").expect("decodes");
-        assert_eq!((ok.to.as_deref(), ok.limit, ok.r#type.as_deref()), (Some("sales"), Some(5), Some("delegation")));
+        assert_eq!(
+            (ok.to.as_deref(), ok.limit, ok.r#type.as_deref()),
+            (Some("sales"), Some(5), Some("delegation"))
+        );
     }
 }
