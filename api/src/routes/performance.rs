@@ -121,7 +121,7 @@ mod tests {
 
     #[test]
     fn success_then_latency_then_load_decide() {
-        let mut all = vec![
+        let mut all = [
             candidate("slow", 1.0, Some(900.0), 0.0),
             candidate("flaky", 0.5, Some(10.0), 0.0),
             candidate("busy", 1.0, Some(100.0), 9.0),

@@ -39,7 +39,7 @@ mod tests {
 
     #[test]
     fn a_malformed_parameter_is_named() {
-        let err = decode::<InteractionListQuery>("limit=many").err().expect("refused");
+        let err = decode::<InteractionListQuery>("limit=many").expect_err("refused");
         assert_eq!(err.field.as_deref(), Some("limit"), "{err:?}");
         let ok: InteractionListQuery = decode("to=sales&limit=5&type=delegation").expect("decodes");
         assert_eq!(
