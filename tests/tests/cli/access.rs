@@ -1,7 +1,7 @@
 //! Who may ask, as the API decides it behind the service proxy: the RoleBinding to
 //! `agentry-api-user` lets the asker in, the outsider gets the API's 403 naming the permission,
-//! a request with no API token at all gets its 401; and without the API's Service the CLI says
-//! the API is not installed.
+//! a request with no API token at all gets its 401; an unknown agent is the API's 404, and
+//! without the API's Service the CLI says the API is not installed.
 
 use agentry_api_contract::paths;
 use agentry_tests::scripted_model::Step;
@@ -30,6 +30,14 @@ async fn only_a_bound_service_account_may_ask_and_a_missing_token_or_api_is_expl
 
     world.world.model.push(Step::text("You may."));
     assert_eq!(world.succeed(&question).await, "You may.\n");
+
+    // The API's own 404 is its message, not the proxy's "not installed".
+    let unknown = world.run(Caller::Asker, &["ask", "nobody-here", "Hello?"]).await;
+    assert_eq!(unknown.code, Some(1), "{unknown:?}");
+    assert_eq!(
+        unknown.stderr,
+        format!("error: there is no Agent \"nobody-here\" in namespace \"{}\"\n", world.ns())
+    );
 
     no_api_token_is_the_apis_401(&world).await;
 
