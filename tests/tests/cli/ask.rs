@@ -91,6 +91,7 @@ async fn the_statistics_count_the_three_requests(world: &CliWorld) {
     };
     assert_eq!(field("Interactions:"), "3", "{table}");
     assert_eq!(field("Errors:"), "0 (0.0%)", "{table}");
+    assert_eq!(field("Cost:"), "<$0.0001", "three calls of 4.5 millionths: spent, if little");
     let p95 = field("Latency:")
         .split(", ")
         .find_map(|part| part.strip_prefix("p95 ").map(str::to_owned))
