@@ -98,8 +98,13 @@ async fn model_reasons(world: &World) {
     // Between "not found" and "not ready" the Agent may see the Model before the Model
     // controller has checked it (`ModelPending`). Which controller goes first is a race, so the
     // reason itself is proven by the resolution unit test; when it shows here it comes first.
-    let seen = history.seen();
-    let first_not_ready = seen.iter().position(|c| c.reason == "ModelNotReady").expect("ModelNotReady seen");
+    // The history is a watch of its own: it may hear of the change a moment after the wait did.
+    let (seen, first_not_ready) = world
+        .eventually("the condition history hears of ModelNotReady", || async {
+            let seen = history.seen();
+            seen.iter().position(|c| c.reason == "ModelNotReady").map(|at| (seen.clone(), at))
+        })
+        .await;
     if let Some(pending) = seen.iter().position(|c| c.reason == "ModelPending") {
         assert!(seen[pending].message.contains("Model late"), "{}", seen[pending].message);
         assert!(pending < first_not_ready, "{:?}", history.reasons());
