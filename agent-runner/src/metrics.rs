@@ -3,10 +3,10 @@
 
 use std::collections::HashMap;
 
-use agentry_process::MetricsSource;
+use agentry_process::{MetricCatalog, MetricRegistry, MetricsSource};
 use prometheus::{
     CounterVec, Gauge, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
-    IntGaugeVec, Opts, Registry,
+    IntGaugeVec, Opts,
 };
 
 /// Latency buckets from 1 ms to 2 min: agent requests range from instant replies to long tool chains.
@@ -15,7 +15,7 @@ const LATENCY_BUCKETS: &[f64] =
 
 /// Every metric the runner exports.
 pub struct RunnerMetrics {
-    registry: Registry,
+    registry: MetricRegistry,
     /// Requests answered, by outcome (`ok` or an error code).
     pub requests: IntCounterVec,
     /// Request duration in seconds, by outcome.
@@ -69,7 +69,7 @@ impl RunnerMetrics {
             ("namespace".to_string(), namespace.to_string()),
             ("agent".to_string(), agent.to_string()),
         ]);
-        let registry = Registry::new_custom(Some("agentry".into()), Some(labels))?;
+        let registry = MetricRegistry::new_custom(Some("agentry".into()), Some(labels))?;
         let counter_vec = |name: &str, help: &str, labels: &[&str]| {
             let c = IntCounterVec::new(Opts::new(name, help), labels)?;
             registry.register(Box::new(c.clone()))?;
@@ -165,6 +165,17 @@ impl RunnerMetrics {
             tasks_in_flight,
             budget_sync_failures,
         })
+    }
+
+    /// Every family the runner can export, with its labels (whether or not it has series yet).
+    pub fn catalog(&self) -> MetricCatalog {
+        let mut catalog = self.registry.catalog();
+        // Registered only once shown, but part of what the runner exports.
+        catalog.insert(
+            "agentry_budget_limit_usd".to_string(),
+            ["agent", "namespace"].into_iter().map(String::from).collect(),
+        );
+        catalog
     }
 
     /// Exports the agent's daily budget (an agent without one has no such series).
