@@ -123,6 +123,8 @@ fn bounded(mut body: EventBody) -> EventBody {
                 cap(error);
             }
         }
+        // The operator's, never a runner's; nothing long in it.
+        EventBody::Session(_) => {}
     }
     body
 }

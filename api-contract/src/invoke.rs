@@ -71,7 +71,7 @@ pub struct InvokeResponse {
 /// (`token`, `toolCall`, `modelCall`, `reply`, `error`) and `data:` is this object as JSON.
 /// A stream ends with exactly one `reply` or `error`.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, ToSchema)]
-#[serde(tag = "type", rename_all = "camelCase")]
+#[serde(tag = "type", rename_all = "camelCase", rename_all_fields = "camelCase")]
 pub enum StreamItem {
     /// Text the model produced, as it arrives (only from providers that stream).
     Token {

@@ -5,9 +5,7 @@
 //! kube-apiserver's service proxy deletes `Authorization` once it has authenticated the caller,
 //! so a client going through it (the `agentry` CLI) sends its token in the first header.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use agentry_api_contract::{ApiErrorCode, PROXIED_AUTHORIZATION_HEADER as PROXIED_AUTHORIZATION};
 use axum::extract::FromRequestParts;
@@ -18,6 +16,7 @@ use kube::Api;
 use kube::api::PostParams;
 use sha2::{Digest, Sha256};
 
+use crate::answer_cache::AnswerCache;
 use crate::api_error::ApiError;
 use crate::api_state::ApiState;
 
@@ -25,8 +24,6 @@ use crate::api_state::ApiState;
 const ACCEPTED_FOR: Duration = Duration::from_secs(30);
 /// How long a refused token is refused without asking again.
 const REFUSED_FOR: Duration = Duration::from_secs(5);
-/// Cached answers kept at most; beyond it expired ones go, then all.
-const MAX_CACHED: usize = 10_000;
 
 /// The authenticated caller of a request.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -45,25 +42,23 @@ type Answer = Result<Caller, String>;
 #[derive(Clone)]
 pub(crate) struct TokenReviews {
     kube: kube::Client,
-    cache: Arc<Mutex<HashMap<[u8; 32], (Instant, Answer)>>>,
+    cache: AnswerCache<[u8; 32], Answer>,
 }
 
 impl TokenReviews {
     pub(crate) fn new(kube: kube::Client) -> Self {
-        Self { kube, cache: Arc::default() }
+        Self { kube, cache: AnswerCache::new() }
     }
 
     /// Who `token` is, or 401.
     pub(crate) async fn authenticate(&self, token: &str) -> Result<Caller, ApiError> {
         let key: [u8; 32] = Sha256::digest(token.as_bytes()).into();
-        let cached =
-            self.cache.lock().ok().and_then(|c| c.get(&key).filter(|(at, _)| *at > Instant::now()).cloned());
-        let answer = match cached {
-            Some((_, answer)) => answer,
+        let answer = match self.cache.get(&key) {
+            Some(answer) => answer,
             None => {
                 let answer = self.review(token).await?;
                 let ttl = if answer.is_ok() { ACCEPTED_FOR } else { REFUSED_FOR };
-                self.remember(key, Instant::now() + ttl, answer.clone());
+                self.cache.insert(key, answer.clone(), ttl);
                 answer
             }
         };
@@ -94,18 +89,6 @@ impl TokenReviews {
             uid: user.uid.unwrap_or_default(),
             groups: user.groups.unwrap_or_default(),
         }))
-    }
-
-    fn remember(&self, key: [u8; 32], until: Instant, answer: Answer) {
-        let Ok(mut cache) = self.cache.lock() else { return };
-        if cache.len() >= MAX_CACHED {
-            let now = Instant::now();
-            cache.retain(|_, (at, _)| *at > now);
-            if cache.len() >= MAX_CACHED {
-                cache.clear();
-            }
-        }
-        cache.insert(key, (until, answer));
     }
 }
 

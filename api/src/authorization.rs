@@ -1,15 +1,14 @@
 //! What a caller may do: one SubjectAccessReview per (caller, verb, resource, namespace), on
 //! resources of `agentry.dev`, so plain RBAC Roles grant API access. Answers are cached briefly.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use agentry_api_contract::ApiErrorCode;
 use k8s_openapi::api::authorization::v1::{ResourceAttributes, SubjectAccessReview, SubjectAccessReviewSpec};
 use kube::Api;
 use kube::api::PostParams;
 
+use crate::answer_cache::AnswerCache;
 use crate::api_error::ApiError;
 use crate::authentication::Caller;
 
@@ -17,8 +16,6 @@ use crate::authentication::Caller;
 pub(crate) const GROUP: &str = "agentry.dev";
 /// How long an answer holds without asking again: a revoked Role takes effect within it.
 const ANSWER_HOLDS_FOR: Duration = Duration::from_secs(10);
-/// Cached answers kept at most; beyond it expired ones go, then all.
-const MAX_CACHED: usize = 10_000;
 
 /// One permission an endpoint needs: `verb` on `resource` (`agents/invoke` for a subresource)
 /// in `namespace`.
@@ -45,24 +42,22 @@ type Decision = Result<(), String>;
 #[derive(Clone)]
 pub(crate) struct AccessReviews {
     kube: kube::Client,
-    cache: Arc<Mutex<HashMap<(Caller, Access), (Instant, Decision)>>>,
+    cache: AnswerCache<(Caller, Access), Decision>,
 }
 
 impl AccessReviews {
     pub(crate) fn new(kube: kube::Client) -> Self {
-        Self { kube, cache: Arc::default() }
+        Self { kube, cache: AnswerCache::new() }
     }
 
     /// Ok when `caller` may do `access`; 403 naming what was refused otherwise.
     pub(crate) async fn require(&self, caller: &Caller, access: Access) -> Result<(), ApiError> {
         let key = (caller.clone(), access);
-        let cached =
-            self.cache.lock().ok().and_then(|c| c.get(&key).filter(|(at, _)| *at > Instant::now()).cloned());
-        let decision = match cached {
-            Some((_, decision)) => decision,
+        let decision = match self.cache.get(&key) {
+            Some(decision) => decision,
             None => {
                 let decision = self.review(&key.0, &key.1).await?;
-                self.remember(key.clone(), decision.clone());
+                self.cache.insert(key.clone(), decision.clone(), ANSWER_HOLDS_FOR);
                 decision
             }
         };
@@ -101,18 +96,6 @@ impl AccessReviews {
         } else {
             Ok(Err(status.reason.or(status.evaluation_error).unwrap_or_default()))
         }
-    }
-
-    fn remember(&self, key: (Caller, Access), decision: Decision) {
-        let Ok(mut cache) = self.cache.lock() else { return };
-        if cache.len() >= MAX_CACHED {
-            let now = Instant::now();
-            cache.retain(|_, (at, _)| *at > now);
-            if cache.len() >= MAX_CACHED {
-                cache.clear();
-            }
-        }
-        cache.insert(key, (Instant::now() + ANSWER_HOLDS_FOR, decision));
     }
 }
 

@@ -73,12 +73,12 @@ mod tests {
 
     #[test]
     fn a_missing_or_mistyped_field_is_named() {
-        let missing = decode::<InvokeRequest>(b"{}").err().expect("refused");
+        let missing = decode::<InvokeRequest>(b"{}").expect_err("refused");
         assert_eq!(missing.field.as_deref(), Some("input"), "{missing:?}");
         let mistyped =
-            decode::<InvokeRequest>(br#"{"input":"x","timeoutSeconds":"soon"}"#).err().expect("refused");
+            decode::<InvokeRequest>(br#"{"input":"x","timeoutSeconds":"soon"}"#).expect_err("refused");
         assert_eq!(mistyped.field.as_deref(), Some("timeoutSeconds"), "{mistyped:?}");
-        let garbage = decode::<InvokeRequest>(b"{not json").err().expect("refused");
+        let garbage = decode::<InvokeRequest>(b"{not json").expect_err("refused");
         assert_eq!(garbage.code, ApiErrorCode::BadRequest);
         let ok = decode::<InvokeRequest>(br#"{"input":"hi"}"#).expect("decodes");
         assert_eq!(ok.input, "hi");

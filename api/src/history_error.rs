@@ -8,12 +8,16 @@ use crate::api_error::ApiError;
 impl From<HistoryError> for ApiError {
     fn from(err: HistoryError) -> Self {
         match err {
-            HistoryError::InvalidInput { field, reason } => ApiError::bad_field(field, format!("{field} {reason}")),
+            HistoryError::InvalidInput { field, reason } => {
+                ApiError::bad_field(field, format!("{field} {reason}"))
+            }
             HistoryError::NotFound { .. } => ApiError::not_found(err.to_string()),
             HistoryError::SessionEnded(_) | HistoryError::DeclaredSession(_) => {
                 ApiError::new(ApiErrorCode::Conflict, err.to_string())
             }
-            HistoryError::Database(cause) => ApiError::unavailable("the history database (PostgreSQL)", &cause),
+            HistoryError::Database(cause) => {
+                ApiError::unavailable("the history database (PostgreSQL)", &cause)
+            }
         }
     }
 }

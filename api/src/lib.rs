@@ -7,6 +7,7 @@
 
 mod agent_call;
 mod agent_directory;
+mod answer_cache;
 mod api_error;
 mod api_state;
 mod authentication;

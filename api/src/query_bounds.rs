@@ -201,7 +201,7 @@ mod tests {
             (Some("2026-11-30T12:00:00Z"), Some("2026-11-30T11:00:00Z"), None, "since"),
             (None, None, Some("100d"), "since"),
         ] {
-            let err = window(since, until, length, SignedDuration::from_hours(1)).err().expect("refused");
+            let err = window(since, until, length, SignedDuration::from_hours(1)).expect_err("refused");
             assert_eq!(err.field.as_deref(), Some(field), "{since:?} {until:?} {length:?}: {err:?}");
         }
     }

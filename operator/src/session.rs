@@ -6,6 +6,7 @@ pub mod bounded_text;
 pub mod controller;
 #[cfg(test)]
 mod fixtures;
+pub mod lifecycle_event;
 pub mod outcome;
 pub mod pipeline;
 pub mod plan;

@@ -39,6 +39,8 @@ pub enum EventBody {
     ToolCall(ToolCallEvent),
     /// A model call.
     ModelCall(ModelCallEvent),
+    /// A declared Session started or ended (published by the operator, not a runner).
+    Session(SessionEvent),
 }
 
 impl EventBody {
@@ -49,6 +51,7 @@ impl EventBody {
             Self::Message(_) => "message",
             Self::ToolCall(_) => "toolCall",
             Self::ModelCall(_) => "modelCall",
+            Self::Session(_) => "session",
         }
     }
 }
@@ -147,6 +150,19 @@ pub struct ModelCallEvent {
     pub usage: Usage,
 }
 
+/// A declared Session's lifecycle, as its phase changes: published by the operator on
+/// [`crate::subjects::session_events`] when the Session starts and when it ends. The envelope's
+/// `agent` is the Session's leading agent, its `sessionId` the Session's uid and its `requestId`
+/// the same uid (a Session is one request from outside).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionEvent {
+    /// `spec.type`: chat, task, automation, collaboration or analysis.
+    pub session_type: String,
+    /// `status.phase` it entered: Running, Succeeded, Failed or Expired.
+    pub phase: String,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -175,5 +191,18 @@ mod tests {
         let back: Event = serde_json::from_value(json).expect("parses");
         assert_eq!(back, event);
         assert_eq!(back.body.kind(), "toolCall");
+    }
+
+    #[test]
+    fn session_events_carry_type_and_phase() {
+        let json = serde_json::json!({
+            "id": "session-u1-Running", "timeMs": 1, "namespace": "fleet", "agent": "planner",
+            "requestId": "u1", "sessionId": "u1", "type": "session",
+            "sessionType": "task", "phase": "Running"
+        });
+        let event: Event = serde_json::from_value(json.clone()).expect("parses");
+        let EventBody::Session(body) = &event.body else { panic!("a session event: {event:?}") };
+        assert_eq!((body.session_type.as_str(), body.phase.as_str()), ("task", "Running"));
+        assert_eq!(serde_json::to_value(&event).expect("serializes"), json);
     }
 }

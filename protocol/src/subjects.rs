@@ -89,6 +89,12 @@ pub fn events(namespace: &SubjectToken, agent: &SubjectToken, kind: &str) -> Str
     format!("agentry.{namespace}.events.{agent}.{kind}")
 }
 
+/// JetStream subject the operator publishes declared Sessions' lifecycle events on (in the
+/// events stream; four tokens, so it never collides with an agent's five-token subjects).
+pub fn session_events(namespace: &SubjectToken) -> String {
+    format!("agentry.{namespace}.events.session")
+}
+
 /// Wildcard matching every event of a namespace.
 pub fn events_wildcard(namespace: &SubjectToken) -> String {
     format!("agentry.{namespace}.events.>")
@@ -112,6 +118,7 @@ mod tests {
         assert_eq!(tasks(&ns, &agent), "agentry.fleet.tasks.finance-officer");
         assert_eq!(events(&ns, &agent, "interaction"), "agentry.fleet.events.finance-officer.interaction");
         assert_eq!(events_wildcard(&ns), "agentry.fleet.events.>");
+        assert_eq!(session_events(&ns), "agentry.fleet.events.session");
     }
 
     #[test]

@@ -79,6 +79,7 @@ impl BatchRecorder {
             ("message", counts.messages),
             ("toolCall", counts.tool_calls),
             ("modelCall", counts.model_calls),
+            ("session", counts.session_events),
         ] {
             m.written.with_label_values(&[kind]).inc_by(n);
         }

@@ -5,7 +5,7 @@ use sqlx::PgPool;
 use sqlx::postgres::{PgArguments, Postgres};
 use sqlx::query::QueryAs;
 
-use crate::event_rows::{EventRows, Interactions, Messages, ModelCalls, ToolCalls};
+use crate::event_rows::{EventRows, Interactions, Messages, ModelCalls, SessionEvents, ToolCalls};
 
 const RECORD_BATCH: &str = include_str!("sql/record_batch.sql");
 
@@ -16,6 +16,7 @@ pub(crate) struct WriteCounts {
     pub(crate) messages: u64,
     pub(crate) tool_calls: u64,
     pub(crate) model_calls: u64,
+    pub(crate) session_events: u64,
     /// Sessions created or updated.
     pub(crate) sessions: u64,
 }
@@ -23,7 +24,7 @@ pub(crate) struct WriteCounts {
 impl WriteCounts {
     /// Event rows added, sessions aside.
     pub(crate) fn events(&self) -> u64 {
-        self.interactions + self.messages + self.tool_calls + self.model_calls
+        self.interactions + self.messages + self.tool_calls + self.model_calls + self.session_events
     }
 
     /// Adds `other` into `self`.
@@ -32,6 +33,7 @@ impl WriteCounts {
         self.messages += other.messages;
         self.tool_calls += other.tool_calls;
         self.model_calls += other.model_calls;
+        self.session_events += other.session_events;
         self.sessions += other.sessions;
     }
 }
@@ -48,9 +50,28 @@ pub(crate) enum WriteError {
     Unavailable(#[source] sqlx::Error),
 }
 
+/// Writes `events` as one batch, exactly as a recorder writes a batch it fetched (decoded,
+/// redacted, one statement, idempotent on event ids), and returns how many event rows were
+/// inserted: for loading a history in tests and benchmarks without a stream. `pool` must come
+/// from [`crate::database::pool`]. An event that is no recordable event is skipped.
+pub async fn write_events(
+    pool: &PgPool,
+    events: impl IntoIterator<Item = agentry_protocol::events::Event>,
+) -> Result<u64, sqlx::Error> {
+    // Through the wire form, as the recorder receives them.
+    let decoded = events.into_iter().filter_map(|event| {
+        let payload = serde_json::to_vec(&event).ok()?;
+        crate::event_decoding::decode(&payload).ok()
+    });
+    match write(pool, &EventRows::of(decoded)).await {
+        Ok(counts) => Ok(counts.events()),
+        Err(WriteError::Rejected(error) | WriteError::Unavailable(error)) => Err(error),
+    }
+}
+
 /// Writes `rows` and returns how many each table gained (events already stored add nothing).
 pub(crate) async fn write(pool: &PgPool, rows: &EventRows) -> Result<WriteCounts, WriteError> {
-    let (interactions, messages, tool_calls, model_calls, sessions) =
+    let (interactions, messages, tool_calls, model_calls, session_events, sessions) =
         statement(rows).fetch_one(pool).await.map_err(classify)?;
     let count = |n: i64| u64::try_from(n).unwrap_or_default();
     Ok(WriteCounts {
@@ -58,23 +79,25 @@ pub(crate) async fn write(pool: &PgPool, rows: &EventRows) -> Result<WriteCounts
         messages: count(messages),
         tool_calls: count(tool_calls),
         model_calls: count(model_calls),
+        session_events: count(session_events),
         sessions: count(sessions),
     })
 }
 
-/// What the statement returns: rows added to interactions, messages, tool_calls, model_calls and
-/// sessions.
-type Counts = (i64, i64, i64, i64, i64);
+/// What the statement returns: rows added to interactions, messages, tool_calls, model_calls,
+/// session_events and sessions.
+type Counts = (i64, i64, i64, i64, i64, i64);
 
 /// A statement being bound.
 type Statement<'q> = QueryAs<'q, Postgres, Counts, PgArguments>;
 
-/// The statement with its 57 parameters bound, in the order `record_batch.sql` numbers them.
+/// The statement with its 65 parameters bound, in the order `record_batch.sql` numbers them.
 fn statement(rows: &EventRows) -> Statement<'_> {
     let query = bind_interactions(sqlx::query_as(RECORD_BATCH), &rows.interactions);
     let query = bind_messages(query, &rows.messages);
     let query = bind_tool_calls(query, &rows.tool_calls);
-    bind_model_calls(query, &rows.model_calls)
+    let query = bind_model_calls(query, &rows.model_calls);
+    bind_session_events(query, &rows.session_events)
 }
 
 /// Parameters 1 to 19.
@@ -152,6 +175,19 @@ fn bind_model_calls<'q>(query: Statement<'q>, c: &'q ModelCalls) -> Statement<'q
         .bind(&c.output_tokens)
         .bind(&c.cost_usd)
         .bind(&c.envelope.time_ms)
+}
+
+/// Parameters 58 to 65.
+fn bind_session_events<'q>(query: Statement<'q>, e: &'q SessionEvents) -> Statement<'q> {
+    query
+        .bind(&e.envelope.event_id)
+        .bind(&e.envelope.session_id)
+        .bind(&e.envelope.request_id)
+        .bind(&e.envelope.namespace)
+        .bind(&e.envelope.agent)
+        .bind(&e.session_type)
+        .bind(&e.phase)
+        .bind(&e.envelope.time_ms)
 }
 
 /// Data PostgreSQL refuses for what it is, whatever the state of the server: data exceptions

@@ -27,6 +27,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (3, "tool calls", include_str!("../migrations/0003_tool_calls.sql")),
     (4, "model calls", include_str!("../migrations/0004_model_calls.sql")),
     (5, "sessions", include_str!("../migrations/0005_sessions.sql")),
+    (6, "history", include_str!("../migrations/0006_history.sql")),
 ];
 
 /// What went wrong with the database settings or set-up. Never contains the password.
@@ -185,6 +186,6 @@ mod tests {
     #[test]
     fn migrations_are_ordered() {
         let versions: Vec<i64> = migrations().iter().map(|m| m.version).collect();
-        assert_eq!(versions, [1, 2, 3, 4, 5]);
+        assert_eq!(versions, [1, 2, 3, 4, 5, 6]);
     }
 }

@@ -49,6 +49,9 @@ pub(crate) fn decode(payload: &[u8]) -> Result<Event, Malformed> {
     if event.time_ms > MAX_TIME_MS {
         return Err(Malformed::Invalid("timeMs beyond year 9999"));
     }
+    if matches!(event.body, EventBody::Session(_)) && event.session_id.is_none() {
+        return Err(Malformed::Invalid("a session event without a sessionId"));
+    }
     for text in [&mut event.id, &mut event.namespace, &mut event.agent, &mut event.request_id] {
         storable(text);
     }
@@ -67,7 +70,7 @@ fn classify(payload: &[u8], error: &serde_json::Error) -> Malformed {
         }
         Category::Data => {
             // Only on this error path: was it the `type` that did not match?
-            let known = ["interaction", "message", "toolCall", "modelCall"];
+            let known = ["interaction", "message", "toolCall", "modelCall", "session"];
             match serde_json::from_slice::<Value>(payload).ok().as_ref().and_then(|v| v.get("type")) {
                 Some(Value::String(kind)) if !known.contains(&kind.as_str()) => Malformed::UnknownType,
                 _ => Malformed::Shape("a field is missing or has the wrong type"),
@@ -108,6 +111,10 @@ fn clean_body(body: &mut EventBody) {
             }
             redaction::redact(&mut e.arguments);
             storable_json(&mut e.arguments);
+        }
+        EventBody::Session(e) => {
+            storable(&mut e.session_type);
+            storable(&mut e.phase);
         }
         EventBody::ModelCall(e) => {
             storable(&mut e.model);

@@ -1,7 +1,8 @@
 //! Decoded events laid out as one array per column and table: what `record_batch.sql` unnests.
 
 use agentry_protocol::events::{
-    Event, EventBody, InteractionEvent, MessageEvent, MessageRole, ModelCallEvent, ToolCallEvent,
+    Event, EventBody, InteractionEvent, MessageEvent, MessageRole, ModelCallEvent, SessionEvent,
+    ToolCallEvent,
 };
 use serde_json::Value;
 
@@ -98,6 +99,15 @@ pub(crate) struct ModelCalls {
     pub(crate) cost_usd: Vec<f64>,
 }
 
+/// `session_events` columns besides the envelope (whose `session_id` is always there: decoding
+/// refuses a session event without one).
+#[derive(Default, Debug)]
+pub(crate) struct SessionEvents {
+    pub(crate) envelope: Envelope,
+    pub(crate) session_type: Vec<String>,
+    pub(crate) phase: Vec<String>,
+}
+
 /// A batch of events, by table.
 #[derive(Default, Debug)]
 pub(crate) struct EventRows {
@@ -105,6 +115,7 @@ pub(crate) struct EventRows {
     pub(crate) messages: Messages,
     pub(crate) tool_calls: ToolCalls,
     pub(crate) model_calls: ModelCalls,
+    pub(crate) session_events: SessionEvents,
 }
 
 impl EventRows {
@@ -124,6 +135,7 @@ impl EventRows {
             EventBody::Message(body) => self.push_message(head, body),
             EventBody::ToolCall(body) => self.push_tool_call(head, body),
             EventBody::ModelCall(body) => self.push_model_call(head, body),
+            EventBody::Session(body) => self.push_session_event(head, body),
         }
     }
 
@@ -133,6 +145,7 @@ impl EventRows {
             + self.messages.envelope.len()
             + self.tool_calls.envelope.len()
             + self.model_calls.envelope.len()
+            + self.session_events.envelope.len()
     }
 
     fn push_interaction(&mut self, head: Head, body: InteractionEvent) {
@@ -194,6 +207,15 @@ impl EventRows {
         t.input_tokens.push(saturating(body.usage.input_tokens));
         t.output_tokens.push(saturating(body.usage.output_tokens));
         t.cost_usd.push(body.usage.cost_usd);
+    }
+}
+
+impl EventRows {
+    fn push_session_event(&mut self, head: Head, body: SessionEvent) {
+        let t = &mut self.session_events;
+        t.envelope.push(head);
+        t.session_type.push(body.session_type);
+        t.phase.push(body.phase);
     }
 }
 

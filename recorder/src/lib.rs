@@ -19,6 +19,7 @@ mod redaction;
 pub mod retention;
 pub mod settings;
 
+pub use batch_writer::write_events;
 pub use metrics::RecorderMetrics;
 pub use recorder::{Recorder, StartError};
 pub use settings::RecorderSettings;

@@ -102,7 +102,7 @@ impl RecorderMetrics {
 
     /// Events written so far, every type together.
     pub fn events_written(&self) -> u64 {
-        ["interaction", "message", "toolCall", "modelCall"]
+        ["interaction", "message", "toolCall", "modelCall", "session"]
             .iter()
             .map(|kind| self.written.with_label_values(&[*kind]).get())
             .sum()

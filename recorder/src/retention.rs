@@ -19,6 +19,9 @@ const TABLES: &[(&str, &str, &str)] = &[
     ("tool_calls", "event_id", "created_at"),
     ("model_calls", "event_id", "created_at"),
     ("sessions", "session_id", "last_event_at"),
+    ("session_events", "event_id", "created_at"),
+    // No single-column key: rows are picked by their physical address, within the statement.
+    ("interaction_rollups", "ctid", "bucket_start"),
 ];
 
 /// Rows deleted from each table by one [`purge`], in [`TABLES`] order; `None` when another

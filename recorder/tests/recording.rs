@@ -277,6 +277,14 @@ async fn an_event_delivered_twice_is_one_row_and_counts_once() {
     .await
     .expect("session");
     assert_eq!((messages, input, cost), (1, 10, 0.5), "each event aggregated once");
+    let rolled: i64 = sqlx::query_scalar(AssertSqlSafe(format!(
+        "SELECT sum(count)::int8 FROM {} WHERE grain_seconds = 60",
+        world.table("interaction_rollups")
+    )))
+    .fetch_one(&world.pool)
+    .await
+    .expect("rollups");
+    assert_eq!(rolled, 2, "the rollups count the request once, and the sentinel");
     world.stop().await;
 }
 
@@ -345,7 +353,16 @@ async fn retention_deletes_old_rows_and_keeps_recent_ones() {
     let report = retention::purge(&pool, &world.schema.name, 30).await.expect("purge").expect("not locked");
     assert_eq!(
         report,
-        vec![("interactions", 1), ("messages", 1), ("tool_calls", 1), ("model_calls", 1), ("sessions", 1)]
+        vec![
+            ("interactions", 1),
+            ("messages", 1),
+            ("tool_calls", 1),
+            ("model_calls", 1),
+            ("sessions", 1),
+            ("session_events", 0),
+            // The old interaction's minute, hour and day.
+            ("interaction_rollups", 3)
+        ]
     );
     for table in ["messages", "tool_calls", "model_calls"] {
         assert_eq!(world.count(table).await, 0, "{table}");

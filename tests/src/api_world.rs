@@ -128,7 +128,8 @@ impl ApiWorld {
     /// Writes Agent `name`'s status: Ready with `ready` replicas.
     pub async fn mark_ready(&self, name: &str, ready: i32) {
         let agents: kube::Api<agentry_crds::Agent> = kube::Api::namespaced(self.cluster.client(), self.ns());
-        let status = serde_json::json!({"status": {"phase": "Ready", "replicas": ready, "readyReplicas": ready}});
+        let status =
+            serde_json::json!({"status": {"phase": "Ready", "replicas": ready, "readyReplicas": ready}});
         agents
             .patch_status(name, &kube::api::PatchParams::default(), &kube::api::Patch::Merge(&status))
             .await

@@ -26,7 +26,12 @@ pub(crate) async fn cost_report(
     Params(query): Params<WindowQuery>,
 ) -> Result<Json<CostReport>, ApiError> {
     object_name("namespace", &ns)?;
-    let window = window(query.since.as_deref(), query.until.as_deref(), query.window.as_deref(), SignedDuration::from_hours(24 * 7))?;
+    let window = window(
+        query.since.as_deref(),
+        query.until.as_deref(),
+        query.window.as_deref(),
+        SignedDuration::from_hours(24 * 7),
+    )?;
     state.access_reviews.require(&caller, Access::new("list", "costs", &ns)).await?;
     Ok(Json(agentry_history::costs(state.database()?, &ns, window.since, window.until).await?))
 }

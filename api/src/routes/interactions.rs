@@ -1,11 +1,13 @@
 //! `GET …/interactions`, `…/interactions/{request_id}`, `…/interaction-stats`: the recorded
 //! history of requests and its statistics.
 
-use agentry_api_contract::history::{Interaction, InteractionList, InteractionListQuery, InteractionStats, StatsQuery};
+use agentry_api_contract::history::{
+    Interaction, InteractionList, InteractionListQuery, InteractionStats, StatsQuery,
+};
 use agentry_api_contract::paths;
 use agentry_history::interactions::{self, InteractionFilters};
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use jiff::SignedDuration;
 
 use crate::api_error::ApiError;
@@ -70,11 +72,18 @@ pub(crate) async fn interaction_stats(
     Params(query): Params<StatsQuery>,
 ) -> Result<Json<InteractionStats>, ApiError> {
     object_name("namespace", &ns)?;
-    let window = window(query.since.as_deref(), query.until.as_deref(), query.window.as_deref(), SignedDuration::from_hours(24))?;
+    let window = window(
+        query.since.as_deref(),
+        query.until.as_deref(),
+        query.window.as_deref(),
+        SignedDuration::from_hours(24),
+    )?;
     if let Some(agent) = &query.agent {
         object_name("agent", agent)?;
     }
     state.access_reviews.require(&caller, Access::new("list", "interactions", &ns)).await?;
-    let stats = agentry_history::stats(state.database()?, &ns, window.since, window.until, query.agent.as_deref()).await?;
+    let stats =
+        agentry_history::stats(state.database()?, &ns, window.since, window.until, query.agent.as_deref())
+            .await?;
     Ok(Json(stats))
 }

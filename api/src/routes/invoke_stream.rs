@@ -43,7 +43,8 @@ pub(crate) async fn invoke_stream(
     let mut invocation = invocation(&caller, body)?;
     state.access_reviews.require(&caller, Access::new("create", "agents/invoke", &ns)).await?;
     let inbox = state.nats.new_inbox();
-    let progress = state.nats.subscribe(inbox.clone()).await.map_err(|e| ApiError::unavailable("NATS", &e))?;
+    let progress =
+        state.nats.subscribe(inbox.clone()).await.map_err(|e| ApiError::unavailable("NATS", &e))?;
     invocation.request.stream_to = Some(inbox);
     let span = tracing::info_span!("invoke_stream", namespace = %ns, agent = %name, request_id = %invocation.request.request_id);
     let (items, received) = mpsc::channel(BUFFERED_ITEMS);
@@ -79,7 +80,9 @@ async fn relay(
     };
     // Progress published before the reply may still sit in this subscription's queue.
     while let Some(Some(message)) = progress.next().now_or_never() {
-        if let Some(item) = progress_item(&message.payload) && items.send(item).await.is_err() {
+        if let Some(item) = progress_item(&message.payload)
+            && items.send(item).await.is_err()
+        {
             return;
         }
     }
@@ -105,6 +108,7 @@ fn sse_event(item: &StreamItem) -> Event {
     let event = Event::default().event(item.event_name());
     match serde_json::to_string(item) {
         Ok(json) => event.data(json),
-        Err(err) => event.data(format!("{{\"type\":\"error\",\"code\":\"internal\",\"message\":{:?}}}", err.to_string())),
+        Err(err) => event
+            .data(format!("{{\"type\":\"error\",\"code\":\"internal\",\"message\":{:?}}}", err.to_string())),
     }
 }

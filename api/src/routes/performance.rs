@@ -1,7 +1,9 @@
 //! `GET …/agents/{name}/performance` and `POST …/agent-selection`: how agents do, and which
 //! one to give a task.
 
-use agentry_api_contract::agents::{AgentCandidate, AgentPerformance, AgentSelection, AgentSelectionRequest, WindowQuery};
+use agentry_api_contract::agents::{
+    AgentCandidate, AgentPerformance, AgentSelection, AgentSelectionRequest, WindowQuery,
+};
 use agentry_api_contract::paths;
 use agentry_crds::AgentPhase;
 use axum::Json;
@@ -34,9 +36,15 @@ pub(crate) async fn agent_performance(
 ) -> Result<Json<AgentPerformance>, ApiError> {
     object_name("namespace", &ns)?;
     object_name("name", &name)?;
-    let window = window(query.since.as_deref(), query.until.as_deref(), query.window.as_deref(), SignedDuration::from_hours(1))?;
+    let window = window(
+        query.since.as_deref(),
+        query.until.as_deref(),
+        query.window.as_deref(),
+        SignedDuration::from_hours(1),
+    )?;
     state.access_reviews.require(&caller, Access::new("get", "agents", &ns)).await?;
-    let figures = agentry_history::agent_performance(state.database()?, &ns, &name, window.since, window.until).await?;
+    let figures =
+        agentry_history::agent_performance(state.database()?, &ns, &name, window.since, window.until).await?;
     Ok(Json(figures))
 }
 
@@ -55,7 +63,10 @@ pub(crate) async fn select_agent(
 ) -> Result<Json<AgentSelection>, ApiError> {
     object_name("namespace", &ns)?;
     if body.capabilities.is_empty() || body.capabilities.len() > MAX_CAPABILITIES {
-        return Err(ApiError::bad_field("capabilities", format!("capabilities must name 1 to {MAX_CAPABILITIES} capabilities")));
+        return Err(ApiError::bad_field(
+            "capabilities",
+            format!("capabilities must name 1 to {MAX_CAPABILITIES} capabilities"),
+        ));
     }
     if let Some(index) = body.capabilities.iter().position(|c| c.trim().is_empty() || c.len() > 128) {
         return Err(ApiError::bad_field(&format!("capabilities[{index}]"), "a capability is 1 to 128 bytes"));
@@ -65,7 +76,11 @@ pub(crate) async fn select_agent(
     let able: Vec<_> = agents
         .iter()
         .filter(|a| a.status.as_ref().and_then(|s| s.phase) == Some(AgentPhase::Ready))
-        .filter(|a| body.capabilities.iter().all(|wanted| a.spec.capabilities.iter().any(|c| c.eq_ignore_ascii_case(wanted))))
+        .filter(|a| {
+            body.capabilities
+                .iter()
+                .all(|wanted| a.spec.capabilities.iter().any(|c| c.eq_ignore_ascii_case(wanted)))
+        })
         .collect();
     let names: Vec<String> = able.iter().filter_map(|a| a.metadata.name.clone()).collect();
     let rankings = agentry_history::rank_agents(state.database()?, &ns, &names, Timestamp::now()).await?;
@@ -106,7 +121,7 @@ mod tests {
 
     #[test]
     fn success_then_latency_then_load_decide() {
-        let mut all = vec![
+        let mut all = [
             candidate("slow", 1.0, Some(900.0), 0.0),
             candidate("flaky", 0.5, Some(10.0), 0.0),
             candidate("busy", 1.0, Some(100.0), 9.0),

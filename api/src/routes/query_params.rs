@@ -39,9 +39,12 @@ mod tests {
 
     #[test]
     fn a_malformed_parameter_is_named() {
-        let err = decode::<InteractionListQuery>("limit=many").err().expect("refused");
+        let err = decode::<InteractionListQuery>("limit=many").expect_err("refused");
         assert_eq!(err.field.as_deref(), Some("limit"), "{err:?}");
         let ok: InteractionListQuery = decode("to=sales&limit=5&type=delegation").expect("decodes");
-        assert_eq!((ok.to.as_deref(), ok.limit, ok.r#type.as_deref()), (Some("sales"), Some(5), Some("delegation")));
+        assert_eq!(
+            (ok.to.as_deref(), ok.limit, ok.r#type.as_deref()),
+            (Some("sales"), Some(5), Some("delegation"))
+        );
     }
 }

@@ -74,7 +74,9 @@ async fn history(pool: &PgPool, ns: &str, session_id: &str) -> Result<Vec<ChatTu
     // An exchange the agent did not answer is left out: models expect a reply after each turn.
     let mut exchanges: Vec<[ChatTurn; 2]> = turns
         .into_iter()
-        .filter_map(|turn| turn.assistant.map(|answer| [ChatTurn::user(turn.user), ChatTurn::assistant(answer)]))
+        .filter_map(|turn| {
+            turn.assistant.map(|answer| [ChatTurn::user(turn.user), ChatTurn::assistant(answer)])
+        })
         .collect();
     // The oldest go first when the whole would not fit one request.
     let mut bytes: usize = exchanges.iter().flatten().map(|t| t.content.len()).sum();

@@ -115,6 +115,7 @@ pub(crate) async fn list_messages(
     identifier("sessionId", &session_id)?;
     let limit = page_size(query.limit)?;
     state.access_reviews.require(&caller, Access::new("get", "sessions", &ns)).await?;
-    let page = sessions::messages(state.database()?, &ns, &session_id, limit, query.cursor.as_deref()).await?;
+    let page =
+        sessions::messages(state.database()?, &ns, &session_id, limit, query.cursor.as_deref()).await?;
     Ok(Json(page))
 }

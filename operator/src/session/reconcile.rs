@@ -18,6 +18,7 @@ use crate::reconciler::apply::apply_status_if_changed;
 use crate::reconciler::error::ReconcileError;
 use crate::reconciler::events::publish;
 use crate::session::controller::SessionContext;
+use crate::session::lifecycle_event;
 use crate::session::pipeline::Pipeline;
 use crate::session::plan;
 use crate::session::status::{self, deadline_ms, delete_at, is_finished, millis};
@@ -39,6 +40,13 @@ pub async fn reconcile(session: Arc<Session>, ctx: Arc<SessionContext>) -> Resul
     }
     let old = session.status.clone().unwrap_or_default();
     if is_finished(old.phase) {
+        // Again on the first look after finishing (the finalizer still held), in case the
+        // publication on finishing failed; stored once either way.
+        if task_finalizer::held(&session)
+            && let Some(nats) = ctx.operator.nats.get().filter(|n| n.connected())
+        {
+            lifecycle_event::publish(&session, &old, &nats).await;
+        }
         // Its tasks have ended: nothing outside the cluster is left to clean up.
         task_finalizer::remove(&session, &api).await?;
         return delete_when_due(&session, &old, &api).await;
@@ -74,6 +82,9 @@ pub async fn reconcile(session: Arc<Session>, ctx: Arc<SessionContext>) -> Resul
     let observed = Pipeline::load(&session, &steps, &nats.tasks, &namespace).await?.advance().await?;
     let new = status::desired(&session, &steps, &observed, Timestamp::now());
     write_status(&session, &api, &new, &ctx).await?;
+    if new.phase != old.phase {
+        lifecycle_event::publish(&session, &new, &nats).await;
+    }
     if is_finished(new.phase) {
         return Ok(requeue_for_deletion(&session, &new));
     }

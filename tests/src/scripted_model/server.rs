@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use axum::Router;
+use axum::serve::ListenerExt;
 use serde_json::Value;
 use tokio::sync::{Notify, oneshot};
 
@@ -116,7 +117,13 @@ impl ScriptedModel {
                         }
                     };
                     tokio::select! {
-                        result = axum::serve(listener, app) => {
+                        // Streamed answers are many small writes: without TCP_NODELAY each waits
+                        // for the client's delayed ACK (~40 ms), as no real model server does.
+                        result = axum::serve(listener.tap_io(|tcp| {
+                            if let Err(e) = tcp.set_nodelay(true) {
+                                eprintln!("scripted model: TCP_NODELAY: {e}");
+                            }
+                        }), app) => {
                             if let Err(e) = result {
                                 eprintln!("scripted model: server stopped: {e}");
                             }

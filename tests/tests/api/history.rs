@@ -52,9 +52,14 @@ async fn interactions_statistics_costs_and_performance_read_the_recorded_history
     let (status, one) = world.get(&paths::fill(paths::INTERACTION, &[&ns, request_id])).await;
     assert_eq!((status, one["response"].as_str()), (200, Some("two")), "{one}");
 
-    let (status, stats) = world.get(&format!("{}?window=1h", paths::fill(paths::INTERACTION_STATS, &[&ns]))).await;
+    let (status, stats) =
+        world.get(&format!("{}?window=1h", paths::fill(paths::INTERACTION_STATS, &[&ns]))).await;
     assert_eq!(status, 200, "{stats}");
-    assert_eq!((stats["totals"]["count"].as_u64(), stats["totals"]["errors"].as_u64()), (Some(3), Some(1)), "{stats}");
+    assert_eq!(
+        (stats["totals"]["count"].as_u64(), stats["totals"]["errors"].as_u64()),
+        (Some(3), Some(1)),
+        "{stats}"
+    );
     assert!(stats["totals"]["latencyMs"]["p95"].as_f64().is_some(), "{stats}");
     assert_eq!(stats["byAgent"][0]["key"], "worker");
     assert_eq!(stats["byType"][0]["key"], "query");
@@ -109,7 +114,12 @@ async fn the_best_ready_agent_with_the_capabilities_is_selected() {
     // Both can summarise; the one with a failure in its last hour ranks second.
     recorded_history(&world).await;
     let (_, both) = world.post(&selection, &json!({"capabilities": ["summaries"]})).await;
-    let names: Vec<_> = both["candidates"].as_array().expect("candidates").iter().map(|c| c["name"].as_str().unwrap_or("?")).collect();
+    let names: Vec<_> = both["candidates"]
+        .as_array()
+        .expect("candidates")
+        .iter()
+        .map(|c| c["name"].as_str().unwrap_or("?"))
+        .collect();
     assert_eq!(names, ["speller", "worker"], "{both}");
     let (_, none) = world.post(&selection, &json!({"capabilities": ["flying"]})).await;
     assert!(none["selected"].is_null() && none["candidates"].as_array().is_some_and(Vec::is_empty), "{none}");

@@ -12,9 +12,15 @@ use crate::binaries;
 async fn a_chat_session_remembers_the_conversation_and_ends() {
     let world = ApiWorld::start(binaries().await, "api-chat", |_| {}).await;
     let ns = world.ns().to_owned();
-    let (status, session) = world.post(&paths::fill(paths::SESSIONS, &[&ns]), &json!({"agent": "worker", "title": "intro"})).await;
+    let (status, session) = world
+        .post(&paths::fill(paths::SESSIONS, &[&ns]), &json!({"agent": "worker", "title": "intro"}))
+        .await;
     assert_eq!(status, 201, "{session}");
-    assert_eq!((session["type"].as_str(), session["phase"].as_str()), (Some("chat"), Some("Active")), "{session}");
+    assert_eq!(
+        (session["type"].as_str(), session["phase"].as_str()),
+        (Some("chat"), Some("Active")),
+        "{session}"
+    );
     let id = session["sessionId"].as_str().expect("an id").to_owned();
     let messages = paths::fill(paths::SESSION_MESSAGES, &[&ns, &id]);
 
@@ -27,14 +33,19 @@ async fn a_chat_session_remembers_the_conversation_and_ends() {
     // The second model call saw the first exchange, in order, before the new message.
     let prompt = world.agent.model.requests().last().cloned().unwrap_or_default().to_string();
     let order = ["My name is Ada.", "Nice to meet you, Ada.", "What is my name?"].map(|t| prompt.find(t));
-    assert!(order.iter().all(Option::is_some) && order.windows(2).all(|w| w[0] < w[1]), "history out of order: {prompt}");
+    assert!(
+        order.iter().all(Option::is_some) && order.windows(2).all(|w| w[0] < w[1]),
+        "history out of order: {prompt}"
+    );
 
     let (status, page) = world.get(&messages).await;
     assert_eq!(status, 200, "{page}");
-    let roles: Vec<_> = page["items"].as_array().expect("items").iter().map(|m| m["role"].as_str().unwrap_or("?")).collect();
+    let roles: Vec<_> =
+        page["items"].as_array().expect("items").iter().map(|m| m["role"].as_str().unwrap_or("?")).collect();
     assert_eq!(roles, ["user", "assistant", "user", "assistant"], "{page}");
 
-    let (status, listed) = world.get(&format!("{}?agent=worker&type=chat", paths::fill(paths::SESSIONS, &[&ns]))).await;
+    let (status, listed) =
+        world.get(&format!("{}?agent=worker&type=chat", paths::fill(paths::SESSIONS, &[&ns]))).await;
     assert_eq!(status, 200, "{listed}");
     assert_eq!(listed["items"][0]["sessionId"], id.as_str(), "{listed}");
 
@@ -60,7 +71,8 @@ async fn bad_session_requests_are_refused_naming_the_field() {
     assert_eq!(status, 404, "{error}");
     let (status, error) = world.post(&sessions, &json!({"agent": "worker", "title": "t".repeat(201)})).await;
     assert_eq!((status, error["field"].as_str()), (400, Some("title")), "{error}");
-    for (query, field) in [("limit=0", "limit"), ("cursor=not-a-cursor", "cursor"), ("since=monday", "since")] {
+    for (query, field) in [("limit=0", "limit"), ("cursor=not-a-cursor", "cursor"), ("since=monday", "since")]
+    {
         let (status, error) = world.get(&format!("{sessions}?{query}")).await;
         assert_eq!((status, error["field"].as_str()), (400, Some(field)), "{query}: {error}");
     }
@@ -69,7 +81,8 @@ async fn bad_session_requests_are_refused_naming_the_field() {
     assert_eq!(status, 404, "{error}");
     let (status, session) = world.post(&sessions, &json!({"agent": "worker"})).await;
     assert_eq!(status, 201, "{session}");
-    let messages = paths::fill(paths::SESSION_MESSAGES, &[&ns, session["sessionId"].as_str().unwrap_or_default()]);
+    let messages =
+        paths::fill(paths::SESSION_MESSAGES, &[&ns, session["sessionId"].as_str().unwrap_or_default()]);
     let (status, error) = world.post(&messages, &json!({"content": ""})).await;
     assert_eq!((status, error["field"].as_str()), (400, Some("content")), "{error}");
     world.stop().await;
