@@ -3,5 +3,6 @@
 //! (config/grafana) use only metrics and labels the binaries export (docs/metrics.md).
 
 mod catalog;
+mod dashboard;
 mod promql;
 mod rules;
