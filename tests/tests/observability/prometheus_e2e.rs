@@ -1,18 +1,21 @@
 //! A real Prometheus scrapes a real runner (with a peer it delegates to) and a real recorder: every
 //! dashboard expression over their metrics returns series, and ModelCircuitOpen fires while the
-//! model endpoint is down and resolves once it is back.
+//! model endpoint is down and resolves once it is back. Another scrapes a real operator managing
+//! the sample Agents on devcluster: every dashboard expression over its metrics returns series.
 //!
 //! The rules are the shipped ones with every `for` cut to 1 s: the promtool cases test the real
 //! durations; this test is about the metrics, the expressions and Prometheus agreeing.
 
 use std::time::Duration;
 
+use agentry_crds::AgentPhase;
 use agentry_protocol::AgentRequest;
 use agentry_protocol::subjects::SubjectToken;
 use agentry_protocol::tasks::TaskId;
 use agentry_task_queue::TaskQueue;
 use agentry_tests::binaries::{self, Binaries};
 use agentry_tests::namespace_recorder::NamespaceRecorder;
+use agentry_tests::operator_world::World;
 use agentry_tests::polling::poll_until;
 use agentry_tests::runner_fixture::{self, AGENT, OneAgent, ask, calculator, config, model};
 use agentry_tests::scripted_model::Step;
@@ -173,4 +176,47 @@ async fn prometheus_reads_every_dashboard_series_and_model_circuit_open_fires_an
     drop(prometheus);
     recorder.stop().await.unwrap_or_else(|e| panic!("{e}"));
     drop(peer);
+}
+
+/// Series that exist only once something fails (checked by name and label in the static tests).
+fn needs_a_failure(expr: &str) -> bool {
+    expr.contains("agentry_operator_reconcile_errors_total")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prometheus_reads_every_dashboard_series_of_the_operator() {
+    let world = World::start("prom-operator").await;
+    let operator = world.start_operator().await;
+    world.watch_operator(&operator);
+    world.apply_samples_without_memory().await;
+    world.wait_agent("finance-officer", AgentPhase::Ready).await;
+    let jobs = [ScrapeJob { name: "operator", targets: vec![operator.http] }];
+    let prometheus = PrometheusServer::start(&jobs, &quick_rules()).await;
+
+    let dashboard = dashboard::dashboard();
+    let variables = dashboard["templating"]["list"].as_array().expect("variables");
+    // The variables' queries, as the series they list values of.
+    let listed = variables.iter().filter_map(|v| v["query"]["query"].as_str()).filter_map(|q| {
+        let inner = q.strip_prefix("label_values(")?;
+        Some(inner[..inner.rfind(',')?].to_string())
+    });
+    let expressions: Vec<String> = dashboard::expressions(&dashboard)
+        .into_iter()
+        .map(|(_, expr)| expr)
+        .filter(|expr| needs_operator(expr) && !needs_a_failure(expr))
+        .chain(listed)
+        .map(|expr| concrete(&expr))
+        .collect();
+    assert!(expressions.len() >= 5, "{expressions:?}");
+    wait_for_series(&prometheus, &expressions).await;
+    let agents = prometheus
+        .query(&format!(r#"agentry_operator_agent_phase{{namespace="{}", phase="Ready"}}"#, world.ns))
+        .await
+        .expect("query");
+    assert!(agents.iter().any(|s| s["metric"]["agent"] == "finance-officer"), "{agents:?}");
+    let build = prometheus.query(r#"agentry_build_info{job="operator", binary="agentry-operator"}"#).await;
+    assert_eq!(build.map(|s| s.len()), Ok(1), "the operator's build info");
+    world.check_operators();
+    drop(prometheus);
+    world.shutdown().await;
 }
