@@ -5,6 +5,7 @@
 //! expression over them and fires and resolves ModelCircuitOpen.
 
 mod catalog;
+mod chart;
 mod dashboard;
 mod prometheus_e2e;
 mod prometheus_server;
