@@ -58,6 +58,10 @@ pub struct RunnerMetrics {
     pub task_redeliveries: IntCounter,
     /// Task runs being worked on.
     pub tasks_in_flight: IntGauge,
+    /// The agent's tasks waiting to be delivered (its shared consumer's pending count).
+    pub tasks_pending: IntGauge,
+    /// The agent's tasks delivered to a replica and not yet settled.
+    pub tasks_unacknowledged: IntGauge,
     /// Attempts to reach the daily usage bucket that failed (what was counted is kept and retried).
     pub budget_sync_failures: IntCounter,
 }
@@ -137,6 +141,14 @@ impl RunnerMetrics {
             counter("task_redeliveries_total", "Task deliveries that were not the task's first.")?;
         let tasks_in_flight = IntGauge::new("tasks_in_flight", "Task runs being worked on.")?;
         registry.register(Box::new(tasks_in_flight.clone()))?;
+        let tasks_pending =
+            IntGauge::new("tasks_pending", "The agent's tasks waiting to be delivered (all replicas).")?;
+        registry.register(Box::new(tasks_pending.clone()))?;
+        let tasks_unacknowledged = IntGauge::new(
+            "tasks_unacknowledged",
+            "The agent's tasks delivered and not yet settled (all replicas).",
+        )?;
+        registry.register(Box::new(tasks_unacknowledged.clone()))?;
         let budget_sync_failures = counter(
             "budget_sync_failures_total",
             "Failed attempts to read or write the agent's daily usage record (retried).",
@@ -163,6 +175,8 @@ impl RunnerMetrics {
             tasks,
             task_redeliveries,
             tasks_in_flight,
+            tasks_pending,
+            tasks_unacknowledged,
             budget_sync_failures,
         })
     }

@@ -11,3 +11,4 @@ mod prometheus_e2e;
 mod prometheus_server;
 mod promql;
 mod rules;
+mod task_backlog;
