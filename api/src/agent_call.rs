@@ -50,6 +50,12 @@ pub(crate) async fn ask(
         serde_json::to_vec(&request).map_err(|e| ApiError::new(ApiErrorCode::Internal, e.to_string()))?,
     );
     let subject = subjects::query(&ns, &agent_token);
+    let too_late = || {
+        ApiError::new(
+            ApiErrorCode::Timeout,
+            format!("agent {agent:?} did not answer within {}s", timeout.as_secs()),
+        )
+    };
     let mut last = None;
     for pause in RETRY_PAUSES {
         tokio::time::sleep_until(Instant::now() + pause).await;
@@ -61,18 +67,12 @@ pub(crate) async fn ask(
         header_map.insert(headers::REQUEST_ID, request.request_id.as_str());
         let outgoing = Request::new().payload(payload.clone()).headers(header_map).timeout(Some(remaining));
         match nats.send_request(subject.clone(), outgoing).await {
-            Ok(message) => {
-                let reply: AgentReply = serde_json::from_slice(&message.payload).map_err(|e| {
-                    ApiError::new(
-                        ApiErrorCode::AgentError,
-                        format!("agent {agent:?} answered with a malformed reply: {e}"),
-                    )
-                })?;
-                match reply.error.as_ref().map(|e| e.code) {
-                    Some(ErrorCode::ShuttingDown) => last = Some(ApiError::from_reply(agent, &reply)),
-                    _ => return reply_to_response(agent, reply, request.session_id.clone()),
+            Ok(message) => match decode_reply(agent, &message.payload)? {
+                reply if reply.error.as_ref().is_some_and(|e| e.code == ErrorCode::ShuttingDown) => {
+                    last = Some(ApiError::from_reply(agent, &reply));
                 }
-            }
+                reply => return reply_to_response(agent, reply, request.session_id.clone()),
+            },
             Err(err) if err.kind() == RequestErrorKind::NoResponders => {
                 last = Some(ApiError::new(
                     ApiErrorCode::Unavailable,
@@ -81,21 +81,20 @@ pub(crate) async fn ask(
                     ),
                 ));
             }
-            Err(err) if err.kind() == RequestErrorKind::TimedOut => {
-                return Err(ApiError::new(
-                    ApiErrorCode::Timeout,
-                    format!("agent {agent:?} did not answer within {}s", timeout.as_secs()),
-                ));
-            }
+            Err(err) if err.kind() == RequestErrorKind::TimedOut => return Err(too_late()),
             Err(err) => return Err(ApiError::unavailable("NATS", &err)),
         }
     }
-    Err(last.unwrap_or_else(|| {
+    Err(last.unwrap_or_else(too_late))
+}
+
+fn decode_reply(agent: &str, payload: &[u8]) -> Result<AgentReply, ApiError> {
+    serde_json::from_slice(payload).map_err(|e| {
         ApiError::new(
-            ApiErrorCode::Timeout,
-            format!("agent {agent:?} did not answer within {}s", timeout.as_secs()),
+            ApiErrorCode::AgentError,
+            format!("agent {agent:?} answered with a malformed reply: {e}"),
         )
-    }))
+    })
 }
 
 /// The API's answer for `reply`: the output, or the agent's error mapped to a status.

@@ -1,5 +1,6 @@
 //! The Agents of a namespace as the cluster reports them.
 
+use agentry_api_contract::ApiErrorCode;
 use agentry_api_contract::agents::AgentSummary;
 use agentry_crds::{Agent, AgentPhase, ConditionStatus};
 use kube::Api;
@@ -26,6 +27,19 @@ pub(crate) async fn get(state: &ApiState, namespace: &str, name: &str) -> Result
         .await
         .map_err(|e| ApiError::unavailable("the Kubernetes API (reading an Agent)", &e))?
         .ok_or_else(|| ApiError::not_found(format!("there is no Agent {name:?} in namespace {namespace:?}")))
+}
+
+/// `failure` of asking Agent `name`, unless nobody answered because there is no such Agent: then
+/// the 404 saying so. A 503 tells the caller to retry, which never helps a misspelt name; the
+/// Agent is read only on this failure path, so answered requests cost no Kubernetes read.
+pub(crate) async fn unanswered(state: &ApiState, namespace: &str, name: &str, failure: ApiError) -> ApiError {
+    if failure.code != ApiErrorCode::Unavailable {
+        return failure;
+    }
+    match get(state, namespace, name).await {
+        Err(absent) if absent.code == ApiErrorCode::NotFound => absent,
+        _ => failure,
+    }
 }
 
 /// What the API tells about `agent`.

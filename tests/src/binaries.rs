@@ -3,8 +3,9 @@
 //! A test of another package cannot ask cargo for them (`CARGO_BIN_EXE_<name>` only names the
 //! package's own binaries), and whatever sits in `target/debug` may be stale: left by an earlier
 //! build of another revision. So the first test that needs them runs
-//! `cargo build --locked --workspace --bin agentry-runner --bin agentry-operator --bin agentry-recorder` into the target
-//! directory and profile the test executable itself was built for, once per test executable.
+//! `cargo build --locked --workspace --bin agentry-runner --bin agentry-operator --bin agentry-recorder
+//! --bin agentry` into the target directory and profile the test executable itself was built for,
+//! once per test executable.
 //! Cargo releases its build lock before it runs tests, so this does not wait on the `cargo test`
 //! that started us; when nothing changed it only checks fingerprints (about two seconds).
 //!
@@ -29,6 +30,8 @@ pub struct Binaries {
     pub operator: PathBuf,
     /// `agentry-recorder`.
     pub recorder: PathBuf,
+    /// `agentry`, the command line.
+    pub cli: PathBuf,
 }
 
 /// The binaries could not be built.
@@ -57,7 +60,7 @@ pub enum BuildError {
     },
 }
 
-/// The runner, operator and recorder binaries built from this tree, building them on first use.
+/// The runner, operator, recorder and CLI binaries built from this tree, building them on first use.
 ///
 /// Blocking: the first call waits for cargo (usually seconds; minutes after a change to a
 /// dependency). Every later call in the same test executable returns the first call's result.
@@ -92,6 +95,8 @@ fn build() -> Result<Binaries, BuildError> {
             "agentry-operator",
             "--bin",
             "agentry-recorder",
+            "--bin",
+            "agentry",
         ])
         .args(layout.profile_args());
     let started = Instant::now();
@@ -106,11 +111,15 @@ fn build() -> Result<Binaries, BuildError> {
             output: tail.into_iter().rev().collect::<Vec<_>>().join("\n"),
         });
     }
-    eprintln!("built agentry-runner, agentry-operator and agentry-recorder in {:.1?}", started.elapsed());
+    eprintln!(
+        "built agentry-runner, agentry-operator, agentry-recorder and agentry in {:.1?}",
+        started.elapsed()
+    );
     Ok(Binaries {
         runner: layout.profile_dir.join("agentry-runner"),
         operator: layout.profile_dir.join("agentry-operator"),
         recorder: layout.profile_dir.join("agentry-recorder"),
+        cli: layout.profile_dir.join("agentry"),
     })
 }
 

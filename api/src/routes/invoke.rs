@@ -10,6 +10,7 @@ use axum::extract::{Path, State};
 use tracing::Instrument;
 
 use crate::agent_call;
+use crate::agent_directory;
 use crate::api_error::ApiError;
 use crate::api_state::ApiState;
 use crate::authentication::Caller;
@@ -57,8 +58,11 @@ pub(crate) async fn invoke(
     let invocation = invocation(&caller, body)?;
     state.access_reviews.require(&caller, Access::new("create", "agents/invoke", &ns)).await?;
     let span = tracing::info_span!("invoke", namespace = %ns, agent = %name, request_id = %invocation.request.request_id);
-    agent_call::ask(&state.nats, &ns, &name, invocation.request, invocation.timeout)
+    match agent_call::ask(&state.nats, &ns, &name, invocation.request, invocation.timeout)
         .instrument(span)
         .await
-        .map(Json)
+    {
+        Ok(response) => Ok(Json(response)),
+        Err(failure) => Err(agent_directory::unanswered(&state, &ns, &name, failure).await),
+    }
 }

@@ -14,6 +14,7 @@ use tokio::sync::mpsc;
 use tracing::Instrument;
 
 use crate::agent_call;
+use crate::agent_directory;
 use crate::api_error::ApiError;
 use crate::api_state::ApiState;
 use crate::authentication::Caller;
@@ -49,7 +50,12 @@ pub(crate) async fn invoke_stream(
     let span = tracing::info_span!("invoke_stream", namespace = %ns, agent = %name, request_id = %invocation.request.request_id);
     let (items, received) = mpsc::channel(BUFFERED_ITEMS);
     let run = async move {
-        let answer = agent_call::ask(&state.nats, &ns, &name, invocation.request, invocation.timeout);
+        let answer = async {
+            match agent_call::ask(&state.nats, &ns, &name, invocation.request, invocation.timeout).await {
+                Ok(response) => Ok(response),
+                Err(failure) => Err(agent_directory::unanswered(&state, &ns, &name, failure).await),
+            }
+        };
         relay(progress, answer, items).await;
     };
     tokio::spawn(run.instrument(span));

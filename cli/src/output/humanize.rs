@@ -85,9 +85,17 @@ pub(crate) fn tokens(count: u64) -> String {
     }
 }
 
-/// US dollars: cents for sums of a cent or more, four decimals below, so small spend is not `$0.00`.
+/// US dollars: cents for sums of a cent or more, four decimals below, so small spend is not `$0.00`;
+/// spend too small for four decimals (one cheap model call costs a few millionths) is `<$0.0001`,
+/// not a `$0.0000` that reads as free.
 pub(crate) fn usd(amount: f64) -> String {
-    if amount == 0.0 || amount.abs() >= 0.01 { format!("${amount:.2}") } else { format!("${amount:.4}") }
+    if amount == 0.0 || amount.abs() >= 0.01 {
+        format!("${amount:.2}")
+    } else if amount.abs() < 0.000_05 {
+        "<$0.0001".into()
+    } else {
+        format!("${amount:.4}")
+    }
 }
 
 #[cfg(test)]
@@ -147,5 +155,7 @@ mod tests {
         assert_eq!(usd(0.0), "$0.00");
         assert_eq!(usd(12.345), "$12.35");
         assert_eq!(usd(0.0042), "$0.0042");
+        assert_eq!(usd(0.0001), "$0.0001");
+        assert_eq!(usd(0.000_013_5), "<$0.0001", "spent, if little");
     }
 }

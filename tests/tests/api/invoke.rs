@@ -40,11 +40,17 @@ async fn bad_invocations_get_a_4xx_naming_the_field() {
     let huge = json!({"input": "x".repeat(MAX_BODY_BYTES + 1)});
     let (status, error) = world.post(&invoke, &huge).await;
     assert_eq!(status, 413, "{error}");
-    // Nobody answers on an agent that does not run: 503 saying so, not a hang.
-    let nobody = paths::fill(paths::AGENT_INVOKE, &[world.ns(), "absent"]);
-    let (status, error) = world.post(&nobody, &json!({"input": "hi", "timeoutSeconds": 5})).await;
+    // Nobody answers on an Agent that does not run: 503 saying so (retry: it may be starting),
+    // not a hang; on one that does not exist, 404 (a misspelt name never answers).
+    world.add_agent("idle", &[], 0).await;
+    let idle = paths::fill(paths::AGENT_INVOKE, &[world.ns(), "idle"]);
+    let (status, error) = world.post(&idle, &json!({"input": "hi", "timeoutSeconds": 5})).await;
     assert_eq!(status, 503, "{error}");
     assert!(error["message"].as_str().unwrap_or_default().contains("no ready replica"), "{error}");
+    let absent = paths::fill(paths::AGENT_INVOKE, &[world.ns(), "absent"]);
+    let (status, error) = world.post(&absent, &json!({"input": "hi", "timeoutSeconds": 5})).await;
+    assert_eq!((status, error["code"].as_str()), (404, Some("not_found")), "{error}");
+    assert!(error["message"].as_str().unwrap_or_default().contains("no Agent \"absent\""), "{error}");
     assert_eq!(world.agent.model.request_count(), 0, "no bad request reached the model");
     world.stop().await;
 }

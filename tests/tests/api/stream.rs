@@ -72,23 +72,23 @@ async fn a_bad_stream_request_is_refused_before_any_event() {
     let path = paths::fill(paths::AGENT_INVOKE_STREAM, &[world.ns(), "worker"]);
     let (status, error) = world.post(&path, &json!({"input": "x", "timeoutSeconds": 9999})).await;
     assert_eq!((status, error["field"].as_str()), (400, Some("timeoutSeconds")), "{error}");
-    // An agent with no replica: the stream carries the error as its one event.
-    let absent = world.url(&paths::fill(paths::AGENT_INVOKE_STREAM, &[world.ns(), "absent"]));
-    let body = world
-        .http
-        .post(absent)
-        .bearer_auth(ADMIN_TOKEN)
-        .json(&json!({"input": "hi", "timeoutSeconds": 5}))
-        .send()
-        .await
-        .expect("sent");
-    let mut text = body.text().await.expect("body");
-    let events = take_events(&mut text);
-    assert_eq!(events.len(), 1, "{events:?}");
-    assert_eq!(
-        (events[0].0.as_str(), events[0].1["code"].as_str()),
-        ("error", Some("unavailable")),
-        "{events:?}"
-    );
+    // An agent with no replica: the stream carries the error as its one event; 404 when there
+    // is no such Agent at all.
+    world.add_agent("idle", &[], 0).await;
+    for (agent, code) in [("idle", "unavailable"), ("absent", "not_found")] {
+        let url = world.url(&paths::fill(paths::AGENT_INVOKE_STREAM, &[world.ns(), agent]));
+        let body = world
+            .http
+            .post(url)
+            .bearer_auth(ADMIN_TOKEN)
+            .json(&json!({"input": "hi", "timeoutSeconds": 5}))
+            .send()
+            .await
+            .expect("sent");
+        let mut text = body.text().await.expect("body");
+        let events = take_events(&mut text);
+        assert_eq!(events.len(), 1, "{agent}: {events:?}");
+        assert_eq!((events[0].0.as_str(), events[0].1["code"].as_str()), ("error", Some(code)), "{events:?}");
+    }
     world.stop().await;
 }

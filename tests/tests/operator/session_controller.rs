@@ -127,6 +127,13 @@ async fn controller_alone_an_operator_killed_twice_mid_session_submits_and_compl
     let spec = serde_json::json!({"type": "task", "agentRef": "planner", "input": "Plan."});
     apply(&world.client, &session(&world, "once", spec)).await;
     let running = wait_phase(&world, "once", SessionPhase::Running).await;
+    // The Event follows the status write; a kill between the two would lose it (Events are
+    // best-effort), and this test counts it.
+    world
+        .eventually("the Started event", || async {
+            event_reasons(&world, "once").await.iter().any(|r| r == "Started").then_some(())
+        })
+        .await;
     // Killed with the task queued: the next operator must not submit it again.
     first.kill().await.expect("killed");
     let mut second = world.start_operator().await;
