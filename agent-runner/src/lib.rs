@@ -13,6 +13,7 @@ mod request_stream;
 pub mod runner;
 pub mod service;
 pub mod slots;
+mod task_backlog;
 mod task_outcome;
 mod task_run;
 mod task_worker;

@@ -3,10 +3,10 @@
 
 use std::collections::HashMap;
 
-use agentry_process::MetricsSource;
+use agentry_process::{MetricCatalog, MetricRegistry, MetricsSource};
 use prometheus::{
     CounterVec, Gauge, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
-    IntGaugeVec, Opts, Registry,
+    IntGaugeVec, Opts,
 };
 
 /// Latency buckets from 1 ms to 2 min: agent requests range from instant replies to long tool chains.
@@ -15,7 +15,7 @@ const LATENCY_BUCKETS: &[f64] =
 
 /// Every metric the runner exports.
 pub struct RunnerMetrics {
-    registry: Registry,
+    registry: MetricRegistry,
     /// Requests answered, by outcome (`ok` or an error code).
     pub requests: IntCounterVec,
     /// Request duration in seconds, by outcome.
@@ -58,6 +58,10 @@ pub struct RunnerMetrics {
     pub task_redeliveries: IntCounter,
     /// Task runs being worked on.
     pub tasks_in_flight: IntGauge,
+    /// The agent's tasks waiting to be delivered (its shared consumer's pending count).
+    pub tasks_pending: IntGauge,
+    /// The agent's tasks delivered to a replica and not yet settled.
+    pub tasks_unacknowledged: IntGauge,
     /// Attempts to reach the daily usage bucket that failed (what was counted is kept and retried).
     pub budget_sync_failures: IntCounter,
 }
@@ -69,7 +73,7 @@ impl RunnerMetrics {
             ("namespace".to_string(), namespace.to_string()),
             ("agent".to_string(), agent.to_string()),
         ]);
-        let registry = Registry::new_custom(Some("agentry".into()), Some(labels))?;
+        let registry = MetricRegistry::new_custom(Some("agentry".into()), Some(labels))?;
         let counter_vec = |name: &str, help: &str, labels: &[&str]| {
             let c = IntCounterVec::new(Opts::new(name, help), labels)?;
             registry.register(Box::new(c.clone()))?;
@@ -137,6 +141,14 @@ impl RunnerMetrics {
             counter("task_redeliveries_total", "Task deliveries that were not the task's first.")?;
         let tasks_in_flight = IntGauge::new("tasks_in_flight", "Task runs being worked on.")?;
         registry.register(Box::new(tasks_in_flight.clone()))?;
+        let tasks_pending =
+            IntGauge::new("tasks_pending", "The agent's tasks waiting to be delivered (all replicas).")?;
+        registry.register(Box::new(tasks_pending.clone()))?;
+        let tasks_unacknowledged = IntGauge::new(
+            "tasks_unacknowledged",
+            "The agent's tasks delivered and not yet settled (all replicas).",
+        )?;
+        registry.register(Box::new(tasks_unacknowledged.clone()))?;
         let budget_sync_failures = counter(
             "budget_sync_failures_total",
             "Failed attempts to read or write the agent's daily usage record (retried).",
@@ -163,8 +175,21 @@ impl RunnerMetrics {
             tasks,
             task_redeliveries,
             tasks_in_flight,
+            tasks_pending,
+            tasks_unacknowledged,
             budget_sync_failures,
         })
+    }
+
+    /// Every family the runner can export, with its labels (whether or not it has series yet).
+    pub fn catalog(&self) -> MetricCatalog {
+        let mut catalog = self.registry.catalog();
+        // Registered only once shown, but part of what the runner exports.
+        catalog.insert(
+            "agentry_budget_limit_usd".to_string(),
+            ["agent", "namespace"].into_iter().map(String::from).collect(),
+        );
+        catalog
     }
 
     /// Exports the agent's daily budget (an agent without one has no such series).

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use agentry_process::admin_endpoint::{self, AdminEndpoint, AdminError};
-use agentry_process::{Readiness, ReadinessGate};
+use agentry_process::{BuildInfo, ProcessMetrics, Readiness, ReadinessGate};
 use agentry_protocol::runner_config::RunnerConfig;
 use agentry_protocol::subjects::{InvalidToken, SubjectToken};
 use tokio::sync::oneshot;
@@ -172,8 +172,12 @@ async fn assemble(
     // Open from the start: serving cannot begin before the first connection anyway, and what
     // this gate tracks is losing the connection later.
     let (connected, serving) = (readiness.gate(true), readiness.gate(false));
-    let admin =
-        AdminEndpoint::start(http_listen, admin_endpoint::router(readiness.clone(), metrics.clone())).await?;
+    let process = Arc::new(
+        ProcessMetrics::new(BuildInfo { binary: "agentry-runner", version: env!("CARGO_PKG_VERSION") })
+            .map_err(StartError::Metrics)?,
+    );
+    let router = admin_endpoint::router(readiness.clone(), metrics.clone(), process);
+    let admin = AdminEndpoint::start(http_listen, router).await?;
     let models = ModelChain::new(&config.models, &config.resilience, secrets, metrics.clone())
         .map_err(StartError::Models)?;
     let client = connect_nats(&config, &identity, connected).await?;

@@ -22,6 +22,7 @@ use tokio::task::JoinSet;
 
 use crate::drain::{DrainSignal, Phase};
 use crate::slots::{Slot, Slots};
+use crate::task_backlog::BacklogWatch;
 use crate::task_run::{self, TaskRunner};
 
 /// How long one wait for the next task lasts before it is asked for again; short, so that a
@@ -69,6 +70,7 @@ impl TaskWorker {
                             available = Some(true);
                         }
                         retry = RETRY_MIN;
+                        let _backlog = BacklogWatch::start(consumer.clone(), self.runner.metrics.clone());
                         self.pull(&queue, &consumer, &mut runs, &mut drain).await
                     }
                     Err(err) => Err(err),

@@ -8,7 +8,7 @@ use crate::runtime::leader_election::Handles;
 
 /// The router serving the three paths from a running operator's handles.
 pub fn router(handles: &Handles) -> Router {
-    admin_endpoint::router(handles.readiness.clone(), handles.metrics.clone())
+    admin_endpoint::router(handles.readiness.clone(), handles.metrics.clone(), handles.process.clone())
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! The admin endpoint every binary serves: `/healthz` (alive), `/readyz` (200 while the
-//! [`Readiness`] is ready, 503 otherwise) and `/metrics` (the binary's [`MetricsSource`]).
+//! [`Readiness`] is ready, 503 otherwise) and `/metrics` (the binary's [`MetricsSource`] followed
+//! by the [`ProcessMetrics`] every binary shares).
 
 use std::fmt::Display;
 use std::net::SocketAddr;
@@ -16,6 +17,7 @@ use tokio::net::{TcpListener, ToSocketAddrs};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use crate::process_metrics::ProcessMetrics;
 use crate::readiness::Readiness;
 
 /// The content type of `/metrics`: Prometheus text exposition format 0.0.4.
@@ -53,15 +55,17 @@ impl MetricsSource for Registry {
 struct Endpoint {
     readiness: Readiness,
     metrics: Arc<dyn MetricsSource>,
+    process: Arc<ProcessMetrics>,
 }
 
-/// The router serving `/healthz`, `/readyz` from `readiness` and `/metrics` from `metrics`.
-pub fn router(readiness: Readiness, metrics: Arc<dyn MetricsSource>) -> Router {
+/// The router serving `/healthz`, `/readyz` from `readiness` and `/metrics` from `metrics`
+/// then `process`.
+pub fn router(readiness: Readiness, metrics: Arc<dyn MetricsSource>, process: Arc<ProcessMetrics>) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))
-        .with_state(Endpoint { readiness, metrics })
+        .with_state(Endpoint { readiness, metrics, process })
 }
 
 async fn readyz(State(endpoint): State<Endpoint>) -> impl IntoResponse {
@@ -73,7 +77,11 @@ async fn readyz(State(endpoint): State<Endpoint>) -> impl IntoResponse {
 }
 
 async fn metrics_text(State(endpoint): State<Endpoint>) -> Response {
-    match endpoint.metrics.metrics_text() {
+    let text = endpoint.metrics.metrics_text().and_then(|mut text| {
+        text.push_str(&endpoint.process.metrics_text()?);
+        Ok(text)
+    });
+    match text {
         Ok(text) => (StatusCode::OK, [(header::CONTENT_TYPE, METRICS_CONTENT_TYPE)], text).into_response(),
         Err(err) => (StatusCode::INTERNAL_SERVER_ERROR, err.to_string()).into_response(),
     }
@@ -146,6 +154,13 @@ mod tests {
     use tower::ServiceExt;
 
     use super::*;
+    use crate::process_metrics::BuildInfo;
+
+    fn process() -> Arc<ProcessMetrics> {
+        Arc::new(
+            ProcessMetrics::new(BuildInfo { binary: "agentry-test", version: "0.0.1" }).expect("metrics"),
+        )
+    }
 
     async fn get_path(router: &Router, path: &str) -> (StatusCode, Option<String>, String) {
         let request = Request::get(path).body(Body::empty()).expect("request");
@@ -161,7 +176,7 @@ mod tests {
     async fn readyz_answers_503_until_the_gate_opens_and_again_once_it_closes() {
         let readiness = Readiness::new();
         let gate = readiness.gate(false);
-        let router = router(readiness, Arc::new(Registry::new()));
+        let router = router(readiness, Arc::new(Registry::new()), process());
         assert_eq!(get_path(&router, "/readyz").await.0, StatusCode::SERVICE_UNAVAILABLE);
         gate.open();
         let (status, _, body) = get_path(&router, "/readyz").await;
@@ -173,7 +188,7 @@ mod tests {
 
     #[tokio::test]
     async fn healthz_is_ok_even_when_not_ready() {
-        let router = router(Readiness::new(), Arc::new(Registry::new()));
+        let router = router(Readiness::new(), Arc::new(Registry::new()), process());
         let (status, _, body) = get_path(&router, "/healthz").await;
         assert_eq!((status, body.as_str()), (StatusCode::OK, "ok"));
     }
@@ -185,11 +200,14 @@ mod tests {
         registry.register(Box::new(counter.clone())).expect("registered");
         counter.inc_by(3);
         let (status, content_type, body) =
-            get_path(&router(Readiness::new(), Arc::new(registry)), "/metrics").await;
+            get_path(&router(Readiness::new(), Arc::new(registry), process()), "/metrics").await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(content_type.as_deref(), Some("text/plain; version=0.0.4"));
         assert!(body.contains("# TYPE agentry_widgets_total counter"), "{body}");
         assert!(body.lines().any(|l| l == "agentry_widgets_total 3"), "{body}");
+        // Every binary's endpoint adds the process figures and its build info after its own.
+        assert!(body.contains("\nprocess_resident_memory_bytes "), "{body}");
+        assert!(body.contains(r#"agentry_build_info{binary="agentry-test",version="0.0.1"} 1"#), "{body}");
     }
 
     /// A source that cannot encode, as a registry with a broken collector would.
@@ -203,7 +221,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_failing_source_is_a_500_with_its_error() {
-        let (status, _, body) = get_path(&router(Readiness::new(), Arc::new(Broken)), "/metrics").await;
+        let (status, _, body) =
+            get_path(&router(Readiness::new(), Arc::new(Broken), process()), "/metrics").await;
         assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
         assert!(body.contains("collector failed"), "{body}");
     }
@@ -212,9 +231,10 @@ mod tests {
     async fn the_endpoint_serves_on_its_port_until_stopped() {
         let readiness = Readiness::new();
         let _alive = readiness.gate(true);
-        let endpoint = AdminEndpoint::start("127.0.0.1:0", router(readiness, Arc::new(Registry::new())))
-            .await
-            .expect("started");
+        let endpoint =
+            AdminEndpoint::start("127.0.0.1:0", router(readiness, Arc::new(Registry::new()), process()))
+                .await
+                .expect("started");
         let addr = endpoint.local_addr();
         assert_ne!(addr.port(), 0, "the chosen port is reported");
         let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connects");
@@ -240,9 +260,12 @@ mod tests {
     async fn a_taken_address_is_a_bind_error_naming_it() {
         let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         let listen = taken.local_addr().expect("addr").to_string();
-        let err = AdminEndpoint::start(listen.as_str(), router(Readiness::new(), Arc::new(Registry::new())))
-            .await
-            .expect_err("address in use");
+        let err = AdminEndpoint::start(
+            listen.as_str(),
+            router(Readiness::new(), Arc::new(Registry::new()), process()),
+        )
+        .await
+        .expect_err("address in use");
         assert_eq!(err.to_string(), format!("binding the HTTP endpoint {listen}"));
     }
 }

@@ -3,14 +3,19 @@
 //! and `/metrics` (DESIGN.md §1, §6).
 //!
 //! A `main.rs` calls [`logging::init`], runs its work with [`runtime::block_on`], starts an
-//! [`AdminEndpoint`] with the process's [`Readiness`] and [`MetricsSource`], and runs until
+//! [`AdminEndpoint`] with the process's [`Readiness`], [`MetricsSource`] and [`ProcessMetrics`], and runs until
 //! [`shutdown::signal`] completes.
 
 pub mod admin_endpoint;
 pub mod logging;
+pub mod metric_registry;
+mod proc_self;
+pub mod process_metrics;
 pub mod readiness;
 pub mod runtime;
 pub mod shutdown;
 
 pub use admin_endpoint::{AdminEndpoint, AdminError, MetricsSource};
+pub use metric_registry::{MetricCatalog, MetricRegistry};
+pub use process_metrics::{BuildInfo, ProcessMetrics};
 pub use readiness::{Readiness, ReadinessGate};

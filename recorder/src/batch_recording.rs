@@ -90,6 +90,7 @@ impl BatchRecorder {
             .saturating_sub(usize::try_from(counts.events()).unwrap_or(usize::MAX));
         m.duplicates.inc_by(u64::try_from(duplicates).unwrap_or_default());
         m.batch_duration.observe(started.elapsed().as_secs_f64());
+        m.batch_recorded_now();
         tracing::debug!(messages = batch.len(), received, written = counts.events(), "batch recorded");
     }
 

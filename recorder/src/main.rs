@@ -10,7 +10,9 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use agentry_process::{AdminEndpoint, Readiness, admin_endpoint, logging, runtime, shutdown};
+use agentry_process::{
+    AdminEndpoint, BuildInfo, ProcessMetrics, Readiness, admin_endpoint, logging, runtime, shutdown,
+};
 use agentry_protocol::subjects::{EVENTS_STREAM, EVENTS_STREAM_SUBJECTS};
 use agentry_recorder::settings::{DEFAULT_CONSUMER, DEFAULT_SCHEMA};
 use agentry_recorder::{Recorder, RecorderMetrics, RecorderSettings, database};
@@ -93,9 +95,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
 
     let metrics = Arc::new(RecorderMetrics::new().context("registering metrics")?);
     let readiness = Readiness::new();
-    let admin =
-        AdminEndpoint::start(args.http_listen, admin_endpoint::router(readiness.clone(), metrics.clone()))
-            .await?;
+    let build = BuildInfo { binary: "agentry-recorder", version: env!("CARGO_PKG_VERSION") };
+    let process = Arc::new(ProcessMetrics::new(build).context("registering process metrics")?);
+    let router = admin_endpoint::router(readiness.clone(), metrics.clone(), process);
+    let admin = AdminEndpoint::start(args.http_listen, router).await?;
     let recorder = Recorder::start(settings, &database, &readiness, metrics).await?;
     recorder.run_until(shutdown::signal()).await;
     admin.stop().await;

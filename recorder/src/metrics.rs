@@ -1,7 +1,9 @@
 //! The recorder's Prometheus metrics, served on `/metrics`.
 
-use agentry_process::MetricsSource;
-use prometheus::{Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry};
+use agentry_process::{MetricCatalog, MetricRegistry, MetricsSource};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use prometheus::{Gauge, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts};
 
 /// Batch durations, seconds: from a few milliseconds (a healthy write) to a minute (a batch
 /// held through a database outage).
@@ -10,7 +12,7 @@ const BATCH_BUCKETS: &[f64] =
 
 /// Every metric the recorder exports, in its own registry.
 pub struct RecorderMetrics {
-    registry: Registry,
+    registry: MetricRegistry,
     /// Events in the stream not yet recorded: the consumer's pending plus unacknowledged messages.
     pub(crate) lag: IntGauge,
     /// Rows inserted, by event type (`interaction`, `message`, `toolCall`, `modelCall`).
@@ -25,12 +27,14 @@ pub struct RecorderMetrics {
     pub(crate) malformed: IntCounter,
     /// Rows removed by retention, by table.
     pub(crate) retention_deleted: IntCounterVec,
+    /// When a batch was last recorded, in seconds since the Unix epoch (0 before the first).
+    last_write: Gauge,
 }
 
 impl RecorderMetrics {
     /// Creates and registers every metric.
     pub fn new() -> Result<Self, prometheus::Error> {
-        let registry = Registry::new();
+        let registry = MetricRegistry::new();
         let lag = IntGauge::new(
             "agentry_recorder_lag_messages",
             "Events in the stream not yet recorded (consumer pending plus unacknowledged)",
@@ -60,6 +64,11 @@ impl RecorderMetrics {
             Opts::new("agentry_recorder_retention_deleted_total", "Rows removed by retention, by table"),
             &["table"],
         )?;
+        let last_write = Gauge::new(
+            "agentry_recorder_last_write_timestamp_seconds",
+            "When a batch was last recorded, in seconds since the Unix epoch",
+        )?;
+        registry.register(Box::new(last_write.clone()))?;
         registry.register(Box::new(lag.clone()))?;
         registry.register(Box::new(written.clone()))?;
         registry.register(Box::new(duplicates.clone()))?;
@@ -76,7 +85,19 @@ impl RecorderMetrics {
             write_errors,
             malformed,
             retention_deleted,
+            last_write,
         })
+    }
+
+    /// Notes that a batch was recorded just now.
+    pub(crate) fn batch_recorded_now(&self) {
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
+        self.last_write.set(now);
+    }
+
+    /// Every family the recorder exports, with its labels.
+    pub fn catalog(&self) -> MetricCatalog {
+        self.registry.catalog()
     }
 
     /// Events written so far, every type together.
@@ -101,5 +122,25 @@ impl RecorderMetrics {
 impl MetricsSource for RecorderMetrics {
     fn metrics_text(&self) -> Result<String, prometheus::Error> {
         self.registry.metrics_text()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use agentry_tests::metrics_text::metric_value;
+
+    use super::*;
+
+    #[test]
+    fn the_last_write_time_is_zero_until_a_batch_is_recorded_then_now() {
+        let metrics = RecorderMetrics::new().expect("metrics");
+        let name = "agentry_recorder_last_write_timestamp_seconds";
+        let text = metrics.metrics_text().expect("encodes");
+        assert_eq!(metric_value(&text, name, &[]), Some(0.0), "{text}");
+        let before = SystemTime::now().duration_since(UNIX_EPOCH).expect("after the epoch").as_secs_f64();
+        metrics.batch_recorded_now();
+        let text = metrics.metrics_text().expect("encodes");
+        let at = metric_value(&text, name, &[]).expect("a value");
+        assert!(at >= before && at < before + 60.0, "{at} vs {before}");
     }
 }

@@ -62,6 +62,11 @@ impl ServiceProcess {
         command
     }
 
+    /// Where its admin endpoint (`/healthz`, `/readyz`, `/metrics`) listens.
+    pub fn http_addr(&self) -> SocketAddr {
+        self.http
+    }
+
     /// Whether `/readyz` says ready; `None` when it does not answer.
     pub async fn ready(&self) -> Option<bool> {
         let response = http_client().get(format!("http://{}/readyz", self.http)).send().await.ok()?;

@@ -4,7 +4,7 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use agentry_process::{Readiness, ReadinessGate};
+use agentry_process::{BuildInfo, ProcessMetrics, Readiness, ReadinessGate};
 use futures::channel::oneshot;
 use kube::Client;
 use kube_lease_manager::LeaseManagerBuilder;
@@ -48,6 +48,8 @@ pub enum RunError {
 pub struct Handles {
     /// Operator metrics.
     pub metrics: Arc<OperatorMetrics>,
+    /// The process figures and build info every binary exports.
+    pub process: Arc<ProcessMetrics>,
     /// What `/readyz` reports: ready while [`Handles::leading`] is open.
     pub readiness: Readiness,
     /// Open while this replica's controllers run (it is the leader, or there is no election).
@@ -59,7 +61,9 @@ impl Handles {
     pub fn new() -> Result<Self, RunError> {
         let readiness = Readiness::new();
         let leading = readiness.gate(false);
-        Ok(Self { metrics: Arc::new(OperatorMetrics::new()?), readiness, leading })
+        let build = BuildInfo { binary: "agentry-operator", version: env!("CARGO_PKG_VERSION") };
+        let process = Arc::new(ProcessMetrics::new(build)?);
+        Ok(Self { metrics: Arc::new(OperatorMetrics::new()?), process, readiness, leading })
     }
 }
 

@@ -2,27 +2,30 @@
 
 use std::time::Duration;
 
-use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
-};
+use agentry_process::{MetricCatalog, MetricRegistry, MetricsSource};
+use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts};
 
 /// Every metric the operator exports.
 pub struct OperatorMetrics {
-    registry: Registry,
+    registry: MetricRegistry,
     /// Reconciles run, by controller.
     pub reconciles: IntCounterVec,
     /// Reconciles that failed, by controller and reason.
     pub reconcile_errors: IntCounterVec,
     /// Reconcile duration in seconds, by controller.
     pub reconcile_duration: HistogramVec,
-    /// Objects managed, by kind and phase (or Ready status for kinds without a phase).
+    /// Objects managed, by namespace, kind and phase (or Ready status for kinds without a phase).
     pub objects: IntGaugeVec,
+    /// 1 for each Agent's current phase, by namespace, agent and phase.
+    pub agent_phase: IntGaugeVec,
+    /// Runner pods ready to answer, by namespace and agent.
+    pub agent_ready_replicas: IntGaugeVec,
 }
 
 impl OperatorMetrics {
     /// Registers every metric.
     pub fn new() -> Result<Self, prometheus::Error> {
-        let registry = Registry::new_custom(Some("agentry".into()), None)?;
+        let registry = MetricRegistry::new_custom(Some("agentry".into()), None)?;
         let reconciles = IntCounterVec::new(
             Opts::new("operator_reconciles_total", "Reconciles run, by controller."),
             &["controller"],
@@ -37,14 +40,32 @@ impl OperatorMetrics {
             &["controller"],
         )?;
         let objects = IntGaugeVec::new(
-            Opts::new("operator_managed_objects", "Objects managed, by kind and phase."),
-            &["kind", "phase"],
+            Opts::new("operator_managed_objects", "Objects managed, by namespace, kind and phase."),
+            &["namespace", "kind", "phase"],
+        )?;
+        let agent_phase = IntGaugeVec::new(
+            Opts::new("operator_agent_phase", "1 for each Agent's current phase."),
+            &["namespace", "agent", "phase"],
+        )?;
+        let agent_ready_replicas = IntGaugeVec::new(
+            Opts::new("operator_agent_ready_replicas", "Runner pods of each Agent ready to answer."),
+            &["namespace", "agent"],
         )?;
         registry.register(Box::new(reconciles.clone()))?;
         registry.register(Box::new(reconcile_errors.clone()))?;
         registry.register(Box::new(reconcile_duration.clone()))?;
         registry.register(Box::new(objects.clone()))?;
-        Ok(Self { registry, reconciles, reconcile_errors, reconcile_duration, objects })
+        registry.register(Box::new(agent_phase.clone()))?;
+        registry.register(Box::new(agent_ready_replicas.clone()))?;
+        Ok(Self {
+            registry,
+            reconciles,
+            reconcile_errors,
+            reconcile_duration,
+            objects,
+            agent_phase,
+            agent_ready_replicas,
+        })
     }
 
     /// Counts one finished reconcile, failed or not.
@@ -60,14 +81,17 @@ impl OperatorMetrics {
 
     /// The metrics in Prometheus text format.
     pub fn encode(&self) -> Result<String, prometheus::Error> {
-        let mut out = Vec::new();
-        TextEncoder::new().encode(&self.registry.gather(), &mut out)?;
-        Ok(String::from_utf8_lossy(&out).into_owned())
+        self.registry.metrics_text()
+    }
+
+    /// Every family the operator exports, with its labels.
+    pub fn catalog(&self) -> MetricCatalog {
+        self.registry.catalog()
     }
 }
 
 /// `/metrics` serves every operator series.
-impl agentry_process::MetricsSource for OperatorMetrics {
+impl MetricsSource for OperatorMetrics {
     fn metrics_text(&self) -> Result<String, prometheus::Error> {
         self.encode()
     }
