@@ -99,14 +99,18 @@ pub(crate) async fn read(
     let grains: Vec<i32> = spans.iter().map(|s| i32::try_from(s.grain_seconds).unwrap_or(60)).collect();
     let froms: Vec<i64> = spans.iter().map(|s| s.from).collect();
     let tos: Vec<i64> = spans.iter().map(|s| s.to).collect();
-    let agent_filter = if agents.is_some() { "AND r.agent = ANY($5::text[])" } else { "" };
+    let agent_filter = if agents.is_some() { "AND x.agent = ANY($5::text[])" } else { "" };
+    // LATERAL: one index range scan per span, whatever the planner guesses of `unnest`'s rows (a
+    // hash join would read every rollup row of the namespace).
     let sql = format!(
         "SELECT r.agent, r.type, r.count, r.errors, r.input_tokens, r.output_tokens, r.cost_usd, \
          r.latency_histogram \
          FROM unnest($2::int4[], $3::int8[], $4::int8[]) AS w(grain, lo, hi) \
-         JOIN interaction_rollups r ON r.namespace = $1 AND r.grain_seconds = w.grain \
-         AND r.bucket_start >= timestamptz 'epoch' + w.lo * interval '1 microsecond' \
-         AND r.bucket_start < timestamptz 'epoch' + w.hi * interval '1 microsecond' {agent_filter}"
+         CROSS JOIN LATERAL (SELECT * FROM interaction_rollups x \
+             WHERE x.namespace = $1 AND x.grain_seconds = w.grain \
+             AND x.bucket_start >= timestamptz 'epoch' + w.lo * interval '1 microsecond' \
+             AND x.bucket_start < timestamptz 'epoch' + w.hi * interval '1 microsecond' \
+             {agent_filter} OFFSET 0) AS r"
     );
     let mut query = sqlx::query(AssertSqlSafe(sql)).bind(namespace).bind(grains).bind(froms).bind(tos);
     if let Some(agents) = agents {
