@@ -14,7 +14,7 @@ use crate::api_error::ApiError;
 use crate::api_state::ApiState;
 use crate::authentication::Caller;
 use crate::authorization::Access;
-use crate::query_bounds::{identifier, object_name, optional_instant, page_size, window};
+use crate::query_bounds::{object_name, optional_instant, page_size, window};
 use crate::routes::failures::Failures;
 use crate::routes::query_params::Params;
 
@@ -54,8 +54,8 @@ pub(crate) async fn get_interaction(
     Path((ns, request_id)): Path<(String, String)>,
 ) -> Result<Json<Interaction>, ApiError> {
     object_name("namespace", &ns)?;
-    if request_id.is_empty() || request_id.len() > agentry_protocol::MAX_REQUEST_ID_LEN {
-        identifier("requestId", "")?;
+    if let Some(problem) = agentry_protocol::request_id_problem(&request_id) {
+        return Err(ApiError::bad_field("requestId", problem));
     }
     state.access_reviews.require(&caller, Access::new("get", "interactions", &ns)).await?;
     Ok(Json(interactions::get(state.database()?, &ns, &request_id).await?))
