@@ -24,6 +24,8 @@ pub struct DevClusterOptions {
     pub runner_binary: Option<PathBuf>,
     /// Containers whose image repository ends with this run `runner_binary` (e.g. `agentry-runner`).
     pub runner_image_suffix: String,
+    /// More images the pod simulator runs (the operator's, the recorder's, ...), after the runner's.
+    pub image_binaries: Vec<ImageBinary>,
     /// Changes kept per resource for watches to resume from.
     pub watch_history: usize,
     /// How often watches that allow bookmarks get one.
@@ -37,8 +39,32 @@ impl Default for DevClusterOptions {
             kubeconfig_path: None,
             runner_binary: None,
             runner_image_suffix: "agentry-runner".into(),
+            image_binaries: Vec::new(),
             watch_history: 10_000,
             bookmark_interval: Duration::from_secs(10),
+        }
+    }
+}
+
+/// A binary the pod simulator runs for containers of an image.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ImageBinary {
+    /// Containers whose image repository (without tag or digest) ends with this run `binary`.
+    pub image_suffix: String,
+    /// The binary (an absolute path: pods run in their own directories).
+    pub binary: PathBuf,
+}
+
+impl std::str::FromStr for ImageBinary {
+    type Err = String;
+
+    /// `IMAGE_SUFFIX=PATH`, e.g. `agentry-operator=/usr/local/bin/agentry-operator`.
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text.split_once('=') {
+            Some((suffix, path)) if !suffix.is_empty() && !path.is_empty() => {
+                Ok(Self { image_suffix: suffix.to_owned(), binary: PathBuf::from(path) })
+            }
+            _ => Err(format!("{text:?} is not IMAGE_SUFFIX=PATH (e.g. agentry-operator=/path/to/agentry-operator)")),
         }
     }
 }
@@ -129,15 +155,14 @@ impl DevCluster {
         // The client presents the kubeconfig's credential, as kubectl does.
         config.auth_info.token = Some(admin_token.clone().into());
         let client = kube::Client::try_from(config)?;
-        let simulator = options.runner_binary.clone().map(|binary| {
-            PodSimulator::start(
-                server.clone(),
-                SimulatorOptions {
-                    binary,
-                    image_suffix: options.runner_image_suffix.clone(),
-                    root: temp_dir.join("pods"),
-                },
-            )
+        let images: Vec<(String, PathBuf)> = options
+            .runner_binary
+            .iter()
+            .map(|binary| (options.runner_image_suffix.clone(), binary.clone()))
+            .chain(options.image_binaries.iter().map(|i| (i.image_suffix.clone(), i.binary.clone())))
+            .collect();
+        let simulator = (!images.is_empty()).then(|| {
+            PodSimulator::start(server.clone(), SimulatorOptions { images, root: temp_dir.join("pods") })
         });
         tracing::info!(%url, kubeconfig = %kubeconfig.display(), "devcluster ready");
         Ok(Self {

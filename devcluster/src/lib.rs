@@ -31,4 +31,4 @@ mod time;
 
 pub use auth_reviews::{Permission, ReviewPolicy, UserInfo};
 pub use crd_schema::{CauseReason, CrdSchema, FieldCause, Invalid, SchemaError};
-pub use dev_cluster::{DevCluster, DevClusterError, DevClusterOptions};
+pub use dev_cluster::{DevCluster, DevClusterError, DevClusterOptions, ImageBinary};

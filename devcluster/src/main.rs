@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use agentry_devcluster::{DevCluster, DevClusterOptions};
+use agentry_devcluster::{DevCluster, DevClusterOptions, ImageBinary};
 use clap::Parser;
 
 /// Command-line options.
@@ -27,6 +27,11 @@ struct Args {
     /// Containers whose image repository ends with this are runner containers.
     #[arg(long, default_value = "agentry-runner")]
     runner_image_suffix: String,
+    /// IMAGE_SUFFIX=PATH: containers whose image repository ends with IMAGE_SUFFIX run the binary
+    /// at PATH (enables the pod simulator; repeatable), e.g.
+    /// `--image-binary agentry-operator=target/debug/agentry-operator`.
+    #[arg(long = "image-binary", value_name = "IMAGE_SUFFIX=PATH")]
+    image_binaries: Vec<ImageBinary>,
 }
 
 #[tokio::main]
@@ -51,6 +56,15 @@ async fn main() -> anyhow::Result<()> {
             None => None,
         },
         runner_image_suffix: args.runner_image_suffix,
+        image_binaries: args
+            .image_binaries
+            .into_iter()
+            .map(|i| {
+                let binary = std::fs::canonicalize(&i.binary)
+                    .map_err(|e| anyhow::anyhow!("--image-binary {}: {e}", i.binary.display()))?;
+                Ok(ImageBinary { binary, ..i })
+            })
+            .collect::<anyhow::Result<_>>()?,
         ..DevClusterOptions::default()
     };
     let cluster = DevCluster::start_with(options).await?;

@@ -1,10 +1,12 @@
 //! The pod simulator: for every Deployment with a container whose image repository ends with
-//! the runner image suffix, keep `spec.replicas` local processes of the runner binary running,
+//! one of the configured suffixes (the runner's, the operator's, ...), keep `spec.replicas` local
+//! processes of the binary that suffix maps to running,
 //! write a Pod object for each and the Deployment's status, and roll the pods when the template
 //! changes. How it differs from a kubelet is listed in the crate's README.
 
 mod container_config;
 mod pod_status;
+mod service_account;
 mod supervisor;
 
 use std::collections::hash_map::DefaultHasher;
@@ -29,10 +31,9 @@ use supervisor::{LaunchSpec, RunStatus, Supervisor};
 /// What the simulator runs.
 #[derive(Clone, Debug)]
 pub(crate) struct SimulatorOptions {
-    /// The runner binary.
-    pub(crate) binary: PathBuf,
-    /// Containers whose image repository (the image without tag or digest) ends with this run `binary`.
-    pub(crate) image_suffix: String,
+    /// Image repository suffix → binary: a container whose image repository (the image without
+    /// tag or digest) ends with a suffix runs its binary; the first match wins.
+    pub(crate) images: Vec<(String, PathBuf)>,
     /// Where pod root directories are made.
     pub(crate) root: PathBuf,
 }
@@ -138,8 +139,10 @@ async fn run(
     }
 }
 
-/// A desired runner Deployment.
+/// A desired simulated Deployment.
 struct Wanted {
+    /// The binary its simulated container runs.
+    binary: PathBuf,
     object: Value,
     namespace: String,
     name: String,
@@ -213,7 +216,7 @@ fn observe(server: &ApiServer, options: &SimulatorOptions) -> Option<Observed> {
         .list(&deployments, None)
         .into_iter()
         .filter(|d| d["metadata"]["deletionTimestamp"].is_null())
-        .filter_map(|d| wanted(d, &options.image_suffix))
+        .filter_map(|d| wanted(d, &options.images))
         .collect();
     let existing_pods = state.list(&pod_desc, None).iter().map(crate::storage::store::object_key).collect();
     Some(Observed { wanted, existing_pods })
@@ -357,7 +360,7 @@ fn start_pod(server: &Arc<ApiServer>, options: &SimulatorOptions, want: &Wanted)
     let root = options.root.join(&want.namespace).join(&name);
     let _ = std::fs::create_dir_all(&root);
     let spec = LaunchSpec {
-        binary: options.binary.clone(),
+        binary: want.binary.clone(),
         namespace: want.namespace.clone(),
         pod_name: name.clone(),
         pod_uid: uuid::Uuid::new_v4().to_string(),
@@ -386,16 +389,18 @@ fn pod_metadata(want: &Wanted, name: &str) -> Value {
     metadata
 }
 
-fn wanted(deployment: Value, suffix: &str) -> Option<Wanted> {
-    let container = deployment["spec"]["template"]["spec"]["containers"]
-        .as_array()?
-        .iter()
-        .find(|c| image_repository(c["image"].as_str().unwrap_or_default()).ends_with(suffix))?
-        .clone();
+fn wanted(deployment: Value, images: &[(String, PathBuf)]) -> Option<Wanted> {
+    let (container, binary) =
+        deployment["spec"]["template"]["spec"]["containers"].as_array()?.iter().find_map(|c| {
+            let repository = image_repository(c["image"].as_str().unwrap_or_default());
+            let (_, binary) = images.iter().find(|(suffix, _)| repository.ends_with(suffix.as_str()))?;
+            Some((c.clone(), binary.clone()))
+        })?;
     let mut hasher = DefaultHasher::new();
     deployment["spec"]["template"].to_string().hash(&mut hasher);
     let hash = format!("{:x}", hasher.finish()).chars().take(10).collect();
     Some(Wanted {
+        binary,
         namespace: deployment["metadata"]["namespace"].as_str()?.to_owned(),
         name: deployment["metadata"]["name"].as_str()?.to_owned(),
         replicas: usize::try_from(deployment["spec"]["replicas"].as_i64().unwrap_or(1).max(0)).unwrap_or(0),

@@ -263,3 +263,92 @@ async fn deleting_stops_everything(deployments: &Api<Deployment>, pods: &Api<Pod
     })
     .await;
 }
+
+/// A Deployment of the image `image` running as ServiceAccount `account`.
+fn deployment_of(name: &str, image: &str, account: &str) -> Deployment {
+    serde_json::from_value(json!({
+        "metadata": {"name": name},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {
+                    "serviceAccountName": account,
+                    "containers": [{"name": "main", "image": image}],
+                },
+            },
+        },
+    }))
+    .expect("deployment")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mapped_images_run_their_binary_with_their_service_account() {
+    let options = DevClusterOptions {
+        image_binaries: vec![
+            "agentry-operator=/nonexistent/first-match-wins".parse().expect("image binary"),
+            format!("example/agentry-operator={}", env!("CARGO_BIN_EXE_fake-runner")).parse().expect("image binary"),
+        ]
+        .into_iter()
+        .rev()
+        .collect(),
+        ..Default::default()
+    };
+    let cluster = DevCluster::start_with(options).await.expect("devcluster starts");
+    let client = cluster.client();
+    let accounts: Api<k8s_openapi::api::core::v1::ServiceAccount> = Api::namespaced(client.clone(), "default");
+    accounts
+        .create(&PostParams::default(), &serde_json::from_value(json!({"metadata": {"name": "op"}})).expect("sa"))
+        .await
+        .expect("service account");
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), "default");
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    let mapped = deployment_of("op", "registry.example/example/agentry-operator:1.0", "op");
+    let unmapped = deployment_of("other", "registry.example/example/nginx:1.0", "op");
+    deployments.create(&PostParams::default(), &mapped).await.expect("deployment");
+    deployments.create(&PostParams::default(), &unmapped).await.expect("deployment");
+
+    let pod = eventually("the operator pod ready", DEADLINE, || async {
+        let listed = pods.list(&ListParams::default().labels("app=op")).await.ok()?;
+        let pod = listed.items.into_iter().next()?;
+        let ready = pod.status.as_ref()?.conditions.as_ref()?.iter().any(|c| c.type_ == "Ready" && c.status == "True");
+        ready.then_some(pod)
+    })
+    .await;
+    let name = pod.metadata.name.clone().unwrap_or_default();
+    let (_, env, _) = eventually("the process's log", DEADLINE, || runner_facts(&pods, &name)).await;
+    // Its credentials: a kubeconfig in $HOME presenting a token that authenticates as the account.
+    let home = std::path::PathBuf::from(&env["HOME"]);
+    let kubeconfig = std::fs::read_to_string(home.join(".kube/config")).expect("kubeconfig in the pod's HOME");
+    assert!(kubeconfig.contains(cluster.url()) && kubeconfig.contains("namespace: default"), "{kubeconfig}");
+    let token_file = home.join("var/run/secrets/kubernetes.io/serviceaccount/token");
+    let token = std::fs::read_to_string(token_file).expect("token file");
+    assert!(kubeconfig.contains(&token));
+    let review: k8s_openapi::api::authentication::v1::TokenReview = serde_json::from_value(json!({
+        "apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview", "spec": {"token": token}
+    }))
+    .expect("review");
+    let reviewed = Api::<k8s_openapi::api::authentication::v1::TokenReview>::all(client.clone())
+        .create(&PostParams::default(), &review)
+        .await
+        .expect("token review");
+    let user = reviewed.status.and_then(|s| s.user).and_then(|u| u.username);
+    assert_eq!(user.as_deref(), Some("system:serviceaccount:default:op"));
+
+    // An image mapped to no binary is not simulated.
+    let others = pods.list(&ListParams::default().labels("app=other")).await.expect("pods");
+    assert!(others.items.is_empty(), "{:?}", others.items);
+    cluster.shutdown().await;
+}
+
+#[test]
+fn image_binaries_parse_from_suffix_equals_path() {
+    let parsed: agentry_devcluster::ImageBinary = "agentry-recorder=/bin/rec".parse().expect("parses");
+    assert_eq!(parsed.image_suffix, "agentry-recorder");
+    assert_eq!(parsed.binary, std::path::PathBuf::from("/bin/rec"));
+    for bad in ["agentry-recorder", "=/bin/rec", "agentry-recorder="] {
+        let err = bad.parse::<agentry_devcluster::ImageBinary>().expect_err(bad);
+        assert!(err.contains("IMAGE_SUFFIX=PATH"), "{err}");
+    }
+}

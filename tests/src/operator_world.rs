@@ -22,7 +22,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use agentry_crds::{Agent, AgentPhase, Condition};
-use agentry_devcluster::{DevCluster, DevClusterOptions};
+use agentry_devcluster::{DevCluster, DevClusterOptions, ImageBinary};
 use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::PostParams;
@@ -74,6 +74,15 @@ impl World {
     /// # Panics
     /// When any of that fails: there is no test without it.
     pub async fn start(prefix: &str) -> World {
+        Self::start_simulating(prefix, |_| Vec::new()).await
+    }
+
+    /// [`start`](Self::start), with the pod simulator also running the binaries `images` maps
+    /// images to (e.g. the operator's and recorder's, to install the Helm chart).
+    ///
+    /// # Panics
+    /// As [`start`](Self::start).
+    pub async fn start_simulating(prefix: &str, images: impl FnOnce(&Binaries) -> Vec<ImageBinary>) -> World {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let binaries = tokio::task::spawn_blocking(binaries::built)
             .await
@@ -81,6 +90,7 @@ impl World {
             .unwrap_or_else(|err| panic!("building the binaries under test: {err}"));
         let cluster = DevCluster::start_with(DevClusterOptions {
             runner_binary: Some(binaries.runner.clone()),
+            image_binaries: images(binaries),
             ..DevClusterOptions::default()
         })
         .await

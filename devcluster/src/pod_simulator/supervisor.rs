@@ -1,4 +1,4 @@
-//! One simulated container: the runner process, restarted with exponential backoff when it
+//! One simulated container: the process of the binary its image maps to, restarted with exponential backoff when it
 //! exits (Deployments' pods restart always), its output kept for `pods/log`, its readiness
 //! probed over HTTP on the pod's own port.
 
@@ -13,6 +13,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use super::container_config::{self, PodContext, Waiting};
+use super::service_account;
 use crate::api_server::ApiServer;
 
 /// How often readiness is probed until the first success (the kubelet waits `periodSeconds`
@@ -53,7 +54,7 @@ pub(crate) struct RunStatus {
 
 /// What to run.
 pub(crate) struct LaunchSpec {
-    /// The runner binary.
+    /// The binary the container's image maps to.
     pub(crate) binary: PathBuf,
     /// Namespace of the pod.
     pub(crate) namespace: String,
@@ -171,8 +172,9 @@ async fn run(
 
 /// The container's configuration resolved from the cluster, its files written under the pod's root.
 fn prepare(server: &ApiServer, spec: &LaunchSpec) -> Result<container_config::ContainerConfig, Waiting> {
+    let url = server.address.lock().map(|a| format!("http://{a}")).unwrap_or_default();
     let config = {
-        let state = server.lock();
+        let mut state = server.lock();
         let pod = PodContext {
             namespace: &spec.namespace,
             name: &spec.pod_name,
@@ -180,13 +182,21 @@ fn prepare(server: &ApiServer, spec: &LaunchSpec) -> Result<container_config::Co
             template: &spec.template,
             root: &spec.root,
         };
-        container_config::resolve(&state, &pod, &spec.container)?
+        let mut config = container_config::resolve(&state, &pod, &spec.container)?;
+        config.files.extend(service_account::credential_files(
+            &mut state,
+            &spec.namespace,
+            &spec.template,
+            &spec.root,
+            &url,
+        ));
+        config
     };
     write_files(&config)?;
     Ok(config)
 }
 
-/// The runner process as the kubelet would start the container: its args and env only, in the
+/// The process as the kubelet would start the container: its args and env only, in the
 /// pod's root directory, output piped for `pods/log`.
 fn command(
     spec: &LaunchSpec,

@@ -12,7 +12,8 @@ use k8s_openapi::api::core::v1::{
     SecretKeySelector, SecurityContext, Service, ServicePort, ServiceSpec, Volume, VolumeMount,
 };
 use k8s_openapi::api::networking::v1::{
-    NetworkPolicy, NetworkPolicyEgressRule, NetworkPolicyIngressRule, NetworkPolicyPort, NetworkPolicySpec,
+    IPBlock, NetworkPolicy, NetworkPolicyEgressRule, NetworkPolicyIngressRule, NetworkPolicyPeer, NetworkPolicyPort,
+    NetworkPolicySpec,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, OwnerReference};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -285,9 +286,16 @@ pub fn service(agent: &Agent, settings: &OperatorSettings) -> Service {
     }
 }
 
-/// The NetworkPolicy: scrapes in on the metrics port; out only to DNS, NATS, PostgreSQL (with a
-/// MemoryStore) and the ports of the model and tool endpoints. NetworkPolicy cannot name hosts,
-/// so egress is limited by port.
+/// Addresses no runner may reach whatever the port: the cloud instance metadata services (AWS,
+/// GCP, Azure and others answer on the IPv4 link-local one; AWS also on the IPv6 one), which
+/// hand out the node's credentials to any pod that asks.
+pub const BLOCKED_EGRESS_CIDRS: [(&str, &str); 2] =
+    [("0.0.0.0/0", "169.254.169.254/32"), ("::/0", "fd00:ec2::254/128")];
+
+/// The NetworkPolicy: scrapes in on the metrics port; out to DNS, and to NATS, PostgreSQL (with
+/// a MemoryStore) and the ports of the model and tool endpoints at any address but the cloud
+/// metadata services ([`BLOCKED_EGRESS_CIDRS`]). NetworkPolicy cannot name hosts, so egress is
+/// otherwise limited by port.
 pub fn network_policy(
     agent: &Agent,
     rendered: &Rendered,
@@ -299,15 +307,15 @@ pub fn network_policy(
         protocol: Some("TCP".into()),
         ..NetworkPolicyPort::default()
     };
-    let mut egress_ports = vec![
+    let dns = vec![
         NetworkPolicyPort {
             port: Some(IntOrString::Int(53)),
             protocol: Some("UDP".into()),
             ..NetworkPolicyPort::default()
         },
         tcp(53),
-        tcp(i32::from(settings.nats_port)),
     ];
+    let mut egress_ports = vec![tcp(i32::from(settings.nats_port))];
     if with_memory {
         egress_ports.push(tcp(POSTGRES_PORT));
     }
@@ -324,12 +332,23 @@ pub fn network_policy(
                 ports: Some(vec![tcp(i32::from(settings.runner_http_port))]),
                 ..NetworkPolicyIngressRule::default()
             }]),
-            egress: Some(vec![NetworkPolicyEgressRule {
-                ports: Some(egress_ports),
-                ..NetworkPolicyEgressRule::default()
-            }]),
+            egress: Some(vec![
+                NetworkPolicyEgressRule { ports: Some(dns), ..NetworkPolicyEgressRule::default() },
+                NetworkPolicyEgressRule { to: Some(anywhere_but_metadata()), ports: Some(egress_ports) },
+            ]),
         }),
     }
+}
+
+/// Every address but [`BLOCKED_EGRESS_CIDRS`], as NetworkPolicy peers.
+fn anywhere_but_metadata() -> Vec<NetworkPolicyPeer> {
+    BLOCKED_EGRESS_CIDRS
+        .iter()
+        .map(|(all, blocked)| NetworkPolicyPeer {
+            ip_block: Some(IPBlock { cidr: (*all).into(), except: Some(vec![(*blocked).into()]) }),
+            ..NetworkPolicyPeer::default()
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -354,6 +373,37 @@ mod tests {
 
     fn pod_spec_of(deployment: &Deployment) -> &PodSpec {
         deployment.spec.as_ref().and_then(|s| s.template.spec.as_ref()).expect("pod spec")
+    }
+
+    #[test]
+    fn egress_reaches_any_address_but_the_cloud_metadata_services() {
+        let agent = agent(json!({"role": "worker", "modelRef": "gpt"}));
+        let mut rendered = render(&agent, &[], &[], &settings());
+        rendered.egress_ports.insert(8443);
+        let policy = network_policy(&agent, &rendered, false, &settings());
+        let egress = policy.spec.and_then(|s| s.egress).expect("egress rules");
+        let ports = |rule: &NetworkPolicyEgressRule| -> Vec<i32> {
+            rule.ports.iter().flatten().filter_map(|p| match p.port { Some(IntOrString::Int(n)) => Some(n), _ => None }).collect()
+        };
+        // DNS may go to any resolver; nothing else is open to every address.
+        assert_eq!(egress[0].to, None);
+        assert_eq!(ports(&egress[0]), [53, 53]);
+        assert_eq!(egress.len(), 2, "{egress:?}");
+        assert_eq!(ports(&egress[1]), [4222, 8443]);
+        let blocks: Vec<(String, Vec<String>)> = egress[1]
+            .to
+            .iter()
+            .flatten()
+            .filter_map(|peer| peer.ip_block.clone())
+            .map(|b| (b.cidr, b.except.unwrap_or_default()))
+            .collect();
+        assert_eq!(
+            blocks,
+            [
+                ("0.0.0.0/0".to_owned(), vec!["169.254.169.254/32".to_owned()]),
+                ("::/0".to_owned(), vec!["fd00:ec2::254/128".to_owned()]),
+            ]
+        );
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! real PostgreSQL.
 
 mod agent_usage;
+mod chart_install;
 mod harness_failures;
 mod lifecycle;
 mod memory;
