@@ -64,7 +64,9 @@ impl std::str::FromStr for ImageBinary {
             Some((suffix, path)) if !suffix.is_empty() && !path.is_empty() => {
                 Ok(Self { image_suffix: suffix.to_owned(), binary: PathBuf::from(path) })
             }
-            _ => Err(format!("{text:?} is not IMAGE_SUFFIX=PATH (e.g. agentry-operator=/path/to/agentry-operator)")),
+            _ => Err(format!(
+                "{text:?} is not IMAGE_SUFFIX=PATH (e.g. agentry-operator=/path/to/agentry-operator)"
+            )),
         }
     }
 }

@@ -288,7 +288,9 @@ async fn mapped_images_run_their_binary_with_their_service_account() {
     let options = DevClusterOptions {
         image_binaries: vec![
             "agentry-operator=/nonexistent/first-match-wins".parse().expect("image binary"),
-            format!("example/agentry-operator={}", env!("CARGO_BIN_EXE_fake-runner")).parse().expect("image binary"),
+            format!("example/agentry-operator={}", env!("CARGO_BIN_EXE_fake-runner"))
+                .parse()
+                .expect("image binary"),
         ]
         .into_iter()
         .rev()
@@ -297,9 +299,13 @@ async fn mapped_images_run_their_binary_with_their_service_account() {
     };
     let cluster = DevCluster::start_with(options).await.expect("devcluster starts");
     let client = cluster.client();
-    let accounts: Api<k8s_openapi::api::core::v1::ServiceAccount> = Api::namespaced(client.clone(), "default");
+    let accounts: Api<k8s_openapi::api::core::v1::ServiceAccount> =
+        Api::namespaced(client.clone(), "default");
     accounts
-        .create(&PostParams::default(), &serde_json::from_value(json!({"metadata": {"name": "op"}})).expect("sa"))
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({"metadata": {"name": "op"}})).expect("sa"),
+        )
         .await
         .expect("service account");
     let deployments: Api<Deployment> = Api::namespaced(client.clone(), "default");
@@ -312,7 +318,13 @@ async fn mapped_images_run_their_binary_with_their_service_account() {
     let pod = eventually("the operator pod ready", DEADLINE, || async {
         let listed = pods.list(&ListParams::default().labels("app=op")).await.ok()?;
         let pod = listed.items.into_iter().next()?;
-        let ready = pod.status.as_ref()?.conditions.as_ref()?.iter().any(|c| c.type_ == "Ready" && c.status == "True");
+        let ready = pod
+            .status
+            .as_ref()?
+            .conditions
+            .as_ref()?
+            .iter()
+            .any(|c| c.type_ == "Ready" && c.status == "True");
         ready.then_some(pod)
     })
     .await;
@@ -320,7 +332,8 @@ async fn mapped_images_run_their_binary_with_their_service_account() {
     let (_, env, _) = eventually("the process's log", DEADLINE, || runner_facts(&pods, &name)).await;
     // Its credentials: a kubeconfig in $HOME presenting a token that authenticates as the account.
     let home = std::path::PathBuf::from(&env["HOME"]);
-    let kubeconfig = std::fs::read_to_string(home.join(".kube/config")).expect("kubeconfig in the pod's HOME");
+    let kubeconfig =
+        std::fs::read_to_string(home.join(".kube/config")).expect("kubeconfig in the pod's HOME");
     assert!(kubeconfig.contains(cluster.url()) && kubeconfig.contains("namespace: default"), "{kubeconfig}");
     let token_file = home.join("var/run/secrets/kubernetes.io/serviceaccount/token");
     let token = std::fs::read_to_string(token_file).expect("token file");

@@ -39,10 +39,8 @@ pub(crate) fn credential_files(
                          "spec": {"expirationSeconds": EXPIRATION_SECONDS}});
     let Ok(answer) = token_request(state, &accounts, namespace, name, &request) else { return Vec::new() };
     let Some(token) = answer["status"]["token"].as_str() else { return Vec::new() };
-    let kubeconfig = crate::kubeconfig::render(server_url, token).replace(
-        "namespace: default",
-        &format!("namespace: {namespace}"),
-    );
+    let kubeconfig = crate::kubeconfig::render(server_url, token)
+        .replace("namespace: default", &format!("namespace: {namespace}"));
     vec![
         (root.join(TOKEN_DIR).join("token"), token.as_bytes().to_vec()),
         (root.join(TOKEN_DIR).join("namespace"), namespace.as_bytes().to_vec()),

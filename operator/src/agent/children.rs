@@ -12,8 +12,8 @@ use k8s_openapi::api::core::v1::{
     SecretKeySelector, SecurityContext, Service, ServicePort, ServiceSpec, Volume, VolumeMount,
 };
 use k8s_openapi::api::networking::v1::{
-    IPBlock, NetworkPolicy, NetworkPolicyEgressRule, NetworkPolicyIngressRule, NetworkPolicyPeer, NetworkPolicyPort,
-    NetworkPolicySpec,
+    IPBlock, NetworkPolicy, NetworkPolicyEgressRule, NetworkPolicyIngressRule, NetworkPolicyPeer,
+    NetworkPolicyPort, NetworkPolicySpec,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, OwnerReference};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -383,7 +383,14 @@ mod tests {
         let policy = network_policy(&agent, &rendered, false, &settings());
         let egress = policy.spec.and_then(|s| s.egress).expect("egress rules");
         let ports = |rule: &NetworkPolicyEgressRule| -> Vec<i32> {
-            rule.ports.iter().flatten().filter_map(|p| match p.port { Some(IntOrString::Int(n)) => Some(n), _ => None }).collect()
+            rule.ports
+                .iter()
+                .flatten()
+                .filter_map(|p| match p.port {
+                    Some(IntOrString::Int(n)) => Some(n),
+                    _ => None,
+                })
+                .collect()
         };
         // DNS may go to any resolver; nothing else is open to every address.
         assert_eq!(egress[0].to, None);

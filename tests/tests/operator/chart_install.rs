@@ -101,8 +101,14 @@ async fn the_chart_installs_on_devcluster_and_its_operator_readies_the_samples()
     world.apply(&secret(&ns, "agentry-database", &database_url())).await;
     let manifests = render_chart(&devcluster_values(&history.name, &ns), &ns);
     let applied = install(&world, manifests).await;
-    for expected in ["Deployment/agentry-operator", "Deployment/agentry-recorder", "ClusterRole/agentry-operator",
-                     "RoleBinding/agentry-operator", "NetworkPolicy/agentry-operator", "Service/agentry-operator"] {
+    for expected in [
+        "Deployment/agentry-operator",
+        "Deployment/agentry-recorder",
+        "ClusterRole/agentry-operator",
+        "RoleBinding/agentry-operator",
+        "NetworkPolicy/agentry-operator",
+        "Service/agentry-operator",
+    ] {
         assert!(applied.iter().any(|a| a == expected), "{expected} not rendered: {applied:?}");
     }
 
@@ -120,13 +126,19 @@ async fn the_chart_installs_on_devcluster_and_its_operator_readies_the_samples()
 
     world.apply_samples().await;
     for name in ["gpt-4o-mini", "llama-local"] {
-        world.wait_object::<Model>(name, "Ready", |o| condition_of(o, "Ready").is_some_and(|c| c.is_true())).await;
+        world
+            .wait_object::<Model>(name, "Ready", |o| condition_of(o, "Ready").is_some_and(|c| c.is_true()))
+            .await;
     }
     for name in ["vehicle-telemetry", "ask-finance", "calculator"] {
-        world.wait_object::<Tool>(name, "Ready", |o| condition_of(o, "Ready").is_some_and(|c| c.is_true())).await;
+        world
+            .wait_object::<Tool>(name, "Ready", |o| condition_of(o, "Ready").is_some_and(|c| c.is_true()))
+            .await;
     }
     world
-        .wait_object::<MemoryStore>("fleet-memory", "Ready", |o| condition_of(o, "Ready").is_some_and(|c| c.is_true()))
+        .wait_object::<MemoryStore>("fleet-memory", "Ready", |o| {
+            condition_of(o, "Ready").is_some_and(|c| c.is_true())
+        })
         .await;
     let mut agents = Vec::new();
     for name in ["fleet-manager", "finance-officer", "sales-agent"] {
@@ -172,9 +184,19 @@ async fn leader_is_an_operator_pod(world: &World) -> String {
                 .and_then(|l| l.spec?.holder_identity)
                 .ok_or("no Lease holder yet")?;
             let selector = ListParams::default().labels("app.kubernetes.io/component=operator");
-            let names: Vec<String> =
-                pods.list(&selector).await.map_err(|e| e.to_string())?.items.into_iter().filter_map(|p| p.metadata.name).collect();
-            if names.contains(&holder) { Ok(holder) } else { Err(format!("holder {holder}, operator pods {names:?}")) }
+            let names: Vec<String> = pods
+                .list(&selector)
+                .await
+                .map_err(|e| e.to_string())?
+                .items
+                .into_iter()
+                .filter_map(|p| p.metadata.name)
+                .collect();
+            if names.contains(&holder) {
+                Ok(holder)
+            } else {
+                Err(format!("holder {holder}, operator pods {names:?}"))
+            }
         })
         .await
 }
@@ -205,7 +227,11 @@ async fn pod_logs(world: &World, name: &str) -> String {
         let pod_name = pod.metadata.name.clone().unwrap_or_default();
         let log = pods.logs(&pod_name, &Default::default()).await.unwrap_or_default();
         let tail: Vec<&str> = log.lines().rev().take(15).collect();
-        out.push_str(&format!("--- {pod_name} {:?}\n{}\n", pod.status.as_ref().map(|s| &s.container_statuses), tail.into_iter().rev().collect::<Vec<_>>().join("\n")));
+        out.push_str(&format!(
+            "--- {pod_name} {:?}\n{}\n",
+            pod.status.as_ref().map(|s| &s.container_statuses),
+            tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+        ));
     }
     out
 }
