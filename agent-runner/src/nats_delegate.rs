@@ -67,7 +67,12 @@ impl NatsDelegate {
         result
     }
 
-    async fn send_in_span(&self, peer: &str, input: String, ctx: &CallContext) -> Result<String, DelegationError> {
+    async fn send_in_span(
+        &self,
+        peer: &str,
+        input: String,
+        ctx: &CallContext,
+    ) -> Result<String, DelegationError> {
         // The chain so far, ending with this agent; the peer would be the next hop.
         let mut path = ctx.delegation_path.clone();
         if path.iter().any(|a| a == peer) {
@@ -102,7 +107,9 @@ impl NatsDelegate {
         header_map.insert(headers::REQUEST_ID, request_id.as_str());
         header_map.insert(headers::DELEGATION_DEPTH, depth.to_string().as_str());
         // This span's context when spans are exported, else the caller's, passed on unchanged.
-        if let Some(traceparent) = agentry_telemetry::current_traceparent().or_else(|| ctx.traceparent.clone()) {
+        if let Some(traceparent) =
+            agentry_telemetry::current_traceparent().or_else(|| ctx.traceparent.clone())
+        {
             header_map.insert(headers::TRACEPARENT, traceparent.as_str());
         }
         let payload = bytes::Bytes::from(payload);

@@ -70,7 +70,8 @@ pub fn init(service: &str) -> Result<Logging, LoggingError> {
                 tracing::warn!("{note}");
             }
             // Host and path only: a URL may hold a password.
-            let endpoint = settings.endpoint.host_str().unwrap_or_default().to_string() + settings.endpoint.path();
+            let endpoint =
+                settings.endpoint.host_str().unwrap_or_default().to_string() + settings.endpoint.path();
             tracing::info!(endpoint, "exporting spans over OTLP/HTTP");
         }
         Ok(_) => {}

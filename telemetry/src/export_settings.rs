@@ -20,7 +20,9 @@ pub enum SettingsError {
         var: &'static str,
     },
     /// A protocol this exporter does not speak.
-    #[error("{var}={value:?} is not supported: traces are exported over OTLP/HTTP (http/json or http/protobuf)")]
+    #[error(
+        "{var}={value:?} is not supported: traces are exported over OTLP/HTTP (http/json or http/protobuf)"
+    )]
     UnsupportedProtocol {
         /// The variable.
         var: &'static str,
@@ -95,7 +97,10 @@ impl ExportSettings {
     /// Reads the settings through `var` (the process environment in a binary); `None` when no
     /// endpoint is set or the SDK is disabled: then nothing is exported. `service` is the
     /// `service.name` unless `OTEL_SERVICE_NAME` or `OTEL_RESOURCE_ATTRIBUTES` names one.
-    pub fn from_env(service: &str, var: impl Fn(&str) -> Option<String>) -> Result<Option<Self>, SettingsError> {
+    pub fn from_env(
+        service: &str,
+        var: impl Fn(&str) -> Option<String>,
+    ) -> Result<Option<Self>, SettingsError> {
         let var = |name: &str| var(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
         if var("OTEL_SDK_DISABLED").is_some_and(|v| v.eq_ignore_ascii_case("true"))
             || var("OTEL_TRACES_EXPORTER").is_some_and(|v| v.eq_ignore_ascii_case("none"))
@@ -135,7 +140,9 @@ impl ExportSettings {
 fn endpoint(var: &impl Fn(&str) -> Option<String>) -> Result<Option<Url>, SettingsError> {
     let (name, url) = match (var("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"), var("OTEL_EXPORTER_OTLP_ENDPOINT")) {
         (Some(traces), _) => ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", traces),
-        (None, Some(base)) => ("OTEL_EXPORTER_OTLP_ENDPOINT", format!("{}/{TRACES_PATH}", base.trim_end_matches('/'))),
+        (None, Some(base)) => {
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", format!("{}/{TRACES_PATH}", base.trim_end_matches('/')))
+        }
         (None, None) => return Ok(None),
     };
     let bad = SettingsError::BadEndpoint { var: name };
@@ -162,7 +169,10 @@ fn protocol_note(var: &impl Fn(&str) -> Option<String>) -> Result<Option<String>
     Ok(None)
 }
 
-fn resource(service: &str, var: &impl Fn(&str) -> Option<String>) -> Result<Vec<(String, String)>, SettingsError> {
+fn resource(
+    service: &str,
+    var: &impl Fn(&str) -> Option<String>,
+) -> Result<Vec<(String, String)>, SettingsError> {
     let mut resource = key_values("OTEL_RESOURCE_ATTRIBUTES", var("OTEL_RESOURCE_ATTRIBUTES").as_deref())?;
     let name = var("OTEL_SERVICE_NAME")
         .or_else(|| resource.iter().find(|(k, _)| k == "service.name").map(|(_, v)| v.clone()))
@@ -213,7 +223,11 @@ fn percent_decode(text: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
-fn number<T: TryFrom<u64>>(var: &impl Fn(&str) -> Option<String>, name: &'static str, default: T) -> Result<T, SettingsError> {
+fn number<T: TryFrom<u64>>(
+    var: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: T,
+) -> Result<T, SettingsError> {
     let Some(value) = var(name) else { return Ok(default) };
     value
         .parse::<u64>()
@@ -246,7 +260,8 @@ mod tests {
 
     #[test]
     fn the_traces_path_is_appended_to_the_base_endpoint_only() {
-        let base = read(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318/")]).expect("ok").expect("set");
+        let base =
+            read(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318/")]).expect("ok").expect("set");
         assert_eq!(base.endpoint.as_str(), "http://collector:4318/v1/traces");
         let traces = read(&[
             ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318"),
@@ -273,7 +288,8 @@ mod tests {
         .expect("set");
         assert_eq!(settings.resource[0], ("service.name".into(), "from-resource".into()));
         assert!(settings.resource.contains(&("k8s.namespace.name".into(), "team a".into())));
-        let headers: Vec<(&str, &[u8])> = settings.headers.iter().map(|(k, v)| (k.as_str(), v.as_bytes())).collect();
+        let headers: Vec<(&str, &[u8])> =
+            settings.headers.iter().map(|(k, v)| (k.as_str(), v.as_bytes())).collect();
         assert_eq!(headers, vec![("x-api-key", b"s3cr=t".as_slice()), ("x-tenant", b"b".as_slice())]);
         assert!(!format!("{settings:?}").contains("s3cr"), "Debug never shows a header's value");
         let named = read(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318"), ("OTEL_SERVICE_NAME", "svc")]);
@@ -285,15 +301,23 @@ mod tests {
     #[test]
     fn bad_values_are_named_without_secrets() {
         let endpoint = ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318");
-        let err = read(&[endpoint, ("OTEL_EXPORTER_OTLP_HEADERS", "x-api-key=ok,topsecret")]).expect_err("bad");
+        let err =
+            read(&[endpoint, ("OTEL_EXPORTER_OTLP_HEADERS", "x-api-key=ok,topsecret")]).expect_err("bad");
         assert_eq!(err.to_string(), "OTEL_EXPORTER_OTLP_HEADERS: entry 2 is not key=value");
         let err = read(&[endpoint, ("OTEL_EXPORTER_OTLP_HEADERS", "x-api-key=%zz-secret")]).expect_err("bad");
-        assert_eq!(err.to_string(), "OTEL_EXPORTER_OTLP_HEADERS: entry 1 is not key=value (key \"x-api-key\")");
+        assert_eq!(
+            err.to_string(),
+            "OTEL_EXPORTER_OTLP_HEADERS: entry 1 is not key=value (key \"x-api-key\")"
+        );
         let err = read(&[endpoint, ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")]).expect_err("grpc");
-        assert!(err.to_string().starts_with("OTEL_EXPORTER_OTLP_PROTOCOL=\"grpc\" is not supported"), "{err}");
+        assert!(
+            err.to_string().starts_with("OTEL_EXPORTER_OTLP_PROTOCOL=\"grpc\" is not supported"),
+            "{err}"
+        );
         let err = read(&[endpoint, ("OTEL_BSP_SCHEDULE_DELAY", "soon")]).expect_err("bad number");
         assert_eq!(err.to_string(), "OTEL_BSP_SCHEDULE_DELAY=\"soon\" is not a positive whole number");
-        let json = read(&[endpoint, ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")]).expect("ok").expect("set");
+        let json =
+            read(&[endpoint, ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")]).expect("ok").expect("set");
         assert!(json.note.is_some(), "http/protobuf is noted: json is sent");
     }
 }

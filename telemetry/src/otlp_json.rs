@@ -78,7 +78,8 @@ mod tests {
     #[test]
     fn a_span_is_written_as_otlp_json() {
         let context =
-            TraceContext::from_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01").expect("valid");
+            TraceContext::from_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+                .expect("valid");
         let start = UNIX_EPOCH + Duration::from_nanos(1_700_000_000_000_000_001);
         let data = SpanData {
             context,
@@ -104,7 +105,10 @@ mod tests {
         assert_eq!(span["kind"], 2);
         assert_eq!(span["startTimeUnixNano"], "1700000000000000001");
         assert_eq!(span["endTimeUnixNano"], "1700000000005000001");
-        assert_eq!(span["attributes"][1], json!({"key": "gen_ai.usage.input_tokens", "value": {"intValue": "12"}}));
+        assert_eq!(
+            span["attributes"][1],
+            json!({"key": "gen_ai.usage.input_tokens", "value": {"intValue": "12"}})
+        );
         assert_eq!(span["attributes"][2]["value"], json!({"boolValue": false}));
         assert_eq!(span["status"], json!({"code": 2, "message": "model_unavailable"}));
     }

@@ -29,8 +29,11 @@ pub enum ExportError {
 
 /// What the exporter has done so far, for the process's metrics: one set per process, as
 /// there is one exporter (all zero when traces are not exported).
-pub static COUNTERS: ExportCounters =
-    ExportCounters { exported: AtomicU64::new(0), dropped: AtomicU64::new(0), failed_requests: AtomicU64::new(0) };
+pub static COUNTERS: ExportCounters = ExportCounters {
+    exported: AtomicU64::new(0),
+    dropped: AtomicU64::new(0),
+    failed_requests: AtomicU64::new(0),
+};
 
 /// Counts of spans exported and lost.
 #[derive(Debug, Default)]
@@ -83,7 +86,8 @@ impl SpanExport {
     pub fn start(settings: ExportSettings) -> Result<(SpanLayer, Self), ExportError> {
         // reqwest is built without a default TLS provider; an https endpoint needs one.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let client = reqwest::Client::builder().timeout(settings.timeout).build().map_err(ExportError::Client)?;
+        let client =
+            reqwest::Client::builder().timeout(settings.timeout).build().map_err(ExportError::Client)?;
         let (sender, spans) = mpsc::channel(settings.max_queue_size);
         let (stop, stopped) = oneshot::channel();
         let (finished, done) = std::sync::mpsc::channel();
@@ -98,7 +102,6 @@ impl SpanExport {
         let layer = SpanLayer::new(SpanQueue { sender });
         Ok((layer, Self { stop: Some(stop), done }))
     }
-
 }
 
 impl Drop for SpanExport {

@@ -103,7 +103,8 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> tracing_subscriber::Layer<S> for Sp
         let Some(span) = ctx.span(id) else { return };
         let mut fields = FieldVisitor::default();
         attrs.record(&mut fields);
-        let local_parent = span.parent().and_then(|parent| parent.extensions().get::<SpanData>().map(|p| p.context));
+        let local_parent =
+            span.parent().and_then(|parent| parent.extensions().get::<SpanData>().map(|p| p.context));
         let (context, parent_span_id) = match (fields.remote_parent, local_parent) {
             (Some(remote), _) => (remote.new_child(), Some(remote.span_id)),
             (None, Some(local)) => (local.new_child(), Some(local.span_id)),
@@ -185,7 +186,9 @@ impl FieldVisitor {
             "otel.kind" => self.kind = kind(&value),
             "otel.status_code" => {
                 self.status = match value.as_str() {
-                    "ERROR" | "error" => Some(SpanStatus::Error(self.status_message.take().unwrap_or_default())),
+                    "ERROR" | "error" => {
+                        Some(SpanStatus::Error(self.status_message.take().unwrap_or_default()))
+                    }
                     "OK" | "ok" => Some(SpanStatus::Ok),
                     _ => None,
                 }
@@ -262,7 +265,12 @@ mod tests {
         let (subscriber, mut finished) = recording();
         let mut inner_traceparent = None;
         tracing::subscriber::with_default(subscriber, || {
-            let request = tracing::info_span!("agentry.request", traceparent = CALLER, otel.kind = "server", agentry.agent = "a");
+            let request = tracing::info_span!(
+                "agentry.request",
+                traceparent = CALLER,
+                otel.kind = "server",
+                agentry.agent = "a"
+            );
             let _request = request.enter();
             let plain = tracing::info_span!("not_exported");
             let _plain = plain.enter();
@@ -287,11 +295,19 @@ mod tests {
         assert_eq!(request.kind, SpanKind::Server);
         assert_eq!(request.attributes, vec![("agentry.agent", AttributeValue::Str("a".into()))]);
         assert_eq!(call.context.trace_id, caller.trace_id);
-        assert_eq!(call.parent_span_id, Some(request.context.span_id), "the plain span in between is skipped");
+        assert_eq!(
+            call.parent_span_id,
+            Some(request.context.span_id),
+            "the plain span in between is skipped"
+        );
         assert_eq!(call.kind, SpanKind::Client);
         assert_eq!(call.status, SpanStatus::Error("model_unavailable".into()));
         assert_eq!(call.attributes, vec![("gen_ai.usage.input_tokens", AttributeValue::Int(7))]);
-        assert_eq!(inner_traceparent, Some(call.context.traceparent()), "a message sent there names the call");
+        assert_eq!(
+            inner_traceparent,
+            Some(call.context.traceparent()),
+            "a message sent there names the call"
+        );
         assert!(call.end >= call.start);
     }
 
@@ -302,7 +318,11 @@ mod tests {
             tracing::info_span!("agentry.reconcile").in_scope(|| {});
             let unsampled = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00";
             tracing::info_span!("agentry.request", traceparent = unsampled).in_scope(|| {
-                assert_eq!(current_traceparent().map(|t| t.ends_with("-00")), Some(true), "carried on unsampled");
+                assert_eq!(
+                    current_traceparent().map(|t| t.ends_with("-00")),
+                    Some(true),
+                    "carried on unsampled"
+                );
             });
         });
         let root = finished.try_recv().expect("the reconcile span");

@@ -24,7 +24,10 @@ impl TraceContext {
         let span_id = parts.next()?;
         let flags = parts.next()?;
         // Version 00 has exactly four parts; a later version may append more.
-        if version.len() != 2 || version.eq_ignore_ascii_case("ff") || (version == "00" && parts.next().is_some()) {
+        if version.len() != 2
+            || version.eq_ignore_ascii_case("ff")
+            || (version == "00" && parts.next().is_some())
+        {
             return None;
         }
         decode_hex::<1>(version)?;
@@ -113,7 +116,8 @@ mod tests {
         assert_eq!(encode_hex(&context.span_id), "00f067aa0ba902b7");
         assert!(context.sampled);
         assert_eq!(context.traceparent(), header);
-        let unsampled = TraceContext::from_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00");
+        let unsampled =
+            TraceContext::from_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00");
         assert_eq!(unsampled.map(|c| c.sampled), Some(false));
     }
 
@@ -132,7 +136,10 @@ mod tests {
             assert_eq!(TraceContext::from_traceparent(bad), None, "{bad:?} is not a traceparent");
         }
         // A later version may carry more fields; the first four are still read.
-        assert!(TraceContext::from_traceparent("01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-x").is_some());
+        assert!(
+            TraceContext::from_traceparent("01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-x")
+                .is_some()
+        );
     }
 
     #[test]

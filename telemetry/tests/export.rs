@@ -53,14 +53,19 @@ async fn collector() -> (String, Arc<Mutex<Vec<(String, String)>>>) {
                     let Some((head, body)) = text.split_once("\r\n\r\n") else { continue };
                     let length = head
                         .lines()
-                        .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().to_string()))
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().to_string())
+                        })
                         .and_then(|v| v.parse::<usize>().ok())
                         .unwrap_or(0);
                     if body.len() < length {
                         continue;
                     }
                     kept.lock().expect("lock").push((head.to_string(), body[..length].to_string()));
-                    let answer = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}";
+                    let answer =
+                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}";
                     let _ = socket.write_all(answer.as_bytes()).await;
                     buffer.clear();
                 }

@@ -117,7 +117,11 @@ impl Drop for OtlpReceiver {
     }
 }
 
-async fn receive(State(received): State<Arc<Mutex<Received>>>, headers: HeaderMap, body: Bytes) -> StatusCode {
+async fn receive(
+    State(received): State<Arc<Mutex<Received>>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> StatusCode {
     let decoded = serde_json::from_slice::<Value>(&body).map_err(|e| e.to_string()).and_then(|v| decode(&v));
     let Ok(mut received) = received.lock() else { return StatusCode::INTERNAL_SERVER_ERROR };
     let json = headers.get("content-type").is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
@@ -162,13 +166,20 @@ fn decode_span(service: &str, span: &Value) -> Result<ReceivedSpan, String> {
         if valid { Ok(id.to_string()) } else { Err(format!("{key} {id:?} is not {len} hex digits")) }
     };
     for time in ["startTimeUnixNano", "endTimeUnixNano"] {
-        span[time].as_str().and_then(|t| t.parse::<u64>().ok()).ok_or(format!("{time} is not a number string"))?;
+        span[time]
+            .as_str()
+            .and_then(|t| t.parse::<u64>().ok())
+            .ok_or(format!("{time} is not a number string"))?;
     }
     Ok(ReceivedSpan {
         service: service.to_string(),
         trace_id: hex("traceId", 32)?,
         span_id: hex("spanId", 16)?,
-        parent_span_id: if span.get("parentSpanId").is_some() { hex("parentSpanId", 16)? } else { String::new() },
+        parent_span_id: if span.get("parentSpanId").is_some() {
+            hex("parentSpanId", 16)?
+        } else {
+            String::new()
+        },
         name: span["name"].as_str().filter(|n| !n.is_empty()).ok_or("a span without a name")?.to_string(),
         kind: span["kind"].as_i64().unwrap_or(0),
         attributes: attributes(&span["attributes"])?,

@@ -378,7 +378,9 @@ impl ModelChain {
             Ok(_) => span
                 .record("gen_ai.usage.input_tokens", usage.input_tokens)
                 .record("gen_ai.usage.output_tokens", usage.output_tokens),
-            Err(error) => span.record("otel.status_code", "ERROR").record("otel.status_message", error.to_string().as_str()),
+            Err(error) => span
+                .record("otel.status_code", "ERROR")
+                .record("otel.status_message", error.to_string().as_str()),
         };
         let record = ModelCallRecord {
             model: endpoint.name.clone(),

@@ -121,7 +121,8 @@ impl ToolBox {
             let span = tracing::Span::current();
             span.record("agentry.outcome", outcome.outcome());
             if !outcome.ok {
-                span.record("otel.status_code", "ERROR").record("otel.status_message", outcome.content.as_str());
+                span.record("otel.status_code", "ERROR")
+                    .record("otel.status_message", outcome.content.as_str());
             }
             let duration_ms = duration.as_secs_f64() * 1000.0;
             match outcome.failure {

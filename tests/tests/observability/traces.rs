@@ -38,7 +38,11 @@ fn otel_env(receiver: &OtlpReceiver, namespace: &str) -> Vec<(String, String)> {
     ]
 }
 
-async fn start_runner(binary: &std::path::Path, config: &agentry_protocol::RunnerConfig, env: &[(String, String)]) -> RunnerProcess {
+async fn start_runner(
+    binary: &std::path::Path,
+    config: &agentry_protocol::RunnerConfig,
+    env: &[(String, String)],
+) -> RunnerProcess {
     let mut all: Vec<(&str, &str)> = vec![(MODEL_KEY_ENV, MODEL_KEY)];
     all.extend(env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     RunnerProcess::start(binary, config, &all)
@@ -47,7 +51,8 @@ async fn start_runner(binary: &std::path::Path, config: &agentry_protocol::Runne
 }
 
 fn one<'a>(spans: &'a [ReceivedSpan], name: &str, agent: &str) -> &'a ReceivedSpan {
-    let found: Vec<_> = spans.iter().filter(|s| s.name == name && s.attribute("agentry.agent") == Some(agent)).collect();
+    let found: Vec<_> =
+        spans.iter().filter(|s| s.name == name && s.attribute("agentry.agent") == Some(agent)).collect();
     assert_eq!(found.len(), 1, "one {name} of {agent}: {spans:#?}");
     found[0]
 }
@@ -61,13 +66,19 @@ async fn one_trace_runs_from_the_caller_through_a_and_b_to_the_model() {
     let binaries = binaries().await;
     let receiver = OtlpReceiver::start().await;
     let model_a = ScriptedModel::start(Flavor::OpenAi).await;
-    model_a.push(Step::ToolCalls(vec![("ask-b-agent".into(), serde_json::json!({"question": "Budget left?"}))]));
+    model_a
+        .push(Step::ToolCalls(vec![("ask-b-agent".into(), serde_json::json!({"question": "Budget left?"}))]));
     model_a.push(Step::Echo);
     let model_b = ScriptedModel::start(Flavor::OpenAi).await;
     model_b.push(Step::Text("412,300 USD remains.".into()));
     let ns = nats_fixture::unique_namespace("traces");
     let env = otel_env(&receiver, &ns);
-    let b = start_runner(&binaries.runner, &config(&ns, "b-agent", vec![model("b", &model_b.base_url())], vec![]), &env).await;
+    let b = start_runner(
+        &binaries.runner,
+        &config(&ns, "b-agent", vec![model("b", &model_b.base_url())], vec![]),
+        &env,
+    )
+    .await;
     let a_config = config(&ns, "a-agent", vec![model("a", &model_a.base_url())], vec![ask("b-agent")]);
     let a = start_runner(&binaries.runner, &a_config, &env).await;
 
@@ -99,7 +110,9 @@ async fn one_trace_runs_from_the_caller_through_a_and_b_to_the_model() {
     let spans = receiver
         .wait_for(DEADLINE, "request spans of both agents", |spans| {
             ["a-agent", "b-agent"].iter().all(|agent| {
-                spans.iter().any(|s| s.name == "agentry.request" && s.attribute("agentry.agent") == Some(*agent))
+                spans
+                    .iter()
+                    .any(|s| s.name == "agentry.request" && s.attribute("agentry.agent") == Some(*agent))
             })
         })
         .await
@@ -140,8 +153,12 @@ async fn one_trace_runs_from_the_caller_through_a_and_b_to_the_model() {
     assert_eq!(b_models[0].attribute("gen_ai.request.model"), Some("b"));
     assert!(b_models[0].attribute("gen_ai.usage.output_tokens").is_some(), "{:#?}", b_models[0]);
 
-    let tokens: Vec<_> = receiver.headers().iter().filter_map(|h| h.get("x-collector-token").cloned()).collect();
-    assert!(!tokens.is_empty() && tokens.iter().all(|t| t == COLLECTOR_TOKEN), "OTEL_EXPORTER_OTLP_HEADERS sent");
+    let tokens: Vec<_> =
+        receiver.headers().iter().filter_map(|h| h.get("x-collector-token").cloned()).collect();
+    assert!(
+        !tokens.is_empty() && tokens.iter().all(|t| t == COLLECTOR_TOKEN),
+        "OTEL_EXPORTER_OTLP_HEADERS sent"
+    );
     for (name, output) in [("A", a.output()), ("B", b.output())] {
         assert!(!output.contains(COLLECTOR_TOKEN), "{name} logged the collector header:\n{output}");
     }
@@ -193,7 +210,12 @@ async fn a_runner_whose_collector_is_down_answers_and_counts_the_spans_it_drops(
         ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT".to_string(), format!("http://127.0.0.1:{closed}/v1/traces")),
         ("OTEL_BSP_SCHEDULE_DELAY".into(), "50".into()),
     ];
-    let a = start_runner(&binaries.runner, &config(&ns, "a-agent", vec![model("a", &model_a.base_url())], vec![]), &env).await;
+    let a = start_runner(
+        &binaries.runner,
+        &config(&ns, "a-agent", vec![model("a", &model_a.base_url())], vec![]),
+        &env,
+    )
+    .await;
     let nats = nats_fixture::connect().await.expect("nats");
     let reply = runner_fixture::ask_agent(&nats, &ns, "a-agent", "Anything?").await;
     assert_eq!(reply.output.as_deref(), Some("fine"), "{reply:?}");
@@ -202,7 +224,9 @@ async fn a_runner_whose_collector_is_down_answers_and_counts_the_spans_it_drops(
         metrics_text::metric_value(&text, "agentry_trace_spans_dropped_total", &[]).filter(|n| *n >= 2.0)
     })
     .await
-    .unwrap_or_else(|err| panic!("agentry_trace_spans_dropped_total did not reach 2: {err}; output:\n{}", a.output()));
+    .unwrap_or_else(|err| {
+        panic!("agentry_trace_spans_dropped_total did not reach 2: {err}; output:\n{}", a.output())
+    });
     assert!(dropped >= 2.0, "the request and its model call");
 }
 
@@ -217,7 +241,9 @@ async fn the_operator_exports_a_span_per_reconcile() {
     world.apply_samples().await;
     let spans = receiver
         .wait_for(DEADLINE, "reconcile span of the test namespace", |spans| {
-            spans.iter().any(|s| s.name == "agentry.reconcile" && s.attribute("namespace") == Some(world.ns.as_str()))
+            spans
+                .iter()
+                .any(|s| s.name == "agentry.reconcile" && s.attribute("namespace") == Some(world.ns.as_str()))
         })
         .await
         .unwrap_or_else(|err| panic!("{err}"));
