@@ -8,6 +8,8 @@ use agentry_protocol::{
     AgentReply, AgentRequest, ChatRole, ErrorCode, PROTOCOL_VERSION, StreamEventBody, ToolCallSummary, Usage,
 };
 use tokio::time::Instant;
+use tracing::Instrument;
+use tracing::field::Empty;
 
 use crate::event_publisher::EventPublisher;
 use crate::metrics::RunnerMetrics;
@@ -60,8 +62,35 @@ impl AgentLoop {
         Self { config, system_prompt, models, tools, ledger, events, metrics, nats }
     }
 
-    /// Answers one request; every failure becomes an error reply, never a panic or a hang.
+    /// Answers one request; every failure becomes an error reply, never a panic or a hang. It
+    /// runs in an `agentry.request` span continuing the caller's trace (its `traceparent`).
     pub async fn answer(&self, inbound: Inbound) -> AgentReply {
+        let request = &inbound.request;
+        let span = tracing::info_span!(
+            "agentry.request",
+            otel.kind = "server",
+            traceparent = inbound.traceparent.as_deref(),
+            agentry.namespace = %self.config.namespace,
+            agentry.agent = %self.config.agent,
+            agentry.request_id = %request.request_id,
+            agentry.from = request.from.as_deref(),
+            agentry.delegation_depth = request.delegation_path.len(),
+            agentry.outcome = Empty,
+            otel.status_code = Empty,
+            otel.status_message = Empty,
+        );
+        let reply = self.answer_in_span(inbound).instrument(span.clone()).await;
+        match &reply.error {
+            None => span.record("agentry.outcome", "ok"),
+            Some(error) => span
+                .record("agentry.outcome", error.code.as_str())
+                .record("otel.status_code", "ERROR")
+                .record("otel.status_message", error.message.as_str()),
+        };
+        reply
+    }
+
+    async fn answer_in_span(&self, inbound: Inbound) -> AgentReply {
         let Inbound { request, deadline, received, traceparent } = inbound;
         self.ledger.record_request();
         let mut progress = Progress {

@@ -17,10 +17,14 @@ const HTTP_LISTEN_ENV: &str = "AGENTRY_HTTP_LISTEN";
 const WORKER_THREADS: usize = 2;
 
 fn main() -> ExitCode {
-    if let Err(err) = logging::init() {
-        eprintln!("agentry-runner: {err}");
-        return ExitCode::FAILURE;
-    }
+    // Kept to the end of `main`: dropping it sends the spans still queued.
+    let _logging = match logging::init("agentry-runner") {
+        Ok(logging) => logging,
+        Err(err) => {
+            eprintln!("agentry-runner: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
     runtime::block_on("agentry-runner", Some(WORKER_THREADS), run())
 }
 

@@ -10,6 +10,8 @@ use agentry_protocol::subjects::{self, SubjectToken};
 use agentry_protocol::{AgentReply, AgentRequest, ErrorCode, headers};
 use async_nats::HeaderMap;
 use tokio::time::Instant;
+use tracing::Instrument;
+use tracing::field::Empty;
 
 use crate::event_publisher::now_ms;
 use crate::metrics::RunnerMetrics;
@@ -41,7 +43,36 @@ impl NatsDelegate {
         Self { client, namespace, agent, max_depth, metrics }
     }
 
+    /// Asks `peer` inside an `agentry.delegation` span, whose trace context the request carries.
     async fn send(&self, peer: &str, input: String, ctx: &CallContext) -> Result<String, DelegationError> {
+        let span = tracing::info_span!(
+            "agentry.delegation",
+            otel.kind = "client",
+            agentry.namespace = %self.namespace,
+            agentry.agent = %self.agent,
+            agentry.peer = peer,
+            agentry.request_id = Empty,
+            agentry.outcome = Empty,
+            otel.status_code = Empty,
+            otel.status_message = Empty,
+        );
+        let result = self.send_in_span(peer, input, ctx).instrument(span.clone()).await;
+        match &result {
+            Ok(_) => span.record("agentry.outcome", "ok"),
+            Err(err) => span
+                .record("agentry.outcome", delegation_outcome(err))
+                .record("otel.status_code", "ERROR")
+                .record("otel.status_message", err.to_string().as_str()),
+        };
+        result
+    }
+
+    async fn send_in_span(
+        &self,
+        peer: &str,
+        input: String,
+        ctx: &CallContext,
+    ) -> Result<String, DelegationError> {
         // The chain so far, ending with this agent; the peer would be the next hop.
         let mut path = ctx.delegation_path.clone();
         if path.iter().any(|a| a == peer) {
@@ -60,6 +91,7 @@ impl NatsDelegate {
         }
         let subject = subjects::query(&self.namespace, &peer_token);
         let request_id = format!("{}.{}", ctx.request_id, uuid::Uuid::new_v4().simple());
+        tracing::Span::current().record("agentry.request_id", request_id.as_str());
         let request = AgentRequest {
             session_id: ctx.session_id.clone(),
             from: Some(self.agent.clone()),
@@ -74,7 +106,10 @@ impl NatsDelegate {
         let mut header_map = HeaderMap::new();
         header_map.insert(headers::REQUEST_ID, request_id.as_str());
         header_map.insert(headers::DELEGATION_DEPTH, depth.to_string().as_str());
-        if let Some(traceparent) = &ctx.traceparent {
+        // This span's context when spans are exported, else the caller's, passed on unchanged.
+        if let Some(traceparent) =
+            agentry_telemetry::current_traceparent().or_else(|| ctx.traceparent.clone())
+        {
             header_map.insert(headers::TRACEPARENT, traceparent.as_str());
         }
         let payload = bytes::Bytes::from(payload);
@@ -103,6 +138,17 @@ impl NatsDelegate {
             (Some(output), None) => Ok(output),
             (None, None) => Ok(String::new()),
         }
+    }
+}
+
+/// The `agentry.outcome` of a failed delegation.
+fn delegation_outcome(err: &DelegationError) -> &'static str {
+    match err {
+        DelegationError::Cycle { .. } => "delegation_cycle",
+        DelegationError::DepthExceeded { .. } => "delegation_depth",
+        DelegationError::PeerError { .. } => "peer_error",
+        DelegationError::Unreachable(_) => "unreachable",
+        DelegationError::Timeout => "timeout",
     }
 }
 

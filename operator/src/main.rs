@@ -53,10 +53,14 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    if let Err(err) = logging::init() {
-        eprintln!("agentry-operator: {err}");
-        return ExitCode::FAILURE;
-    }
+    // Kept to the end of `main`: dropping it sends the spans still queued.
+    let _logging = match logging::init("agentry-operator") {
+        Ok(logging) => logging,
+        Err(err) => {
+            eprintln!("agentry-operator: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
     let args = Args::parse();
     runtime::block_on("agentry-operator", None, run(args))
 }

@@ -2,7 +2,7 @@
 //! the shutdown signal, a readiness handle and the admin endpoint serving `/healthz`, `/readyz`
 //! and `/metrics` (DESIGN.md §1, §6).
 //!
-//! A `main.rs` calls [`logging::init`], runs its work with [`runtime::block_on`], starts an
+//! A `main.rs` calls [`logging::init`] (keeping the [`logging::Logging`] it returns), runs its work with [`runtime::block_on`], starts an
 //! [`AdminEndpoint`] with the process's [`Readiness`], [`MetricsSource`] and [`ProcessMetrics`], and runs until
 //! [`shutdown::signal`] completes.
 

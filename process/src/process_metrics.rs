@@ -3,7 +3,8 @@
 //! `agentry_build_info{binary,version} 1`. The admin endpoint's `/metrics` appends them to the
 //! binary's [`MetricsSource`](crate::MetricsSource), so each binary registers nothing itself.
 
-use prometheus::{Counter, Gauge, IntGaugeVec, Opts};
+use agentry_telemetry::COUNTERS;
+use prometheus::{Counter, Gauge, IntCounter, IntGaugeVec, Opts};
 
 use crate::MetricsSource;
 use crate::metric_registry::{MetricCatalog, MetricRegistry};
@@ -28,6 +29,9 @@ pub struct ProcessMetrics {
     start_time: Gauge,
     open_fds: Gauge,
     max_fds: Gauge,
+    spans_exported: IntCounter,
+    spans_dropped: IntCounter,
+    span_export_failures: IntCounter,
 }
 
 impl ProcessMetrics {
@@ -38,6 +42,11 @@ impl ProcessMetrics {
             let g = Gauge::new(name, help)?;
             registry.register(Box::new(g.clone()))?;
             Ok::<_, prometheus::Error>(g)
+        };
+        let counter = |name: &str, help: &str| {
+            let c = IntCounter::new(name, help)?;
+            registry.register(Box::new(c.clone()))?;
+            Ok::<_, prometheus::Error>(c)
         };
         let cpu_seconds = Counter::new("process_cpu_seconds_total", "User and system CPU time, in seconds.")?;
         registry.register(Box::new(cpu_seconds.clone()))?;
@@ -52,6 +61,18 @@ impl ProcessMetrics {
             )?,
             open_fds: gauge("process_open_fds", "Open file descriptors.")?,
             max_fds: gauge("process_max_fds", "The limit on open file descriptors.")?,
+            spans_exported: counter(
+                "agentry_trace_spans_exported_total",
+                "Spans the OTLP collector accepted (0 while traces are not exported).",
+            )?,
+            spans_dropped: counter(
+                "agentry_trace_spans_dropped_total",
+                "Spans lost: the export queue was full, or the collector refused or missed their batch.",
+            )?,
+            span_export_failures: counter(
+                "agentry_trace_export_failures_total",
+                "Span export requests that failed.",
+            )?,
             registry,
         };
         let build_info = IntGaugeVec::new(
@@ -68,8 +89,12 @@ impl ProcessMetrics {
         self.registry.catalog()
     }
 
-    /// Reads `/proc/self` into the gauges (left as they were when it cannot be read).
+    /// Reads `/proc/self` into the gauges (left as they were when it cannot be read), and the
+    /// span exporter's counts into theirs.
     fn refresh(&self) {
+        catch_up(&self.spans_exported, COUNTERS.exported());
+        catch_up(&self.spans_dropped, COUNTERS.dropped());
+        catch_up(&self.span_export_failures, COUNTERS.failed_requests());
         let Some(now) = proc_self::read() else { return };
         // A counter only goes up: add what was used since the last scrape.
         let used = now.cpu_seconds - self.cpu_seconds.get();
@@ -83,6 +108,14 @@ impl ProcessMetrics {
         self.open_fds.set(now.open_fds);
         // Unlimited is exported as +Inf, which Prometheus understands.
         self.max_fds.set(now.max_fds.unwrap_or(f64::INFINITY));
+    }
+}
+
+/// Moves `counter` up to `total`, a count kept elsewhere.
+fn catch_up(counter: &IntCounter, total: u64) {
+    let behind = total.saturating_sub(counter.get());
+    if behind > 0 {
+        counter.inc_by(behind);
     }
 }
 
@@ -120,6 +153,7 @@ mod tests {
         assert!(value(&text, "process_max_fds") >= value(&text, "process_open_fds"), "{text}");
         assert!(value(&text, "process_start_time_seconds") > 1.7e9, "{text}");
         assert!(text.contains("# TYPE process_cpu_seconds_total counter"), "{text}");
+        assert_eq!(value(&text, "agentry_trace_spans_dropped_total"), 0.0, "no exporter, nothing dropped");
         // Burn CPU until the counter moves (ticks are 10 ms): it goes forward, never back.
         let before = value(&text, "process_cpu_seconds_total");
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);

@@ -70,10 +70,14 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    if let Err(err) = logging::init() {
-        eprintln!("agentry-recorder: {err}");
-        return ExitCode::FAILURE;
-    }
+    // Kept to the end of `main`: dropping it sends the spans still queued.
+    let _logging = match logging::init("agentry-recorder") {
+        Ok(logging) => logging,
+        Err(err) => {
+            eprintln!("agentry-recorder: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
     let args = Args::parse();
     runtime::block_on("agentry-recorder", None, run(args))
 }

@@ -8,6 +8,7 @@ pub mod namespace_recorder;
 pub mod nats_fixture;
 pub mod operator_process;
 pub mod operator_world;
+pub mod otlp_receiver;
 pub mod polling;
 pub mod private_postgres;
 pub mod recorder_fixture;

@@ -32,6 +32,8 @@ pub struct OperatorOptions {
     pub log_filter: String,
     /// `--database-url` and `--database-schema`: the recorder's history, for the API.
     pub history: Option<(String, String)>,
+    /// More environment for the process (`OTEL_*`, say).
+    pub env: Vec<(String, String)>,
 }
 
 impl OperatorOptions {
@@ -45,6 +47,7 @@ impl OperatorOptions {
             nats_url: nats_url.into(),
             log_filter: std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
             history: None,
+            env: Vec::new(),
         }
     }
 
@@ -173,6 +176,7 @@ impl OperatorProcess {
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("KUBECONFIG", kubeconfig)
             .env("RUST_LOG", &options.log_filter)
+            .envs(options.env.iter().map(|(k, v)| (k, v)))
             .args(["--runner-image", &options.runner_image, "--nats-url", &options.nats_url])
             .args(["--http-listen", &http.to_string(), "--api-listen", &api.to_string()])
             .stdout(Stdio::from(file))

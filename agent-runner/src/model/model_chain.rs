@@ -271,7 +271,18 @@ impl ModelChain {
                 break;
             }
             let provider = endpoint.provider.as_str();
-            let span = tracing::info_span!("model_call", model = %endpoint.name, provider);
+            let span = tracing::info_span!(
+                "agentry.model_call",
+                otel.kind = "client",
+                gen_ai.request.model = %endpoint.name,
+                gen_ai.system = provider,
+                agentry.outcome = tracing::field::Empty,
+                agentry.attempts = tracing::field::Empty,
+                gen_ai.usage.input_tokens = tracing::field::Empty,
+                gen_ai.usage.output_tokens = tracing::field::Empty,
+                otel.status_code = tracing::field::Empty,
+                otel.status_message = tracing::field::Empty,
+            );
             let (record, result) = self.call(endpoint, request, deadline, tokens).instrument(span).await;
             calls.push(record);
             match result {
@@ -360,6 +371,16 @@ impl ModelChain {
                 tracing::warn!(attempts = retried.attempts, %error, "model call failed");
                 Usage::default()
             }
+        };
+        let span = tracing::Span::current();
+        span.record("agentry.outcome", outcome).record("agentry.attempts", retried.attempts);
+        match &retried.result {
+            Ok(_) => span
+                .record("gen_ai.usage.input_tokens", usage.input_tokens)
+                .record("gen_ai.usage.output_tokens", usage.output_tokens),
+            Err(error) => span
+                .record("otel.status_code", "ERROR")
+                .record("otel.status_message", error.to_string().as_str()),
         };
         let record = ModelCallRecord {
             model: endpoint.name.clone(),

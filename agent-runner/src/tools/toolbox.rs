@@ -81,11 +81,15 @@ impl ToolBox {
         let tool = self.by_name.get(&call.name).and_then(|&i| self.tools.get(i));
         let label = tool.map_or(UNKNOWN_TOOL_LABEL, |t| t.name.as_str());
         let span = tracing::info_span!(
-            "tool_call",
-            tool = %call.name,
-            call_id = %call.id,
-            request_id = %ctx.request_id,
-            session_id = ctx.session_id.as_deref().unwrap_or_default(),
+            "agentry.tool_call",
+            gen_ai.tool.name = %call.name,
+            gen_ai.tool.call.id = %call.id,
+            agentry.agent = ctx.delegation_path.last().map(String::as_str),
+            agentry.request_id = %ctx.request_id,
+            agentry.session_id = ctx.session_id.as_deref(),
+            agentry.outcome = tracing::field::Empty,
+            otel.status_code = tracing::field::Empty,
+            otel.status_message = tracing::field::Empty,
         );
         async {
             let started = Instant::now();
@@ -114,6 +118,12 @@ impl ToolBox {
             };
             self.metrics.tool_calls.with_label_values(&[label, outcome.outcome()]).inc();
             self.metrics.tool_call_duration.with_label_values(&[label]).observe(duration.as_secs_f64());
+            let span = tracing::Span::current();
+            span.record("agentry.outcome", outcome.outcome());
+            if !outcome.ok {
+                span.record("otel.status_code", "ERROR")
+                    .record("otel.status_message", outcome.content.as_str());
+            }
             let duration_ms = duration.as_secs_f64() * 1000.0;
             match outcome.failure {
                 None => tracing::debug!(outcome = "ok", duration_ms, "tool call succeeded"),

@@ -77,11 +77,15 @@ where
     F: Future<Output = Result<Action, ReconcileError>>,
 {
     let key = object_key(object);
+    // Exported as an OpenTelemetry span when traces are on (`agentry.*`, see agentry-telemetry).
     let span = tracing::info_span!(
-        "reconcile",
+        "agentry.reconcile",
         controller = ctx.kit().name,
         namespace = object.namespace().unwrap_or_default(),
-        name = %object.name_any()
+        name = %object.name_any(),
+        agentry.outcome = tracing::field::Empty,
+        otel.status_code = tracing::field::Empty,
+        otel.status_message = tracing::field::Empty,
     );
     async move {
         let started = Instant::now();
@@ -91,8 +95,17 @@ where
             .unwrap_or(Err(ReconcileError::Timeout(RECONCILE_TIMEOUT)));
         let kit = ctx.kit();
         kit.metrics.observe(kit.name, started.elapsed());
-        if result.is_ok() {
-            kit.backoff.succeeded(&key);
+        let span = tracing::Span::current();
+        match &result {
+            Ok(_) => {
+                kit.backoff.succeeded(&key);
+                span.record("agentry.outcome", "ok");
+            }
+            Err(error) => {
+                span.record("agentry.outcome", error.metric_label())
+                    .record("otel.status_code", "ERROR")
+                    .record("otel.status_message", error.to_string().as_str());
+            }
         }
         result
     }

@@ -12,3 +12,4 @@ mod prometheus_server;
 mod promql;
 mod rules;
 mod task_backlog;
+mod traces;
