@@ -100,15 +100,15 @@ impl NodeRules {
                     Some("FieldValueForbidden") => FieldCause::forbidden(&at, &detail),
                     Some("FieldValueRequired") => FieldCause::required(&at, &detail),
                     Some("FieldValueDuplicate") => FieldCause::duplicate(&at, &value),
-                    _ => FieldCause::invalid(&at, &value, &detail),
+                    _ => FieldCause::invalid_without_value(&at, &detail),
                 }
             }
             ErrorKind::EvaluationError => {
                 let failure = std::error::Error::source(error)
                     .map_or_else(|| error.message.clone(), ToString::to_string);
-                FieldCause::invalid(path, &value, &format!("{failure} evaluating rule: {rule_name}"))
+                FieldCause::invalid_without_value(path, &format!("{failure} evaluating rule: {rule_name}"))
             }
-            _ => FieldCause::invalid(path, &value, &error.message),
+            _ => FieldCause::invalid_without_value(path, &error.message),
         }
     }
 }
