@@ -48,7 +48,9 @@ pub(crate) fn admit(desc: &ResourceDesc, mut object: Value, old: Option<&Value>)
         ("", "Pod") => {
             if old.is_none() {
                 builtin_defaults::pod(&mut object);
-                pod_defaults::default_pod_spec(&mut object["spec"]);
+                if let Some(spec) = object.get_mut("spec") {
+                    pod_defaults::default_pod_spec(spec);
+                }
             }
             builtin_validation::container_causes(&object["spec"], "spec")
         }

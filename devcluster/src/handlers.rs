@@ -64,7 +64,8 @@ pub(crate) async fn serve(
             );
         }
         Some("scale") if desc.scale.is_some() => {
-            let request = ResourceRequest { server, desc: &desc, namespace, scope: Scope::Main, query, headers, body };
+            let request =
+                ResourceRequest { server, desc: &desc, namespace, scope: Scope::Main, query, headers, body };
             return scale::serve(&request, method, name.unwrap_or_default());
         }
         Some(_) => return Err(ApiError::no_route()),

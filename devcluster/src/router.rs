@@ -14,8 +14,8 @@ use crate::api_server::ApiServer;
 use crate::discovery::{api_groups, openapi_documents, server_version};
 use crate::handlers::{self, response::json_response};
 use crate::request::Query;
-use crate::request::protobuf::{self, ProtobufError};
 use crate::request::path::{self as api_path, ApiPath};
+use crate::request::protobuf::{self, ProtobufError};
 
 /// The router serving the whole API.
 pub(crate) fn router(server: Arc<ApiServer>) -> Router {

@@ -27,9 +27,13 @@ async fn builtin_kinds_are_validated_defaulted_and_namespaces_terminate() {
 async fn deployments_are_defaulted_and_keep_their_selector(kubectl: &Kubectl) {
     let (out, _) = apply(kubectl, &deployment("web", "web", "nginx")).await;
     assert!(out.success, "{}", out.stderr);
-    let got: Value = serde_json::from_str(&kubectl.ok(&["get", "deployment", "web", "-o", "json"]).await).expect("json");
+    let got: Value =
+        serde_json::from_str(&kubectl.ok(&["get", "deployment", "web", "-o", "json"]).await).expect("json");
     let spec = &got["spec"];
-    assert_eq!(spec["strategy"], json!({"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": "25%"}}));
+    assert_eq!(
+        spec["strategy"],
+        json!({"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": "25%"}})
+    );
     assert_eq!((&spec["revisionHistoryLimit"], &spec["progressDeadlineSeconds"]), (&json!(10), &json!(600)));
     let pod = &spec["template"]["spec"];
     for (field, want) in [
@@ -47,7 +51,13 @@ async fn deployments_are_defaulted_and_keep_their_selector(kubectl: &Kubectl) {
     assert_eq!(container["terminationMessagePolicy"], "File");
     let probe = &container["readinessProbe"];
     assert_eq!(
-        (&probe["httpGet"]["scheme"], &probe["timeoutSeconds"], &probe["periodSeconds"], &probe["successThreshold"], &probe["failureThreshold"]),
+        (
+            &probe["httpGet"]["scheme"],
+            &probe["timeoutSeconds"],
+            &probe["periodSeconds"],
+            &probe["successThreshold"],
+            &probe["failureThreshold"]
+        ),
         (&json!("HTTP"), &json!(1), &json!(10), &json!(1), &json!(3)),
         "{probe}"
     );
@@ -107,7 +117,8 @@ async fn immutable_config_maps_keep_their_data(kubectl: &Kubectl) {
         "immutable": true, "data": {"a": "1"}});
     let (out, _) = apply(kubectl, &frozen).await;
     assert!(out.success, "{}", out.stderr);
-    let out = kubectl.run(&["patch", "configmap", "frozen", "--type=merge", "-p", r#"{"data":{"a":"2"}}"#]).await;
+    let out =
+        kubectl.run(&["patch", "configmap", "frozen", "--type=merge", "-p", r#"{"data":{"a":"2"}}"#]).await;
     assert_eq!(
         out.stderr.trim_end(),
         "The ConfigMap \"frozen\" is invalid: data: Forbidden: field is immutable when `immutable` is set"
@@ -135,11 +146,26 @@ async fn namespaces_go_through_terminating(kubectl: &Kubectl) {
     assert_eq!(ns["status"]["phase"], "Terminating", "{ns}");
     assert_eq!(ns["spec"]["finalizers"], json!(["kubernetes"]), "{ns}");
     let conditions = ns["status"]["conditions"].as_array().cloned().unwrap_or_default();
-    let remaining = conditions.iter().find(|c| c["type"] == "NamespaceFinalizersRemaining").cloned().unwrap_or_default();
+    let remaining =
+        conditions.iter().find(|c| c["type"] == "NamespaceFinalizersRemaining").cloned().unwrap_or_default();
     assert_eq!(remaining["status"], "True", "{ns}");
-    assert_eq!(remaining["message"], "Some content in the namespace has finalizers remaining: example.com/hold in 1 resource instances");
+    assert_eq!(
+        remaining["message"],
+        "Some content in the namespace has finalizers remaining: example.com/hold in 1 resource instances"
+    );
 
-    kubectl.ok(&["patch", "configmap", "held", "-n", "doomed", "--type=merge", "-p", r#"{"metadata":{"finalizers":null}}"#]).await;
+    kubectl
+        .ok(&[
+            "patch",
+            "configmap",
+            "held",
+            "-n",
+            "doomed",
+            "--type=merge",
+            "-p",
+            r#"{"metadata":{"finalizers":null}}"#,
+        ])
+        .await;
     eventually("the namespace to go", DEADLINE, || async {
         let out = kubectl.run(&["get", "namespace", "doomed"]).await;
         (!out.success && out.stderr.contains("NotFound")).then_some(())

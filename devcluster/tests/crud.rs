@@ -180,7 +180,8 @@ async fn namespaces_delete_their_contents() {
     let refused_create = api.create(&PostParams::default(), &config_map("late", &[])).await;
     assert_eq!(refused(refused_create).code, 403, "no new content in a terminating namespace");
     eventually("the namespace to go", Duration::from_secs(10), || async {
-        (api.get_opt("cm").await.ok()?.is_none() && namespaces.get_opt("team").await.ok()?.is_none()).then_some(())
+        (api.get_opt("cm").await.ok()?.is_none() && namespaces.get_opt("team").await.ok()?.is_none())
+            .then_some(())
     })
     .await;
 }

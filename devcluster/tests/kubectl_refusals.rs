@@ -15,8 +15,9 @@ async fn invalid_manifests_are_refused_in_kube_apiservers_words() {
     kubectl.ok(&["wait", "--for", "condition=Established", "--timeout=30s", "crd", "--all"]).await;
     kubectl.ok(&["create", "namespace", "fleet"]).await;
 
-    let recorded = std::fs::read_to_string(repo_root().join("devcluster/tests/data/kube-apiserver-refusals.txt"))
-        .expect("recorded refusals");
+    let recorded =
+        std::fs::read_to_string(repo_root().join("devcluster/tests/data/kube-apiserver-refusals.txt"))
+            .expect("recorded refusals");
     let mut differing = Vec::new();
     let mut checked = 0;
     for line in recorded.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()) {
@@ -26,12 +27,21 @@ async fn invalid_manifests_are_refused_in_kube_apiservers_words() {
         assert!(!out.success, "{file} was accepted");
         let folded = out.stderr.replace('\n', " ");
         if folded.trim() != expected.trim() {
-            differing.push(format!("{file}\n  real:       {}\n  devcluster: {}", expected.trim(), folded.trim()));
+            differing.push(format!(
+                "{file}\n  real:       {}\n  devcluster: {}",
+                expected.trim(),
+                folded.trim()
+            ));
         }
         checked += 1;
     }
     assert_eq!(checked, 46, "the recorded corpus has 46 manifests");
-    assert!(differing.is_empty(), "{} of {checked} refusals differ:\n{}", differing.len(), differing.join("\n"));
+    assert!(
+        differing.is_empty(),
+        "{} of {checked} refusals differ:\n{}",
+        differing.len(),
+        differing.join("\n")
+    );
 
     // kubectl's default strict field validation: the decoding error's prefix names kind and version.
     let unknown = std::env::temp_dir().join(format!("devcluster-bogus-{}.yaml", uuid::Uuid::new_v4()));

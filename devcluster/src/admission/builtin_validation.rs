@@ -123,8 +123,11 @@ pub(crate) fn data_key_causes(object: &Value, fields: &[&str]) -> Vec<FieldCause
 /// An `immutable` ConfigMap or Secret keeps `immutable: true` and the maps in `fields`.
 pub(crate) fn immutable_causes(object: &Value, old: Option<&Value>, fields: &[&str]) -> Vec<FieldCause> {
     let Some(old) = old.filter(|o| o["immutable"] == Value::Bool(true)) else { return Vec::new() };
-    let forbidden =
-        |field: &str| FieldCause { field: field.to_owned(), reason: CauseReason::FieldValueForbidden, message: IMMUTABLE_MSG.into() };
+    let forbidden = |field: &str| FieldCause {
+        field: field.to_owned(),
+        reason: CauseReason::FieldValueForbidden,
+        message: IMMUTABLE_MSG.into(),
+    };
     let mut causes = Vec::new();
     if object["immutable"] != Value::Bool(true) {
         causes.push(forbidden("immutable"));

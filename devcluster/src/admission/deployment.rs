@@ -2,8 +2,8 @@
 
 use serde_json::{Value, json};
 
-use crate::api_error::{ApiError, ApiResult};
 use super::builtin_validation::{container_causes, label_causes};
+use crate::api_error::{ApiError, ApiResult};
 use crate::crd_schema::{CauseReason, FieldCause, Invalid};
 use crate::resources::ResourceDesc;
 
@@ -11,7 +11,12 @@ use crate::resources::ResourceDesc;
 const REVISION: &str = "deployment.kubernetes.io/revision";
 
 /// Default the Deployment, then check its selector, tolerations and containers.
-pub(crate) fn admit(desc: &ResourceDesc, object: &mut Value, old: Option<&Value>, name: &str) -> ApiResult<()> {
+pub(crate) fn admit(
+    desc: &ResourceDesc,
+    object: &mut Value,
+    old: Option<&Value>,
+    name: &str,
+) -> ApiResult<()> {
     let spec = &mut object["spec"];
     fill_defaults(spec);
     let mut causes = selector_causes(spec);
@@ -46,9 +51,8 @@ pub(crate) fn admit(desc: &ResourceDesc, object: &mut Value, old: Option<&Value>
 /// The revision the deployment controller writes: 1 for the first template, one more for each
 /// new one, kept otherwise (the controller writes it back if a client drops it).
 fn number_revision(object: &mut Value, old: Option<&Value>) {
-    let old_revision = old
-        .and_then(|o| o["metadata"]["annotations"][REVISION].as_str())
-        .and_then(|r| r.parse::<u64>().ok());
+    let old_revision =
+        old.and_then(|o| o["metadata"]["annotations"][REVISION].as_str()).and_then(|r| r.parse::<u64>().ok());
     let revision = match (old, old_revision) {
         (Some(old), Some(r)) if old["spec"]["template"] == object["spec"]["template"] => r,
         (_, Some(r)) => r + 1,
@@ -68,7 +72,8 @@ fn go_label_selector(selector: &Value) -> String {
     let quoted = |v: &Value| Value::from(v.as_str().unwrap_or_default()).to_string();
     let labels = match selector["matchLabels"].as_object() {
         Some(map) => {
-            let pairs: Vec<String> = map.iter().map(|(k, v)| format!("{}:{}", Value::from(k.as_str()), quoted(v))).collect();
+            let pairs: Vec<String> =
+                map.iter().map(|(k, v)| format!("{}:{}", Value::from(k.as_str()), quoted(v))).collect();
             format!("map[string]string{{{}}}", pairs.join(", "))
         }
         None => "map[string]string(nil)".into(),
@@ -79,7 +84,9 @@ fn go_label_selector(selector: &Value) -> String {
                 .iter()
                 .map(|e| {
                     let values = match e["values"].as_array() {
-                        Some(v) => format!("[]string{{{}}}", v.iter().map(quoted).collect::<Vec<_>>().join(", ")),
+                        Some(v) => {
+                            format!("[]string{{{}}}", v.iter().map(quoted).collect::<Vec<_>>().join(", "))
+                        }
                         None => "[]string(nil)".into(),
                     };
                     format!(

@@ -18,11 +18,11 @@ pub(crate) fn default_pod_spec(spec: &mut Value) {
         set_if_absent(spec, field, value);
     }
     for list in ["initContainers", "containers"] {
-        for container in spec[list].as_array_mut().into_iter().flatten() {
+        for container in items_mut(spec, list) {
             default_container(container);
         }
     }
-    for volume in spec["volumes"].as_array_mut().into_iter().flatten() {
+    for volume in items_mut(spec, "volumes") {
         default_volume(volume);
     }
 }
@@ -33,7 +33,7 @@ fn default_container(container: &mut Value) {
     set_if_absent(container, "terminationMessagePath", json!("/dev/termination-log"));
     set_if_absent(container, "terminationMessagePolicy", json!("File"));
     set_if_absent(container, "resources", json!({}));
-    for port in container["ports"].as_array_mut().into_iter().flatten() {
+    for port in items_mut(container, "ports") {
         set_if_absent(port, "protocol", json!("TCP"));
     }
     for probe in ["livenessProbe", "readinessProbe", "startupProbe"] {
@@ -41,7 +41,7 @@ fn default_container(container: &mut Value) {
             default_probe(&mut container[probe]);
         }
     }
-    for env in container["env"].as_array_mut().into_iter().flatten() {
+    for env in items_mut(container, "env") {
         if env["valueFrom"]["fieldRef"].is_object() {
             set_if_absent(&mut env["valueFrom"]["fieldRef"], "apiVersion", json!("v1"));
         }
@@ -61,7 +61,8 @@ fn pull_policy(image: &str) -> &'static str {
 }
 
 fn default_probe(probe: &mut Value) {
-    for (field, value) in [("timeoutSeconds", 1), ("periodSeconds", 10), ("successThreshold", 1), ("failureThreshold", 3)]
+    for (field, value) in
+        [("timeoutSeconds", 1), ("periodSeconds", 10), ("successThreshold", 1), ("failureThreshold", 3)]
     {
         set_if_absent(probe, field, json!(value));
     }
@@ -77,11 +78,17 @@ fn default_volume(volume: &mut Value) {
             set_if_absent(&mut volume[source], "defaultMode", json!(420));
         }
     }
-    for item in volume["downwardAPI"]["items"].as_array_mut().into_iter().flatten() {
+    let downward = volume.get_mut("downwardAPI");
+    for item in downward.map(|d| items_mut(d, "items")).into_iter().flatten() {
         if item["fieldRef"].is_object() {
             set_if_absent(&mut item["fieldRef"], "apiVersion", json!("v1"));
         }
     }
+}
+
+/// The items of list `field` of `object`, none if absent (without adding the field).
+fn items_mut<'v>(object: &'v mut Value, field: &str) -> impl Iterator<Item = &'v mut Value> {
+    object.get_mut(field).and_then(Value::as_array_mut).into_iter().flatten()
 }
 
 fn set_if_absent(object: &mut Value, field: &str, value: Value) {
@@ -105,7 +112,10 @@ mod tests {
         });
         default_pod_spec(&mut spec);
         let a = &spec["containers"][0];
-        assert_eq!((&a["imagePullPolicy"], &spec["containers"][1]["imagePullPolicy"]), (&json!("Always"), &json!("IfNotPresent")));
+        assert_eq!(
+            (&a["imagePullPolicy"], &spec["containers"][1]["imagePullPolicy"]),
+            (&json!("Always"), &json!("IfNotPresent"))
+        );
         assert_eq!(a["readinessProbe"]["httpGet"]["scheme"], "HTTP");
         assert_eq!(a["readinessProbe"]["timeoutSeconds"], 1);
         assert_eq!(a["ports"][0]["protocol"], "TCP");

@@ -1,13 +1,12 @@
 //! SelfSubjectAccessReview (`kubectl auth can-i`): the SubjectAccessReview of the user the
-//! request's bearer token authenticates as, answered by the same authorizers.
+//! request's bearer token authenticates as, answered by the same authorizers. A request without
+//! a token (kubectl sends none over plain HTTP) is asked about as the admin: devcluster serves
+//! such requests in full, so that is the true answer to "can I".
 
 use serde_json::{Value, json};
 
 use crate::api_error::{ApiError, ApiResult};
 use crate::storage::cluster_state::ClusterState;
-
-/// The user kube-apiserver's anonymous authenticator gives a request without credentials.
-const ANONYMOUS: &str = "system:anonymous";
 
 /// Answer `review` for the caller presenting `token`: the object with `status` filled in.
 pub(crate) fn self_subject_access_review(
@@ -35,10 +34,9 @@ pub(crate) fn self_subject_access_review(
 
 /// The caller as a SubjectAccessReview spec names users (`user`, `groups`, `uid`, `extra`).
 fn caller(state: &ClusterState, token: Option<&str>) -> Value {
-    let token = token.unwrap_or_default();
-    let authenticated = (!token.is_empty())
-        .then(|| crate::authentication::token_review(state, json!({"spec": {"token": token}})).ok())
-        .flatten()
+    let token = token.filter(|t| !t.is_empty()).unwrap_or(state.tokens.admin());
+    let authenticated = crate::authentication::token_review(state, json!({"spec": {"token": token}}))
+        .ok()
         .filter(|r| r["status"]["authenticated"] == json!(true));
     match authenticated {
         Some(review) => {
@@ -51,7 +49,8 @@ fn caller(state: &ClusterState, token: Option<&str>) -> Value {
             }
             subject
         }
-        None => json!({"user": ANONYMOUS, "groups": ["system:unauthenticated"]}),
+        // An unknown token: kube-apiserver would refuse the request (401); none is allowed anything.
+        None => json!({"user": "system:anonymous", "groups": ["system:unauthenticated"]}),
     }
 }
 
@@ -68,7 +67,9 @@ fn invalid(non_resource: &Value, why: &str) -> ApiError {
     ApiError::custom(
         422,
         "Invalid",
-        format!("SelfSubjectAccessReview.authorization.k8s.io \"\" is invalid: spec.resourceAttributes: {message}"),
+        format!(
+            "SelfSubjectAccessReview.authorization.k8s.io \"\" is invalid: spec.resourceAttributes: {message}"
+        ),
         Some(details),
     )
 }

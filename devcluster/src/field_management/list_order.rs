@@ -37,7 +37,9 @@ fn interleave(server_only: Vec<Value>, named: Vec<Value>, live: &[Value], key: &
             (None, None) => break,
             (Some(_), None) => true,
             (None, Some(_)) => false,
-            (Some(l), Some(r)) => matches!((index(live, l, key), index(live, r, key)), (Some(li), Some(ri)) if li < ri),
+            (Some(l), Some(r)) => {
+                matches!((index(live, l, key), index(live, r, key)), (Some(li), Some(ri)) if li < ri)
+            }
         };
         let next = if take_left { left.next() } else { right.next() };
         out.extend(next);
@@ -59,7 +61,8 @@ mod tests {
     fn new_items_go_before_the_next_server_only_item() {
         // live [a, b, c]; patch [b, new]: merged by apimachinery as [a, b, new, c].
         let live = vec![json!({"name": "a"}), json!({"name": "b"}), json!({"name": "c"})];
-        let merged = vec![json!({"name": "a"}), json!({"name": "b"}), json!({"name": "c"}), json!({"name": "new"})];
+        let merged =
+            vec![json!({"name": "a"}), json!({"name": "b"}), json!({"name": "c"}), json!({"name": "new"})];
         let patch = vec![json!({"name": "b"}), json!({"name": "new"})];
         assert_eq!(names(&normalize(merged, &patch, &live, "name")), ["a", "b", "new", "c"]);
     }

@@ -52,9 +52,13 @@ impl ClusterState {
         let spec_finalizers = string_list(&ns["spec"]["finalizers"]);
         let mut next = ns.clone();
         if !contents.is_empty() {
-            for (desc, object) in contents.iter().filter(|(_, o)| o["metadata"]["deletionTimestamp"].is_null()) {
+            for (desc, object) in
+                contents.iter().filter(|(_, o)| o["metadata"]["deletionTimestamp"].is_null())
+            {
                 let object_name = object["metadata"]["name"].as_str().unwrap_or_default();
-                if let Err(err) = self.delete_one(desc, Some(&name), object_name, Propagation::Background, &Value::Null) {
+                if let Err(err) =
+                    self.delete_one(desc, Some(&name), object_name, Propagation::Background, &Value::Null)
+                {
                     tracing::debug!(%err, "namespace content already gone");
                 }
             }
@@ -103,18 +107,56 @@ fn conditions(remaining: &[(Arc<ResourceDesc>, Value)]) -> Vec<Value> {
         map.iter().map(|(k, n)| format!("{k} {what} {n} resource instances")).collect::<Vec<_>>().join(", ")
     };
     vec![
-        condition("NamespaceDeletionDiscoveryFailure", false, "ResourcesDiscovered", "All resources successfully discovered".into()),
-        condition("NamespaceDeletionGroupVersionParsingFailure", false, "ParsedGroupVersions", "All legacy kube types successfully parsed".into()),
-        condition("NamespaceDeletionContentFailure", false, "ContentDeleted", "All content successfully deleted, may be waiting on finalization".into()),
+        condition(
+            "NamespaceDeletionDiscoveryFailure",
+            false,
+            "ResourcesDiscovered",
+            "All resources successfully discovered".into(),
+        ),
+        condition(
+            "NamespaceDeletionGroupVersionParsingFailure",
+            false,
+            "ParsedGroupVersions",
+            "All legacy kube types successfully parsed".into(),
+        ),
+        condition(
+            "NamespaceDeletionContentFailure",
+            false,
+            "ContentDeleted",
+            "All content successfully deleted, may be waiting on finalization".into(),
+        ),
         if counts.is_empty() {
-            condition("NamespaceContentRemaining", false, "ContentRemoved", "All content successfully removed".into())
+            condition(
+                "NamespaceContentRemaining",
+                false,
+                "ContentRemoved",
+                "All content successfully removed".into(),
+            )
         } else {
-            condition("NamespaceContentRemaining", true, "SomeResourcesRemain", format!("Some resources are remaining: {}", listed(&counts, "has")))
+            condition(
+                "NamespaceContentRemaining",
+                true,
+                "SomeResourcesRemain",
+                format!("Some resources are remaining: {}", listed(&counts, "has")),
+            )
         },
         if finalizers.is_empty() {
-            condition("NamespaceFinalizersRemaining", false, "ContentHasNoFinalizers", "All content-preserving finalizers finished".into())
+            condition(
+                "NamespaceFinalizersRemaining",
+                false,
+                "ContentHasNoFinalizers",
+                "All content-preserving finalizers finished".into(),
+            )
         } else {
-            condition("NamespaceFinalizersRemaining", true, "SomeFinalizersRemain", format!("Some content in the namespace has finalizers remaining: {}", listed(&finalizers, "in")))
+            condition(
+                "NamespaceFinalizersRemaining",
+                true,
+                "SomeFinalizersRemain",
+                format!(
+                    "Some content in the namespace has finalizers remaining: {}",
+                    listed(&finalizers, "in")
+                ),
+            )
         },
     ]
 }

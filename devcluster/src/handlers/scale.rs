@@ -97,7 +97,8 @@ fn format_selector(selector: &Value) -> String {
         .collect();
     for expr in selector["matchExpressions"].as_array().into_iter().flatten() {
         let key = expr["key"].as_str().unwrap_or_default();
-        let values: Vec<&str> = expr["values"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+        let values: Vec<&str> =
+            expr["values"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
         let term = match expr["operator"].as_str().unwrap_or_default() {
             "In" => format!("{key} in ({})", values.join(",")),
             "NotIn" => format!("{key} notin ({})", values.join(",")),

@@ -44,8 +44,8 @@ pub(crate) fn decode_body(body: &[u8]) -> Result<Value, ProtobufError> {
             _ => {}
         }
     }
-    let message =
-        message_of(&api_version, &kind).ok_or_else(|| ProtobufError::UnknownKind { api_version: api_version.clone(), kind: kind.clone() })?;
+    let message = message_of(&api_version, &kind)
+        .ok_or_else(|| ProtobufError::UnknownKind { api_version: api_version.clone(), kind: kind.clone() })?;
     let mut object = decode_message(message, raw)?;
     object.insert("apiVersion".into(), json!(api_version));
     object.insert("kind".into(), json!(kind));
@@ -132,7 +132,10 @@ fn decode_message(message: &'static Message, bytes: &[u8]) -> Result<Map<String,
                     items.push(item);
                 }
             }
-            (FieldKind::StringMap | FieldKind::BytesMap | FieldKind::QuantityMap, Some(Value::Array(entry))) => {
+            (
+                FieldKind::StringMap | FieldKind::BytesMap | FieldKind::QuantityMap,
+                Some(Value::Array(entry)),
+            ) => {
                 let map = object.entry(described.json).or_insert_with(|| json!({}));
                 if let ([key, value], Value::Object(map)) = (entry.as_slice(), map) {
                     map.insert(key.as_str().unwrap_or_default().to_owned(), value.clone());
@@ -199,7 +202,8 @@ fn time(bytes: &[u8]) -> Result<Option<Value>, ProtobufError> {
     if seconds == 0 {
         return Ok(None);
     }
-    let at = jiff::Timestamp::from_second(seconds).map_err(|_| ProtobufError::Malformed("time out of range"))?;
+    let at =
+        jiff::Timestamp::from_second(seconds).map_err(|_| ProtobufError::Malformed("time out of range"))?;
     Ok(Some(json!(at.strftime("%Y-%m-%dT%H:%M:%SZ").to_string())))
 }
 

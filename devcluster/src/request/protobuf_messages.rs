@@ -182,7 +182,8 @@ static OBJECT_REFERENCE: Message = Message {
     ],
 };
 
-static LOCAL_OBJECT_REFERENCE: Message = Message { name: "LocalObjectReference", fields: &[f(1, "name", String)] };
+static LOCAL_OBJECT_REFERENCE: Message =
+    Message { name: "LocalObjectReference", fields: &[f(1, "name", String)] };
 
 static SERVICE: Message = Message {
     name: "Service",
@@ -248,8 +249,10 @@ static ROLLING_UPDATE: Message = Message {
     fields: &[f(1, "maxUnavailable", IntOrString), f(2, "maxSurge", IntOrString)],
 };
 
-static POD_TEMPLATE_SPEC: Message =
-    Message { name: "PodTemplateSpec", fields: &[f(1, "metadata", m(&OBJECT_META)), f(2, "spec", m(&POD_SPEC))] };
+static POD_TEMPLATE_SPEC: Message = Message {
+    name: "PodTemplateSpec",
+    fields: &[f(1, "metadata", m(&OBJECT_META)), f(2, "spec", m(&POD_SPEC))],
+};
 
 static POD_SPEC: Message = Message {
     name: "PodSpec",
@@ -360,7 +363,11 @@ static SCALE_SPEC: Message = Message { name: "ScaleSpec", fields: &[f(1, "replic
 
 static TOKEN_REQUEST: Message = Message {
     name: "TokenRequest",
-    fields: &[f(1, "metadata", m(&OBJECT_META)), f(2, "spec", m(&TOKEN_REQUEST_SPEC)), f(3, "status", Ignored)],
+    fields: &[
+        f(1, "metadata", m(&OBJECT_META)),
+        f(2, "spec", m(&TOKEN_REQUEST_SPEC)),
+        f(3, "status", Ignored),
+    ],
 };
 
 static TOKEN_REQUEST_SPEC: Message = Message {
@@ -379,12 +386,19 @@ static BOUND_OBJECT_REFERENCE: Message = Message {
 
 static SELF_SUBJECT_ACCESS_REVIEW: Message = Message {
     name: "SelfSubjectAccessReview",
-    fields: &[f(1, "metadata", m(&OBJECT_META)), f(2, "spec", m(&ACCESS_REVIEW_SPEC)), f(3, "status", Ignored)],
+    fields: &[
+        f(1, "metadata", m(&OBJECT_META)),
+        f(2, "spec", m(&ACCESS_REVIEW_SPEC)),
+        f(3, "status", Ignored),
+    ],
 };
 
 static ACCESS_REVIEW_SPEC: Message = Message {
     name: "SelfSubjectAccessReviewSpec",
-    fields: &[f(1, "resourceAttributes", m(&RESOURCE_ATTRIBUTES)), f(2, "nonResourceAttributes", m(&NON_RESOURCE_ATTRIBUTES))],
+    fields: &[
+        f(1, "resourceAttributes", m(&RESOURCE_ATTRIBUTES)),
+        f(2, "nonResourceAttributes", m(&NON_RESOURCE_ATTRIBUTES)),
+    ],
 };
 
 static RESOURCE_ATTRIBUTES: Message = Message {
@@ -403,8 +417,10 @@ static RESOURCE_ATTRIBUTES: Message = Message {
 static NON_RESOURCE_ATTRIBUTES: Message =
     Message { name: "NonResourceAttributes", fields: &[f(1, "path", String), f(2, "verb", String)] };
 
-static ROLE: Message =
-    Message { name: "Role", fields: &[f(1, "metadata", m(&OBJECT_META)), f(2, "rules", MessageList(&POLICY_RULE))] };
+static ROLE: Message = Message {
+    name: "Role",
+    fields: &[f(1, "metadata", m(&OBJECT_META)), f(2, "rules", MessageList(&POLICY_RULE))],
+};
 
 static POLICY_RULE: Message = Message {
     name: "PolicyRule",
@@ -428,8 +444,15 @@ static ROLE_BINDING: Message = Message {
 
 static SUBJECT: Message = Message {
     name: "Subject",
-    fields: &[f(1, "kind", String), f(2, "apiGroup", String), f(3, "name", String), f(4, "namespace", String)],
+    fields: &[
+        f(1, "kind", String),
+        f(2, "apiGroup", String),
+        f(3, "name", String),
+        f(4, "namespace", String),
+    ],
 };
 
-static ROLE_REF: Message =
-    Message { name: "RoleRef", fields: &[f(1, "apiGroup", String), f(2, "kind", String), f(3, "name", String)] };
+static ROLE_REF: Message = Message {
+    name: "RoleRef",
+    fields: &[f(1, "apiGroup", String), f(2, "kind", String), f(3, "name", String)],
+};

@@ -166,7 +166,8 @@ fn group_kinds() -> Vec<Kind> {
 
 fn describe(k: Kind) -> ResourceDesc {
     let (group, version) = k.gv.split_once('/').unwrap_or(("", k.gv));
-    let create_only = matches!(k.plural, "tokenreviews" | "subjectaccessreviews" | "selfsubjectaccessreviews");
+    let create_only =
+        matches!(k.plural, "tokenreviews" | "subjectaccessreviews" | "selfsubjectaccessreviews");
     let all_category = matches!(k.plural, "pods" | "services" | "deployments");
     let mut columns: Vec<PrinterColumn> = k
         .columns
