@@ -5,7 +5,7 @@
 
 use serde_json::Value;
 
-/// Order `merged` (items keyed by `key`): `order` is the `$setElementOrder` list, else the patch's
+/// Order `merged` (items keyed by `key`, or primitives if it is empty): `order` is the `$setElementOrder` list, else the patch's
 /// items; `live` the list before the patch.
 pub(crate) fn normalize(merged: Vec<Value>, order: &[Value], live: &[Value], key: &str) -> Vec<Value> {
     let (mut named, mut server_only): (Vec<Value>, Vec<Value>) =
@@ -15,8 +15,12 @@ pub(crate) fn normalize(merged: Vec<Value>, order: &[Value], live: &[Value], key
     interleave(server_only, named, live, key)
 }
 
-/// The position in `list` of the item with `item`'s key.
+/// The position in `list` of the item with `item`'s key (of `item` itself in a primitive list,
+/// whose `key` is empty).
 fn index(list: &[Value], item: &Value, key: &str) -> Option<usize> {
+    if key.is_empty() {
+        return list.iter().position(|candidate| candidate == item);
+    }
     let id = item.get(key)?;
     list.iter().position(|candidate| candidate.get(key) == Some(id))
 }
@@ -65,6 +69,14 @@ mod tests {
             vec![json!({"name": "a"}), json!({"name": "b"}), json!({"name": "c"}), json!({"name": "new"})];
         let patch = vec![json!({"name": "b"}), json!({"name": "new"})];
         assert_eq!(names(&normalize(merged, &patch, &live, "name")), ["a", "b", "new", "c"]);
+    }
+
+    #[test]
+    fn primitive_lists_are_ordered_the_same_way() {
+        // finalizers [a, b] patched with [c]: apimachinery's merge gives [c, a, b].
+        let live = vec![json!("a"), json!("b")];
+        let merged = vec![json!("a"), json!("b"), json!("c")];
+        assert_eq!(normalize(merged, &[json!("c")], &live, ""), [json!("c"), json!("a"), json!("b")]);
     }
 
     #[test]

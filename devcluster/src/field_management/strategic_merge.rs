@@ -130,6 +130,7 @@ fn merge_list<'a>(
         *target = Value::Array(Vec::new());
     }
     let Some(target_items) = target.as_array_mut() else { return Ok(()) };
+    let live = target_items.clone();
     if key.is_empty() {
         // A primitive list merged by value (e.g. finalizers).
         for item in patch_items {
@@ -137,9 +138,10 @@ fn merge_list<'a>(
                 target_items.push(item.clone());
             }
         }
+        let merged = std::mem::take(target_items);
+        *target_items = list_order::normalize(merged, order.unwrap_or(patch_items), &live, "");
         return Ok(());
     }
-    let live = target_items.clone();
     for item in patch_items {
         let Some(id) = item.get(&key) else {
             return Err(ApiError::bad_request(format!(
@@ -177,7 +179,7 @@ fn reorder_unpatched_lists<'a>(
         let Some(list) = directive.strip_prefix("$setElementOrder/") else { continue };
         let (Some(order), false) = (order.as_array(), patch_map.contains_key(list)) else { continue };
         names.push(list);
-        let key = merge_key(desc, names).filter(|k| !k.is_empty());
+        let key = merge_key(desc, names);
         names.pop();
         if let (Some(key), Some(Value::Array(items))) = (key, target_map.get_mut(list)) {
             let live = items.clone();
