@@ -224,7 +224,8 @@ fn int_or_string(bytes: &[u8]) -> Result<Value, ProtobufError> {
     for field in Fields(bytes) {
         match field? {
             (1, Wire::Varint(t)) => is_string = t == 1,
-            (2, Wire::Varint(v)) => int = i64::from(v as i32),
+            // An int32 is sign-extended to 64 bits on the wire.
+            (2, Wire::Varint(v)) => int = v as i64,
             (3, Wire::Len(v)) => string = text(v)?,
             _ => {}
         }

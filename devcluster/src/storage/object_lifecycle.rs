@@ -155,7 +155,7 @@ impl ClusterState {
         let is_namespace = desc.group.is_empty() && desc.kind == "Namespace";
         if !new["metadata"]["deletionTimestamp"].is_null()
             && write_rules::string_list(&new["metadata"]["finalizers"]).is_empty()
-            && !(is_namespace && !write_rules::string_list(&new["spec"]["finalizers"]).is_empty())
+            && (!is_namespace || write_rules::string_list(&new["spec"]["finalizers"]).is_empty())
         {
             let removed = self.remove_now(desc, &ns, name);
             self.collect_garbage();
