@@ -59,9 +59,10 @@ pub(crate) enum FieldKind {
 }
 
 use FieldKind::{
-    Bool, Ignored, Inline, Int, IntOrString, KeptBool, KeptInt, MessageList, QuantityMap, String, StringList,
-    StringMap, Time,
+    Bool, Ignored, Int, IntOrString, KeptBool, KeptInt, MessageList, String, StringList, StringMap, Time,
 };
+
+mod pod;
 
 const fn f(number: u64, json: &'static str, kind: FieldKind) -> Field {
     Field { number, json, kind }
@@ -230,7 +231,7 @@ static DEPLOYMENT_SPEC: Message = Message {
     fields: &[
         f(1, "replicas", KeptInt),
         f(2, "selector", m(&LABEL_SELECTOR)),
-        f(3, "template", m(&POD_TEMPLATE_SPEC)),
+        f(3, "template", m(&pod::POD_TEMPLATE_SPEC)),
         f(4, "strategy", m(&DEPLOYMENT_STRATEGY)),
         f(5, "minReadySeconds", Int),
         f(6, "revisionHistoryLimit", KeptInt),
@@ -247,111 +248,6 @@ static DEPLOYMENT_STRATEGY: Message = Message {
 static ROLLING_UPDATE: Message = Message {
     name: "RollingUpdateDeployment",
     fields: &[f(1, "maxUnavailable", IntOrString), f(2, "maxSurge", IntOrString)],
-};
-
-static POD_TEMPLATE_SPEC: Message = Message {
-    name: "PodTemplateSpec",
-    fields: &[f(1, "metadata", m(&OBJECT_META)), f(2, "spec", m(&POD_SPEC))],
-};
-
-static POD_SPEC: Message = Message {
-    name: "PodSpec",
-    fields: &[
-        f(2, "containers", MessageList(&CONTAINER)),
-        f(3, "restartPolicy", String),
-        f(4, "terminationGracePeriodSeconds", KeptInt),
-        f(5, "activeDeadlineSeconds", KeptInt),
-        f(6, "dnsPolicy", String),
-        f(7, "nodeSelector", StringMap),
-        f(8, "serviceAccountName", String),
-        f(9, "serviceAccount", String),
-        f(10, "nodeName", String),
-        f(11, "hostNetwork", Bool),
-        f(12, "hostPID", Bool),
-        f(13, "hostIPC", Bool),
-        f(15, "imagePullSecrets", MessageList(&LOCAL_OBJECT_REFERENCE)),
-        f(16, "hostname", String),
-        f(17, "subdomain", String),
-        f(19, "schedulerName", String),
-        f(20, "initContainers", MessageList(&CONTAINER)),
-        f(21, "automountServiceAccountToken", KeptBool),
-        f(24, "priorityClassName", String),
-        f(25, "priority", KeptInt),
-        f(29, "runtimeClassName", String),
-        f(30, "enableServiceLinks", KeptBool),
-    ],
-};
-
-static CONTAINER: Message = Message {
-    name: "Container",
-    fields: &[
-        f(1, "name", String),
-        f(2, "image", String),
-        f(3, "command", StringList),
-        f(4, "args", StringList),
-        f(5, "workingDir", String),
-        f(6, "ports", MessageList(&CONTAINER_PORT)),
-        f(7, "env", MessageList(&ENV_VAR)),
-        f(8, "resources", m(&RESOURCE_REQUIREMENTS)),
-        f(9, "volumeMounts", MessageList(&VOLUME_MOUNT)),
-        f(13, "terminationMessagePath", String),
-        f(14, "imagePullPolicy", String),
-        f(16, "stdin", Bool),
-        f(17, "stdinOnce", Bool),
-        f(18, "tty", Bool),
-        f(20, "terminationMessagePolicy", String),
-    ],
-};
-
-static CONTAINER_PORT: Message = Message {
-    name: "ContainerPort",
-    fields: &[
-        f(1, "name", String),
-        f(2, "hostPort", Int),
-        f(3, "containerPort", KeptInt),
-        f(4, "protocol", String),
-        f(5, "hostIP", String),
-    ],
-};
-
-static ENV_VAR: Message = Message {
-    name: "EnvVar",
-    fields: &[f(1, "name", String), f(2, "value", String), f(3, "valueFrom", m(&ENV_VAR_SOURCE))],
-};
-
-static ENV_VAR_SOURCE: Message = Message {
-    name: "EnvVarSource",
-    fields: &[
-        f(1, "fieldRef", m(&OBJECT_FIELD_SELECTOR)),
-        f(3, "configMapKeyRef", m(&KEY_SELECTOR)),
-        f(4, "secretKeyRef", m(&KEY_SELECTOR)),
-    ],
-};
-
-static OBJECT_FIELD_SELECTOR: Message =
-    Message { name: "ObjectFieldSelector", fields: &[f(1, "apiVersion", String), f(2, "fieldPath", String)] };
-
-static KEY_SELECTOR: Message = Message {
-    name: "KeySelector",
-    fields: &[f(1, "", Inline(&LOCAL_OBJECT_REFERENCE)), f(2, "key", String), f(3, "optional", KeptBool)],
-};
-
-static RESOURCE_REQUIREMENTS: Message = Message {
-    name: "ResourceRequirements",
-    fields: &[f(1, "limits", QuantityMap), f(2, "requests", QuantityMap)],
-};
-
-static VOLUME_MOUNT: Message = Message {
-    name: "VolumeMount",
-    fields: &[
-        f(1, "name", String),
-        f(2, "readOnly", Bool),
-        f(3, "mountPath", String),
-        f(4, "subPath", String),
-        f(5, "mountPropagation", String),
-        f(6, "subPathExpr", String),
-        f(7, "recursiveReadOnly", String),
-    ],
 };
 
 static SCALE: Message = Message {
