@@ -4,8 +4,10 @@
 //! `ReviewPolicy` (standing in for a webhook authorizer).
 
 mod rbac;
+mod self_subject_access_review;
 mod subject_access_review;
 
+pub(crate) use self_subject_access_review::self_subject_access_review;
 pub(crate) use subject_access_review::subject_access_review;
 
 /// What a request asks to do, and who asks (`authorizer.Attributes`).

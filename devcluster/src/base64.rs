@@ -44,9 +44,75 @@ pub(crate) fn decode(text: &str) -> Option<Vec<u8>> {
     Some(out)
 }
 
+/// Where Go's `base64.StdEncoding` (what decodes `[]byte` fields from JSON) refuses `text`: the
+/// byte offset its `CorruptInputError` names, `None` if it decodes. Newlines are skipped; padding
+/// is required.
+pub(crate) fn go_corrupt_offset(text: &str) -> Option<usize> {
+    let src = text.as_bytes();
+    let newline = |b: u8| b == b'\n' || b == b'\r';
+    let mut si = 0;
+    loop {
+        let mut j = 0;
+        while j < 4 {
+            if si == src.len() {
+                return (j != 0).then(|| si - j);
+            }
+            let byte = src[si];
+            si += 1;
+            if byte.is_ascii_alphanumeric() || byte == b'+' || byte == b'/' {
+                j += 1;
+                continue;
+            }
+            if newline(byte) {
+                continue;
+            }
+            if byte != b'=' || j < 2 {
+                return Some(si - 1);
+            }
+            return padding_end(src, si, j);
+        }
+    }
+}
+
+/// After the first `=` of a quantum (at `si - 1`, `j` characters into it): the rest of the
+/// padding, then nothing but newlines.
+fn padding_end(src: &[u8], mut si: usize, j: usize) -> Option<usize> {
+    let skip_newlines = |mut i: usize| {
+        while i < src.len() && (src[i] == b'\n' || src[i] == b'\r') {
+            i += 1;
+        }
+        i
+    };
+    if j == 2 {
+        si = skip_newlines(si);
+        if si == src.len() {
+            return Some(src.len());
+        }
+        if src[si] != b'=' {
+            return Some(si - 1);
+        }
+        si += 1;
+    }
+    si = skip_newlines(si);
+    (si < src.len()).then_some(si)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn corrupt_offsets_are_go_s() {
+        assert_eq!(go_corrupt_offset("aGVsbG8="), None);
+        assert_eq!(go_corrupt_offset("aGVs\nbG8="), None);
+        assert_eq!(go_corrupt_offset(""), None);
+        assert_eq!(go_corrupt_offset("not base64!"), Some(3));
+        assert_eq!(go_corrupt_offset("abc"), Some(0));
+        assert_eq!(go_corrupt_offset("abcde"), Some(4));
+        assert_eq!(go_corrupt_offset("ab="), Some(3));
+        assert_eq!(go_corrupt_offset("a==="), Some(1));
+        assert_eq!(go_corrupt_offset("ab==x"), Some(4));
+    }
 
     #[test]
     fn base64_round_trips() {

@@ -70,10 +70,10 @@ impl CrdSchema {
         }
         if self.has_rules {
             if causes.iter().any(|c| c.reason.blocks_cel()) {
-                causes.push(FieldCause::invalid(
+                // kube-apiserver prints this line's nil value bare: `<nil>: Invalid value: null: …`.
+                causes.push(FieldCause::invalid_without_value(
                     &FieldPath::root(),
-                    &Value::Null,
-                    "some validation rules were not checked because the object was invalid; \
+                    "null: some validation rules were not checked because the object was invalid; \
                      correct the existing errors to complete validation",
                 ));
             } else {

@@ -13,6 +13,10 @@ use crate::auth_reviews::ReviewPolicy;
 use crate::pod_simulator::{PodSimulator, SimulatorOptions};
 use crate::storage::cluster_state::ClusterState;
 
+/// How often the namespace controller takes a step for each terminating namespace (its contents
+/// deleted, then its `kubernetes` finalizer removed, then the namespace removed).
+const NAMESPACE_SYNC: Duration = Duration::from_millis(300);
+
 /// How to start a devcluster.
 #[derive(Clone, Debug)]
 pub struct DevClusterOptions {
@@ -137,6 +141,7 @@ impl DevCluster {
         crate::kubeconfig::write(&kubeconfig, &url, &admin_token)
             .map_err(|source| DevClusterError::Write { path: kubeconfig.clone(), source })?;
 
+        crate::garbage_collection::namespace_controller::spawn(Arc::downgrade(&server), NAMESPACE_SYNC);
         let (shutdown, stopped) = oneshot::channel::<()>();
         let app = crate::router::router(server.clone());
         let task = tokio::spawn(async move {

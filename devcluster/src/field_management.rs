@@ -3,6 +3,7 @@
 //! PATCH types, and the list types that decide how lists merge.
 
 pub(crate) mod field_set;
+mod list_order;
 pub(crate) mod list_types;
 pub(crate) mod managed_fields;
 pub(crate) mod patch;

@@ -10,6 +10,7 @@ mod patch;
 mod pod_log;
 mod resource_request;
 pub(crate) mod response;
+mod scale;
 mod token_request;
 mod update;
 mod watch;
@@ -62,6 +63,11 @@ pub(crate) async fn serve(
                 body,
             );
         }
+        Some("scale") if desc.scale.is_some() => {
+            let request =
+                ResourceRequest { server, desc: &desc, namespace, scope: Scope::Main, query, headers, body };
+            return scale::serve(&request, method, name.unwrap_or_default());
+        }
         Some(_) => return Err(ApiError::no_route()),
     };
     let not_supported = || ApiError::method_not_supported(&desc, &method.as_str().to_lowercase());
@@ -88,17 +94,16 @@ fn content_type(headers: &HeaderMap) -> &str {
     headers.get(axum::http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default()
 }
 
-/// Typed clients (e.g. `kubectl create configmap`) may send protobuf; only JSON and YAML are
-/// decoded here. 415 tells client-go which encodings are accepted.
+/// Protobuf bodies were decoded into JSON by the router (for the kinds it knows); CBOR and any
+/// protobuf left are refused. 415 tells client-go which encodings are accepted.
 fn refuse_binary_encodings(content_type: &str) -> ApiResult<()> {
     if content_type.contains("protobuf") || content_type.contains("cbor") {
         return Err(ApiError::custom(
             415,
             "UnsupportedMediaType",
             format!(
-                "devcluster decodes JSON and YAML request bodies only, not {content_type:?}; \
-                 write built-in objects from manifests (kubectl apply/create -f) rather than with \
-                 kubectl's generators"
+                "devcluster decodes JSON and YAML request bodies, and protobuf for the built-in \
+                 kinds kubectl's generators send, not {content_type:?}"
             ),
             None,
         ));

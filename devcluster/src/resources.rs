@@ -7,5 +7,5 @@ mod description;
 pub(crate) mod event_conversion;
 mod registry;
 
-pub(crate) use description::{ResourceDesc, StorageKey};
+pub(crate) use description::{ResourceDesc, ScalePaths, StorageKey};
 pub(crate) use registry::Registry;

@@ -15,6 +15,7 @@ use crate::discovery::{api_groups, openapi_documents, server_version};
 use crate::handlers::{self, response::json_response};
 use crate::request::Query;
 use crate::request::path::{self as api_path, ApiPath};
+use crate::request::protobuf::{self, ProtobufError};
 
 /// The router serving the whole API.
 pub(crate) fn router(server: Arc<ApiServer>) -> Router {
@@ -48,13 +49,34 @@ async fn serve_api(
 ) -> Response {
     let query: Query = axum::extract::Query::<Query>::try_from_uri(&uri).map(|q| q.0).unwrap_or_default();
     let response = match api_path::parse(uri.path()) {
-        ApiPath::Object(path) => handlers::serve(server, &method, path, &query, &headers, &body).await,
+        ApiPath::Object(path) => match json_body(headers, body) {
+            Ok((headers, body)) => handlers::serve(server, &method, path, &query, &headers, &body).await,
+            Err(err) => Err(err),
+        },
         other if method == Method::GET => Ok(serve_meta(server, other, &headers)),
         _ => Err(ApiError::no_route()),
     };
     let response = response.unwrap_or_else(IntoResponse::into_response);
     tracing::debug!(%method, %uri, status = response.status().as_u16(), "request");
     response
+}
+
+/// A protobuf body (kubectl's typed clients) decoded into the JSON the handlers read; other
+/// bodies as they came. Answers stay JSON: client-go always also accepts `application/json`.
+fn json_body(mut headers: HeaderMap, body: Bytes) -> Result<(HeaderMap, Bytes), ApiError> {
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    if !content_type.starts_with(protobuf::PROTOBUF_MEDIA_TYPE) {
+        return Ok((headers, body));
+    }
+    let object = protobuf::decode_body(&body).map_err(|err| match err {
+        ProtobufError::Malformed(_) => ApiError::bad_request(err.to_string()),
+        ProtobufError::UnknownKind { .. } | ProtobufError::UnknownField { .. } => {
+            ApiError::custom(415, "UnsupportedMediaType", err.to_string(), None)
+        }
+    })?;
+    let json = serde_json::to_vec(&object).map_err(|err| ApiError::internal(err.to_string()))?;
+    headers.insert(header::CONTENT_TYPE, header::HeaderValue::from_static("application/json"));
+    Ok((headers, Bytes::from(json)))
 }
 
 fn serve_meta(server: &ApiServer, path: ApiPath, headers: &HeaderMap) -> Response {

@@ -4,8 +4,10 @@
 mod common;
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use agentry_devcluster::{DevCluster, Permission, ReviewPolicy, UserInfo};
+use common::eventually;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
 use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, ListParams, PostParams};
 use kube::core::response::Status;
@@ -169,10 +171,19 @@ async fn namespaces_delete_their_contents() {
     let api: Api<ConfigMap> = Api::namespaced(cluster.client(), "team");
     api.create(&PostParams::default(), &config_map("cm", &[])).await.expect("created");
 
-    // Deleting a namespace deletes everything in it, then the namespace itself.
-    namespaces.delete("team", &DeleteParams::default()).await.expect("deleting");
-    assert_eq!(refused(api.get("cm").await).code, 404);
-    assert_eq!(refused(namespaces.get("team").await).code, 404);
+    // Deleting a namespace marks it Terminating (the answer is the namespace); the namespace
+    // controller deletes everything in it, takes out the `kubernetes` finalizer, then it goes.
+    let deleting = namespaces.delete("team", &DeleteParams::default()).await.expect("deleting");
+    let marked = deleting.left().expect("a terminating namespace is answered with itself");
+    assert_eq!(marked.status.and_then(|s| s.phase).as_deref(), Some("Terminating"));
+    assert_eq!(marked.spec.and_then(|s| s.finalizers), Some(vec!["kubernetes".to_owned()]));
+    let refused_create = api.create(&PostParams::default(), &config_map("late", &[])).await;
+    assert_eq!(refused(refused_create).code, 403, "no new content in a terminating namespace");
+    eventually("the namespace to go", Duration::from_secs(10), || async {
+        (api.get_opt("cm").await.ok()?.is_none() && namespaces.get_opt("team").await.ok()?.is_none())
+            .then_some(())
+    })
+    .await;
 }
 
 #[tokio::test]

@@ -103,14 +103,17 @@ async fn strategic_merge_patch_merges_lists_by_key() {
     let containers = &spec["template"]["spec"]["containers"];
     assert_eq!(containers.as_array().map(Vec::len), Some(1), "{containers}");
     assert_eq!(containers[0]["image"], "app:2");
-    assert_eq!(containers[0]["env"], json!([{"name": "A", "value": "1"}, {"name": "B", "value": "2"}]));
+    // Without `$setElementOrder`, apimachinery's strategicpatch puts the patch's items in the
+    // patch's order and interleaves the live ones by their live order: a new item, unknown to the
+    // live list, goes before the live items the patch does not name.
+    assert_eq!(containers[0]["env"], json!([{"name": "B", "value": "2"}, {"name": "A", "value": "1"}]));
     let ports: Vec<i64> = containers[0]["ports"]
         .as_array()
         .into_iter()
         .flatten()
         .filter_map(|p| p["containerPort"].as_i64())
         .collect();
-    assert_eq!(ports, [8080, 9090]);
+    assert_eq!(ports, [9090, 8080]);
     assert_eq!(containers[0]["volumeMounts"][0]["mountPath"], "/etc/cfg");
     let volumes: Vec<&str> = spec["template"]["spec"]["volumes"]
         .as_array()
@@ -118,7 +121,7 @@ async fn strategic_merge_patch_merges_lists_by_key() {
         .flatten()
         .filter_map(|v| v["name"].as_str())
         .collect();
-    assert_eq!(volumes, ["cfg", "extra"]);
+    assert_eq!(volumes, ["extra", "cfg"]);
     // A spec change bumps metadata.generation.
     assert_eq!(patched.metadata.generation, Some(2));
 }

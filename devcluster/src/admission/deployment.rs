@@ -2,15 +2,37 @@
 
 use serde_json::{Value, json};
 
+use super::builtin_validation::{container_causes, label_causes};
 use crate::api_error::{ApiError, ApiResult};
 use crate::crd_schema::{CauseReason, FieldCause, Invalid};
 use crate::resources::ResourceDesc;
 
+/// The annotation the deployment controller numbers the Deployment's pod templates with.
+const REVISION: &str = "deployment.kubernetes.io/revision";
+
 /// Default the Deployment, then check its selector, tolerations and containers.
-pub(crate) fn admit(desc: &ResourceDesc, object: &mut Value, name: &str) -> ApiResult<()> {
+pub(crate) fn admit(
+    desc: &ResourceDesc,
+    object: &mut Value,
+    old: Option<&Value>,
+    name: &str,
+) -> ApiResult<()> {
     let spec = &mut object["spec"];
     fill_defaults(spec);
     let mut causes = selector_causes(spec);
+    if let Some(old) = old
+        && old["spec"]["selector"] != spec["selector"]
+    {
+        causes.push(FieldCause {
+            field: "spec.selector".into(),
+            reason: CauseReason::FieldValueInvalid,
+            message: format!("Invalid value: {}: field is immutable", go_label_selector(&spec["selector"])),
+        });
+    }
+    let template = &spec["template"];
+    causes.extend(label_causes(&template["metadata"]["labels"], "spec.template.metadata.labels"));
+    causes.extend(label_causes(&spec["selector"]["matchLabels"], "spec.selector.matchLabels"));
+    causes.extend(container_causes(&template["spec"], "spec.template.spec"));
     causes.extend(toleration_causes(spec));
     if spec["template"]["spec"]["containers"].as_array().is_none_or(Vec::is_empty) {
         causes.push(FieldCause {
@@ -19,7 +41,66 @@ pub(crate) fn admit(desc: &ResourceDesc, object: &mut Value, name: &str) -> ApiR
             message: "Required value".into(),
         });
     }
-    if causes.is_empty() { Ok(()) } else { Err(ApiError::invalid(desc, name, &Invalid { causes })) }
+    if !causes.is_empty() {
+        return Err(ApiError::invalid(desc, name, &Invalid { causes }));
+    }
+    number_revision(object, old);
+    Ok(())
+}
+
+/// The revision the deployment controller writes: 1 for the first template, one more for each
+/// new one, kept otherwise (the controller writes it back if a client drops it).
+fn number_revision(object: &mut Value, old: Option<&Value>) {
+    let old_revision =
+        old.and_then(|o| o["metadata"]["annotations"][REVISION].as_str()).and_then(|r| r.parse::<u64>().ok());
+    let revision = match (old, old_revision) {
+        (Some(old), Some(r)) if old["spec"]["template"] == object["spec"]["template"] => r,
+        (_, Some(r)) => r + 1,
+        (_, None) => 1,
+    };
+    if !object["metadata"]["annotations"].is_object() {
+        object["metadata"]["annotations"] = json!({});
+    }
+    object["metadata"]["annotations"][REVISION] = json!(revision.to_string());
+}
+
+/// A `*metav1.LabelSelector` as Go's `%#v` prints it in `field is immutable` errors.
+fn go_label_selector(selector: &Value) -> String {
+    if selector.is_null() {
+        return "null".into();
+    }
+    let quoted = |v: &Value| Value::from(v.as_str().unwrap_or_default()).to_string();
+    let labels = match selector["matchLabels"].as_object() {
+        Some(map) => {
+            let pairs: Vec<String> =
+                map.iter().map(|(k, v)| format!("{}:{}", Value::from(k.as_str()), quoted(v))).collect();
+            format!("map[string]string{{{}}}", pairs.join(", "))
+        }
+        None => "map[string]string(nil)".into(),
+    };
+    let expressions = match selector["matchExpressions"].as_array() {
+        Some(list) => {
+            let items: Vec<String> = list
+                .iter()
+                .map(|e| {
+                    let values = match e["values"].as_array() {
+                        Some(v) => {
+                            format!("[]string{{{}}}", v.iter().map(quoted).collect::<Vec<_>>().join(", "))
+                        }
+                        None => "[]string(nil)".into(),
+                    };
+                    format!(
+                        "v1.LabelSelectorRequirement{{Key:{}, Operator:{}, Values:{values}}}",
+                        quoted(&e["key"]),
+                        quoted(&e["operator"])
+                    )
+                })
+                .collect();
+            format!("[]v1.LabelSelectorRequirement{{{}}}", items.join(", "))
+        }
+        None => "[]v1.LabelSelectorRequirement(nil)".into(),
+    };
+    format!("v1.LabelSelector{{MatchLabels:{labels}, MatchExpressions:{expressions}}}")
 }
 
 /// Replicas, history limit, progress deadline and a rolling-update strategy.
@@ -32,9 +113,22 @@ fn fill_defaults(spec: &mut Value) {
             spec[field] = json!(default);
         }
     }
-    if spec["strategy"].is_null() {
-        spec["strategy"] =
-            json!({"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": "25%"}});
+    if !spec["strategy"].is_object() {
+        spec["strategy"] = json!({});
+    }
+    let strategy = &mut spec["strategy"];
+    if strategy["type"].as_str().is_none_or(str::is_empty) {
+        strategy["type"] = json!("RollingUpdate");
+    }
+    if strategy["type"] == "RollingUpdate" {
+        for field in ["maxUnavailable", "maxSurge"] {
+            if strategy["rollingUpdate"][field].is_null() {
+                strategy["rollingUpdate"][field] = json!("25%");
+            }
+        }
+    }
+    if spec["template"]["spec"].is_object() {
+        super::pod_defaults::default_pod_spec(&mut spec["template"]["spec"]);
     }
 }
 

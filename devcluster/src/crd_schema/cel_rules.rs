@@ -79,11 +79,22 @@ impl NodeRules {
             if unchanged && !info.is_some_and(|i| i.uses_old_self) {
                 continue;
             }
-            out.push(self.cause(error, info, path));
+            out.push(self.cause(error, info, path, new));
         }
     }
 
-    fn cause(&self, error: &ValidationError, info: Option<&RuleInfo>, path: &FieldPath) -> FieldCause {
+    fn cause(
+        &self,
+        error: &ValidationError,
+        info: Option<&RuleInfo>,
+        path: &FieldPath,
+        new: &Value,
+    ) -> FieldCause {
+        // kube-apiserver (1.36) shows a scalar's value (`Invalid value: 0: …`), not an object's or a list's.
+        let invalid = |at: &FieldPath, detail: &str| match new {
+            Value::Object(_) | Value::Array(_) => FieldCause::invalid_without_value(at, detail),
+            scalar => FieldCause::invalid(at, scalar, detail),
+        };
         let value = json!(self.type_name);
         let rule_name = info.map_or(error.rule.trim(), |i| i.name.as_str());
         match error.kind {
@@ -100,15 +111,16 @@ impl NodeRules {
                     Some("FieldValueForbidden") => FieldCause::forbidden(&at, &detail),
                     Some("FieldValueRequired") => FieldCause::required(&at, &detail),
                     Some("FieldValueDuplicate") => FieldCause::duplicate(&at, &value),
-                    _ => FieldCause::invalid(&at, &value, &detail),
+                    _ if at != *path => FieldCause::invalid_without_value(&at, &detail),
+                    _ => invalid(&at, &detail),
                 }
             }
             ErrorKind::EvaluationError => {
                 let failure = std::error::Error::source(error)
                     .map_or_else(|| error.message.clone(), ToString::to_string);
-                FieldCause::invalid(path, &value, &format!("{failure} evaluating rule: {rule_name}"))
+                invalid(path, &format!("{failure} evaluating rule: {rule_name}"))
             }
-            _ => FieldCause::invalid(path, &value, &error.message),
+            _ => invalid(path, &error.message),
         }
     }
 }

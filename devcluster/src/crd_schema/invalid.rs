@@ -124,6 +124,16 @@ impl FieldCause {
         Self::new(path, CauseReason::FieldValueInvalid, Some(value), detail)
     }
 
+    /// `field.Invalid` whose value kube-apiserver (1.36) leaves out: CEL rule failures and the
+    /// "rules not checked" line print `Invalid value: <detail>`.
+    pub(crate) fn invalid_without_value(path: &FieldPath, detail: &str) -> Self {
+        Self {
+            field: path.to_string(),
+            reason: CauseReason::FieldValueInvalid,
+            message: format!("{}: {detail}", CauseReason::FieldValueInvalid.words()),
+        }
+    }
+
     /// `field.TypeInvalid`.
     pub(crate) fn type_invalid(path: &FieldPath, value: &Value, detail: &str) -> Self {
         Self::new(path, CauseReason::FieldValueTypeInvalid, Some(value), detail)

@@ -286,11 +286,11 @@ fn cel_rule_failure_names_the_rule_field() {
     let schema = tool_schema();
     assert_eq!(
         refusal(&schema, json!({"type": "http"})),
-        [r#"spec.http: Invalid value: "object": http must be set exactly when type is http"#]
+        [r#"spec.http: Invalid value: http must be set exactly when type is http"#]
     );
     assert_eq!(
         refusal(&schema, json!({"type": "wasm"})),
-        [r#"spec: Invalid value: "object": wasm tools are not supported yet"#]
+        [r#"spec: Invalid value: wasm tools are not supported yet"#]
     );
     let invalid = schema.admit(&object(json!({"type": "builtin", "secret": "x"})), None).unwrap_err();
     assert_eq!(invalid.to_string(), "spec.secret: Forbidden: inline secrets are not allowed");
@@ -325,12 +325,12 @@ fn cel_rules_on_items_and_map_values_use_bracketed_paths() {
     assert_eq!(
         printed,
         [
-            r#"spec.limits[cpu]: Invalid value: "integer": must be positive"#,
-            r#"spec.tools[1]: Invalid value: "string": too short"#,
+            r#"spec.limits[cpu]: Invalid value: 0: must be positive"#,
+            r#"spec.tools[1]: Invalid value: "x": too short"#,
         ]
     );
     let invalid = schema.admit(&json!({"apiVersion": "v", "kind": "K"}), None).unwrap_err();
-    assert_eq!(invalid.to_string(), r#"<nil>: Invalid value: "object": spec is required"#);
+    assert_eq!(invalid.to_string(), r#"<nil>: Invalid value: spec is required"#);
 }
 
 #[test]
@@ -347,7 +347,7 @@ fn transition_rule_runs_only_on_update() {
     let created = schema.admit(&object(json!({"storeRef": "a"})), None).unwrap();
     assert!(schema.admit(&object(json!({"storeRef": "a"})), Some(&created)).is_ok());
     let invalid = schema.admit(&object(json!({"storeRef": "b"})), Some(&created)).unwrap_err();
-    assert_eq!(invalid.to_string(), r#"spec.storeRef: Invalid value: "string": storeRef is immutable"#);
+    assert_eq!(invalid.to_string(), r#"spec.storeRef: Invalid value: "b": storeRef is immutable"#);
 }
 
 #[test]
@@ -375,7 +375,7 @@ fn every_failure_is_reported() {
             "spec.modelRef: Required value",
             r#"spec.replicas: Invalid value: "string": spec.replicas in body must be of type integer: "string""#,
             r#"spec.role: Unsupported value: "boss": supported values: "worker""#,
-            r#"<nil>: Invalid value: "null": some validation rules were not checked because the object was invalid; correct the existing errors to complete validation"#,
+            r#"<nil>: Invalid value: null: some validation rules were not checked because the object was invalid; correct the existing errors to complete validation"#,
         ]
     );
     assert!(invalid.to_string().starts_with("[spec.modelRef: Required value, spec.replicas: Invalid value"));
@@ -384,7 +384,7 @@ fn every_failure_is_reported() {
         refusal(&schema, json!({"modelRef": "m", "name": "AB"})),
         [
             r#"spec.name: Invalid value: "AB": spec.name in body should match '^[a-z]+$'"#,
-            r#"spec: Invalid value: "object": name too short"#,
+            r#"spec: Invalid value: name too short"#,
         ]
     );
 }
@@ -540,6 +540,6 @@ fn cel_runtime_error_names_the_rule() {
     }));
     let printed = refusal(&schema, json!({"limits": {"memory": 1}}));
     assert_eq!(printed.len(), 1);
-    assert!(printed[0].starts_with(r#"spec: Invalid value: "object": "#), "{printed:?}");
+    assert!(printed[0].starts_with(r#"spec: Invalid value: "#), "{printed:?}");
     assert!(printed[0].ends_with(" evaluating rule: self.limits['cpu'] > 0"), "{printed:?}");
 }

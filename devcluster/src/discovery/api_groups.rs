@@ -58,6 +58,13 @@ pub(crate) fn resources(registry: &Registry, group: &str, version: &str) -> Opti
         if desc.status_subresource {
             resources.push(subresource_json(desc, "status", &["get", "patch", "update"]));
         }
+        if desc.scale.is_some() {
+            let mut scale = subresource_json(desc, "scale", &["get", "patch", "update"]);
+            scale["group"] = json!("autoscaling");
+            scale["version"] = json!("v1");
+            scale["kind"] = json!("Scale");
+            resources.push(scale);
+        }
         if desc.group.is_empty() && desc.kind == "Pod" {
             resources.push(subresource_json(desc, "log", &["get"]));
         }

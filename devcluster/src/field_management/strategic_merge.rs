@@ -5,6 +5,7 @@
 
 use serde_json::{Map, Value};
 
+use super::list_order;
 use super::list_types::merge_key;
 use crate::api_error::ApiError;
 use crate::resources::ResourceDesc;
@@ -46,9 +47,11 @@ fn merge_value<'a>(
             continue;
         }
         names.push(key);
-        merge_field(desc, target_map, key, value, names)?;
+        let order = patch_map.get(&format!("$setElementOrder/{key}")).and_then(Value::as_array);
+        merge_field(desc, target_map, key, value, order.map(Vec::as_slice), names)?;
         names.pop();
     }
+    reorder_unpatched_lists(desc, target_map, patch_map, names);
     if let Some(Value::Array(retain)) = patch_map.get("$retainKeys") {
         let keep: Vec<&str> = retain.iter().filter_map(Value::as_str).collect();
         target_map.retain(|k, _| keep.contains(&k.as_str()));
@@ -85,12 +88,13 @@ fn merge_field<'a>(
     target_map: &mut Map<String, Value>,
     key: &str,
     value: &'a Value,
+    order: Option<&[Value]>,
     names: &mut Vec<&'a str>,
 ) -> Result<(), ApiError> {
     match value {
         Value::Array(patch_items) => {
             let existing = target_map.entry(key.to_owned()).or_insert(Value::Array(Vec::new()));
-            merge_list(desc, existing, patch_items, names)?;
+            merge_list(desc, existing, patch_items, order, names)?;
         }
         Value::Object(_) => {
             let existing = target_map.entry(key.to_owned()).or_insert(Value::Null);
@@ -110,6 +114,7 @@ fn merge_list<'a>(
     desc: &ResourceDesc,
     target: &mut Value,
     patch_items: &'a [Value],
+    order: Option<&[Value]>,
     names: &mut Vec<&'a str>,
 ) -> Result<(), ApiError> {
     let key = merge_key(desc, names);
@@ -125,6 +130,7 @@ fn merge_list<'a>(
         *target = Value::Array(Vec::new());
     }
     let Some(target_items) = target.as_array_mut() else { return Ok(()) };
+    let live = target_items.clone();
     if key.is_empty() {
         // A primitive list merged by value (e.g. finalizers).
         for item in patch_items {
@@ -132,6 +138,8 @@ fn merge_list<'a>(
                 target_items.push(item.clone());
             }
         }
+        let merged = std::mem::take(target_items);
+        *target_items = list_order::normalize(merged, order.unwrap_or(patch_items), &live, "");
         return Ok(());
     }
     for item in patch_items {
@@ -155,7 +163,29 @@ fn merge_list<'a>(
             }
         }
     }
+    let merged = std::mem::take(target_items);
+    *target_items = list_order::normalize(merged, order.unwrap_or(patch_items), &live, &key);
     Ok(())
+}
+
+/// A `$setElementOrder/<list>` whose list the patch leaves out still orders the live list.
+fn reorder_unpatched_lists<'a>(
+    desc: &ResourceDesc,
+    target_map: &mut Map<String, Value>,
+    patch_map: &'a Map<String, Value>,
+    names: &mut Vec<&'a str>,
+) {
+    for (directive, order) in patch_map {
+        let Some(list) = directive.strip_prefix("$setElementOrder/") else { continue };
+        let (Some(order), false) = (order.as_array(), patch_map.contains_key(list)) else { continue };
+        names.push(list);
+        let key = merge_key(desc, names);
+        names.pop();
+        if let (Some(key), Some(Value::Array(items))) = (key, target_map.get_mut(list)) {
+            let live = items.clone();
+            *items = list_order::normalize(std::mem::take(items), order, &live, &key);
+        }
+    }
 }
 
 fn strip_directives(value: &mut Value) {

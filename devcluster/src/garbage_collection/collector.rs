@@ -2,8 +2,8 @@
 //! as controllers; here they run synchronously to a fixed point, so tests see their effect at once):
 //! dependents whose owners are all gone are deleted (background propagation); owners deleted in the
 //! foreground wait, with the `foregroundDeletion` finalizer, until their dependents are gone;
-//! `orphan` deletion strips the owner reference from dependents; a terminating namespace is removed
-//! once empty.
+//! `orphan` deletion strips the owner reference from dependents. Terminating namespaces are the
+//! namespace controller's (`namespace_controller`).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -29,20 +29,6 @@ impl ClusterState {
             }
         }
         self.gc_running = false;
-    }
-
-    /// Delete everything in namespace `ns` (it is being deleted).
-    pub(crate) fn delete_namespace_contents(&mut self, ns: &str) {
-        for (desc, object) in self.all_objects() {
-            if desc.namespaced && object["metadata"]["namespace"].as_str() == Some(ns) {
-                let name = object["metadata"]["name"].as_str().unwrap_or_default();
-                if let Err(err) =
-                    self.delete_one(&desc, Some(ns), name, Propagation::Background, &Value::Null)
-                {
-                    tracing::debug!(%err, "namespace content already gone");
-                }
-            }
-        }
     }
 
     fn all_objects(&self) -> Vec<(Arc<ResourceDesc>, Value)> {
@@ -107,7 +93,7 @@ impl ClusterState {
     }
 
     /// Remove the `foregroundDeletion` and `orphan` finalizers of owners no object depends on any
-    /// more, and terminating namespaces that are empty.
+    /// more.
     fn finish_deletions(&mut self, all: &[(Arc<ResourceDesc>, Value)]) -> bool {
         let owned: HashSet<&str> = all
             .iter()
@@ -129,13 +115,6 @@ impl ClusterState {
                 let rest: Vec<&String> = finalizers.iter().filter(|f| !done.contains(&f.as_str())).collect();
                 finished["metadata"]["finalizers"] = json!(rest);
                 changed |= self.update(desc, ns, &name, finished, &gc_writer()).is_ok();
-            } else if desc.group.is_empty() && desc.kind == "Namespace" && finalizers.is_empty() {
-                let empty = !all
-                    .iter()
-                    .any(|(d, o)| d.namespaced && o["metadata"]["namespace"].as_str() == Some(&name));
-                if empty {
-                    changed |= self.remove_now(desc, "", &name).is_some();
-                }
             }
         }
         changed

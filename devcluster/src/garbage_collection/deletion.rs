@@ -1,6 +1,6 @@
 //! Deletes as the apiserver's generic registry performs them: preconditions, finalizers and
 //! `deletionTimestamp`, propagation policies (the garbage collector does the rest), namespaces
-//! marked `Terminating` while their contents go.
+//! marked `Terminating` (the namespace controller does the rest).
 
 use serde_json::{Value, json};
 
@@ -77,10 +77,8 @@ impl ClusterState {
             return Ok(Deleted::Pending(object));
         }
         let marked = marked_for_deletion(&object, &finalizers, is_namespace);
+        // A namespace's contents are deleted by the namespace controller, in the background.
         let stored = self.store.put(&desc.storage_key(), marked, Change::Modified);
-        if is_namespace {
-            self.delete_namespace_contents(name);
-        }
         Ok(Deleted::Pending(present(desc, stored)))
     }
 }

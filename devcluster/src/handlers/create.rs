@@ -1,4 +1,4 @@
-//! `create`: a new object, or the answer to a TokenReview or SubjectAccessReview.
+//! `create`: a new object, or the answer to a TokenReview or (Self)SubjectAccessReview.
 
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -31,6 +31,9 @@ fn review(request: &ResourceRequest<'_>, object: Value) -> ApiResult<Response> {
     let state = request.server.lock();
     let answer = match request.desc.kind.as_str() {
         "TokenReview" => crate::authentication::token_review(&state, object)?,
+        "SelfSubjectAccessReview" => {
+            crate::authorization::self_subject_access_review(&state, request.bearer_token(), object)?
+        }
         _ => crate::authorization::subject_access_review(&state, object)?,
     };
     Ok(json_response(StatusCode::CREATED, present(request.desc, answer)))

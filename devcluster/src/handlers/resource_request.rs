@@ -44,6 +44,12 @@ impl ResourceRequest<'_> {
         self.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default()
     }
 
+    /// The bearer token of the `Authorization` header, if any.
+    pub(crate) fn bearer_token(&self) -> Option<&str> {
+        let value = self.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok())?;
+        value.strip_prefix("Bearer ").map(str::trim)
+    }
+
     /// Whether the client asked for a `meta.k8s.io` Table (kubectl get).
     pub(crate) fn wants_table(&self) -> bool {
         self.headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("as=Table"))
@@ -79,7 +85,13 @@ impl ResourceRequest<'_> {
             return Ok(());
         }
         let fields: Vec<String> = unknown.iter().map(|f| format!("unknown field \"{f}\"")).collect();
-        Err(ApiError::bad_request(format!("strict decoding error: {}", fields.join(", "))))
+        let desc = self.desc;
+        Err(ApiError::bad_request(format!(
+            "{kind} in version \"{version}\" cannot be handled as a {kind}: strict decoding error: {}",
+            fields.join(", "),
+            kind = desc.kind,
+            version = desc.version,
+        )))
     }
 }
 

@@ -1,7 +1,7 @@
 //! The built-in kinds devcluster serves, with the scope, short names, categories, field selectors
 //! and default table columns of kube-apiserver 1.33.
 
-use super::description::{PrinterColumn, ResourceDesc};
+use super::description::{PrinterColumn, ResourceDesc, ScalePaths};
 
 struct Kind {
     gv: &'static str,
@@ -160,12 +160,14 @@ fn group_kinds() -> Vec<Kind> {
         },
         kind("authentication.k8s.io/v1", "tokenreviews", "TokenReview", false),
         kind("authorization.k8s.io/v1", "subjectaccessreviews", "SubjectAccessReview", false),
+        kind("authorization.k8s.io/v1", "selfsubjectaccessreviews", "SelfSubjectAccessReview", false),
     ]
 }
 
 fn describe(k: Kind) -> ResourceDesc {
     let (group, version) = k.gv.split_once('/').unwrap_or(("", k.gv));
-    let create_only = matches!(k.plural, "tokenreviews" | "subjectaccessreviews");
+    let create_only =
+        matches!(k.plural, "tokenreviews" | "subjectaccessreviews" | "selfsubjectaccessreviews");
     let all_category = matches!(k.plural, "pods" | "services" | "deployments");
     let mut columns: Vec<PrinterColumn> = k
         .columns
@@ -191,7 +193,13 @@ fn describe(k: Kind) -> ResourceDesc {
             json_path: ".metadata.creationTimestamp".into(),
         });
     }
+    let scale = (k.kind == "Deployment").then(|| ScalePaths {
+        spec_replicas: ".spec.replicas".into(),
+        status_replicas: ".status.replicas".into(),
+        label_selector: Some(".spec.selector".into()),
+    });
     ResourceDesc {
+        scale,
         group: group.to_owned(),
         version: version.to_owned(),
         plural: k.plural.to_owned(),

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::description::{PrinterColumn, ResourceDesc};
+use super::description::{PrinterColumn, ResourceDesc, ScalePaths};
 use crate::crd_schema::CrdSchema;
 
 /// The resource a served version of `crd` describes; `None` when the CRD lacks a name it needs.
@@ -25,6 +25,7 @@ pub(crate) fn describe(crd: &Value, version: &Value) -> Option<ResourceDesc> {
         short_names: strings(&names["shortNames"]),
         categories: strings(&names["categories"]),
         status_subresource: version["subresources"]["status"].is_object(),
+        scale: scale_paths(&version["subresources"]["scale"]),
         create_only: false,
         generation: true,
         field_selectors: field_selectors(version),
@@ -32,6 +33,15 @@ pub(crate) fn describe(crd: &Value, version: &Value) -> Option<ResourceDesc> {
         openapi_schema: openapi_schema.is_object().then_some(openapi_schema),
         printer_columns: printer_columns(version),
         custom: true,
+    })
+}
+
+/// `subresources.scale`: the replica paths are required, the selector path optional.
+fn scale_paths(scale: &Value) -> Option<ScalePaths> {
+    Some(ScalePaths {
+        spec_replicas: scale["specReplicasPath"].as_str()?.to_owned(),
+        status_replicas: scale["statusReplicasPath"].as_str()?.to_owned(),
+        label_selector: scale["labelSelectorPath"].as_str().map(str::to_owned),
     })
 }
 

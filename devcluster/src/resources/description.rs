@@ -34,6 +34,18 @@ pub(crate) struct StorageKey {
     pub(crate) plural: String,
 }
 
+/// Where a resource with a `scale` subresource keeps the numbers a Scale shows, as JSON paths
+/// (`.spec.replicas`): a CRD's `subresources.scale`, or Deployments' own fields.
+#[derive(Clone, Debug)]
+pub(crate) struct ScalePaths {
+    /// The desired replicas (`specReplicasPath`).
+    pub(crate) spec_replicas: String,
+    /// The observed replicas (`statusReplicasPath`).
+    pub(crate) status_replicas: String,
+    /// The label selector (`labelSelectorPath`: a string; for Deployments the structured selector).
+    pub(crate) label_selector: Option<String>,
+}
+
 /// One served resource at one group/version.
 #[derive(Clone)]
 pub(crate) struct ResourceDesc {
@@ -55,6 +67,8 @@ pub(crate) struct ResourceDesc {
     pub(crate) categories: Vec<String>,
     /// Whether `/status` is a subresource (main writes then ignore status).
     pub(crate) status_subresource: bool,
+    /// The `scale` subresource, if served.
+    pub(crate) scale: Option<ScalePaths>,
     /// Only `create` is served (TokenReview, SubjectAccessReview).
     pub(crate) create_only: bool,
     /// Whether the server maintains `metadata.generation`.

@@ -151,8 +151,11 @@ impl ClusterState {
     /// Store an admitted update; an object being deleted whose last finalizer went is removed.
     fn store_update(&mut self, desc: &ResourceDesc, name: &str, old: &Value, new: Value) -> Value {
         let ns = old["metadata"]["namespace"].as_str().unwrap_or_default().to_owned();
+        // A namespace also waits for its `spec.finalizers` (the namespace controller's).
+        let is_namespace = desc.group.is_empty() && desc.kind == "Namespace";
         if !new["metadata"]["deletionTimestamp"].is_null()
             && write_rules::string_list(&new["metadata"]["finalizers"]).is_empty()
+            && (!is_namespace || write_rules::string_list(&new["spec"]["finalizers"]).is_empty())
         {
             let removed = self.remove_now(desc, &ns, name);
             self.collect_garbage();
