@@ -51,6 +51,9 @@ pub fn cluster_role() -> ClusterRole {
             rule("", &["configmaps", "services"], &["get", "list", "watch", "create", "patch"]),
             rule("apps", &["deployments"], &["get", "list", "watch", "create", "patch"]),
             rule("networking.k8s.io", &["networkpolicies"], &["get", "list", "watch", "create", "patch"]),
+            // OwnerReferencesPermissionEnforcement (on by default in OpenShift): setting an
+            // owner reference with `blockOwnerDeletion` needs `update` on the owner's finalizers.
+            rule("agentry.dev", &["agents/finalizers"], &["update"]),
             rule("events.k8s.io", &["events"], &["create", "patch"]),
             // The HTTP API: who a bearer token is, and whether that caller may do what it asks.
             rule("authentication.k8s.io", &["tokenreviews"], &["create"]),
@@ -64,7 +67,7 @@ pub fn cluster_role() -> ClusterRole {
 pub fn role(namespace: &str) -> Role {
     Role {
         metadata: meta(NAME, Some(namespace)),
-        rules: Some(vec![rule("coordination.k8s.io", &["leases"], &["get", "create", "patch"])]),
+        rules: Some(vec![rule("coordination.k8s.io", &["leases"], &["get", "create", "update"])]),
     }
 }
 

@@ -2,7 +2,9 @@
 //! election and the context every controller receives.
 
 pub mod context;
+pub mod election;
 pub mod leader_election;
+pub mod lease_lock;
 pub mod metrics;
 pub mod nats_link;
 pub mod object_gauges;

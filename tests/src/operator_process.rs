@@ -32,6 +32,8 @@ pub struct OperatorOptions {
     pub log_filter: String,
     /// `--database-url` and `--database-schema`: the recorder's history, for the API.
     pub history: Option<(String, String)>,
+    /// More flags, after the others (e.g. `--lease-renew-deadline-seconds 3`).
+    pub extra_args: Vec<String>,
 }
 
 impl OperatorOptions {
@@ -45,6 +47,7 @@ impl OperatorOptions {
             nats_url: nats_url.into(),
             log_filter: std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
             history: None,
+            extra_args: Vec::new(),
         }
     }
 
@@ -190,6 +193,7 @@ impl OperatorProcess {
                 command.arg("--no-leader-election");
             }
         }
+        command.args(&options.extra_args);
         let mut child = command.spawn().map_err(|e| format!("spawning {}: {e}", binary.display()))?;
         let pid = child.id().ok_or("the operator exited at once")?;
         let (exit_tx, exit) = watch::channel(None);

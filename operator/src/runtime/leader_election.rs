@@ -6,15 +6,17 @@ use std::sync::Arc;
 
 use agentry_process::{BuildInfo, ProcessMetrics, Readiness, ReadinessGate};
 use futures::channel::oneshot;
-use kube::Client;
-use kube_lease_manager::LeaseManagerBuilder;
+use k8s_openapi::api::coordination::v1::Lease;
+use kube::{Api, Client};
 use tokio::task::JoinSet;
 
 use crate::runtime::context::OperatorContext;
+use crate::runtime::election::Election;
+use crate::runtime::lease_lock::{LeaseLock, LeaseTiming};
 use crate::runtime::metrics::OperatorMetrics;
 use crate::runtime::nats_link::NatsLink;
 use crate::runtime::object_gauges;
-use crate::runtime::settings::{FIELD_MANAGER, OperatorSettings};
+use crate::runtime::settings::OperatorSettings;
 use crate::runtime::shared_caches::SharedCaches;
 use crate::{agent, memory_store, model, session, tool};
 
@@ -27,10 +29,8 @@ pub struct LeaseSettings {
     pub name: String,
     /// This replica's identity (its pod name).
     pub identity: String,
-    /// Seconds a Lease stays valid without renewal: the longest a takeover waits.
-    pub duration_seconds: u64,
-    /// Seconds before expiry the holder renews.
-    pub grace_seconds: u64,
+    /// Lease duration, renew deadline and retry period.
+    pub timing: LeaseTiming,
 }
 
 /// Why the operator stopped.
@@ -39,9 +39,6 @@ pub enum RunError {
     /// The metrics registry could not be built.
     #[error("registering metrics: {0}")]
     Metrics(#[from] prometheus::Error),
-    /// The leader Lease could not be set up.
-    #[error("leader election: {0}")]
-    LeaderElection(#[from] kube_lease_manager::LeaseManagerError),
 }
 
 /// A running operator's shared handles, for the HTTP endpoint.
@@ -77,18 +74,16 @@ pub async fn run(
 ) -> Result<(), RunError> {
     tokio::pin!(shutdown);
     let Some(lease) = lease else {
-        lead(client, settings, handles, shutdown).await;
+        lead(client, settings, handles, async {
+            shutdown.as_mut().await;
+            Stop::Shutdown
+        })
+        .await;
         return Ok(());
     };
-    let manager = LeaseManagerBuilder::new(client.clone(), &lease.name)
-        .with_namespace(&lease.namespace)
-        .with_identity(&lease.identity)
-        .with_duration(lease.duration_seconds)
-        .with_grace(lease.grace_seconds)
-        .with_field_manager(format!("{FIELD_MANAGER}-lease"))
-        .build()
-        .await?;
-    let (mut leader, lease_task) = manager.watch().await;
+    let leases: Api<Lease> = Api::namespaced(client.clone(), &lease.namespace);
+    let election = Election::start(LeaseLock::new(leases, &lease.name, &lease.identity, lease.timing), lease.timing);
+    let mut leader = election.leading();
     loop {
         tracing::info!(identity = %lease.identity, "waiting for the leader Lease");
         tokio::select! {
@@ -96,32 +91,40 @@ pub async fn run(
             changed = leader.wait_for(|is_leader| *is_leader) => if changed.is_err() { break },
         }
         tracing::info!(identity = %lease.identity, "leading: starting controllers");
-        let lost = async {
-            let _ = leader.wait_for(|is_leader| !*is_leader).await;
-        };
-        tokio::select! {
-            () = &mut shutdown => break,
-            // Losing the Lease drops the controllers at once: another replica now reconciles.
-            () = lead(client.clone(), settings.clone(), handles, lost) => {
-                tracing::warn!(identity = %lease.identity, "lost the leader Lease: controllers stopped");
+        let mut lost = leader.clone();
+        let stop = async {
+            tokio::select! {
+                () = &mut shutdown => Stop::Shutdown,
+                _ = lost.wait_for(|is_leader| !*is_leader) => Stop::Lost,
             }
+        };
+        // Losing the Lease aborts the controllers at once, before another replica may lead.
+        if lead(client.clone(), settings.clone(), handles, stop).await == Stop::Shutdown {
+            break;
         }
+        tracing::warn!(identity = %lease.identity, "lost the leader Lease: controllers stopped");
     }
     handles.leading.close();
-    // Closing the channel makes the lease task release the Lease, so a successor need not wait.
-    drop(leader);
-    if let Ok(Err(err)) = lease_task.await {
-        tracing::warn!(error = %err, "releasing the leader Lease failed");
-    }
+    // Ending the election releases the Lease, so a successor need not wait for it to expire.
+    election.stop().await;
     Ok(())
+}
+
+/// Why the controllers stop.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Stop {
+    /// The process is shutting down: reconciles in flight may finish.
+    Shutdown,
+    /// Leadership is lost: nothing may be written any more.
+    Lost,
 }
 
 /// How long reconciles in flight get to finish once the controllers are told to stop.
 const STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Runs the caches and controllers until `stop` completes, then stops them: no reconcile starts
-/// after that, and those in flight get [`STOP_GRACE`] to finish.
-async fn lead(client: Client, settings: OperatorSettings, handles: &Handles, stop: impl Future<Output = ()>) {
+/// after that; on shutdown those in flight get [`STOP_GRACE`] to finish, on a lost Lease none.
+async fn lead(client: Client, settings: OperatorSettings, handles: &Handles, stop: impl Future<Output = Stop>) -> Stop {
     let (caches, drivers) = SharedCaches::new(&client);
     let caches = Arc::new(caches);
     // NATS connects in the background: the controllers that do not need it start at once.
@@ -155,16 +158,19 @@ async fn lead(client: Client, settings: OperatorSettings, handles: &Handles, sto
     controllers.spawn(memory_store);
     controllers.spawn(session);
     handles.leading.open();
-    stop.await;
+    let why = stop.await;
     handles.leading.close();
-    for tx in stops {
-        let _ = tx.send(());
-    }
-    let drained =
-        tokio::time::timeout(STOP_GRACE, async { while controllers.join_next().await.is_some() {} }).await;
-    if drained.is_err() {
-        tracing::warn!("reconciles still running after the stop grace period were cancelled");
+    if why == Stop::Shutdown {
+        for tx in stops {
+            let _ = tx.send(());
+        }
+        let drained =
+            tokio::time::timeout(STOP_GRACE, async { while controllers.join_next().await.is_some() {} }).await;
+        if drained.is_err() {
+            tracing::warn!("reconciles still running after the stop grace period were cancelled");
+        }
     }
     controllers.abort_all();
     background.abort_all();
+    why
 }

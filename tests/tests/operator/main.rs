@@ -3,6 +3,7 @@
 
 mod agent_usage;
 mod harness_failures;
+mod lease_outage;
 mod lifecycle;
 mod memory;
 mod memory_reasons;
