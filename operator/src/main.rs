@@ -9,6 +9,7 @@ use agentry_api::{ApiSettings, ApiState};
 use agentry_operator::http_endpoint;
 use agentry_operator::operator_runtime::{self, Handles, LeaseSettings};
 use agentry_operator::runtime::lease_lock::LeaseTiming;
+use agentry_operator::runtime::secret_caches::SecretScope;
 use agentry_operator::settings::OperatorSettings;
 use agentry_process::{AdminEndpoint, logging, runtime, shutdown};
 use anyhow::Context;
@@ -37,6 +38,11 @@ struct Args {
     /// The PostgreSQL schema the recorder writes (the recorder's `--schema`).
     #[arg(long, env = "AGENTRY_DATABASE_SCHEMA", default_value = ApiSettings::DEFAULT_SCHEMA)]
     database_schema: String,
+    /// Namespaces whose Secrets the operator may read (comma-separated; the Agents, Models,
+    /// Tools and MemoryStores there may name Secrets). Empty: every namespace, which needs a
+    /// cluster-wide Secret grant (`rbacgen --secret-namespaces` writes the matching RBAC).
+    #[arg(long, env = "AGENTRY_SECRET_NAMESPACES", default_value = "")]
+    secret_namespaces: String,
     /// Run without leader election (a single replica only).
     #[arg(long, env = "AGENTRY_NO_LEADER_ELECTION")]
     no_leader_election: bool,
@@ -77,7 +83,8 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let handles = Handles::new()?;
     let _admin = AdminEndpoint::start(args.http_listen, http_endpoint::router(&handles)).await?;
     let _api = start_api(&args, client.clone()).await?;
-    let settings = OperatorSettings::new(args.runner_image, args.nats_url);
+    let mut settings = OperatorSettings::new(args.runner_image, args.nats_url);
+    settings.secret_scope = SecretScope::parse(&args.secret_namespaces);
     let timing = lease_timing(&args)?;
     let lease = (!args.no_leader_election).then(|| LeaseSettings {
         namespace: args.lease_namespace,

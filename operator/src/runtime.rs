@@ -8,5 +8,6 @@ pub mod lease_lock;
 pub mod metrics;
 pub mod nats_link;
 pub mod object_gauges;
+pub mod secret_caches;
 pub mod settings;
 pub mod shared_caches;

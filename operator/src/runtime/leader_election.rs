@@ -125,7 +125,7 @@ const STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 /// Runs the caches and controllers until `stop` completes, then stops them: no reconcile starts
 /// after that; on shutdown those in flight get [`STOP_GRACE`] to finish, on a lost Lease none.
 async fn lead(client: Client, settings: OperatorSettings, handles: &Handles, stop: impl Future<Output = Stop>) -> Stop {
-    let (caches, drivers) = SharedCaches::new(&client);
+    let (caches, drivers) = SharedCaches::new(&client, &settings.secret_scope);
     let caches = Arc::new(caches);
     // NATS connects in the background: the controllers that do not need it start at once.
     let nats = NatsLink::start(settings.nats_url.clone());

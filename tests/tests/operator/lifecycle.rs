@@ -56,7 +56,10 @@ async fn children(world: &World, agent: &str) -> Vec<&'static str> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_system_prompt_or_secret_rolls_the_runners() {
     let world = World::start("roll").await;
-    let _operator = world.start_operator().await;
+    // Secrets watched in the test's namespace alone, as the generated RBAC allows.
+    let mut options = world.operator_options();
+    options.extra_args = vec!["--secret-namespaces".into(), world.ns.clone()];
+    let _operator = world.start_operator_with(&options).await;
     world.apply_samples().await;
     let agents: Api<Agent> = Api::namespaced(world.client.clone(), &world.ns);
     let before = world.wait_agent("finance-officer", AgentPhase::Ready).await;
