@@ -2,12 +2,14 @@
 //! once when leadership is lost and gracefully on shutdown.
 
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use agentry_process::{BuildInfo, ProcessMetrics, Readiness, ReadinessGate};
 use futures::channel::oneshot;
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::{Api, Client};
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::runtime::context::OperatorContext;
@@ -74,15 +76,12 @@ pub async fn run(
 ) -> Result<(), RunError> {
     tokio::pin!(shutdown);
     let Some(lease) = lease else {
-        lead(client, settings, handles, async {
-            shutdown.as_mut().await;
-            Stop::Shutdown
-        })
-        .await;
+        lead(client, settings, handles, shutdown.as_mut(), None).await;
         return Ok(());
     };
     let leases: Api<Lease> = Api::namespaced(client.clone(), &lease.namespace);
-    let election = Election::start(LeaseLock::new(leases, &lease.name, &lease.identity, lease.timing), lease.timing);
+    let lock = LeaseLock::new(leases, &lease.name, &lease.identity, lease.timing);
+    let election = Election::start(lock, lease.timing);
     let mut leader = election.leading();
     loop {
         tracing::info!(identity = %lease.identity, "waiting for the leader Lease");
@@ -91,15 +90,8 @@ pub async fn run(
             changed = leader.wait_for(|is_leader| *is_leader) => if changed.is_err() { break },
         }
         tracing::info!(identity = %lease.identity, "leading: starting controllers");
-        let mut lost = leader.clone();
-        let stop = async {
-            tokio::select! {
-                () = &mut shutdown => Stop::Shutdown,
-                _ = lost.wait_for(|is_leader| !*is_leader) => Stop::Lost,
-            }
-        };
-        // Losing the Lease aborts the controllers at once, before another replica may lead.
-        if lead(client.clone(), settings.clone(), handles, stop).await == Stop::Shutdown {
+        let leading = Some(leader.clone());
+        if lead(client.clone(), settings.clone(), handles, shutdown.as_mut(), leading).await == Stop::Shutdown {
             break;
         }
         tracing::warn!(identity = %lease.identity, "lost the leader Lease: controllers stopped");
@@ -122,9 +114,16 @@ enum Stop {
 /// How long reconciles in flight get to finish once the controllers are told to stop.
 const STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// Runs the caches and controllers until `stop` completes, then stops them: no reconcile starts
-/// after that; on shutdown those in flight get [`STOP_GRACE`] to finish, on a lost Lease none.
-async fn lead(client: Client, settings: OperatorSettings, handles: &Handles, stop: impl Future<Output = Stop>) -> Stop {
+/// Runs the caches and controllers until `shutdown` completes or `leading` turns `false`, then
+/// stops them: no reconcile starts after that. On shutdown those in flight get [`STOP_GRACE`] to
+/// finish (while the Lease is still held); once the Lease is lost, none may go on.
+async fn lead<S: Future<Output = ()>>(
+    client: Client,
+    settings: OperatorSettings,
+    handles: &Handles,
+    shutdown: Pin<&mut S>,
+    leading: Option<watch::Receiver<bool>>,
+) -> Stop {
     let (caches, drivers) = SharedCaches::new(&client, &settings.secret_scope);
     let caches = Arc::new(caches);
     // NATS connects in the background: the controllers that do not need it start at once.
@@ -158,16 +157,29 @@ async fn lead(client: Client, settings: OperatorSettings, handles: &Handles, sto
     controllers.spawn(memory_store);
     controllers.spawn(session);
     handles.leading.open();
-    let why = stop.await;
+    let lost = async move {
+        match leading {
+            // A closed channel (the election ended) is a lost Lease too.
+            Some(mut leading) => drop(leading.wait_for(|is_leader| !*is_leader).await),
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(lost);
+    let why = tokio::select! {
+        () = shutdown => Stop::Shutdown,
+        () = &mut lost => Stop::Lost,
+    };
     handles.leading.close();
     if why == Stop::Shutdown {
         for tx in stops {
             let _ = tx.send(());
         }
-        let drained =
-            tokio::time::timeout(STOP_GRACE, async { while controllers.join_next().await.is_some() {} }).await;
-        if drained.is_err() {
-            tracing::warn!("reconciles still running after the stop grace period were cancelled");
+        let drain = tokio::time::timeout(STOP_GRACE, async { while controllers.join_next().await.is_some() {} });
+        tokio::select! {
+            drained = drain => if drained.is_err() {
+                tracing::warn!("reconciles still running after the stop grace period were cancelled");
+            },
+            () = &mut lost => tracing::warn!("lost the leader Lease while stopping: reconciles in flight cancelled"),
         }
     }
     controllers.abort_all();

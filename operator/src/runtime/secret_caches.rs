@@ -100,7 +100,7 @@ impl SecretCaches {
 
     /// Creations and updates of watched Secrets. Taken before the caches are sealed.
     pub fn subscribe(&self) -> impl Stream<Item = Arc<SecretMeta>> + Send + 'static {
-        futures::stream::select_all(self.kinds.iter().map(SharedKind::subscribe))
+        futures::stream::select_all(self.kinds.iter().map(|k| k.subscribe().boxed()))
     }
 
     /// The references `mapper` gives for each deleted Secret.
