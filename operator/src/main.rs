@@ -83,9 +83,9 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let handles = Handles::new()?;
     let _admin = AdminEndpoint::start(args.http_listen, http_endpoint::router(&handles)).await?;
     let _api = start_api(&args, client.clone()).await?;
+    let timing = lease_timing(&args)?;
     let mut settings = OperatorSettings::new(args.runner_image, args.nats_url);
     settings.secret_scope = SecretScope::parse(&args.secret_namespaces);
-    let timing = lease_timing(&args)?;
     let lease = (!args.no_leader_election).then(|| LeaseSettings {
         namespace: args.lease_namespace,
         name: args.lease_name,
