@@ -99,12 +99,19 @@ async fn run(args: Args) -> anyhow::Result<()> {
 
 /// The election's timing from the flags: client-go's proportions unless given.
 fn lease_timing(args: &Args) -> anyhow::Result<LeaseTiming> {
-    let defaults = LeaseTiming::for_duration(args.lease_duration_seconds).context("--lease-duration-seconds")?;
+    let defaults =
+        LeaseTiming::for_duration(args.lease_duration_seconds).context("--lease-duration-seconds")?;
     let seconds = |flag: &str, value: Option<f64>, default: Duration| match value {
         None => Ok(default),
-        Some(s) => Duration::try_from_secs_f64(s).with_context(|| format!("{flag} {s} is not a number of seconds")),
+        Some(s) => {
+            Duration::try_from_secs_f64(s).with_context(|| format!("{flag} {s} is not a number of seconds"))
+        }
     };
-    let deadline = seconds("--lease-renew-deadline-seconds", args.lease_renew_deadline_seconds, defaults.renew_deadline)?;
+    let deadline = seconds(
+        "--lease-renew-deadline-seconds",
+        args.lease_renew_deadline_seconds,
+        defaults.renew_deadline,
+    )?;
     let retry = seconds("--lease-retry-period-seconds", args.lease_retry_period_seconds, deadline / 5)?;
     LeaseTiming::new(defaults.duration, deadline, retry).context("leader election timing")
 }

@@ -129,19 +129,32 @@ pub fn api_user_roles() -> Vec<ClusterRole> {
 
 /// The bindings of [`secret_reader_role`]: a RoleBinding in each of `secret_namespaces`, or one
 /// ClusterRoleBinding when there are none (an operator run without `--secret-namespaces`).
-fn secret_bindings(namespace: &str, secret_namespaces: &[&str]) -> Vec<serde_json::Result<serde_json::Value>> {
-    let role_ref =
-        RoleRef { api_group: "rbac.authorization.k8s.io".into(), kind: "ClusterRole".into(), name: SECRETS_NAME.into() };
+fn secret_bindings(
+    namespace: &str,
+    secret_namespaces: &[&str],
+) -> Vec<serde_json::Result<serde_json::Value>> {
+    let role_ref = RoleRef {
+        api_group: "rbac.authorization.k8s.io".into(),
+        kind: "ClusterRole".into(),
+        name: SECRETS_NAME.into(),
+    };
     if secret_namespaces.is_empty() {
-        let binding =
-            ClusterRoleBinding { metadata: meta(SECRETS_NAME, None), role_ref, subjects: Some(subject(namespace)) };
+        let binding = ClusterRoleBinding {
+            metadata: meta(SECRETS_NAME, None),
+            role_ref,
+            subjects: Some(subject(namespace)),
+        };
         return vec![serde_json::to_value(binding)];
     }
     secret_namespaces
         .iter()
         .map(|ns| {
             let metadata = meta(SECRETS_NAME, Some(ns));
-            serde_json::to_value(RoleBinding { metadata, role_ref: role_ref.clone(), subjects: Some(subject(namespace)) })
+            serde_json::to_value(RoleBinding {
+                metadata,
+                role_ref: role_ref.clone(),
+                subjects: Some(subject(namespace)),
+            })
         })
         .collect()
 }

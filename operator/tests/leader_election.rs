@@ -15,7 +15,8 @@ use tokio::time::Instant;
 const POLL: Duration = Duration::from_millis(20);
 
 fn timing() -> LeaseTiming {
-    LeaseTiming::new(Duration::from_secs(2), Duration::from_millis(1000), Duration::from_millis(200)).expect("valid")
+    LeaseTiming::new(Duration::from_secs(2), Duration::from_millis(1000), Duration::from_millis(200))
+        .expect("valid")
 }
 
 async fn leases() -> (DevCluster, Api<Lease>) {

@@ -40,9 +40,15 @@ fn secrets_are_readable_only_in_the_listed_namespaces() {
     let secret_bindings: Vec<(String, String)> = manifests
         .iter()
         .filter(|m| m["roleRef"]["name"] == agentry_operator::rbac::SECRETS_NAME)
-        .map(|m| (m["kind"].as_str().unwrap_or("").to_string(), m["metadata"]["namespace"].as_str().unwrap_or("").to_string()))
+        .map(|m| {
+            (
+                m["kind"].as_str().unwrap_or("").to_string(),
+                m["metadata"]["namespace"].as_str().unwrap_or("").to_string(),
+            )
+        })
         .collect();
-    let expected = [("RoleBinding", "fleet"), ("RoleBinding", "team-b")].map(|(k, n)| (k.to_string(), n.to_string()));
+    let expected =
+        [("RoleBinding", "fleet"), ("RoleBinding", "team-b")].map(|(k, n)| (k.to_string(), n.to_string()));
     assert_eq!(secret_bindings, expected);
     let secret_rules: Vec<_> = manifests
         .iter()
@@ -50,5 +56,8 @@ fn secrets_are_readable_only_in_the_listed_namespaces() {
         .flat_map(|m| m["rules"].as_array().cloned().unwrap_or_default())
         .filter(|r| r["resources"].as_array().is_some_and(|rs| rs.iter().any(|x| x == "secrets")))
         .collect();
-    assert_eq!(secret_rules, [serde_json::json!({"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list", "watch"]})]);
+    assert_eq!(
+        secret_rules,
+        [serde_json::json!({"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list", "watch"]})]
+    );
 }

@@ -46,19 +46,25 @@ mod tests {
     use super::*;
 
     fn api_error(code: u16, message: &str) -> ReconcileError {
-        let status = serde_json::json!({"status": "Failure", "message": message, "reason": "x", "code": code});
+        let status =
+            serde_json::json!({"status": "Failure", "message": message, "reason": "x", "code": code});
         ReconcileError::Kube(kube::Error::Api(serde_json::from_value(status).expect("a Status")))
     }
 
     #[test]
     fn a_forbidden_child_write_names_the_child_and_the_servers_message() {
-        let message = r#"configmaps "a-runner" is forbidden: cannot set an ownerRef on a resource you can't delete"#;
-        let ChildWriteError::Refused(refusal) = ChildWriteError::of("ConfigMap", "a-runner", api_error(403, message))
+        let message =
+            r#"configmaps "a-runner" is forbidden: cannot set an ownerRef on a resource you can't delete"#;
+        let ChildWriteError::Refused(refusal) =
+            ChildWriteError::of("ConfigMap", "a-runner", api_error(403, message))
         else {
             panic!("a 403 is a refusal")
         };
         assert_eq!(refusal.reason, "ChildWriteRefused");
-        assert_eq!(refusal.message, format!("the API server refused to write ConfigMap \"a-runner\": {message}"));
+        assert_eq!(
+            refusal.message,
+            format!("the API server refused to write ConfigMap \"a-runner\": {message}")
+        );
     }
 
     #[test]

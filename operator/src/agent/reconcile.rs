@@ -104,10 +104,12 @@ async fn roll_out(
         // plugin forbidding the write): retrying the same write cannot help. Say so in status
         // and an Event, once; the runners stay on the previous config.
         Err(ChildWriteError::Refused(refusal)) => {
-            let reported = old.conditions.iter().any(|c| c.reason == refusal.reason && c.message == refusal.message);
+            let reported =
+                old.conditions.iter().any(|c| c.reason == refusal.reason && c.message == refusal.message);
             if !reported {
                 let note = refusal.message.clone();
-                publish(&ctx.operator.recorder, agent, EventType::Warning, refusal.reason, note, "Reconcile").await;
+                publish(&ctx.operator.recorder, agent, EventType::Warning, refusal.reason, note, "Reconcile")
+                    .await;
             }
             return Ok(Applied { config_hash: old.config_hash, refused: Some(refusal) });
         }

@@ -91,7 +91,8 @@ pub async fn run(
         }
         tracing::info!(identity = %lease.identity, "leading: starting controllers");
         let leading = Some(leader.clone());
-        if lead(client.clone(), settings.clone(), handles, shutdown.as_mut(), leading).await == Stop::Shutdown {
+        if lead(client.clone(), settings.clone(), handles, shutdown.as_mut(), leading).await == Stop::Shutdown
+        {
             break;
         }
         tracing::warn!(identity = %lease.identity, "lost the leader Lease: controllers stopped");
@@ -174,7 +175,8 @@ async fn lead<S: Future<Output = ()>>(
         for tx in stops {
             let _ = tx.send(());
         }
-        let drain = tokio::time::timeout(STOP_GRACE, async { while controllers.join_next().await.is_some() {} });
+        let drain =
+            tokio::time::timeout(STOP_GRACE, async { while controllers.join_next().await.is_some() {} });
         tokio::select! {
             drained = drain => if drained.is_err() {
                 tracing::warn!("reconciles still running after the stop grace period were cancelled");

@@ -43,7 +43,9 @@ pub enum LeaseTimingError {
         duration: Duration,
     },
     /// At least one renewal must fit within the deadline.
-    #[error("the retry period ({period:?}) must be above zero and shorter than the renew deadline ({deadline:?})")]
+    #[error(
+        "the retry period ({period:?}) must be above zero and shorter than the renew deadline ({deadline:?})"
+    )]
     RetryPeriod {
         /// The retry period asked for.
         period: Duration,
@@ -54,7 +56,11 @@ pub enum LeaseTimingError {
 
 impl LeaseTiming {
     /// Checks that `renew_deadline < duration` and `0 < retry_period < renew_deadline`.
-    pub fn new(duration: Duration, renew_deadline: Duration, retry_period: Duration) -> Result<Self, LeaseTimingError> {
+    pub fn new(
+        duration: Duration,
+        renew_deadline: Duration,
+        retry_period: Duration,
+    ) -> Result<Self, LeaseTimingError> {
         let whole = duration.subsec_nanos() == 0 && duration.as_secs() >= 1;
         if !whole || i32::try_from(duration.as_secs()).is_err() {
             return Err(LeaseTimingError::Duration(duration));
@@ -130,7 +136,8 @@ impl LeaseLock {
         let resource_version = current.metadata.resource_version.clone();
         let seen_at = self.observe(resource_version.clone());
         let holder = spec.holder_identity.as_deref().filter(|h| !h.is_empty());
-        let valid_for = Duration::from_secs(u64::try_from(spec.lease_duration_seconds.unwrap_or(0)).unwrap_or(0));
+        let valid_for =
+            Duration::from_secs(u64::try_from(spec.lease_duration_seconds.unwrap_or(0)).unwrap_or(0));
         if let Some(other) = holder.filter(|h| *h != self.identity)
             && seen_at.elapsed() < valid_for
         {
@@ -138,7 +145,11 @@ impl LeaseLock {
         }
         let now = MicroTime(Timestamp::now());
         let renewed = if holder == Some(self.identity.as_str()) {
-            LeaseSpec { renew_time: Some(now), lease_duration_seconds: Some(self.timing.duration_seconds()), ..spec }
+            LeaseSpec {
+                renew_time: Some(now),
+                lease_duration_seconds: Some(self.timing.duration_seconds()),
+                ..spec
+            }
         } else {
             LeaseSpec {
                 holder_identity: Some(self.identity.clone()),

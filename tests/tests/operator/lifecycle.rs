@@ -324,12 +324,14 @@ async fn a_spec_the_api_server_refuses_fails_the_agent_with_its_message_until_fi
     world
         .eventually("a Warning Event naming the refused child", || async {
             let list = events.list(&ListParams::default()).await.ok()?;
-            list.items.iter().any(|e| {
-                e.reason.as_deref() == Some("ApplyRefused")
-                    && e.type_.as_deref() == Some("Warning")
-                    && e.note.as_deref().is_some_and(|n| n.contains(r#"Deployment "tolerant""#))
-            })
-            .then_some(())
+            list.items
+                .iter()
+                .any(|e| {
+                    e.reason.as_deref() == Some("ApplyRefused")
+                        && e.type_.as_deref() == Some("Warning")
+                        && e.note.as_deref().is_some_and(|n| n.contains(r#"Deployment "tolerant""#))
+                })
+                .then_some(())
         })
         .await;
 
