@@ -81,7 +81,9 @@ async fn a_write_since_the_read_loses_the_race() {
 #[tokio::test]
 async fn a_leader_cut_off_from_the_api_steps_down_within_its_renew_deadline_and_campaigns_again() {
     let (cluster, api) = leases().await;
-    let election = Election::start(LeaseLock::new(api.clone(), "leader", "a", timing()), timing());
+    let election = Election::start(LeaseLock::new(api.clone(), "leader", "a", timing()), timing())
+        .await
+        .expect("started");
     let mut leading = election.leading();
     wait_leading(&mut leading, true, Duration::from_secs(5)).await;
 

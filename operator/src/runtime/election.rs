@@ -21,12 +21,22 @@ pub struct Election {
 }
 
 impl Election {
-    /// Starts campaigning for `lock`'s Lease in the background.
-    pub fn start(lock: LeaseLock, timing: LeaseTiming) -> Self {
+    /// Starts campaigning for `lock`'s Lease in the background, after a first attempt that
+    /// fails when the API server refuses the Lease outright (403: no permission; 404: no such
+    /// namespace): a misconfiguration that retrying cannot fix.
+    pub async fn start(mut lock: LeaseLock, timing: LeaseTiming) -> Result<Self, kube::Error> {
+        match lock.try_acquire_or_renew().await {
+            Err(kube::Error::Api(status)) if matches!(status.code, 403 | 404) => {
+                return Err(kube::Error::Api(status));
+            }
+            Err(err) => tracing::warn!(error = %err, "acquiring the leader Lease failed; retrying"),
+            // The campaign renews a Lease this attempt took, as its own.
+            Ok(_) => {}
+        }
         let (leading_tx, leading) = watch::channel(false);
         let (stop, stopped) = oneshot::channel();
         let task = tokio::spawn(campaign(lock, timing, leading_tx, stopped));
-        Self { leading, stop, task }
+        Ok(Self { leading, stop, task })
     }
 
     /// `true` while this replica leads; it turns `false` no later than the renew deadline after

@@ -41,6 +41,14 @@ pub enum RunError {
     /// The metrics registry could not be built.
     #[error("registering metrics: {0}")]
     Metrics(#[from] prometheus::Error),
+    /// The API server refused the leader Lease (no permission, or no such namespace).
+    #[error("leader election: Lease {lease}: {source}")]
+    LeaderElection {
+        /// `namespace/name` of the Lease.
+        lease: String,
+        /// The API server's answer.
+        source: kube::Error,
+    },
 }
 
 /// A running operator's shared handles, for the HTTP endpoint.
@@ -81,7 +89,10 @@ pub async fn run(
     };
     let leases: Api<Lease> = Api::namespaced(client.clone(), &lease.namespace);
     let lock = LeaseLock::new(leases, &lease.name, &lease.identity, lease.timing);
-    let election = Election::start(lock, lease.timing);
+    let election = Election::start(lock, lease.timing).await.map_err(|source| RunError::LeaderElection {
+        lease: format!("{}/{}", lease.namespace, lease.name),
+        source,
+    })?;
     let mut leader = election.leading();
     loop {
         tracing::info!(identity = %lease.identity, "waiting for the leader Lease");
