@@ -58,6 +58,9 @@ pub mod reasons {
     pub const PAUSED: &str = "Paused";
     /// `Available`: the API server refused the runner's objects; the spec must change.
     pub const APPLY_REFUSED: &str = "ApplyRefused";
+    /// `Available`: the API server forbade writing one of the runner's objects (a missing
+    /// permission, or an admission plugin); the operator's permissions must change.
+    pub const CHILD_WRITE_REFUSED: &str = "ChildWriteRefused";
 
     /// A Model or MemoryStore's Secret does not exist.
     pub const SECRET_NOT_FOUND: &str = "SecretNotFound";

@@ -126,6 +126,11 @@ impl ApiError {
         )
     }
 
+    /// 503, as a load balancer answers while no apiserver is up.
+    pub(crate) fn unavailable() -> Self {
+        Self::new(503, "ServiceUnavailable", "the server is currently unable to handle the request")
+    }
+
     /// 500 for a failure that is the server's own.
     pub(crate) fn internal(message: impl Into<String>) -> Self {
         Self::new(500, "InternalError", format!("Internal error occurred: {}", message.into()))

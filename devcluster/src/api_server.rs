@@ -18,6 +18,8 @@ pub(crate) struct ApiServer {
     pub(crate) address: Mutex<String>,
     /// Set when the server shuts down, so open watches end and graceful shutdown completes.
     pub(crate) closing: tokio::sync::watch::Sender<bool>,
+    /// Set while a test has cut the API off: every request answers 503, as during an outage.
+    pub(crate) unavailable: std::sync::atomic::AtomicBool,
 }
 
 impl ApiServer {
@@ -29,6 +31,7 @@ impl ApiServer {
             bookmark_interval,
             address: Mutex::new(String::new()),
             closing: tokio::sync::watch::channel(false).0,
+            unavailable: std::sync::atomic::AtomicBool::new(false),
         }
     }
 

@@ -236,6 +236,15 @@ impl DevCluster {
         self.simulator.as_ref()?.kill_pod(namespace, name)
     }
 
+    /// Test hook: cut the API off (`false`) or bring it back (`true`), keeping its storage. While
+    /// off, every request answers `503 ServiceUnavailable` and open watches end, as during an
+    /// apiserver outage behind a load balancer; simulated pods keep running.
+    pub fn set_available(&self, available: bool) {
+        self.server.unavailable.store(!available, std::sync::atomic::Ordering::SeqCst);
+        // Open watches end as their connections would; new ones are refused until it is back.
+        self.server.closing.send_replace(!available);
+    }
+
     /// The current `resourceVersion` of the store.
     pub fn resource_version(&self) -> u64 {
         self.server.lock().store.current_rv()

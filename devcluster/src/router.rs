@@ -23,6 +23,9 @@ pub(crate) fn router(server: Arc<ApiServer>) -> Router {
 }
 
 async fn handle(State(server): State<Arc<ApiServer>>, request: Request) -> Response {
+    if server.unavailable.load(std::sync::atomic::Ordering::SeqCst) {
+        return ApiError::unavailable().into_response();
+    }
     let (parts, body) = request.into_parts();
     if let Some(path) = crate::service_proxy::proxy_path(parts.uri.path()) {
         // The body streams through to the backend, unread.

@@ -3,10 +3,13 @@
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use agentry_api::{ApiSettings, ApiState};
 use agentry_operator::http_endpoint;
 use agentry_operator::operator_runtime::{self, Handles, LeaseSettings};
+use agentry_operator::runtime::lease_lock::LeaseTiming;
+use agentry_operator::runtime::secret_caches::SecretScope;
 use agentry_operator::settings::OperatorSettings;
 use agentry_process::{AdminEndpoint, logging, runtime, shutdown};
 use anyhow::Context;
@@ -35,6 +38,11 @@ struct Args {
     /// The PostgreSQL schema the recorder writes (the recorder's `--schema`).
     #[arg(long, env = "AGENTRY_DATABASE_SCHEMA", default_value = ApiSettings::DEFAULT_SCHEMA)]
     database_schema: String,
+    /// Namespaces whose Secrets the operator may read (comma-separated; the Agents, Models,
+    /// Tools and MemoryStores there may name Secrets). Empty: every namespace, which needs a
+    /// cluster-wide Secret grant (`rbacgen --secret-namespaces` writes the matching RBAC).
+    #[arg(long, env = "AGENTRY_SECRET_NAMESPACES", default_value = "")]
+    secret_namespaces: String,
     /// Run without leader election (a single replica only).
     #[arg(long, env = "AGENTRY_NO_LEADER_ELECTION")]
     no_leader_election: bool,
@@ -50,6 +58,14 @@ struct Args {
     /// Seconds a Lease is valid without renewal: the longest a standby waits to take over.
     #[arg(long, env = "AGENTRY_LEASE_DURATION_SECONDS", default_value_t = 15)]
     lease_duration_seconds: u64,
+    /// Seconds the leader keeps leading without a successful renewal before it stops its
+    /// controllers; shorter than the Lease duration (default: two thirds of it).
+    #[arg(long, env = "AGENTRY_LEASE_RENEW_DEADLINE_SECONDS")]
+    lease_renew_deadline_seconds: Option<f64>,
+    /// Seconds between renewals, and between a standby's attempts to acquire; shorter than the
+    /// renew deadline (default: a fifth of it).
+    #[arg(long, env = "AGENTRY_LEASE_RETRY_PERIOD_SECONDS")]
+    lease_retry_period_seconds: Option<f64>,
 }
 
 fn main() -> ExitCode {
@@ -71,17 +87,37 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let handles = Handles::new()?;
     let _admin = AdminEndpoint::start(args.http_listen, http_endpoint::router(&handles)).await?;
     let _api = start_api(&args, client.clone()).await?;
-    let settings = OperatorSettings::new(args.runner_image, args.nats_url);
+    let timing = lease_timing(&args)?;
+    let mut settings = OperatorSettings::new(args.runner_image, args.nats_url);
+    settings.secret_scope = SecretScope::parse(&args.secret_namespaces);
     let lease = (!args.no_leader_election).then(|| LeaseSettings {
         namespace: args.lease_namespace,
         name: args.lease_name,
         identity: args.identity.unwrap_or_else(|| settings.instance.clone()),
-        duration_seconds: args.lease_duration_seconds,
-        grace_seconds: (args.lease_duration_seconds / 3).max(1),
+        timing,
     });
     operator_runtime::run(client, settings, lease, &handles, shutdown::signal()).await?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The election's timing from the flags: client-go's proportions unless given.
+fn lease_timing(args: &Args) -> anyhow::Result<LeaseTiming> {
+    let defaults =
+        LeaseTiming::for_duration(args.lease_duration_seconds).context("--lease-duration-seconds")?;
+    let seconds = |flag: &str, value: Option<f64>, default: Duration| match value {
+        None => Ok(default),
+        Some(s) => {
+            Duration::try_from_secs_f64(s).with_context(|| format!("{flag} {s} is not a number of seconds"))
+        }
+    };
+    let deadline = seconds(
+        "--lease-renew-deadline-seconds",
+        args.lease_renew_deadline_seconds,
+        defaults.renew_deadline,
+    )?;
+    let retry = seconds("--lease-retry-period-seconds", args.lease_retry_period_seconds, deadline / 5)?;
+    LeaseTiming::new(defaults.duration, deadline, retry).context("leader election timing")
 }
 
 /// Serves the HTTP API on every replica, leading or not. NATS is dialled in the background so a

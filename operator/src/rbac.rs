@@ -9,6 +9,11 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 /// Name of the ServiceAccount, ClusterRole, Role and bindings.
 pub const NAME: &str = "agentry-operator";
+/// Name of the ClusterRole reading Secrets, bound only in the namespaces listed (or, when none
+/// are, cluster-wide).
+pub const SECRETS_NAME: &str = "agentry-operator-secrets";
+/// The namespaces `config/rbac/role.yaml` lets the operator read Secrets in: the samples'.
+pub const SAMPLE_SECRET_NAMESPACES: &[&str] = &["fleet"];
 
 fn rule(group: &str, resources: &[&str], verbs: &[&str]) -> PolicyRule {
     PolicyRule {
@@ -28,7 +33,8 @@ fn meta(name: &str, namespace: Option<&str>) -> ObjectMeta {
     }
 }
 
-/// Cluster-wide rules: the operator watches every namespace.
+/// Cluster-wide rules: the operator watches every namespace. No Secrets: see
+/// [`secret_reader_role`].
 pub fn cluster_role() -> ClusterRole {
     ClusterRole {
         metadata: meta(NAME, None),
@@ -43,14 +49,14 @@ pub fn cluster_role() -> ClusterRole {
             // Sessions: run, held by a finalizer while their tasks run (patch), and deleted once
             // `ttlSecondsAfterFinished` has passed.
             rule("agentry.dev", &["sessions"], &["get", "list", "watch", "patch", "delete"]),
-            // Secrets: metadata watched (to roll pods on change), values read only for the
-            // Secrets a Model or MemoryStore names.
-            rule("", &["secrets"], &["get", "list", "watch"]),
             // Children, written with server-side apply (which creates when absent) and watched
             // (metadata only, but for Deployments) so a deleted one is written again.
             rule("", &["configmaps", "services"], &["get", "list", "watch", "create", "patch"]),
             rule("apps", &["deployments"], &["get", "list", "watch", "create", "patch"]),
             rule("networking.k8s.io", &["networkpolicies"], &["get", "list", "watch", "create", "patch"]),
+            // OwnerReferencesPermissionEnforcement (on by default in OpenShift): setting an
+            // owner reference with `blockOwnerDeletion` needs `update` on the owner's finalizers.
+            rule("agentry.dev", &["agents/finalizers"], &["update"]),
             rule("events.k8s.io", &["events"], &["create", "patch"]),
             // The HTTP API: who a bearer token is, and whether that caller may do what it asks.
             rule("authentication.k8s.io", &["tokenreviews"], &["create"]),
@@ -60,11 +66,22 @@ pub fn cluster_role() -> ClusterRole {
     }
 }
 
+/// Secrets: metadata watched (to roll pods on change), values read only for the Secrets a
+/// Model, Tool or MemoryStore names. Bound by a RoleBinding in each namespace of the operator's
+/// `--secret-namespaces`, so it reads no Secret elsewhere.
+pub fn secret_reader_role() -> ClusterRole {
+    ClusterRole {
+        metadata: meta(SECRETS_NAME, None),
+        rules: Some(vec![rule("", &["secrets"], &["get", "list", "watch"])]),
+        ..ClusterRole::default()
+    }
+}
+
 /// Namespaced rules in the operator's own namespace: its leader Lease.
 pub fn role(namespace: &str) -> Role {
     Role {
         metadata: meta(NAME, Some(namespace)),
-        rules: Some(vec![rule("coordination.k8s.io", &["leases"], &["get", "create", "patch"])]),
+        rules: Some(vec![rule("coordination.k8s.io", &["leases"], &["get", "create", "update"])]),
     }
 }
 
@@ -110,8 +127,41 @@ pub fn api_user_roles() -> Vec<ClusterRole> {
         .collect()
 }
 
-/// Every RBAC object, in apply order, for an operator running in `namespace`.
-pub fn manifests(namespace: &str) -> Vec<serde_json::Value> {
+/// The bindings of [`secret_reader_role`]: a RoleBinding in each of `secret_namespaces`, or one
+/// ClusterRoleBinding when there are none (an operator run without `--secret-namespaces`).
+fn secret_bindings(
+    namespace: &str,
+    secret_namespaces: &[&str],
+) -> Vec<serde_json::Result<serde_json::Value>> {
+    let role_ref = RoleRef {
+        api_group: "rbac.authorization.k8s.io".into(),
+        kind: "ClusterRole".into(),
+        name: SECRETS_NAME.into(),
+    };
+    if secret_namespaces.is_empty() {
+        let binding = ClusterRoleBinding {
+            metadata: meta(SECRETS_NAME, None),
+            role_ref,
+            subjects: Some(subject(namespace)),
+        };
+        return vec![serde_json::to_value(binding)];
+    }
+    secret_namespaces
+        .iter()
+        .map(|ns| {
+            let metadata = meta(SECRETS_NAME, Some(ns));
+            serde_json::to_value(RoleBinding {
+                metadata,
+                role_ref: role_ref.clone(),
+                subjects: Some(subject(namespace)),
+            })
+        })
+        .collect()
+}
+
+/// Every RBAC object, in apply order, for an operator running in `namespace` that reads Secrets
+/// in `secret_namespaces` (every namespace when empty).
+pub fn manifests(namespace: &str, secret_namespaces: &[&str]) -> Vec<serde_json::Value> {
     let account = ServiceAccount { metadata: meta(NAME, Some(namespace)), ..ServiceAccount::default() };
     let cluster_binding = ClusterRoleBinding {
         metadata: meta(NAME, None),
@@ -137,18 +187,21 @@ pub fn manifests(namespace: &str) -> Vec<serde_json::Value> {
         serde_json::to_value(cluster_binding),
         serde_json::to_value(role(namespace)),
         serde_json::to_value(binding),
+        serde_json::to_value(secret_reader_role()),
     ]
     .into_iter()
+    .chain(secret_bindings(namespace, secret_namespaces))
     .chain(api_user_roles().into_iter().map(serde_json::to_value))
     .filter_map(Result::ok)
     .collect()
 }
 
 /// The manifests as one YAML stream.
-pub fn manifests_yaml(namespace: &str) -> Result<String, serde_yaml::Error> {
-    let mut out =
-        String::from("# Generated by `cargo run -p agentry-operator --bin rbacgen`; do not edit.\n");
-    for manifest in manifests(namespace) {
+pub fn manifests_yaml(namespace: &str, secret_namespaces: &[&str]) -> Result<String, serde_yaml::Error> {
+    let mut out = String::from(
+        "# Generated by `cargo run -p agentry-operator --bin rbacgen -- --secret-namespaces <list>`; do not edit.\n",
+    );
+    for manifest in manifests(namespace, secret_namespaces) {
         out.push_str("---\n");
         out.push_str(&serde_yaml::to_string(&manifest)?);
     }

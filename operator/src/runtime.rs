@@ -2,9 +2,12 @@
 //! election and the context every controller receives.
 
 pub mod context;
+pub mod election;
 pub mod leader_election;
+pub mod lease_lock;
 pub mod metrics;
 pub mod nats_link;
 pub mod object_gauges;
+pub mod secret_caches;
 pub mod settings;
 pub mod shared_caches;

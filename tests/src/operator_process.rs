@@ -34,6 +34,8 @@ pub struct OperatorOptions {
     pub history: Option<(String, String)>,
     /// More environment for the process (`OTEL_*`, say).
     pub env: Vec<(String, String)>,
+    /// More flags, after the others (e.g. `--lease-renew-deadline-seconds 3`).
+    pub extra_args: Vec<String>,
 }
 
 impl OperatorOptions {
@@ -48,6 +50,7 @@ impl OperatorOptions {
             log_filter: std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
             history: None,
             env: Vec::new(),
+            extra_args: Vec::new(),
         }
     }
 
@@ -194,6 +197,7 @@ impl OperatorProcess {
                 command.arg("--no-leader-election");
             }
         }
+        command.args(&options.extra_args);
         let mut child = command.spawn().map_err(|e| format!("spawning {}: {e}", binary.display()))?;
         let pid = child.id().ok_or("the operator exited at once")?;
         let (exit_tx, exit) = watch::channel(None);

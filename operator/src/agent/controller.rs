@@ -23,6 +23,7 @@ use crate::agent::watch_mappers::{
 };
 use crate::reconciler::controller_kit::{ControllerKit, StopSignal, WithKit, drive};
 use crate::runtime::context::OperatorContext;
+use crate::runtime::secret_caches::SecretStores;
 use crate::runtime::shared_caches::SharedCaches;
 
 /// Everything the Agent controller reads.
@@ -38,7 +39,7 @@ pub struct AgentContext {
     /// MemoryStores.
     pub memory_stores: Store<MemoryStore>,
     /// Secret metadata (resourceVersions roll the pods when a key changes).
-    pub secrets: Store<PartialObjectMeta<Secret>>,
+    pub secrets: SecretStores,
     /// The runner Deployments.
     pub deployments: Store<Deployment>,
     /// The runner ConfigMaps (metadata).

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use agentry_crds::{Agent, MemoryStore, Model, Tool, reasons};
+use agentry_crds::{Agent, MemoryStore, Model, Tool};
 use agentry_protocol::subjects::{self, SubjectToken};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Service};
@@ -13,7 +13,10 @@ use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
 use kube::runtime::reflector::ObjectRef;
 use kube::{Api, Resource, ResourceExt};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 
+use crate::agent::child_refusal::ChildWriteError;
 use crate::agent::children::{self, CONFIG_HASH_ANNOTATION};
 use crate::agent::controller::AgentContext;
 use crate::agent::resolution::{Resolution, resolve};
@@ -97,26 +100,20 @@ async fn roll_out(
     }
     match apply_children(agent, ns, &rendered, &hash, memory.is_some(), ctx).await {
         Ok(()) => {}
-        // The API server refused what the spec asks for (an invalid toleration, limits below
-        // requests): no retry fixes that, the spec must change. Say so in status, once.
-        Err(ReconcileError::Kube(kube::Error::Api(refusal))) if matches!(refusal.code, 400 | 422) => {
-            let message = format!("the runner's objects were refused: {}", refusal.message);
-            if !old.conditions.iter().any(|c| c.reason == reasons::APPLY_REFUSED && c.message == message) {
-                let note = message.clone();
-                publish(
-                    &ctx.operator.recorder,
-                    agent,
-                    EventType::Warning,
-                    reasons::APPLY_REFUSED,
-                    note,
-                    "Reconcile",
-                )
-                .await;
+        // The API server refused a child (a spec it finds invalid, a permission or admission
+        // plugin forbidding the write): retrying the same write cannot help. Say so in status
+        // and an Event, once; the runners stay on the previous config.
+        Err(ChildWriteError::Refused(refusal)) => {
+            let reported =
+                old.conditions.iter().any(|c| c.reason == refusal.reason && c.message == refusal.message);
+            if !reported {
+                let note = refusal.message.clone();
+                publish(&ctx.operator.recorder, agent, EventType::Warning, refusal.reason, note, "Reconcile")
+                    .await;
             }
-            // The runners stay on the previous config.
-            return Ok(Applied { config_hash: old.config_hash, refused: Some(message) });
+            return Ok(Applied { config_hash: old.config_hash, refused: Some(refusal) });
         }
-        Err(err) => return Err(err),
+        Err(ChildWriteError::Failed(err)) => return Err(err),
     }
     if let Some(previous) = old.config_hash.as_deref().filter(|h| *h != hash) {
         let note = format!("runner config changed ({previous} → {hash}); rolling the runners");
@@ -159,18 +156,26 @@ async fn apply_children(
     hash: &str,
     with_memory: bool,
     ctx: &AgentContext,
-) -> Result<(), ReconcileError> {
+) -> Result<(), ChildWriteError> {
     let client = &ctx.operator.client;
     let settings = &ctx.operator.settings;
     let name = agent.name_any();
     let config_map = children::config_map(agent, rendered);
     let config_map_name = children::config_map_name(agent);
-    apply_object(&Api::<ConfigMap>::namespaced(client.clone(), ns), &config_map_name, &config_map).await?;
+    apply_child(&Api::<ConfigMap>::namespaced(client.clone(), ns), &config_map_name, &config_map).await?;
     let deployment = children::deployment(agent, rendered, hash, settings);
-    apply_object(&Api::<Deployment>::namespaced(client.clone(), ns), &name, &deployment).await?;
+    apply_child(&Api::<Deployment>::namespaced(client.clone(), ns), &name, &deployment).await?;
     let service = children::service(agent, settings);
-    apply_object(&Api::<Service>::namespaced(client.clone(), ns), &name, &service).await?;
+    apply_child(&Api::<Service>::namespaced(client.clone(), ns), &name, &service).await?;
     let policy = children::network_policy(agent, rendered, with_memory, settings);
-    apply_object(&Api::<NetworkPolicy>::namespaced(client.clone(), ns), &name, &policy).await?;
+    apply_child(&Api::<NetworkPolicy>::namespaced(client.clone(), ns), &name, &policy).await?;
     Ok(())
+}
+
+/// Applies one child; an error says which child it was.
+async fn apply_child<K>(api: &Api<K>, name: &str, object: &K) -> Result<(), ChildWriteError>
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Serialize + std::fmt::Debug,
+{
+    apply_object(api, name, object).await.map_err(|err| ChildWriteError::of(&K::kind(&()), name, err))
 }

@@ -7,6 +7,7 @@ use agentry_crds::{
 use k8s_openapi::api::apps::v1::Deployment;
 use kube::{Resource, ResourceExt};
 
+use crate::agent::child_refusal::Refusal;
 use crate::agent::resolution::{Resolution, Unresolved};
 
 /// What the Deployment reports.
@@ -96,7 +97,7 @@ pub struct Applied {
     /// The config hash the runners were last written with.
     pub config_hash: Option<String>,
     /// The API server's refusal of the runner's objects, when it refused them.
-    pub refused: Option<String>,
+    pub refused: Option<Refusal>,
 }
 
 fn resolved_condition<T>(
@@ -145,7 +146,7 @@ pub fn desired(
     }
     let desired_replicas = agent.spec.replicas;
     let (phase, (status, reason, message)) = match applied.refused {
-        Some(refusal) => (AgentPhase::Failed, (ConditionStatus::False, reasons::APPLY_REFUSED, refusal)),
+        Some(refusal) => (AgentPhase::Failed, (ConditionStatus::False, refusal.reason, refusal.message)),
         None => (
             phase(agent.spec.paused, resolution.is_complete(), rollout, desired_replicas),
             available(agent.spec.paused, rollout, desired_replicas),
@@ -199,7 +200,8 @@ mod tests {
         }))
         .expect("agent");
         let resolution = Resolution { models: Ok(vec![]), tools: Ok(vec![]), memory: Ok(None) };
-        let refused = Applied { config_hash: Some("old".into()), refused: Some("spec.x: Invalid".into()) };
+        let refusal = Refusal { reason: "ApplyRefused", message: "spec.x: Invalid".into() };
+        let refused = Applied { config_hash: Some("old".into()), refused: Some(refusal) };
         let status = desired(&agent, &resolution, rollout(1), refused, None);
         assert_eq!(status.phase, Some(AgentPhase::Failed));
         assert_eq!(status.observed_generation, Some(3));

@@ -2,19 +2,23 @@
 //! once when leadership is lost and gracefully on shutdown.
 
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use agentry_process::{BuildInfo, ProcessMetrics, Readiness, ReadinessGate};
 use futures::channel::oneshot;
-use kube::Client;
-use kube_lease_manager::LeaseManagerBuilder;
+use k8s_openapi::api::coordination::v1::Lease;
+use kube::{Api, Client};
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::runtime::context::OperatorContext;
+use crate::runtime::election::Election;
+use crate::runtime::lease_lock::{LeaseLock, LeaseTiming};
 use crate::runtime::metrics::OperatorMetrics;
 use crate::runtime::nats_link::NatsLink;
 use crate::runtime::object_gauges;
-use crate::runtime::settings::{FIELD_MANAGER, OperatorSettings};
+use crate::runtime::settings::OperatorSettings;
 use crate::runtime::shared_caches::SharedCaches;
 use crate::{agent, memory_store, model, session, tool};
 
@@ -27,10 +31,8 @@ pub struct LeaseSettings {
     pub name: String,
     /// This replica's identity (its pod name).
     pub identity: String,
-    /// Seconds a Lease stays valid without renewal: the longest a takeover waits.
-    pub duration_seconds: u64,
-    /// Seconds before expiry the holder renews.
-    pub grace_seconds: u64,
+    /// Lease duration, renew deadline and retry period.
+    pub timing: LeaseTiming,
 }
 
 /// Why the operator stopped.
@@ -39,9 +41,14 @@ pub enum RunError {
     /// The metrics registry could not be built.
     #[error("registering metrics: {0}")]
     Metrics(#[from] prometheus::Error),
-    /// The leader Lease could not be set up.
-    #[error("leader election: {0}")]
-    LeaderElection(#[from] kube_lease_manager::LeaseManagerError),
+    /// The API server refused the leader Lease (no permission, or no such namespace).
+    #[error("leader election: Lease {lease}: {source}")]
+    LeaderElection {
+        /// `namespace/name` of the Lease.
+        lease: String,
+        /// The API server's answer.
+        source: kube::Error,
+    },
 }
 
 /// A running operator's shared handles, for the HTTP endpoint.
@@ -77,18 +84,16 @@ pub async fn run(
 ) -> Result<(), RunError> {
     tokio::pin!(shutdown);
     let Some(lease) = lease else {
-        lead(client, settings, handles, shutdown).await;
+        lead(client, settings, handles, shutdown.as_mut(), None).await;
         return Ok(());
     };
-    let manager = LeaseManagerBuilder::new(client.clone(), &lease.name)
-        .with_namespace(&lease.namespace)
-        .with_identity(&lease.identity)
-        .with_duration(lease.duration_seconds)
-        .with_grace(lease.grace_seconds)
-        .with_field_manager(format!("{FIELD_MANAGER}-lease"))
-        .build()
-        .await?;
-    let (mut leader, lease_task) = manager.watch().await;
+    let leases: Api<Lease> = Api::namespaced(client.clone(), &lease.namespace);
+    let lock = LeaseLock::new(leases, &lease.name, &lease.identity, lease.timing);
+    let election = Election::start(lock, lease.timing).await.map_err(|source| RunError::LeaderElection {
+        lease: format!("{}/{}", lease.namespace, lease.name),
+        source,
+    })?;
+    let mut leader = election.leading();
     loop {
         tracing::info!(identity = %lease.identity, "waiting for the leader Lease");
         tokio::select! {
@@ -96,33 +101,42 @@ pub async fn run(
             changed = leader.wait_for(|is_leader| *is_leader) => if changed.is_err() { break },
         }
         tracing::info!(identity = %lease.identity, "leading: starting controllers");
-        let lost = async {
-            let _ = leader.wait_for(|is_leader| !*is_leader).await;
-        };
-        tokio::select! {
-            () = &mut shutdown => break,
-            // Losing the Lease drops the controllers at once: another replica now reconciles.
-            () = lead(client.clone(), settings.clone(), handles, lost) => {
-                tracing::warn!(identity = %lease.identity, "lost the leader Lease: controllers stopped");
-            }
+        let leading = Some(leader.clone());
+        if lead(client.clone(), settings.clone(), handles, shutdown.as_mut(), leading).await == Stop::Shutdown
+        {
+            break;
         }
+        tracing::warn!(identity = %lease.identity, "lost the leader Lease: controllers stopped");
     }
     handles.leading.close();
-    // Closing the channel makes the lease task release the Lease, so a successor need not wait.
-    drop(leader);
-    if let Ok(Err(err)) = lease_task.await {
-        tracing::warn!(error = %err, "releasing the leader Lease failed");
-    }
+    // Ending the election releases the Lease, so a successor need not wait for it to expire.
+    election.stop().await;
     Ok(())
+}
+
+/// Why the controllers stop.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Stop {
+    /// The process is shutting down: reconciles in flight may finish.
+    Shutdown,
+    /// Leadership is lost: nothing may be written any more.
+    Lost,
 }
 
 /// How long reconciles in flight get to finish once the controllers are told to stop.
 const STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// Runs the caches and controllers until `stop` completes, then stops them: no reconcile starts
-/// after that, and those in flight get [`STOP_GRACE`] to finish.
-async fn lead(client: Client, settings: OperatorSettings, handles: &Handles, stop: impl Future<Output = ()>) {
-    let (caches, drivers) = SharedCaches::new(&client);
+/// Runs the caches and controllers until `shutdown` completes or `leading` turns `false`, then
+/// stops them: no reconcile starts after that. On shutdown those in flight get [`STOP_GRACE`] to
+/// finish (while the Lease is still held); once the Lease is lost, none may go on.
+async fn lead<S: Future<Output = ()>>(
+    client: Client,
+    settings: OperatorSettings,
+    handles: &Handles,
+    shutdown: Pin<&mut S>,
+    leading: Option<watch::Receiver<bool>>,
+) -> Stop {
+    let (caches, drivers) = SharedCaches::new(&client, &settings.secret_scope);
     let caches = Arc::new(caches);
     // NATS connects in the background: the controllers that do not need it start at once.
     let nats = NatsLink::start(settings.nats_url.clone());
@@ -155,16 +169,33 @@ async fn lead(client: Client, settings: OperatorSettings, handles: &Handles, sto
     controllers.spawn(memory_store);
     controllers.spawn(session);
     handles.leading.open();
-    stop.await;
+    let lost = async move {
+        match leading {
+            // A closed channel (the election ended) is a lost Lease too.
+            Some(mut leading) => drop(leading.wait_for(|is_leader| !*is_leader).await),
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(lost);
+    let why = tokio::select! {
+        () = shutdown => Stop::Shutdown,
+        () = &mut lost => Stop::Lost,
+    };
     handles.leading.close();
-    for tx in stops {
-        let _ = tx.send(());
-    }
-    let drained =
-        tokio::time::timeout(STOP_GRACE, async { while controllers.join_next().await.is_some() {} }).await;
-    if drained.is_err() {
-        tracing::warn!("reconciles still running after the stop grace period were cancelled");
+    if why == Stop::Shutdown {
+        for tx in stops {
+            let _ = tx.send(());
+        }
+        let drain =
+            tokio::time::timeout(STOP_GRACE, async { while controllers.join_next().await.is_some() {} });
+        tokio::select! {
+            drained = drain => if drained.is_err() {
+                tracing::warn!("reconciles still running after the stop grace period were cancelled");
+            },
+            () = &mut lost => tracing::warn!("lost the leader Lease while stopping: reconciles in flight cancelled"),
+        }
     }
     controllers.abort_all();
     background.abort_all();
+    why
 }

@@ -1,5 +1,7 @@
 //! What the operator is told at start: images, addresses, identity.
 
+use crate::runtime::secret_caches::SecretScope;
+
 /// Field manager for every server-side apply the operator makes.
 pub const FIELD_MANAGER: &str = "agentry-operator";
 
@@ -16,6 +18,8 @@ pub struct OperatorSettings {
     pub runner_http_port: u16,
     /// Who the operator is, for Events (`reportingInstance`).
     pub instance: String,
+    /// Where the operator reads Secrets (`--secret-namespaces`).
+    pub secret_scope: SecretScope,
 }
 
 impl OperatorSettings {
@@ -30,6 +34,7 @@ impl OperatorSettings {
             nats_port,
             runner_http_port: 8080,
             instance: std::env::var("POD_NAME").unwrap_or_else(|_| "agentry-operator".into()),
+            secret_scope: SecretScope::Cluster,
         }
     }
 }

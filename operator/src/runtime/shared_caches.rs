@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use agentry_crds::{Agent, MemoryStore, Model, Tool};
 use futures::{Stream, StreamExt};
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, Service};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::core::PartialObjectMeta;
 use kube::runtime::reflector::{self, ObjectRef, ReflectHandle, Store};
@@ -18,6 +18,8 @@ use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, Resource};
 use serde::de::DeserializeOwned;
 use tokio::sync::broadcast;
+
+use crate::runtime::secret_caches::{SecretCaches, SecretScope};
 
 /// Objects buffered per subscriber before the shared watch waits for a slow controller.
 const SUBSCRIBER_BUFFER: usize = 1024;
@@ -48,7 +50,7 @@ impl<K: Resource<DynamicType = ()> + Clone + Send + Sync + 'static> SharedKind<K
             .expect("subscriptions are taken before the caches are sealed")
     }
 
-    fn seal(&self) {
+    pub(crate) fn seal(&self) {
         self.handle.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take();
     }
 
@@ -112,8 +114,9 @@ pub struct SharedCaches {
     pub tools: SharedKind<Tool>,
     /// MemoryStores.
     pub memory_stores: SharedKind<MemoryStore>,
-    /// Secrets, metadata only: the operator never keeps Secret values in memory.
-    pub secrets: SharedKind<PartialObjectMeta<Secret>>,
+    /// Secrets, metadata only (the operator never keeps Secret values in memory), in the
+    /// namespaces the operator may read Secrets in.
+    pub secrets: SecretCaches,
     /// Runner Deployments written by the operator.
     pub deployments: SharedKind<Deployment>,
     /// The other children (metadata only): deleting one makes its Agent write it again.
@@ -143,7 +146,7 @@ fn slim_deployment(deployment: &mut Deployment) {
     }
 }
 
-fn shared<K>(api: Api<K>, config: watcher::Config) -> (SharedKind<K>, WatchDriver)
+pub(crate) fn shared<K>(api: Api<K>, config: watcher::Config) -> (SharedKind<K>, WatchDriver)
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
 {
@@ -208,8 +211,9 @@ impl SharedCaches {
         );
     }
 
-    /// Sets up every shared watch; the returned drivers must be polled (spawned) to run them.
-    pub fn new(client: &Client) -> (Self, Vec<WatchDriver>) {
+    /// Sets up every shared watch, Secrets' within `secrets`; the returned drivers must be
+    /// polled (spawned) to run them.
+    pub fn new(client: &Client, secrets: &SecretScope) -> (Self, Vec<WatchDriver>) {
         let (agents, a) = shared(Api::<Agent>::all(client.clone()), watcher::Config::default());
         let (models, m) = shared(Api::<Model>::all(client.clone()), watcher::Config::default());
         let (tools, t) = shared(Api::<Tool>::all(client.clone()), watcher::Config::default());
@@ -219,9 +223,7 @@ impl SharedCaches {
             watcher::Config::default().labels(MANAGED_BY_SELECTOR),
             slim_deployment,
         );
-        // Metadata only: the operator never holds Secret values in its caches.
-        let (secrets, sec) =
-            shared(Api::<PartialObjectMeta<Secret>>::all(client.clone()), watcher::Config::default());
+        let (secrets, secret_drivers) = SecretCaches::new(client, secrets);
         let managed = || watcher::Config::default().labels(MANAGED_BY_SELECTOR);
         let (config_maps, c) = shared(Api::<PartialObjectMeta<ConfigMap>>::all(client.clone()), managed());
         let (services, v) = shared(Api::<PartialObjectMeta<Service>>::all(client.clone()), managed());
@@ -238,7 +240,9 @@ impl SharedCaches {
             services,
             network_policies,
         };
-        (caches, vec![a, m, t, s, d, sec, c, v, n])
+        let mut drivers = vec![a, m, t, s, d, c, v, n];
+        drivers.extend(secret_drivers);
+        (caches, drivers)
     }
 }
 

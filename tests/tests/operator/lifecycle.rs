@@ -5,6 +5,7 @@ use agentry_crds::{Agent, AgentPhase, Model};
 use agentry_tests::scripted_model::Step;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret, Service};
+use k8s_openapi::api::events::v1::Event;
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
 use kube::{Api, ResourceExt};
@@ -55,7 +56,10 @@ async fn children(world: &World, agent: &str) -> Vec<&'static str> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_system_prompt_or_secret_rolls_the_runners() {
     let world = World::start("roll").await;
-    let _operator = world.start_operator().await;
+    // Secrets watched in the test's namespace alone, as the generated RBAC allows.
+    let mut options = world.operator_options();
+    options.extra_args = vec!["--secret-namespaces".into(), world.ns.clone()];
+    let _operator = world.start_operator_with(&options).await;
     world.apply_samples().await;
     let agents: Api<Agent> = Api::namespaced(world.client.clone(), &world.ns);
     let before = world.wait_agent("finance-officer", AgentPhase::Ready).await;
@@ -315,6 +319,21 @@ async fn a_spec_the_api_server_refuses_fails_the_agent_with_its_message_until_fi
         "{}",
         available.message
     );
+    assert!(available.message.contains(r#"Deployment "tolerant""#), "names the child: {}", available.message);
+    let events: Api<Event> = Api::namespaced(world.client.clone(), &world.ns);
+    world
+        .eventually("a Warning Event naming the refused child", || async {
+            let list = events.list(&ListParams::default()).await.ok()?;
+            list.items
+                .iter()
+                .any(|e| {
+                    e.reason.as_deref() == Some("ApplyRefused")
+                        && e.type_.as_deref() == Some("Warning")
+                        && e.note.as_deref().is_some_and(|n| n.contains(r#"Deployment "tolerant""#))
+                })
+                .then_some(())
+        })
+        .await;
 
     apply(&world.client, &agent("Exists")).await;
     world.wait_agent("tolerant", AgentPhase::Ready).await;

@@ -4,6 +4,7 @@
 mod agent_usage;
 mod chart_install;
 mod harness_failures;
+mod lease_outage;
 mod lifecycle;
 mod memory;
 mod memory_reasons;
