@@ -93,3 +93,13 @@ seccompProfile:
       name: {{ .Values.nats.existingSecret }}
       key: {{ .Values.nats.secretKey }}
 {{- end }}
+
+{{/*
+The namespaces where the operator reads Secrets, comma-separated: the listed ones, else the
+release namespace; empty when it reads them cluster-wide.
+*/}}
+{{- define "agentry.secretNamespaces" -}}
+{{- if not .Values.operator.secretsClusterWide -}}
+{{- join "," (default (list .Release.Namespace) .Values.operator.secretNamespaces) -}}
+{{- end -}}
+{{- end }}

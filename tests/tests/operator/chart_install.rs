@@ -106,6 +106,7 @@ async fn the_chart_installs_on_devcluster_and_its_operator_readies_the_samples()
         "Deployment/agentry-recorder",
         "ClusterRole/agentry-operator",
         "RoleBinding/agentry-operator",
+        "RoleBinding/agentry-operator-secrets",
         "NetworkPolicy/agentry-operator",
         "Service/agentry-operator",
     ] {
