@@ -1,7 +1,9 @@
 //! Running the operator as a process: settings, metrics, the shared caches, the NATS link, leader
 //! election and the context every controller receives.
 
+pub mod apiserver_probe;
 pub mod context;
+pub mod handles;
 pub mod leader_election;
 pub mod metrics;
 pub mod nats_link;

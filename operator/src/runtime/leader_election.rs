@@ -4,13 +4,13 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use agentry_process::{BuildInfo, ProcessMetrics, Readiness, ReadinessGate};
 use futures::channel::oneshot;
 use kube::Client;
 use kube_lease_manager::LeaseManagerBuilder;
 use tokio::task::JoinSet;
 
 use crate::runtime::context::OperatorContext;
+pub use crate::runtime::handles::Handles;
 use crate::runtime::metrics::OperatorMetrics;
 use crate::runtime::nats_link::NatsLink;
 use crate::runtime::object_gauges;
@@ -42,29 +42,6 @@ pub enum RunError {
     /// The leader Lease could not be set up.
     #[error("leader election: {0}")]
     LeaderElection(#[from] kube_lease_manager::LeaseManagerError),
-}
-
-/// A running operator's shared handles, for the HTTP endpoint.
-pub struct Handles {
-    /// Operator metrics.
-    pub metrics: Arc<OperatorMetrics>,
-    /// The process figures and build info every binary exports.
-    pub process: Arc<ProcessMetrics>,
-    /// What `/readyz` reports: ready while [`Handles::leading`] is open.
-    pub readiness: Readiness,
-    /// Open while this replica's controllers run (it is the leader, or there is no election).
-    pub leading: ReadinessGate,
-}
-
-impl Handles {
-    /// Fresh handles, not leading.
-    pub fn new() -> Result<Self, RunError> {
-        let readiness = Readiness::new();
-        let leading = readiness.gate(false);
-        let build = BuildInfo { binary: "agentry-operator", version: env!("CARGO_PKG_VERSION") };
-        let process = Arc::new(ProcessMetrics::new(build)?);
-        Ok(Self { metrics: Arc::new(OperatorMetrics::new()?), process, readiness, leading })
-    }
 }
 
 /// Runs the operator until `shutdown` completes. With `lease`, only while this replica holds it.
