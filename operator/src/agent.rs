@@ -4,6 +4,7 @@
 
 pub mod children;
 pub mod controller;
+pub mod readiness;
 pub mod reconcile;
 pub mod resolution;
 pub mod runner_config;

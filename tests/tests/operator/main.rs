@@ -6,6 +6,7 @@ mod harness_failures;
 mod lifecycle;
 mod memory;
 mod memory_reasons;
+mod readiness;
 mod samples;
 mod scale;
 mod session_controller;
