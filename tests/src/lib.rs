@@ -10,6 +10,7 @@ pub mod operator_process;
 pub mod operator_world;
 pub mod polling;
 pub mod private_postgres;
+pub mod process_tree;
 pub mod recorder_fixture;
 pub mod recorder_process;
 pub mod runner_fixture;
