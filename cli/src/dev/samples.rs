@@ -126,7 +126,8 @@ mod tests {
         assert_eq!(uri, "postgres://postgres@127.0.0.1:5432/postgres");
         for model in ["gpt-4o-mini", "llama-local"] {
             let spec = &find(&docs, "Model", model)["spec"];
-            assert_eq!((&spec["baseUrl"], &spec["model"]), (&"http://127.0.0.1:9999/v1".into(), &"llama3.2".into()));
+            assert_eq!(spec["baseUrl"], "http://127.0.0.1:9999/v1", "{model}");
+            assert_eq!(spec["model"], "llama3.2", "{model}");
         }
         assert_eq!(find(&docs, "MemoryStore", "fleet-memory")["spec"]["postgres"]["schema"], "agentry_t_memory");
         let agents = docs.iter().filter(|d| d["kind"] == "Agent").count();
