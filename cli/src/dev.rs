@@ -84,10 +84,15 @@ fn print_next_steps(kubeconfig: &Path, work_dir: &WorkDir, samples: Option<&str>
     println!("  kubectl get agents -A");
     if let Some(ns) = samples {
         println!("  kubectl wait --for=condition=Ready agent --all -n {ns} --timeout=120s");
-        println!("  agentry ask -n {ns} sales-agent \"Which deliveries are at risk this week?\"");
+        println!("  {} ask -n {ns} sales-agent \"Which deliveries are at risk this week?\"", this_program());
     } else {
-        println!("  kubectl apply -f config/samples/   # or your own Agents, Models and Tools");
+        println!("  kubectl apply -f <your Models, Tools and Agents>   (or restart with --samples)");
     }
     let dir = work_dir.path().display();
     println!("Logs: {dir}/*.log. Ctrl-C stops everything and removes {dir}.");
+}
+
+/// How to run this `agentry` again: its path, since it may not be on `PATH`.
+fn this_program() -> String {
+    std::env::current_exe().map_or_else(|_| "agentry".to_string(), |path| path.display().to_string())
 }

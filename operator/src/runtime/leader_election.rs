@@ -11,7 +11,6 @@ use tokio::task::JoinSet;
 
 use crate::runtime::context::OperatorContext;
 pub use crate::runtime::handles::Handles;
-use crate::runtime::metrics::OperatorMetrics;
 use crate::runtime::nats_link::NatsLink;
 use crate::runtime::object_gauges;
 use crate::runtime::settings::{FIELD_MANAGER, OperatorSettings};
