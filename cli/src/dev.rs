@@ -62,12 +62,15 @@ async fn serve(
         launch::devcluster(children, binaries, &kubeconfig, START).await?;
         let client = cluster_setup::client(&kubeconfig).await?;
         cluster_setup::install_crds(&client).await?;
-        let api_port = launch::operator(children, &binaries.operator, args, instance, &kubeconfig, START).await?;
+        let api_port =
+            launch::operator(children, &binaries.operator, args, instance, &kubeconfig, START).await?;
         launch::recorder(children, &binaries.recorder, args, instance, START).await?;
         cluster_setup::install_api_service(&client, api_port).await?;
         if args.samples {
             let settings = samples::Settings::from_args(args, instance, samples_namespace);
-            cluster_setup::apply_all(&client, &samples::adapted(&settings)?).await.context("installing the samples")?;
+            cluster_setup::apply_all(&client, &samples::adapted(&settings)?)
+                .await
+                .context("installing the samples")?;
         }
         anyhow::Ok(())
     };

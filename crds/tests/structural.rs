@@ -116,7 +116,10 @@ fn agent_and_session_columns_tell_the_state_at_a_glance() {
         assert!(agent.iter().any(|c| c == want), "Agent lacks column {want}: {agent:?}");
     }
     let ready = crd_column("Agent", "Ready");
-    assert_eq!(ready, ".status.conditions[?(@.type==\"Ready\")].status", "Agent's Ready column reads the condition");
+    assert_eq!(
+        ready, ".status.conditions[?(@.type==\"Ready\")].status",
+        "Agent's Ready column reads the condition"
+    );
     let session = columns("Session");
     for want in ["Agent", "Phase", "Cost", "Age"] {
         assert!(session.iter().any(|c| c == want), "Session lacks column {want}: {session:?}");

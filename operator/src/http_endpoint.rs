@@ -47,7 +47,11 @@ mod tests {
         let router = router(&handles);
         assert_eq!(get_path(&router, "/readyz").await.0, StatusCode::SERVICE_UNAVAILABLE);
         handles.serving.open();
-        assert_eq!(get_path(&router, "/readyz").await.0, StatusCode::SERVICE_UNAVAILABLE, "API server unknown");
+        assert_eq!(
+            get_path(&router, "/readyz").await.0,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "API server unknown"
+        );
         handles.apiserver.open();
         assert_eq!(get_path(&router, "/readyz").await, (StatusCode::OK, "ready".into()), "a standby serves");
         handles.leading.open();
@@ -62,7 +66,10 @@ mod tests {
         let router = router(&handles);
         handles.serving.open();
         handles.apiserver.open();
-        assert_eq!(get_path(&router, "/leader").await, (StatusCode::SERVICE_UNAVAILABLE, "not leading".into()));
+        assert_eq!(
+            get_path(&router, "/leader").await,
+            (StatusCode::SERVICE_UNAVAILABLE, "not leading".into())
+        );
         handles.leading.open();
         assert_eq!(get_path(&router, "/leader").await, (StatusCode::OK, "leading".into()));
         handles.leading.close();

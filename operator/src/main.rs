@@ -6,8 +6,8 @@ use std::process::ExitCode;
 
 use agentry_api::{ApiSettings, ApiState};
 use agentry_operator::http_endpoint;
-use agentry_operator::runtime::apiserver_probe;
 use agentry_operator::operator_runtime::{self, Handles, LeaseSettings};
+use agentry_operator::runtime::apiserver_probe;
 use agentry_operator::settings::OperatorSettings;
 use agentry_process::{AdminEndpoint, logging, runtime, shutdown};
 use anyhow::Context;

@@ -52,10 +52,8 @@ mod tests {
 
     #[test]
     fn a_child_and_its_child_are_descendants_until_they_exit() {
-        let mut child = std::process::Command::new("sh")
-            .args(["-c", "sleep 30 & wait"])
-            .spawn()
-            .expect("sh starts");
+        let mut child =
+            std::process::Command::new("sh").args(["-c", "sleep 30 & wait"]).spawn().expect("sh starts");
         assert!(descendants(std::process::id()).contains(&child.id()), "sh is below the test");
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
         let mut below = descendants(child.id());

@@ -49,13 +49,22 @@ impl Children {
             .kill_on_drop(true)
             .spawn()
             .with_context(|| format!("starting {name}"))?;
-        println!("agentry dev: started {name} (pid {}, log {})", child.id().unwrap_or_default(), log.display());
+        println!(
+            "agentry dev: started {name} (pid {}, log {})",
+            child.id().unwrap_or_default(),
+            log.display()
+        );
         self.running.push(Running { name, child, log });
         Ok(())
     }
 
     /// Waits until `ready` holds, failing if the last child started exits first or `timeout` passes.
-    pub(crate) async fn wait_until<F, Fut>(&mut self, timeout: Duration, what: &str, mut ready: F) -> anyhow::Result<()>
+    pub(crate) async fn wait_until<F, Fut>(
+        &mut self,
+        timeout: Duration,
+        what: &str,
+        mut ready: F,
+    ) -> anyhow::Result<()>
     where
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = bool>,
@@ -81,7 +90,11 @@ impl Children {
             for running in &mut self.running {
                 match running.child.try_wait() {
                     Ok(Some(status)) => {
-                        return anyhow::anyhow!("{} exited ({status}):\n{}", running.name, tail(&running.log));
+                        return anyhow::anyhow!(
+                            "{} exited ({status}):\n{}",
+                            running.name,
+                            tail(&running.log)
+                        );
                     }
                     Ok(None) => {}
                     Err(err) => return anyhow::anyhow!("checking {}: {err}", running.name),
@@ -107,7 +120,9 @@ async fn stop(running: &mut Running) {
     signal(pid, libc::SIGTERM);
     match tokio::time::timeout(STOP_GRACE, running.child.wait()).await {
         Ok(Ok(status)) if status.success() => println!("agentry dev: stopped {}", running.name),
-        Ok(Ok(status)) => println!("agentry dev: {} stopped ({status}); log {}", running.name, running.log.display()),
+        Ok(Ok(status)) => {
+            println!("agentry dev: {} stopped ({status}); log {}", running.name, running.log.display())
+        }
         Ok(Err(err)) => eprintln!("agentry dev: waiting for {}: {err}", running.name),
         Err(_) => {
             eprintln!("agentry dev: {} still running {STOP_GRACE:?} after SIGTERM: killing it", running.name);

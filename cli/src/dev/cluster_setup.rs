@@ -19,7 +19,8 @@ const API_SERVICE: &str = "agentry-api";
 
 /// A client of the cluster `kubeconfig` describes.
 pub(crate) async fn client(kubeconfig: &Path) -> anyhow::Result<Client> {
-    let read = Kubeconfig::read_from(kubeconfig).with_context(|| format!("reading {}", kubeconfig.display()))?;
+    let read =
+        Kubeconfig::read_from(kubeconfig).with_context(|| format!("reading {}", kubeconfig.display()))?;
     let config = kube::Config::from_custom_kubeconfig(read, &KubeConfigOptions::default())
         .await
         .with_context(|| format!("using {}", kubeconfig.display()))?;
@@ -67,7 +68,8 @@ pub(crate) async fn apply_all(client: &Client, docs: &[Value]) -> anyhow::Result
 async fn apply(client: &Client, doc: &Value) -> anyhow::Result<()> {
     let kind = doc["kind"].as_str().context("a manifest without kind")?;
     let name = doc["metadata"]["name"].as_str().with_context(|| format!("a {kind} without metadata.name"))?;
-    let api_version = doc["apiVersion"].as_str().with_context(|| format!("{kind} {name} without apiVersion"))?;
+    let api_version =
+        doc["apiVersion"].as_str().with_context(|| format!("{kind} {name} without apiVersion"))?;
     let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
     let resource = ApiResource::from_gvk(&GroupVersionKind::gvk(group, version, kind));
     let api: Api<DynamicObject> = match doc["metadata"]["namespace"].as_str() {

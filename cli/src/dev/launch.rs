@@ -29,7 +29,9 @@ pub(crate) async fn devcluster(
     command.arg("--kubeconfig").arg(kubeconfig).arg("--runner-binary").arg(&binaries.runner);
     children.spawn("devcluster", &mut command)?;
     let log = kubeconfig.with_file_name("devcluster.log");
-    children.wait_until(timeout, "devcluster ready", || said_ready(log.clone(), kubeconfig.to_path_buf())).await
+    children
+        .wait_until(timeout, "devcluster ready", || said_ready(log.clone(), kubeconfig.to_path_buf()))
+        .await
 }
 
 /// Whether devcluster printed `ready` (on a line of its own) and the kubeconfig is written.
@@ -49,7 +51,8 @@ pub(crate) async fn operator(
     timeout: Duration,
 ) -> anyhow::Result<u16> {
     let admin = local(free_port().context("finding a free port")?);
-    let api_port = if args.api_port == 0 { free_port().context("finding a free port")? } else { args.api_port };
+    let api_port =
+        if args.api_port == 0 { free_port().context("finding a free port")? } else { args.api_port };
     let mut command = Command::new(binary);
     command
         .env("KUBECONFIG", kubeconfig)

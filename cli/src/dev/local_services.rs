@@ -32,7 +32,12 @@ pub(crate) async fn ensure(nats_url: &str, database_url: &str) -> anyhow::Result
         .with_context(|| format!("running {}", script.display()))?;
     anyhow::ensure!(status.success(), "{} failed ({status})", script.display());
     let still = missing(&services).await;
-    anyhow::ensure!(still.is_empty(), "{} still not answering after {}", still.join(" and "), script.display());
+    anyhow::ensure!(
+        still.is_empty(),
+        "{} still not answering after {}",
+        still.join(" and "),
+        script.display()
+    );
     Ok(())
 }
 
@@ -51,7 +56,8 @@ async fn missing(services: &[(&str, String)]) -> Vec<String> {
 /// `host:port` of a URL such as `nats://127.0.0.1:4222` or `postgres://user:pw@host/db`,
 /// with `default_port` when it names none.
 fn address(url: &str, default_port: u16) -> anyhow::Result<String> {
-    let (_, rest) = url.split_once("://").with_context(|| format!("{} is not a URL (scheme://host…)", redact(url)))?;
+    let (_, rest) =
+        url.split_once("://").with_context(|| format!("{} is not a URL (scheme://host…)", redact(url)))?;
     let authority = rest.split(['/', '?']).next().unwrap_or_default();
     let host_port = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
     anyhow::ensure!(!host_port.is_empty(), "{} names no host", redact(url));

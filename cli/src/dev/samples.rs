@@ -46,7 +46,10 @@ impl Settings {
     pub(crate) fn from_args(args: &DevArgs, instance: &Instance, namespace: &str) -> Self {
         let api_key = std::env::var(&args.api_key_env).ok().filter(|key| !key.is_empty());
         if api_key.is_none() {
-            println!("agentry dev: {} is not set; the sample Models send a placeholder API key", args.api_key_env);
+            println!(
+                "agentry dev: {} is not set; the sample Models send a placeholder API key",
+                args.api_key_env
+            );
         }
         Self {
             namespace: namespace.to_string(),
@@ -64,7 +67,8 @@ pub(crate) fn adapted(settings: &Settings) -> anyhow::Result<Vec<Value>> {
     let mut docs = Vec::new();
     for (file, text) in FILES {
         for doc in serde_yaml::Deserializer::from_str(text) {
-            let mut value: Value = serde::Deserialize::deserialize(doc).with_context(|| format!("parsing sample {file}"))?;
+            let mut value: Value =
+                serde::Deserialize::deserialize(doc).with_context(|| format!("parsing sample {file}"))?;
             if !value.is_null() {
                 adapt(&mut value, settings);
                 docs.push(value);
@@ -129,7 +133,10 @@ mod tests {
             assert_eq!(spec["baseUrl"], "http://127.0.0.1:9999/v1", "{model}");
             assert_eq!(spec["model"], "llama3.2", "{model}");
         }
-        assert_eq!(find(&docs, "MemoryStore", "fleet-memory")["spec"]["postgres"]["schema"], "agentry_t_memory");
+        assert_eq!(
+            find(&docs, "MemoryStore", "fleet-memory")["spec"]["postgres"]["schema"],
+            "agentry_t_memory"
+        );
         let agents = docs.iter().filter(|d| d["kind"] == "Agent").count();
         assert_eq!(agents, 3, "the three sample Agents");
     }

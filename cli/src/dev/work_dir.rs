@@ -16,7 +16,9 @@ impl WorkDir {
     /// Creates `agentry-dev-<random>` with mode 0700.
     pub(crate) fn create() -> anyhow::Result<Self> {
         // The pid and the clock's nanoseconds: unique enough, and `create` refuses a clash.
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
         let path = std::env::temp_dir().join(format!("agentry-dev-{}-{nanos:08x}", std::process::id()));
         std::fs::DirBuilder::new()
             .mode(0o700)

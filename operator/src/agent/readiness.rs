@@ -46,7 +46,8 @@ fn replicas_ready(r: Rollout) -> (ConditionStatus, &'static str, String) {
     let needed = needed(r);
     let counts = format!("{}/{} runners available (at least {needed} needed)", r.available, r.desired);
     if r.available < needed {
-        let reason = if r.available == 0 { reasons::NO_REPLICAS_READY } else { reasons::REPLICAS_UNAVAILABLE };
+        let reason =
+            if r.available == 0 { reasons::NO_REPLICAS_READY } else { reasons::REPLICAS_UNAVAILABLE };
         return (ConditionStatus::False, reason, counts);
     }
     if r.rolled_out {
@@ -98,9 +99,13 @@ mod tests {
     #[test]
     fn references_refusals_and_pauses_come_first() {
         let mut unresolved = resolved();
-        unresolved.tools = Err(Unresolved { reason: "ToolNotFound", message: "Tool t does not exist".into() });
+        unresolved.tools =
+            Err(Unresolved { reason: "ToolNotFound", message: "Tool t does not exist".into() });
         let (status, reason, message) = ready(false, None, &unresolved, rollout(1, 1, 0, true));
-        assert_eq!((status, reason, message.as_str()), (ConditionStatus::False, "ToolNotFound", "Tool t does not exist"));
+        assert_eq!(
+            (status, reason, message.as_str()),
+            (ConditionStatus::False, "ToolNotFound", "Tool t does not exist")
+        );
         assert_eq!(ready(true, None, &resolved(), rollout(1, 1, 0, true)).1, "Paused");
         assert_eq!(ready(false, Some("bad"), &resolved(), rollout(1, 1, 0, true)).1, "ApplyRefused");
         assert_eq!(ready(false, None, &resolved(), None).1, "NoDeployment");

@@ -181,7 +181,10 @@ pub fn desired(
         Condition::new(condition_types::AVAILABLE, status, reason, &message, generation),
     );
     let (status, reason, message) = ready;
-    set_condition(&mut conditions, Condition::new(condition_types::READY, status, reason, &message, generation));
+    set_condition(
+        &mut conditions,
+        Condition::new(condition_types::READY, status, reason, &message, generation),
+    );
     AgentStatus {
         observed_generation: generation,
         phase: Some(phase),
@@ -199,7 +202,14 @@ mod tests {
     use super::*;
 
     fn rollout(ready: i32) -> Option<Rollout> {
-        Some(Rollout { replicas: 2, ready, available: ready, desired: 2, max_unavailable: 0, rolled_out: true })
+        Some(Rollout {
+            replicas: 2,
+            ready,
+            available: ready,
+            desired: 2,
+            max_unavailable: 0,
+            rolled_out: true,
+        })
     }
 
     #[test]
@@ -212,7 +222,8 @@ mod tests {
         assert_eq!(phase(false, true, rollout(1), 2), AgentPhase::Degraded);
         assert_eq!(phase(false, true, rollout(2), 2), AgentPhase::Ready);
         // Old pods ready, new ones not: not Ready yet.
-        let rolling = Some(Rollout { replicas: 3, ready: 2, rolled_out: false, ..rollout(2).unwrap_or_default() });
+        let rolling =
+            Some(Rollout { replicas: 3, ready: 2, rolled_out: false, ..rollout(2).unwrap_or_default() });
         assert_eq!(phase(false, true, rolling, 2), AgentPhase::Degraded);
         assert_eq!(available(false, rolling, 2).1, "RolloutInProgress");
     }

@@ -22,7 +22,9 @@ pub async fn run(client: Client, gate: ReadinessGate) {
             match &answered {
                 Ok(Ok(_)) => tracing::info!("the Kubernetes API server answers"),
                 Ok(Err(err)) => tracing::warn!(error = %err, "the Kubernetes API server does not answer"),
-                Err(_) => tracing::warn!(timeout = ?TIMEOUT, "the Kubernetes API server did not answer in time"),
+                Err(_) => {
+                    tracing::warn!(timeout = ?TIMEOUT, "the Kubernetes API server did not answer in time")
+                }
             }
         }
         gate.set(reachable);

@@ -11,12 +11,12 @@ use std::time::Duration;
 
 use agentry_crds::Agent;
 use agentry_tests::binaries::{self, Binaries};
+use agentry_tests::nats_fixture;
 use agentry_tests::operator_world::{condition_of, database_url};
 use agentry_tests::polling::poll_until;
 use agentry_tests::process_tree::{alive, descendants};
 use agentry_tests::recorder_fixture::ScratchSchema;
 use agentry_tests::scripted_model::{Flavor, ScriptedModel, Step};
-use agentry_tests::nats_fixture;
 use kube::Api;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -70,7 +70,11 @@ impl Dev {
     async fn kubeconfig(&mut self) -> PathBuf {
         let printed = self.printed.clone();
         let found = poll_until(START, || {
-            let line = printed.lock().expect("lines").iter().find_map(|l| l.strip_prefix("export KUBECONFIG=").map(PathBuf::from));
+            let line = printed
+                .lock()
+                .expect("lines")
+                .iter()
+                .find_map(|l| l.strip_prefix("export KUBECONFIG=").map(PathBuf::from));
             let exited = self.child.try_wait().ok().flatten();
             async move { line.map(Ok).or(exited.map(Err)) }
         })
@@ -85,7 +89,8 @@ impl Dev {
 
 async fn client(kubeconfig: &Path) -> kube::Client {
     let config = Kubeconfig::read_from(kubeconfig).expect("the kubeconfig printed");
-    let config = kube::Config::from_custom_kubeconfig(config, &KubeConfigOptions::default()).await.expect("config");
+    let config =
+        kube::Config::from_custom_kubeconfig(config, &KubeConfigOptions::default()).await.expect("config");
     kube::Client::try_from(config).expect("client")
 }
 
@@ -113,13 +118,18 @@ async fn ask(binaries: &Binaries, kubeconfig: &Path, ns: &str) -> String {
         .await
         .expect("agentry ask runs");
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert!(output.status.success(), "agentry ask failed: {stdout}{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "agentry ask failed: {stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     stdout
 }
 
 async fn interrupt_and_wait(dev: &mut Dev) -> std::process::ExitStatus {
     let pid = dev.child.id().expect("still running");
-    let sent = std::process::Command::new("kill").args(["-INT", &pid.to_string()]).status().expect("kill runs");
+    let sent =
+        std::process::Command::new("kill").args(["-INT", &pid.to_string()]).status().expect("kill runs");
     assert!(sent.success(), "kill -INT {pid}");
     match tokio::time::timeout(STOP, dev.child.wait()).await {
         Ok(status) => status.expect("exit status"),

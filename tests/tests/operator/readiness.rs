@@ -114,16 +114,21 @@ async fn a_rolling_update_of_the_runners_keeps_the_agent_ready() {
     let ready = |a: &Agent| condition_of(a, "Ready").is_some_and(|c| c.is_true());
     let hash = |a: &Agent| a.status.as_ref().and_then(|s| s.config_hash.clone());
     // fleet-manager runs two runners: the rollout replaces them one at a time.
-    let before = world.wait_agent_where("fleet-manager", "Ready and Available", |a| {
-        ready(a) && condition_of(a, "Available").is_some_and(|c| c.is_true())
-    })
-    .await;
+    let before = world
+        .wait_agent_where("fleet-manager", "Ready and Available", |a| {
+            ready(a) && condition_of(a, "Available").is_some_and(|c| c.is_true())
+        })
+        .await;
     let ready_history = world.record_condition::<Agent>("fleet-manager", "Ready").await;
     let available_history = world.record_condition::<Agent>("fleet-manager", "Available").await;
     let agents: Api<Agent> = Api::namespaced(world.client.clone(), &world.ns);
     let prompt = serde_json::json!({"spec": {"systemPrompt": "You run the fleet, now with a new prompt."}});
     agents.patch("fleet-manager", &PatchParams::default(), &Patch::Merge(prompt)).await.expect("patched");
-    let after = world.wait_agent_where("fleet-manager", "a new config hash", |a| hash(a).is_some() && hash(a) != hash(&before)).await;
+    let after = world
+        .wait_agent_where("fleet-manager", "a new config hash", |a| {
+            hash(a).is_some() && hash(a) != hash(&before)
+        })
+        .await;
     let new_hash = hash(&after).unwrap_or_default();
     world
         .eventually_explained(CONVERGE, "the runner Deployment rolled out to the new config", || async {
@@ -134,7 +139,8 @@ async fn a_rolling_update_of_the_runners_keeps_the_agent_ready() {
         .await;
     world
         .wait_agent_where("fleet-manager", "Available again", |a| {
-            condition_of(a, "Available").is_some_and(|c| c.is_true() && c.observed_generation == a.metadata.generation)
+            condition_of(a, "Available")
+                .is_some_and(|c| c.is_true() && c.observed_generation == a.metadata.generation)
         })
         .await;
     let seen = ready_history.seen();
