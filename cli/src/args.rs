@@ -66,6 +66,17 @@ pub(crate) struct GlobalArgs {
 /// The commands.
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
+    /// The commands that talk to the Agentry API.
+    #[command(flatten)]
+    Api(ApiCommand),
+    /// Run a whole Agentry on this machine (devcluster, operator, recorder, CRDs, optionally
+    /// the samples) until Ctrl-C.
+    Dev(crate::dev::DevArgs),
+}
+
+/// The commands that talk to the Agentry API.
+#[derive(Debug, Subcommand)]
+pub(crate) enum ApiCommand {
     /// Ask an agent and print its answer.
     Ask(ask::AskArgs),
     /// Chat sessions: list, show, start, send a message, end.
@@ -92,6 +103,13 @@ mod tests {
     #[test]
     fn the_command_line_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn dev_takes_the_global_namespace_for_its_samples() {
+        let cli = Cli::try_parse_from(["agentry", "dev", "--samples", "-n", "demo"]).unwrap();
+        assert_eq!(cli.global.namespace.as_deref(), Some("demo"));
+        assert!(matches!(cli.command, Command::Dev(ref dev) if dev.samples && dev.instance == "dev"));
     }
 
     #[test]

@@ -5,6 +5,7 @@
 mod args;
 mod commands;
 mod connection;
+mod dev;
 mod output;
 mod sse;
 mod timing;

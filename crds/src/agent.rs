@@ -233,10 +233,20 @@ fn default_replicas() -> i32 {
     shortname = "ag",
     category = "agentry",
     doc = "An AI agent run by the operator as agent-runner pods, answering on NATS subject agentry.<namespace>.agent.<name>.query.",
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].status"
+    ),
+    printcolumn(
+        name = "Reason",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].reason"
+    ),
     printcolumn(name = "Phase", type_ = "string", json_path = ".status.phase"),
     printcolumn(name = "Model", type_ = "string", json_path = ".spec.modelRef"),
     printcolumn(name = "Replicas", type_ = "integer", json_path = ".spec.replicas"),
-    printcolumn(name = "Ready", type_ = "integer", json_path = ".status.readyReplicas"),
+    printcolumn(name = "Runners Ready", type_ = "integer", json_path = ".status.readyReplicas"),
     printcolumn(name = "Role", type_ = "string", json_path = ".spec.role", priority = 1),
     printcolumn(name = "Subject", type_ = "string", json_path = ".status.subject", priority = 1),
     printcolumn(name = "Cost today", type_ = "number", json_path = ".status.usage.costUsd", priority = 1),
@@ -331,7 +341,8 @@ pub struct AgentStatus {
     /// Where the Agent stands, at a glance.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phase: Option<AgentPhase>,
-    /// `ModelResolved`, `ToolsResolved`, `MemoryBound` and `Available`.
+    /// `Ready` (it answers: references resolved, enough runners available), `ModelResolved`,
+    /// `ToolsResolved`, `MemoryBound` and `Available` (every runner ready with the current config).
     #[serde(default)]
     #[schemars(schema_with = "conditions_schema")]
     pub conditions: Vec<Condition>,

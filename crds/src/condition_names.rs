@@ -3,7 +3,8 @@
 
 /// Condition types.
 pub mod types {
-    /// The object can be used (a Model's key is present, a Tool can run, a store is migrated).
+    /// The object can be used (a Model's key is present, a Tool can run, a store is migrated,
+    /// an Agent answers: its references resolved and enough runners available).
     pub const READY: &str = "Ready";
     /// An Agent's runners answer with its current config.
     pub const AVAILABLE: &str = "Available";
@@ -17,6 +18,10 @@ pub mod types {
     pub const COMPLETE: &str = "Complete";
     /// A Session has failed or expired (`kubectl wait --for=condition=Failed`).
     pub const FAILED: &str = "Failed";
+    /// A Session's agents are working on it (`kubectl wait --for=condition=Active`).
+    pub const ACTIVE: &str = "Active";
+    /// A Session has ended, however it ended (`kubectl wait --for=condition=Ended`).
+    pub const ENDED: &str = "Ended";
 }
 
 /// Reasons, grouped by the condition that carries them.
@@ -56,6 +61,8 @@ pub mod reasons {
     pub const NO_DEPLOYMENT: &str = "NoDeployment";
     /// `Available`: `spec.paused` scaled the runners to zero.
     pub const PAUSED: &str = "Paused";
+    /// `Ready`: enough runners are available and every reference resolved.
+    pub const RUNNERS_AVAILABLE: &str = "RunnersAvailable";
     /// `Available`: the API server refused the runner's objects; the spec must change.
     pub const APPLY_REFUSED: &str = "ApplyRefused";
     /// `Available`: the API server forbade writing one of the runner's objects (a missing

@@ -136,7 +136,8 @@ pub struct SessionStatus {
     /// Where the Session stands.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phase: Option<SessionPhase>,
-    /// `Complete`, `Failed` and their reasons.
+    /// `Active` (agents work on it), `Ended` (finished, however), `Complete` (answered) and
+    /// `Failed` (failed or expired), all with the same reason.
     #[serde(default)]
     #[schemars(schema_with = "conditions_schema")]
     pub conditions: Vec<Condition>,

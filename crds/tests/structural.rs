@@ -112,11 +112,22 @@ fn agent_and_session_columns_tell_the_state_at_a_glance() {
         crd.spec.versions[0].additional_printer_columns.iter().flatten().map(|c| c.name.clone()).collect()
     };
     let agent = columns("Agent");
-    for want in ["Phase", "Model", "Replicas", "Ready", "Age"] {
+    for want in ["Ready", "Phase", "Model", "Replicas", "Runners Ready", "Age"] {
         assert!(agent.iter().any(|c| c == want), "Agent lacks column {want}: {agent:?}");
     }
+    let ready = crd_column("Agent", "Ready");
+    assert_eq!(
+        ready, ".status.conditions[?(@.type==\"Ready\")].status",
+        "Agent's Ready column reads the condition"
+    );
     let session = columns("Session");
     for want in ["Agent", "Phase", "Cost", "Age"] {
         assert!(session.iter().any(|c| c == want), "Session lacks column {want}: {session:?}");
     }
+}
+
+fn crd_column(kind: &str, name: &str) -> String {
+    let crd = agentry_crds::all_crds().into_iter().find(|c| c.spec.names.kind == kind).expect("kind");
+    let columns = crd.spec.versions[0].additional_printer_columns.clone().unwrap_or_default();
+    columns.into_iter().find(|c| c.name == name).map(|c| c.json_path).unwrap_or_default()
 }

@@ -8,6 +8,7 @@ use std::time::Duration;
 use agentry_api::{ApiSettings, ApiState};
 use agentry_operator::http_endpoint;
 use agentry_operator::operator_runtime::{self, Handles, LeaseSettings};
+use agentry_operator::runtime::apiserver_probe;
 use agentry_operator::runtime::lease_lock::LeaseTiming;
 use agentry_operator::runtime::secret_caches::SecretScope;
 use agentry_operator::settings::OperatorSettings;
@@ -25,7 +26,7 @@ struct Args {
     /// NATS URL the runners connect to.
     #[arg(long, env = "AGENTRY_NATS_URL", default_value = "nats://nats.agentry-system.svc:4222")]
     nats_url: String,
-    /// Address of `/healthz`, `/readyz` and `/metrics`.
+    /// Address of `/healthz`, `/readyz` (this replica serves), `/leader` (it leads) and `/metrics`.
     #[arg(long, env = "AGENTRY_HTTP_LISTEN", default_value = "0.0.0.0:8080")]
     http_listen: SocketAddr,
     /// Address of the HTTP API (`/api/v1`), served by every replica.
@@ -87,6 +88,8 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let handles = Handles::new()?;
     let _admin = AdminEndpoint::start(args.http_listen, http_endpoint::router(&handles)).await?;
     let _api = start_api(&args, client.clone()).await?;
+    handles.serving.open();
+    let _probe = AbortOnDrop(tokio::spawn(apiserver_probe::run(client.clone(), handles.apiserver.clone())));
     let timing = lease_timing(&args)?;
     let mut settings = OperatorSettings::new(args.runner_image, args.nats_url);
     settings.secret_scope = SecretScope::parse(&args.secret_namespaces);
@@ -135,4 +138,13 @@ async fn start_api(args: &Args, client: kube::Client) -> anyhow::Result<AdminEnd
     };
     let state = ApiState::new(client, nats, &settings).context("configuring the API's PostgreSQL pool")?;
     Ok(AdminEndpoint::start(args.api_listen, agentry_api::router(state)).await?)
+}
+
+/// Aborts its task when dropped, so the probe ends with `run`.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }

@@ -1,8 +1,10 @@
 //! Running the operator as a process: settings, metrics, the shared caches, the NATS link, leader
 //! election and the context every controller receives.
 
+pub mod apiserver_probe;
 pub mod context;
 pub mod election;
+pub mod handles;
 pub mod leader_election;
 pub mod lease_lock;
 pub mod metrics;

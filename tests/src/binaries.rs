@@ -4,7 +4,7 @@
 //! package's own binaries), and whatever sits in `target/debug` may be stale: left by an earlier
 //! build of another revision. So the first test that needs them runs
 //! `cargo build --locked --workspace --bin agentry-runner --bin agentry-operator --bin agentry-recorder
-//! --bin agentry` into the target directory and profile the test executable itself was built for,
+//! --bin agentry --bin devcluster` into the target directory and profile the test executable itself was built for,
 //! once per test executable.
 //! Cargo releases its build lock before it runs tests, so this does not wait on the `cargo test`
 //! that started us; when nothing changed it only checks fingerprints (about two seconds).
@@ -32,6 +32,8 @@ pub struct Binaries {
     pub recorder: PathBuf,
     /// `agentry`, the command line.
     pub cli: PathBuf,
+    /// `devcluster`, which `agentry dev` starts.
+    pub devcluster: PathBuf,
 }
 
 /// The binaries could not be built.
@@ -60,7 +62,7 @@ pub enum BuildError {
     },
 }
 
-/// The runner, operator, recorder and CLI binaries built from this tree, building them on first use.
+/// The runner, operator, recorder, CLI and devcluster binaries built from this tree, building them on first use.
 ///
 /// Blocking: the first call waits for cargo (usually seconds; minutes after a change to a
 /// dependency). Every later call in the same test executable returns the first call's result.
@@ -97,6 +99,8 @@ fn build() -> Result<Binaries, BuildError> {
             "agentry-recorder",
             "--bin",
             "agentry",
+            "--bin",
+            "devcluster",
         ])
         .args(layout.profile_args());
     let started = Instant::now();
@@ -112,7 +116,7 @@ fn build() -> Result<Binaries, BuildError> {
         });
     }
     eprintln!(
-        "built agentry-runner, agentry-operator, agentry-recorder and agentry in {:.1?}",
+        "built agentry-runner, agentry-operator, agentry-recorder, agentry and devcluster in {:.1?}",
         started.elapsed()
     );
     Ok(Binaries {
@@ -120,6 +124,7 @@ fn build() -> Result<Binaries, BuildError> {
         operator: layout.profile_dir.join("agentry-operator"),
         recorder: layout.profile_dir.join("agentry-recorder"),
         cli: layout.profile_dir.join("agentry"),
+        devcluster: layout.profile_dir.join("devcluster"),
     })
 }
 

@@ -11,6 +11,7 @@ pub mod operator_world;
 pub mod otlp_receiver;
 pub mod polling;
 pub mod private_postgres;
+pub mod process_tree;
 pub mod recorder_fixture;
 pub mod recorder_process;
 pub mod runner_fixture;

@@ -125,7 +125,7 @@ impl Liveness {
 pub struct OperatorProcess {
     name: String,
     pid: u32,
-    /// Where its `/healthz`, `/readyz` and `/metrics` are.
+    /// Where its `/healthz`, `/readyz`, `/leader` and `/metrics` are.
     pub http: SocketAddr,
     /// Where its HTTP API is.
     pub api: SocketAddr,
@@ -256,10 +256,20 @@ impl OperatorProcess {
         self.exit.borrow().clone()
     }
 
-    /// Whether its controllers run: `/readyz` answers 200 only while it leads (or, without
+    /// Whether its controllers run: `/leader` answers 200 only while it leads (or, without
     /// election, once started).
     pub async fn leading(&self) -> bool {
-        let url = format!("http://{}/readyz", self.http);
+        self.answers_200("/leader").await
+    }
+
+    /// Whether it serves (its HTTP API and metrics listen, the API server answers): `/readyz`
+    /// answers 200 on every such replica, leader or not.
+    pub async fn ready(&self) -> bool {
+        self.answers_200("/readyz").await
+    }
+
+    async fn answers_200(&self, path: &str) -> bool {
+        let url = format!("http://{}{path}", self.http);
         match crate::service_process::http_client().get(&url).timeout(Duration::from_secs(2)).send().await {
             Ok(response) => response.status().is_success(),
             Err(_) => false,

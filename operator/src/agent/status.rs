@@ -1,13 +1,15 @@
 //! An Agent's status worked out from what the reconcile observed: its phase, the reference
-//! conditions and `Available`. Pure, tested on its own.
+//! conditions, `Available` and `Ready`. Pure, tested on its own.
 
 use agentry_crds::{
     Agent, AgentPhase, AgentStatus, Condition, ConditionStatus, condition_types, reasons, set_condition,
 };
 use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::{Resource, ResourceExt};
 
 use crate::agent::child_refusal::Refusal;
+use crate::agent::readiness;
 use crate::agent::resolution::{Resolution, Unresolved};
 
 /// What the Deployment reports.
@@ -17,6 +19,12 @@ pub struct Rollout {
     pub replicas: i32,
     /// Pods ready to answer (old template or new).
     pub ready: i32,
+    /// Pods available to answer (ready for the Deployment's `minReadySeconds`).
+    pub available: i32,
+    /// The Deployment's `spec.replicas`.
+    pub desired: i32,
+    /// How many of `desired` may be unavailable during a rolling update.
+    pub max_unavailable: i32,
     /// Whether the Deployment controller has seen the latest template and every pod runs it,
     /// so `ready` counts runners with the current config.
     pub rolled_out: bool,
@@ -26,17 +34,33 @@ impl Rollout {
     /// Reads a Deployment's status.
     pub fn of(deployment: &Deployment) -> Self {
         let status = deployment.status.as_ref();
-        let desired = deployment.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
+        let spec = deployment.spec.as_ref();
+        let desired = spec.and_then(|s| s.replicas).unwrap_or(1);
         let seen = status.and_then(|s| s.observed_generation) >= deployment.metadata.generation;
         let updated = status.and_then(|s| s.updated_replicas).unwrap_or(0);
         let replicas = status.and_then(|s| s.replicas).unwrap_or(0);
+        let rolling = spec.and_then(|s| s.strategy.as_ref()).and_then(|s| s.rolling_update.as_ref());
         Self {
             replicas,
             ready: status.and_then(|s| s.ready_replicas).unwrap_or(0),
+            available: status.and_then(|s| s.available_replicas).unwrap_or(0),
+            desired,
+            max_unavailable: max_unavailable(rolling.and_then(|r| r.max_unavailable.as_ref()), desired),
             // Old pods linger during a rolling update; the rollout is done when all are updated.
             rolled_out: seen && updated >= desired && replicas <= desired,
         }
     }
+}
+
+/// `maxUnavailable` of `desired` as the Deployment controller reads it: a count, or a
+/// percentage rounded down; 25 % when unset.
+fn max_unavailable(value: Option<&IntOrString>, desired: i32) -> i32 {
+    let percent = match value {
+        Some(IntOrString::Int(count)) => return *count,
+        Some(IntOrString::String(text)) => text.trim_end_matches('%').parse::<i64>().unwrap_or(25),
+        None => 25,
+    };
+    i32::try_from(i64::from(desired) * percent / 100).unwrap_or(0)
 }
 
 /// Where the Agent stands.
@@ -145,6 +169,7 @@ pub fn desired(
         set_condition(&mut conditions, condition);
     }
     let desired_replicas = agent.spec.replicas;
+    let ready = readiness::ready(agent.spec.paused, applied.refused.as_ref(), resolution, rollout);
     let (phase, (status, reason, message)) = match applied.refused {
         Some(refusal) => (AgentPhase::Failed, (ConditionStatus::False, refusal.reason, refusal.message)),
         None => (
@@ -155,6 +180,11 @@ pub fn desired(
     set_condition(
         &mut conditions,
         Condition::new(condition_types::AVAILABLE, status, reason, &message, generation),
+    );
+    let (status, reason, message) = ready;
+    set_condition(
+        &mut conditions,
+        Condition::new(condition_types::READY, status, reason, &message, generation),
     );
     AgentStatus {
         observed_generation: generation,
@@ -173,7 +203,14 @@ mod tests {
     use super::*;
 
     fn rollout(ready: i32) -> Option<Rollout> {
-        Some(Rollout { replicas: 2, ready, rolled_out: true })
+        Some(Rollout {
+            replicas: 2,
+            ready,
+            available: ready,
+            desired: 2,
+            max_unavailable: 0,
+            rolled_out: true,
+        })
     }
 
     #[test]
@@ -186,7 +223,8 @@ mod tests {
         assert_eq!(phase(false, true, rollout(1), 2), AgentPhase::Degraded);
         assert_eq!(phase(false, true, rollout(2), 2), AgentPhase::Ready);
         // Old pods ready, new ones not: not Ready yet.
-        let rolling = Some(Rollout { replicas: 3, ready: 2, rolled_out: false });
+        let rolling =
+            Some(Rollout { replicas: 3, ready: 2, rolled_out: false, ..rollout(2).unwrap_or_default() });
         assert_eq!(phase(false, true, rolling, 2), AgentPhase::Degraded);
         assert_eq!(available(false, rolling, 2).1, "RolloutInProgress");
     }
@@ -212,7 +250,7 @@ mod tests {
             ("ApplyRefused", "spec.x: Invalid")
         );
         let types: Vec<&str> = status.conditions.iter().map(|c| c.type_.as_str()).collect();
-        assert_eq!(types, ["ModelResolved", "ToolsResolved", "MemoryBound", "Available"]);
+        assert_eq!(types, ["ModelResolved", "ToolsResolved", "MemoryBound", "Available", "Ready"]);
     }
 
     #[test]

@@ -5,7 +5,6 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use agentry_process::{BuildInfo, ProcessMetrics, Readiness, ReadinessGate};
 use futures::channel::oneshot;
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::{Api, Client};
@@ -14,8 +13,8 @@ use tokio::task::JoinSet;
 
 use crate::runtime::context::OperatorContext;
 use crate::runtime::election::Election;
+pub use crate::runtime::handles::Handles;
 use crate::runtime::lease_lock::{LeaseLock, LeaseTiming};
-use crate::runtime::metrics::OperatorMetrics;
 use crate::runtime::nats_link::NatsLink;
 use crate::runtime::object_gauges;
 use crate::runtime::settings::OperatorSettings;
@@ -49,29 +48,6 @@ pub enum RunError {
         /// The API server's answer.
         source: kube::Error,
     },
-}
-
-/// A running operator's shared handles, for the HTTP endpoint.
-pub struct Handles {
-    /// Operator metrics.
-    pub metrics: Arc<OperatorMetrics>,
-    /// The process figures and build info every binary exports.
-    pub process: Arc<ProcessMetrics>,
-    /// What `/readyz` reports: ready while [`Handles::leading`] is open.
-    pub readiness: Readiness,
-    /// Open while this replica's controllers run (it is the leader, or there is no election).
-    pub leading: ReadinessGate,
-}
-
-impl Handles {
-    /// Fresh handles, not leading.
-    pub fn new() -> Result<Self, RunError> {
-        let readiness = Readiness::new();
-        let leading = readiness.gate(false);
-        let build = BuildInfo { binary: "agentry-operator", version: env!("CARGO_PKG_VERSION") };
-        let process = Arc::new(ProcessMetrics::new(build)?);
-        Ok(Self { metrics: Arc::new(OperatorMetrics::new()?), process, readiness, leading })
-    }
 }
 
 /// Runs the operator until `shutdown` completes. With `lease`, only while this replica holds it.

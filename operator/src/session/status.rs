@@ -1,5 +1,5 @@
-//! A Session's status from where it stands: phase, the `Complete` and `Failed` conditions
-//! `kubectl wait` reads, times, usage and the bounded result; and the times that follow from it
+//! A Session's status from where it stands: phase, the `Active`, `Ended`, `Complete` and
+//! `Failed` conditions `kubectl wait` reads, times, usage and the bounded result; and the times that follow from it
 //! (the deadline, when a finished Session is deleted). Pure, tested on its own.
 
 use agentry_crds::{
@@ -159,6 +159,8 @@ fn conditions(
     }
 }
 
+/// Sets `Complete` and `Failed` as given, and `Active` and `Ended` from `status.phase`, all with
+/// `reason` and `message`, so `kubectl wait` can wait for a start, an end or either outcome.
 fn set_both(
     status: &mut SessionStatus,
     session: &Session,
@@ -168,14 +170,18 @@ fn set_both(
 ) {
     let generation = session.metadata.generation;
     let message = bounded(message, MESSAGE_BYTES);
-    set_condition(
-        &mut status.conditions,
-        Condition::new(condition_types::COMPLETE, complete, reason, &message, generation),
-    );
-    set_condition(
-        &mut status.conditions,
-        Condition::new(condition_types::FAILED, failed, reason, &message, generation),
-    );
+    let holds = |yes: bool| if yes { ConditionStatus::True } else { ConditionStatus::False };
+    let active = holds(status.phase == Some(SessionPhase::Running));
+    let ended = holds(is_finished(status.phase));
+    let conditions = [
+        (condition_types::ACTIVE, active),
+        (condition_types::ENDED, ended),
+        (condition_types::COMPLETE, complete),
+        (condition_types::FAILED, failed),
+    ];
+    for (type_, holds) in conditions {
+        set_condition(&mut status.conditions, Condition::new(type_, holds, reason, &message, generation));
+    }
 }
 
 /// The Event a change from `before` to `after` deserves, `(type, reason, note)`: what a person
@@ -226,6 +232,8 @@ mod tests {
         assert_eq!(status.phase, Some(SessionPhase::Pending));
         assert_eq!(condition(&status, "Complete"), (ConditionStatus::False, "AgentNotFound"));
         assert_eq!(condition(&status, "Failed"), (ConditionStatus::False, "AgentNotFound"));
+        assert_eq!(condition(&status, "Active"), (ConditionStatus::False, "AgentNotFound"));
+        assert_eq!(condition(&status, "Ended"), (ConditionStatus::False, "AgentNotFound"));
         assert!(status.conditions[0].message.contains("Agent lead does not exist in namespace fleet"));
         let (type_, reason, _) = event(None, &status).expect("an event");
         assert_eq!((type_, reason.as_str()), (EventType::Warning, "AgentNotFound"));
@@ -240,6 +248,8 @@ mod tests {
         assert_eq!(status.started_at.as_ref().map(|t| t.0.as_millisecond()), Some(1_000));
         assert_eq!(status.session_id.as_deref(), Some(UID));
         assert_eq!(condition(&status, "Complete"), (ConditionStatus::False, "TaskQueued"));
+        assert_eq!(condition(&status, "Active"), (ConditionStatus::True, "TaskQueued"));
+        assert_eq!(condition(&status, "Ended"), (ConditionStatus::False, "TaskQueued"));
         assert_eq!(event(s.status.as_ref(), &status).map(|e| e.1), Some("Started".to_string()));
         let running = status_after(&s, &[Some(record(&format!("ses-{UID}"), TaskState::Running))], None);
         assert_eq!(condition(&running, "Failed"), (ConditionStatus::False, "TaskRunning"));
@@ -255,6 +265,9 @@ mod tests {
         assert_eq!(status.phase, Some(SessionPhase::Succeeded));
         assert_eq!(condition(&status, "Complete"), (ConditionStatus::True, "Succeeded"));
         assert_eq!(condition(&status, "Failed"), (ConditionStatus::False, "Succeeded"));
+        assert_eq!(condition(&status, "Active"), (ConditionStatus::False, "Succeeded"));
+        assert_eq!(condition(&status, "Ended"), (ConditionStatus::True, "Succeeded"));
+        assert!(status.conditions.iter().all(|c| c.observed_generation == s.metadata.generation));
         let result = status.result.as_deref().expect("result");
         assert!(result.len() <= RESULT_BYTES && result.ends_with(crate::session::bounded_text::CUT_MARKER));
         assert_eq!(status.message_count, Some(7));
@@ -280,6 +293,7 @@ mod tests {
         let expired = status_after(&s, &[Some(record(&task, TaskState::Cancelled))], Some(4_000));
         assert_eq!(expired.phase, Some(SessionPhase::Expired));
         assert_eq!(condition(&expired, "Failed"), (ConditionStatus::True, "DeadlineExceeded"));
+        assert_eq!(condition(&expired, "Ended"), (ConditionStatus::True, "DeadlineExceeded"));
         assert_eq!(event(None, &expired).map(|e| e.1), Some("Expired".into()));
     }
 

@@ -7,4 +7,5 @@ mod access;
 mod agentry;
 mod ask;
 mod chat;
+mod dev;
 mod world;

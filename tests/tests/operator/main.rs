@@ -8,6 +8,7 @@ mod lease_outage;
 mod lifecycle;
 mod memory;
 mod memory_reasons;
+mod readiness;
 mod samples;
 mod scale;
 mod session_controller;

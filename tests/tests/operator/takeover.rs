@@ -31,6 +31,9 @@ async fn a_killed_leader_is_replaced_only_once_its_lease_expires() {
     world.wait_agent("finance-officer", AgentPhase::Ready).await;
     assert!(first.leading().await, "replica-a still leads");
     assert!(!second.leading().await, "replica-b stands by");
+    // Both serve the HTTP API, so both are ready: a Service routes to the standby too.
+    assert!(first.ready().await, "the leader is ready");
+    world.eventually("the standby is ready", || async { second.ready().await.then_some(()) }).await;
     assert_eq!(lease(&world).await.holder_identity.as_deref(), Some("replica-a"));
     assert!(first.reconciles("agent").await.expect("metrics") > 0.0);
     assert_eq!(second.reconciles("agent").await.expect("metrics"), 0.0, "the standby reconciled nothing");
