@@ -267,7 +267,7 @@ impl Resolve for GuardedResolver {
 }
 
 /// The [`AddressRefused`] somewhere in an error's chain of causes, if any.
-pub(crate) fn refusal_in(error: &(dyn std::error::Error + 'static)) -> Option<&AddressRefused> {
+pub(crate) fn refusal_in<'a>(error: &'a (dyn std::error::Error + 'static)) -> Option<&'a AddressRefused> {
     let mut current = Some(error);
     while let Some(err) = current {
         if let Some(refused) = err.downcast_ref::<AddressRefused>() {
