@@ -100,6 +100,7 @@ async fn a_flood_of_maximum_size_requests_keeps_the_runner_within_the_pod_memory
     // 300 requests as large as NATS carries: each over maxRequestBytes.
     let codes = flood(&agent, 300, max_payload - 1024).await;
     assert!(codes.iter().all(|c| *c == Some(ErrorCode::TooLarge)), "{codes:?}");
+    let after_large = peak_rss(pid);
     // 300 requests at the largest size taken: admitted by count and by bytes, the rest busy.
     let admitted = agentry_protocol::runner_config::DEFAULT_MAX_REQUEST_BYTES - 1024;
     let codes = flood(&agent, 300, admitted).await;
@@ -109,7 +110,12 @@ async fn a_flood_of_maximum_size_requests_keeps_the_runner_within_the_pod_memory
     assert!(answered >= 1, "{codes:?}");
 
     let peak = peak_rss(pid);
-    eprintln!("runner peak RSS: {} MiB before, {} MiB after the floods", before >> 20, peak >> 20);
+    eprintln!(
+        "runner peak RSS: {} MiB before, {} MiB after 300 oversized, {} MiB after 300 maximum-size requests",
+        before >> 20,
+        after_large >> 20,
+        peak >> 20
+    );
     assert!(peak < POD_LIMIT, "peak RSS {} MiB exceeds the samples' 128 Mi limit", peak >> 20);
     assert_eq!(metric(&agent, "agentry_agent_requests_in_flight", &[]).await, Some(0.0));
     let reply = agent.ask("still there?").await;
