@@ -62,8 +62,13 @@ impl EventPublisher {
         let buffered = Arc::new(AtomicUsize::new(0));
         let sink = Sink { namespace: namespace.clone(), agent: agent.clone(), metrics: metrics.clone() };
         let task = tokio::spawn(drain(js, rx, sink, buffered.clone()));
-        let publisher =
-            Self { tx, namespace: namespace.as_str().into(), agent: agent.as_str().into(), metrics, buffered };
+        let publisher = Self {
+            tx,
+            namespace: namespace.as_str().into(),
+            agent: agent.as_str().into(),
+            metrics,
+            buffered,
+        };
         (publisher, task)
     }
 
@@ -196,7 +201,12 @@ struct Sink {
     metrics: Arc<RunnerMetrics>,
 }
 
-async fn drain(js: jetstream::Context, mut rx: mpsc::Receiver<Event>, sink: Sink, buffered: Arc<AtomicUsize>) {
+async fn drain(
+    js: jetstream::Context,
+    mut rx: mpsc::Receiver<Event>,
+    sink: Sink,
+    buffered: Arc<AtomicUsize>,
+) {
     let Sink { namespace, agent, metrics } = sink;
     stream_ready(&js).await;
     let mut batch = Vec::with_capacity(ACK_WINDOW);

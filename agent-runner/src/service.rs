@@ -14,8 +14,8 @@ use agentry_protocol::{
     request_id_problem,
 };
 use async_nats::{HeaderMap, HeaderValue, Message, Subscriber};
-use tokio::sync::Semaphore;
 use futures::StreamExt;
+use tokio::sync::Semaphore;
 use tokio::time::Instant;
 use tracing::Instrument;
 
@@ -441,15 +441,18 @@ mod tests {
     #[test]
     fn refusals_quote_a_bounded_part_of_what_they_refuse() {
         let path: Vec<String> = (0..100_000).map(|i| format!("agent-{i}")).collect();
-        let body = serde_json::to_vec(&serde_json::json!({"requestId": "r", "input": "x", "delegationPath": path}))
-            .expect("json");
+        let body =
+            serde_json::to_vec(&serde_json::json!({"requestId": "r", "input": "x", "delegationPath": path}))
+                .expect("json");
         let reply = admit(&body, &agent(), Instant::now(), Duration::from_secs(5), 3).expect_err("refused");
         let message = reply.error.expect("error").message;
         assert!(message.len() < 400, "{} bytes: {message}", message.len());
         assert!(message.contains("agent-0 → agent-1") && message.contains("99992 more"), "{message}");
         let long_name = vec!["x".repeat(10_000), "finance-officer".into()];
-        let body = serde_json::to_vec(&serde_json::json!({"requestId": "r", "input": "x", "delegationPath": long_name}))
-            .expect("json");
+        let body = serde_json::to_vec(
+            &serde_json::json!({"requestId": "r", "input": "x", "delegationPath": long_name}),
+        )
+        .expect("json");
         let message = admit(&body, &agent(), Instant::now(), Duration::from_secs(5), 3)
             .expect_err("cycle")
             .error

@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use agentry_protocol::subjects::SubjectToken;
 use agentry_protocol::tasks::{MAX_TASK_ATTEMPTS, TASK_PROGRESS_SECONDS, TaskId, retry_backoff_seconds};
-use agentry_protocol::{AgentReply, AgentRequest, ErrorCode, TaskRecord, TaskState, echoable_request_id, headers};
+use agentry_protocol::{
+    AgentReply, AgentRequest, ErrorCode, TaskRecord, TaskState, echoable_request_id, headers,
+};
 use agentry_task_queue::{Claim, TaskQueue, VersionedRecord};
 use async_nats::jetstream::{AckKind, Message};
 use tokio::time::Instant;
@@ -151,7 +153,10 @@ async fn run(
     let received = Instant::now();
     let size = message.payload.len();
     let admitted = if size > runner.max_request_bytes {
-        let text = format!("the task is {size} bytes, more than the limit of {} (limits.maxRequestBytes)", runner.max_request_bytes);
+        let text = format!(
+            "the task is {size} bytes, more than the limit of {} (limits.maxRequestBytes)",
+            runner.max_request_bytes
+        );
         let id = echoable_request_id(&request_id_of(&message.payload)).to_string();
         Err(Box::new(AgentReply::failure(id, ErrorCode::TooLarge, text)))
     } else {

@@ -163,7 +163,10 @@ fn toolbox_with(defs: &[ToolDefinition], delegate: Arc<dyn Delegate>) -> ToolBox
     toolbox_and_metrics(defs, delegate).0
 }
 
-fn toolbox_and_metrics(defs: &[ToolDefinition], delegate: Arc<dyn Delegate>) -> (ToolBox, Arc<RunnerMetrics>) {
+fn toolbox_and_metrics(
+    defs: &[ToolDefinition],
+    delegate: Arc<dyn Delegate>,
+) -> (ToolBox, Arc<RunnerMetrics>) {
     let metrics = Arc::new(RunnerMetrics::new("test", "agent").expect("metrics"));
     (ToolBox::new(defs, &env, delegate, metrics.clone()).expect("toolbox"), metrics)
 }
@@ -471,10 +474,15 @@ async fn loopback_is_refused_by_default_naming_the_class_and_counted() {
 
 #[tokio::test]
 async fn the_cloud_metadata_address_is_refused_before_any_connection() {
-    let tools = toolbox(&[unallowed("metadata", "http://169.254.169.254/latest/meta-data/".into(), json!({}))]);
+    let tools =
+        toolbox(&[unallowed("metadata", "http://169.254.169.254/latest/meta-data/".into(), json!({}))]);
     let out = tools.call(&call("metadata", json!({})), &ctx()).await;
     assert_eq!(out.failure, Some(ToolFailure::AddressRefused), "{}", out.content);
-    assert!(out.content.contains("169.254.169.254") && out.content.contains("cloud metadata"), "{}", out.content);
+    assert!(
+        out.content.contains("169.254.169.254") && out.content.contains("cloud metadata"),
+        "{}",
+        out.content
+    );
 }
 
 #[tokio::test]
@@ -482,9 +490,17 @@ async fn a_named_network_or_host_opens_loopback_for_that_tool_only() {
     let (addr, server) = start(Server::default()).await;
     let by_host = format!("http://localhost:{}/echo/host", addr.port());
     let tools = toolbox(&[
-        unallowed("by-cidr", format!("http://{addr}/echo/cidr"), json!({"allowPrivateNetworks": ["127.0.0.0/8"]})),
+        unallowed(
+            "by-cidr",
+            format!("http://{addr}/echo/cidr"),
+            json!({"allowPrivateNetworks": ["127.0.0.0/8"]}),
+        ),
         unallowed("by-host", by_host.clone(), json!({"allowedHosts": ["LOCALHOST"]})),
-        unallowed("other-net", format!("http://{addr}/echo/no"), json!({"allowPrivateNetworks": ["10.0.0.0/8"]})),
+        unallowed(
+            "other-net",
+            format!("http://{addr}/echo/no"),
+            json!({"allowPrivateNetworks": ["10.0.0.0/8"]}),
+        ),
     ]);
     assert!(tools.call(&call("by-cidr", json!({})), &ctx()).await.ok);
     assert!(tools.call(&call("by-host", json!({})), &ctx()).await.ok);

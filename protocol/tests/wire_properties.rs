@@ -2,8 +2,8 @@
 //! types write they read back unchanged.
 
 use agentry_protocol::{
-    AgentReply, AgentRequest, ErrorCode, MAX_REQUEST_ID_LEN, Notification, RequestLimits, echoable_request_id,
-    request_id_problem,
+    AgentReply, AgentRequest, ErrorCode, MAX_REQUEST_ID_LEN, Notification, RequestLimits,
+    echoable_request_id, request_id_problem,
 };
 use proptest::prelude::*;
 
@@ -33,7 +33,10 @@ fn request() -> impl Strategy<Value = AgentRequest> {
         proptest::option::of(any::<u64>()),
         proptest::collection::vec("[a-z][a-z0-9-]{0,20}", 0..5),
         // Quarters are exact in binary, so the JSON text reads back as the same number.
-        proptest::option::of((proptest::option::of((0u32..4_000_000).prop_map(|q| f64::from(q) / 4.0)), proptest::option::of(any::<u32>()))),
+        proptest::option::of((
+            proptest::option::of((0u32..4_000_000).prop_map(|q| f64::from(q) / 4.0)),
+            proptest::option::of(any::<u32>()),
+        )),
     )
         .prop_map(|(id, input, from, deadline_ms, path, limits)| AgentRequest {
             from,

@@ -259,7 +259,9 @@ impl Resolve for GuardedResolver {
                 })
                 .collect();
             match refused {
-                Some(err) if allowed.is_empty() => Err(Box::new(err) as Box<dyn std::error::Error + Send + Sync>),
+                Some(err) if allowed.is_empty() => {
+                    Err(Box::new(err) as Box<dyn std::error::Error + Send + Sync>)
+                }
                 _ => Ok(Box::new(allowed.into_iter()) as Addrs),
             }
         })
@@ -319,8 +321,9 @@ mod tests {
 
     #[test]
     fn allowances_open_named_networks_and_hosts_only() {
-        let policy = AddressPolicy::new(&["10.0.0.0/8".into(), "fd00::/8".into()], &["Internal.Example.".into()])
-            .expect("policy");
+        let policy =
+            AddressPolicy::new(&["10.0.0.0/8".into(), "fd00::/8".into()], &["Internal.Example.".into()])
+                .expect("policy");
         assert!(policy.check("a", ip("10.9.9.9")).is_ok());
         assert!(policy.check("a", ip("::ffff:10.9.9.9")).is_ok());
         assert!(policy.check("a", ip("fd00::5")).is_ok());

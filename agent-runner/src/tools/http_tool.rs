@@ -95,9 +95,10 @@ impl HttpTool {
                     .into(),
             });
         }
-        let policy = AddressPolicy::new(config.allow_private_networks, config.allowed_hosts).map_err(|e| {
-            ToolConfigError::Invalid { tool: tool.into(), reason: format!("allowPrivateNetworks: {e}") }
-        })?;
+        let policy =
+            AddressPolicy::new(config.allow_private_networks, config.allowed_hosts).map_err(|e| {
+                ToolConfigError::Invalid { tool: tool.into(), reason: format!("allowPrivateNetworks: {e}") }
+            })?;
         let policy = Arc::new(policy);
 
         let mut headers = HeaderMap::new();

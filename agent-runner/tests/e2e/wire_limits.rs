@@ -35,7 +35,11 @@ async fn a_request_over_max_request_bytes_is_refused_too_large_without_reaching_
     let reply: AgentReply = serde_json::from_slice(&raw).expect("an AgentReply");
     let error = reply.error.expect("refused");
     assert_eq!(error.code, ErrorCode::TooLarge, "{}", error.message);
-    assert!(error.message.contains("limits.maxRequestBytes") && error.message.contains("65536"), "{}", error.message);
+    assert!(
+        error.message.contains("limits.maxRequestBytes") && error.message.contains("65536"),
+        "{}",
+        error.message
+    );
     assert_eq!(reply.request_id, "big-1", "the header's id is echoed");
     assert_eq!(agent.model.request_count(), 0);
     assert_eq!(metric(&agent, "agentry_agent_requests_total", &[("outcome", "too_large")]).await, Some(1.0));
@@ -78,7 +82,8 @@ async fn flood(agent: &OneAgent, count: usize, len: usize) -> Vec<Option<ErrorCo
         let (nats, subject) = (agent.nats.clone(), subject.clone());
         let body = payload(&format!("flood-{i}"), len);
         async move {
-            let request = async_nats::Request::new().payload(body.into()).timeout(Some(Duration::from_secs(60)));
+            let request =
+                async_nats::Request::new().payload(body.into()).timeout(Some(Duration::from_secs(60)));
             let message = nats.send_request(subject, request).await.expect("a reply to every request");
             let reply: AgentReply = serde_json::from_slice(&message.payload).expect("an AgentReply");
             reply.error.map(|e| e.code)
@@ -147,5 +152,9 @@ async fn without_jetstream_the_runner_is_ready_answers_and_bounds_its_waiting_ev
     .await
     .expect("events beyond the buffer are dropped and counted");
     assert!(dropped >= 5.0);
-    assert!(agent.runner.output().contains("AGENTRY_EVENTS stream is unavailable"), "{}", agent.runner.output());
+    assert!(
+        agent.runner.output().contains("AGENTRY_EVENTS stream is unavailable"),
+        "{}",
+        agent.runner.output()
+    );
 }

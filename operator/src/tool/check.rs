@@ -190,7 +190,10 @@ mod tests {
         let networks = |list: serde_json::Value| {
             http_tool("t", serde_json::json!({"url": "https://h/", "allowPrivateNetworks": list}))
         };
-        assert_eq!(check(&networks(serde_json::json!(["10.0.0.0/8", "fd00::/8", "127.0.0.1"])), &secrets).1, "Valid");
+        assert_eq!(
+            check(&networks(serde_json::json!(["10.0.0.0/8", "fd00::/8", "127.0.0.1"])), &secrets).1,
+            "Valid"
+        );
         let (_, reason, message) = check(&networks(serde_json::json!(["10.0.0.0/33"])), &secrets);
         assert_eq!((reason, message.contains("10.0.0.0/33")), ("Invalid", true), "{message}");
         assert_eq!(check(&networks(serde_json::json!(["intranet"])), &secrets).1, "Invalid");
