@@ -210,7 +210,7 @@ impl AddressPolicy {
 
     fn allows_host(&self, host: &str) -> bool {
         let host = normalize_host(host);
-        self.hosts.iter().any(|h| *h == host)
+        self.hosts.contains(&host)
     }
 
     /// Checks a URL whose host is a literal address (reqwest connects to those without asking the
