@@ -121,11 +121,28 @@ impl AgentLoop {
                 self.failure(&request, &mut progress, ErrorCode::Timeout, message)
             }
         };
+        let reply = self.fit_for_nats(reply);
         self.emit_interaction(&request, &reply, received);
         if let Some(stream) = progress.stream.take() {
             stream.finish().await;
         }
         reply
+    }
+
+    /// The reply, or a `too_large` error in its place when NATS could not carry it: the caller
+    /// gets an answer it can act on, and metrics and events count a failure, not an `ok`.
+    fn fit_for_nats(&self, reply: AgentReply) -> AgentReply {
+        let size = serde_json::to_vec(&reply).map_or(0, |bytes| bytes.len());
+        let limit = crate::service::reply_limit(&self.nats);
+        if size <= limit {
+            return reply;
+        }
+        tracing::warn!(request_id = %reply.request_id, bytes = size, limit, "answer too large for NATS");
+        let mut error = crate::service::too_large_reply(&reply.request_id, size, limit);
+        error.usage = reply.usage;
+        error.tool_calls = reply.tool_calls;
+        error.message_count = reply.message_count;
+        error
     }
 
     fn failure(

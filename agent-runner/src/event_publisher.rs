@@ -5,6 +5,7 @@
 //! in `agentry_events_dropped_total` and logged: never silently, never by blocking the request.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use agentry_protocol::events::{Event, EventBody};
@@ -16,6 +17,9 @@ use crate::metrics::RunnerMetrics;
 
 /// Events published in flight before their acknowledgements are awaited.
 const ACK_WINDOW: usize = 256;
+/// Bytes of events (roughly, their text) waiting for JetStream at most: with a 64 KiB cap per
+/// text field, the count bound alone would let a JetStream outage hold hundreds of MiB.
+pub const MAX_BUFFERED_EVENT_BYTES: usize = 16 * 1024 * 1024;
 /// Longest pause between attempts while JetStream is unavailable.
 const MAX_RETRY_BACKOFF: Duration = Duration::from_secs(5);
 
@@ -40,6 +44,8 @@ pub struct EventPublisher {
     namespace: Arc<str>,
     agent: Arc<str>,
     metrics: Arc<RunnerMetrics>,
+    /// Weight of the events queued or being published, shared with the draining task.
+    buffered: Arc<AtomicUsize>,
 }
 
 impl EventPublisher {
@@ -53,9 +59,16 @@ impl EventPublisher {
         metrics: Arc<RunnerMetrics>,
     ) -> (Self, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(buffer.max(1));
-        let task = tokio::spawn(drain(js, rx, namespace.clone(), agent.clone(), metrics.clone()));
-        let publisher =
-            Self { tx, namespace: namespace.as_str().into(), agent: agent.as_str().into(), metrics };
+        let buffered = Arc::new(AtomicUsize::new(0));
+        let sink = Sink { namespace: namespace.clone(), agent: agent.clone(), metrics: metrics.clone() };
+        let task = tokio::spawn(drain(js, rx, sink, buffered.clone()));
+        let publisher = Self {
+            tx,
+            namespace: namespace.as_str().into(),
+            agent: agent.as_str().into(),
+            metrics,
+            buffered,
+        };
         (publisher, task)
     }
 
@@ -71,7 +84,15 @@ impl EventPublisher {
             session_id: session_id.map(str::to_string),
             body,
         };
-        if let Err(err) = self.tx.try_send(event) {
+        let weight = weight(&event);
+        let before = self.buffered.fetch_add(weight, Ordering::AcqRel);
+        let sent = if before + weight > MAX_BUFFERED_EVENT_BYTES {
+            Err("the buffer's bytes are used up".to_string())
+        } else {
+            self.tx.try_send(event).map_err(|err| err.to_string())
+        };
+        if let Err(err) = sent {
+            self.buffered.fetch_sub(weight, Ordering::AcqRel);
             self.metrics.events_dropped.inc();
             let dropped = self.metrics.events_dropped.get();
             // One line per power of two keeps a long outage from flooding the log.
@@ -80,6 +101,19 @@ impl EventPublisher {
             }
         }
     }
+}
+
+/// What an event counts against [`MAX_BUFFERED_EVENT_BYTES`]: its text fields plus the fixed
+/// part of any event.
+fn weight(event: &Event) -> usize {
+    let text = match &event.body {
+        EventBody::Interaction(e) => e.query.len() + e.response.as_ref().map_or(0, String::len),
+        EventBody::Message(e) => e.content.len(),
+        EventBody::ToolCall(e) => e.arguments.to_string().len() + e.error.as_ref().map_or(0, String::len),
+        EventBody::ModelCall(e) => e.error.as_ref().map_or(0, String::len),
+        EventBody::Session(_) => 0,
+    };
+    text + 512
 }
 
 /// Longest text kept in an event field: the full text is in the reply; events feed the audit
@@ -160,13 +194,20 @@ async fn stream_ready(js: &jetstream::Context) {
     }
 }
 
-async fn drain(
-    js: jetstream::Context,
-    mut rx: mpsc::Receiver<Event>,
+/// Where the draining task publishes, and what it counts.
+struct Sink {
     namespace: SubjectToken,
     agent: SubjectToken,
     metrics: Arc<RunnerMetrics>,
+}
+
+async fn drain(
+    js: jetstream::Context,
+    mut rx: mpsc::Receiver<Event>,
+    sink: Sink,
+    buffered: Arc<AtomicUsize>,
 ) {
+    let Sink { namespace, agent, metrics } = sink;
     stream_ready(&js).await;
     let mut batch = Vec::with_capacity(ACK_WINDOW);
     while rx.recv_many(&mut batch, ACK_WINDOW).await > 0 {
@@ -196,6 +237,8 @@ async fn drain(
                     Err(err) => tracing::debug!(error = %err, "event not acknowledged"),
                 }
             }
+            let finished: usize = batch.iter().zip(&acked).filter(|(_, a)| **a).map(|(e, _)| weight(e)).sum();
+            buffered.fetch_sub(finished, Ordering::AcqRel);
             let published = acked.iter().filter(|a| **a).count();
             metrics.events_published.inc_by(published as u64);
             if published == batch.len() {

@@ -31,7 +31,7 @@ pub struct RunnerMetrics {
     /// Model spend in USD, by model.
     pub cost_usd: CounterVec,
     /// Tool calls, by tool and outcome (`ok`, `invalid_arguments`, `unknown_tool`, `error`, `timeout`,
-    /// `rate_limited`).
+    /// `rate_limited`, `address_refused`).
     pub tool_calls: IntCounterVec,
     /// Tool call duration in seconds, by tool.
     pub tool_call_duration: HistogramVec,

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use agentry_protocol::subjects::{self, SubjectToken};
-use agentry_protocol::{AgentReply, AgentRequest, ErrorCode, headers};
-use async_nats::HeaderMap;
+use agentry_protocol::{AgentReply, AgentRequest, ErrorCode, MAX_REQUEST_ID_LEN, headers};
+use async_nats::{HeaderMap, HeaderValue};
 use tokio::time::Instant;
 use tracing::Instrument;
 use tracing::field::Empty;
@@ -90,7 +90,7 @@ impl NatsDelegate {
             return Err(DelegationError::Timeout);
         }
         let subject = subjects::query(&self.namespace, &peer_token);
-        let request_id = format!("{}.{}", ctx.request_id, uuid::Uuid::new_v4().simple());
+        let request_id = delegated_request_id(&ctx.request_id);
         tracing::Span::current().record("agentry.request_id", request_id.as_str());
         let request = AgentRequest {
             session_id: ctx.session_id.clone(),
@@ -104,13 +104,13 @@ impl NatsDelegate {
         let payload =
             serde_json::to_vec(&request).map_err(|err| DelegationError::Unreachable(err.to_string()))?;
         let mut header_map = HeaderMap::new();
-        header_map.insert(headers::REQUEST_ID, request_id.as_str());
-        header_map.insert(headers::DELEGATION_DEPTH, depth.to_string().as_str());
+        put_header(&mut header_map, headers::REQUEST_ID, &request_id);
+        put_header(&mut header_map, headers::DELEGATION_DEPTH, &depth.to_string());
         // This span's context when spans are exported, else the caller's, passed on unchanged.
         if let Some(traceparent) =
             agentry_telemetry::current_traceparent().or_else(|| ctx.traceparent.clone())
         {
-            header_map.insert(headers::TRACEPARENT, traceparent.as_str());
+            put_header(&mut header_map, headers::TRACEPARENT, &traceparent);
         }
         let payload = bytes::Bytes::from(payload);
         let mut pauses = RETRY_PAUSES.iter();
@@ -149,6 +149,26 @@ fn delegation_outcome(err: &DelegationError) -> &'static str {
         DelegationError::PeerError { .. } => "peer_error",
         DelegationError::Unreachable(_) => "unreachable",
         DelegationError::Timeout => "timeout",
+    }
+}
+
+/// The id of a delegated request: the caller's, cut to leave room, then a unique suffix, so it
+/// stays within [`MAX_REQUEST_ID_LEN`] (the peer refuses a longer one).
+fn delegated_request_id(parent: &str) -> String {
+    let suffix = uuid::Uuid::new_v4().simple().to_string();
+    let mut room = MAX_REQUEST_ID_LEN - suffix.len() - 1;
+    while !parent.is_char_boundary(room.min(parent.len())) {
+        room -= 1;
+    }
+    format!("{}.{suffix}", &parent[..room.min(parent.len())])
+}
+
+/// Sets a header when `value` can be one; a value with a line break (which the NATS client would
+/// panic on) is left out, and the body still carries what matters.
+fn put_header(map: &mut HeaderMap, name: &'static str, value: &str) {
+    match value.parse::<HeaderValue>() {
+        Ok(value) => map.insert(name, value),
+        Err(_) => tracing::debug!(header = name, "header value left out: not valid in a NATS header"),
     }
 }
 
@@ -215,5 +235,30 @@ impl Delegate for NatsDelegate {
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<String, DelegationError>> + Send + 'a>>
     {
         Box::pin(self.send(agent, input, ctx))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use agentry_protocol::request_id_problem;
+
+    use super::*;
+
+    #[test]
+    fn delegated_ids_stay_valid_whatever_the_parent_id() {
+        for parent in ["r-1".to_string(), "x".repeat(MAX_REQUEST_ID_LEN), "é".repeat(128)] {
+            let id = delegated_request_id(&parent);
+            assert_eq!(request_id_problem(&id), None, "{id}");
+            assert!(id.starts_with(&parent[..2]), "{id}");
+        }
+    }
+
+    #[test]
+    fn header_values_with_line_breaks_are_left_out_not_a_panic() {
+        let mut map = HeaderMap::new();
+        put_header(&mut map, headers::TRACEPARENT, "00-abc\r\nInjected: yes");
+        put_header(&mut map, headers::REQUEST_ID, "r-1");
+        assert!(map.get(headers::TRACEPARENT).is_none());
+        assert_eq!(map.get(headers::REQUEST_ID).map(|v| v.as_str()), Some("r-1"));
     }
 }

@@ -210,6 +210,7 @@ async fn assemble(
         request_timeout,
         max_delegation_depth: config.limits.max_delegation_depth,
         runner_name: task_worker::runner_name(),
+        max_request_bytes: config.limits.max_request_bytes,
     };
     let tasks = TaskWorker::new(js, task_runner, slots.clone());
     let service = Service {
@@ -222,6 +223,10 @@ async fn assemble(
         max_delegation_depth: config.limits.max_delegation_depth,
         peers: config.peers.clone(),
         grace: Duration::from_secs(config.shutdown_grace_seconds),
+        max_request_bytes: config.limits.max_request_bytes,
+        in_flight_bytes: Arc::new(tokio::sync::Semaphore::new(
+            config.limits.max_in_flight_bytes.max(config.limits.max_request_bytes),
+        )),
         serving,
     };
     let (stop, stopped) = oneshot::channel();

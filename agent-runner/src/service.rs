@@ -10,11 +10,12 @@ use std::time::Duration;
 use agentry_process::ReadinessGate;
 use agentry_protocol::subjects::{self, SubjectToken};
 use agentry_protocol::{
-    AgentReply, AgentRequest, ErrorCode, MAX_REQUEST_ID_LEN, Notification, PROTOCOL_VERSION, headers,
+    AgentReply, AgentRequest, ErrorCode, Notification, PROTOCOL_VERSION, echoable_request_id, headers,
     request_id_problem,
 };
 use async_nats::{HeaderMap, HeaderValue, Message, Subscriber};
 use futures::StreamExt;
+use tokio::sync::Semaphore;
 use tokio::time::Instant;
 use tracing::Instrument;
 
@@ -54,6 +55,12 @@ pub struct Service {
     pub max_delegation_depth: u32,
     /// How long in-flight requests get to finish after shutdown begins.
     pub grace: Duration,
+    /// Largest request payload taken (`limits.maxRequestBytes`); larger ones get `too_large`.
+    pub max_request_bytes: usize,
+    /// Payload bytes of the requests being worked on (`limits.maxInFlightBytes`): a request
+    /// whose bytes do not fit is answered `busy`, so a flood of large requests cannot grow the
+    /// replica's memory past a bound.
+    pub in_flight_bytes: Arc<Semaphore>,
     /// Opened once subscribed, closed when draining. Readiness also needs the NATS connection
     /// (its own gate): on reconnecting the client resubscribes by itself, so this stays open.
     pub serving: ReadinessGate,
@@ -124,16 +131,17 @@ impl Service {
     }
 
     fn refuse_draining(&self, client: &async_nats::Client, message: Message) {
+        let message_text = format!("{} replica is shutting down; retry: another replica answers", self.agent);
+        self.refuse(client, &message, ErrorCode::ShuttingDown, message_text);
+    }
+
+    /// Answers `message` at once with `code`, echoing its id only when it is a valid one (read
+    /// from the header, or from a payload of acceptable size).
+    fn refuse(&self, client: &async_nats::Client, message: &Message, code: ErrorCode, text: String) {
         let Some(reply_to) = message.reply.clone() else { return };
-        let header_id =
-            message.headers.as_ref().and_then(|h| h.get(headers::REQUEST_ID)).map(|v| v.as_str().to_string());
-        let request_id = header_id.unwrap_or_else(|| request_id_of(&message.payload));
-        let reply = AgentReply::failure(
-            &request_id,
-            ErrorCode::ShuttingDown,
-            format!("{} replica is shutting down; retry: another replica answers", self.agent),
-        );
-        self.metrics.requests.with_label_values(&[ErrorCode::ShuttingDown.as_str()]).inc();
+        let request_id = refusal_id(message, self.max_request_bytes);
+        let reply = AgentReply::failure(request_id, code, text);
+        self.metrics.requests.with_label_values(&[code.as_str()]).inc();
         let client = client.clone();
         tokio::spawn(async move { send_reply(&client, reply_to, &reply).await });
     }
@@ -145,23 +153,24 @@ impl Service {
             return;
         };
         let received = Instant::now();
-        let header_id =
-            message.headers.as_ref().and_then(|h| h.get(headers::REQUEST_ID)).map(|v| v.as_str().to_string());
-        let Some(permit) = self.slots.try_take() else {
-            let request_id = header_id.unwrap_or_else(|| request_id_of(&message.payload));
-            let reply = AgentReply::failure(
-                &request_id,
-                ErrorCode::Busy,
-                format!(
-                    "{} is at its limit of {} concurrent requests; retry later",
-                    self.agent,
-                    self.slots.total()
-                ),
+        let size = message.payload.len();
+        if size > self.max_request_bytes {
+            let text = format!(
+                "the request is {size} bytes, more than {}'s limit of {} (limits.maxRequestBytes)",
+                self.agent, self.max_request_bytes
             );
-            self.metrics.requests.with_label_values(&[ErrorCode::Busy.as_str()]).inc();
-            let client = client.clone();
-            tokio::spawn(async move { send_reply(&client, reply_to, &reply).await });
-            return;
+            return self.refuse(client, &message, ErrorCode::TooLarge, text);
+        }
+        // At most max_request_bytes, which fits a permit count.
+        let bytes = u32::try_from(size.max(1)).unwrap_or(u32::MAX);
+        let bytes_permit = self.in_flight_bytes.clone().try_acquire_many_owned(bytes).ok();
+        let (Some(permit), Some(bytes_permit)) = (self.slots.try_take(), bytes_permit) else {
+            let text = format!(
+                "{} is at its limit of {} concurrent requests or of request bytes in flight; retry later",
+                self.agent,
+                self.slots.total()
+            );
+            return self.refuse(client, &message, ErrorCode::Busy, text);
         };
         let client = client.clone();
         let agent_loop = self.agent_loop.clone();
@@ -177,7 +186,7 @@ impl Service {
         let span = tracing::info_span!("request", request_id = tracing::field::Empty);
         tokio::spawn(
             async move {
-                let _permit = permit;
+                let _permits = (permit, bytes_permit);
                 metrics.in_flight.inc();
                 let reply = match admit(&message.payload, &agent, received, timeout, max_depth) {
                     Ok(mut inbound) => {
@@ -226,24 +235,23 @@ pub(crate) fn admit(
     max_depth: u32,
 ) -> Result<Inbound, Box<AgentReply>> {
     let request: AgentRequest = serde_json::from_slice(payload).map_err(|err| {
+        // serde quotes the offending value, which can be as long as the payload.
+        let problem = excerpt(&err.to_string(), MAX_PROBLEM_CHARS);
         AgentReply::failure(
-            request_id_of(payload),
+            echoable_request_id(&request_id_of(payload)),
             ErrorCode::BadRequest,
-            format!("malformed request: {err}"),
+            format!("malformed request: {problem}"),
         )
     })?;
+    if let Some(problem) = request_id_problem(&request.request_id) {
+        return Err(Box::new(AgentReply::failure("", ErrorCode::BadRequest, problem)));
+    }
     if request.version != PROTOCOL_VERSION {
         return Err(Box::new(AgentReply::failure(
             &request.request_id,
             ErrorCode::BadRequest,
             format!("unsupported protocol version {}; this agent speaks {PROTOCOL_VERSION}", request.version),
         )));
-    }
-    if let Some(problem) = request_id_problem(&request.request_id) {
-        // The reply echoes an id of a sane length only; the header skips one it cannot hold.
-        let id =
-            if request.request_id.len() <= MAX_REQUEST_ID_LEN { request.request_id.as_str() } else { "" };
-        return Err(Box::new(AgentReply::failure(id, ErrorCode::BadRequest, problem)));
     }
     if let Some(problem) = request.conversation_problem() {
         return Err(Box::new(AgentReply::failure(&request.request_id, ErrorCode::BadRequest, problem)));
@@ -254,7 +262,7 @@ pub(crate) fn admit(
         return Err(Box::new(AgentReply::failure(
             &request.request_id,
             ErrorCode::DelegationCycle,
-            format!("delegation cycle refused: {}", path.join(" → ")),
+            format!("delegation cycle refused: {}", path_excerpt(&path)),
         )));
     }
     let depth = u32::try_from(request.delegation_path.len()).unwrap_or(u32::MAX);
@@ -264,7 +272,7 @@ pub(crate) fn admit(
             ErrorCode::DelegationDepth,
             format!(
                 "delegation depth {depth} ({}) exceeds this agent's maxDelegationDepth {max_depth}",
-                request.delegation_path.join(" → ")
+                path_excerpt(&request.delegation_path)
             ),
         )));
     }
@@ -283,6 +291,47 @@ pub(crate) fn admit(
     Ok(Inbound { request, deadline, received, traceparent: None })
 }
 
+/// Characters of a parse error quoted back to the caller.
+const MAX_PROBLEM_CHARS: usize = 300;
+/// Agents of a delegation path named at each end of a refusal; the middle is counted.
+const PATH_ENDS: usize = 4;
+/// Characters of one agent name in a refusal (Kubernetes names have at most 63).
+const MAX_NAME_CHARS: usize = 63;
+
+/// `text` cut to `max` characters, marked when cut.
+pub(crate) fn excerpt(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_string(),
+    }
+}
+
+/// A delegation path for a refusal: a bounded number of bounded names, however long the path
+/// the caller wrote.
+pub(crate) fn path_excerpt(path: &[String]) -> String {
+    let name = |a: &String| excerpt(a, MAX_NAME_CHARS);
+    if path.len() <= 2 * PATH_ENDS {
+        return path.iter().map(name).collect::<Vec<_>>().join(" → ");
+    }
+    let head: Vec<String> = path[..PATH_ENDS].iter().map(name).collect();
+    let tail: Vec<String> = path[path.len() - PATH_ENDS..].iter().map(name).collect();
+    let skipped = path.len() - 2 * PATH_ENDS;
+    format!("{} → … {skipped} more … → {}", head.join(" → "), tail.join(" → "))
+}
+
+/// The id a refusal sent before reading the request echoes: the header's, else the payload's
+/// when the payload is of acceptable size; only a valid one.
+fn refusal_id(message: &Message, max_request_bytes: usize) -> String {
+    let header = message.headers.as_ref().and_then(|h| h.get(headers::REQUEST_ID)).map(|v| v.as_str());
+    match header {
+        Some(id) => echoable_request_id(id).to_string(),
+        None if message.payload.len() <= max_request_bytes => {
+            echoable_request_id(&request_id_of(&message.payload)).to_string()
+        }
+        None => String::new(),
+    }
+}
+
 /// The `requestId` of a payload that did not parse as a request, when it has one.
 pub(crate) fn request_id_of(payload: &[u8]) -> String {
     serde_json::from_slice::<serde_json::Value>(payload)
@@ -292,13 +341,21 @@ pub(crate) fn request_id_of(payload: &[u8]) -> String {
 }
 
 async fn send_reply(client: &async_nats::Client, reply_to: async_nats::Subject, reply: &AgentReply) {
-    let payload = match serde_json::to_vec(reply) {
+    let mut payload = match serde_json::to_vec(reply) {
         Ok(payload) => payload,
         Err(err) => {
             tracing::error!(error = %err, "reply does not serialize");
             return;
         }
     };
+    // The agent loop already turns an oversized answer into `too_large`; this catches any other
+    // reply NATS would refuse, so the caller never waits for one that is never sent.
+    let limit = reply_limit(client);
+    if payload.len() > limit {
+        tracing::warn!(request_id = %reply.request_id, bytes = payload.len(), limit, "reply too large for NATS");
+        let error = too_large_reply(&reply.request_id, payload.len(), limit);
+        payload = serde_json::to_vec(&error).unwrap_or_default();
+    }
     let mut header_map = HeaderMap::new();
     // An id a header cannot hold (a refused one) is still in the body.
     if let Ok(value) = reply.request_id.parse::<HeaderValue>() {
@@ -307,6 +364,23 @@ async fn send_reply(client: &async_nats::Client, reply_to: async_nats::Subject, 
     if let Err(err) = client.publish_with_headers(reply_to, header_map, payload.into()).await {
         tracing::warn!(request_id = %reply.request_id, error = %err, "reply not sent");
     }
+}
+
+/// Reply bytes NATS carries: the server's max payload less room for the headers.
+pub(crate) fn reply_limit(client: &async_nats::Client) -> usize {
+    client.max_payload().saturating_sub(REPLY_HEADER_ROOM)
+}
+
+/// Bytes kept free in a reply for its headers (the request id is at most 256 bytes).
+const REPLY_HEADER_ROOM: usize = 1024;
+
+/// The error reply standing in for an answer of `size` bytes that NATS cannot carry.
+pub(crate) fn too_large_reply(request_id: &str, size: usize, limit: usize) -> AgentReply {
+    AgentReply::failure(
+        request_id,
+        ErrorCode::TooLarge,
+        format!("the answer is {size} bytes, more than NATS carries in one reply ({limit} bytes)"),
+    )
 }
 
 async fn unsubscribe(subscriber: &mut Subscriber) {
@@ -362,6 +436,37 @@ mod tests {
             reply.error.map(|e| e.message).as_deref(),
             Some("unsupported protocol version 2; this agent speaks 1")
         );
+    }
+
+    #[test]
+    fn refusals_quote_a_bounded_part_of_what_they_refuse() {
+        let path: Vec<String> = (0..100_000).map(|i| format!("agent-{i}")).collect();
+        let body =
+            serde_json::to_vec(&serde_json::json!({"requestId": "r", "input": "x", "delegationPath": path}))
+                .expect("json");
+        let reply = admit(&body, &agent(), Instant::now(), Duration::from_secs(5), 3).expect_err("refused");
+        let message = reply.error.expect("error").message;
+        assert!(message.len() < 400, "{} bytes: {message}", message.len());
+        assert!(message.contains("agent-0 → agent-1") && message.contains("99992 more"), "{message}");
+        let long_name = vec!["x".repeat(10_000), "finance-officer".into()];
+        let body = serde_json::to_vec(
+            &serde_json::json!({"requestId": "r", "input": "x", "delegationPath": long_name}),
+        )
+        .expect("json");
+        let message = admit(&body, &agent(), Instant::now(), Duration::from_secs(5), 3)
+            .expect_err("cycle")
+            .error
+            .expect("error")
+            .message;
+        assert!(message.len() < 300, "{message}");
+        let wrong_type = format!(r#"{{"requestId":"r","input":5,"from":"{}"}}"#, "y".repeat(100_000));
+        let reply = admit(wrong_type.as_bytes(), &agent(), Instant::now(), Duration::from_secs(5), 3)
+            .expect_err("malformed");
+        assert!(reply.error.expect("error").message.len() < 400);
+        let long_id = format!(r#"{{"requestId":"{}","input":5}}"#, "z".repeat(100_000));
+        let reply = admit(long_id.as_bytes(), &agent(), Instant::now(), Duration::from_secs(5), 3)
+            .expect_err("malformed");
+        assert_eq!(reply.request_id, "", "an invalid id is not echoed");
     }
 
     #[test]

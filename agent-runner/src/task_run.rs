@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use agentry_protocol::subjects::SubjectToken;
 use agentry_protocol::tasks::{MAX_TASK_ATTEMPTS, TASK_PROGRESS_SECONDS, TaskId, retry_backoff_seconds};
-use agentry_protocol::{AgentReply, AgentRequest, ErrorCode, TaskRecord, TaskState, headers};
+use agentry_protocol::{
+    AgentReply, AgentRequest, ErrorCode, TaskRecord, TaskState, echoable_request_id, headers,
+};
 use agentry_task_queue::{Claim, TaskQueue, VersionedRecord};
 use async_nats::jetstream::{AckKind, Message};
 use tokio::time::Instant;
@@ -39,6 +41,8 @@ pub(crate) struct TaskRunner {
     pub(crate) max_delegation_depth: u32,
     /// This runner's name in task records (the pod's name).
     pub(crate) runner_name: String,
+    /// Largest task payload run (`limits.maxRequestBytes`); a larger one ends `too_large`.
+    pub(crate) max_request_bytes: usize,
 }
 
 /// How a run ended.
@@ -147,8 +151,17 @@ async fn run(
     mut drain: DrainSignal,
 ) -> RunEnd {
     let received = Instant::now();
-    let admitted =
-        admit(&message.payload, &runner.agent, received, runner.request_timeout, runner.max_delegation_depth);
+    let size = message.payload.len();
+    let admitted = if size > runner.max_request_bytes {
+        let text = format!(
+            "the task is {size} bytes, more than the limit of {} (limits.maxRequestBytes)",
+            runner.max_request_bytes
+        );
+        let id = echoable_request_id(&request_id_of(&message.payload)).to_string();
+        Err(Box::new(AgentReply::failure(id, ErrorCode::TooLarge, text)))
+    } else {
+        admit(&message.payload, &runner.agent, received, runner.request_timeout, runner.max_delegation_depth)
+    };
     let mut inbound = match admitted {
         Ok(inbound) => inbound,
         Err(reply) => {

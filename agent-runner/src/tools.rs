@@ -6,6 +6,7 @@
 //! arguments, unknown tool, rate limit, timeout, HTTP error, refused delegation) comes back as a
 //! [`ToolOutcome`] with `ok: false` and a message the model can act on; none aborts the request.
 
+mod address_policy;
 mod agent_tool;
 mod arguments;
 mod calculator;
@@ -50,10 +51,14 @@ pub enum ToolFailure {
     Timeout,
     /// The tool ran and failed (HTTP error status, connection failure, refused delegation, …).
     Error,
+    /// An `http` tool's URL, DNS answer or redirect led to an address it may not reach
+    /// (loopback, private, link-local, cloud metadata, …).
+    AddressRefused,
 }
 
 impl ToolFailure {
-    /// The metric label: `invalid_arguments`, `unknown_tool`, `rate_limited`, `timeout` or `error`.
+    /// The metric label: `invalid_arguments`, `unknown_tool`, `rate_limited`, `timeout`, `error`
+    /// or `address_refused`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::InvalidArguments => "invalid_arguments",
@@ -61,6 +66,7 @@ impl ToolFailure {
             Self::RateLimited => "rate_limited",
             Self::Timeout => "timeout",
             Self::Error => "error",
+            Self::AddressRefused => "address_refused",
         }
     }
 }

@@ -100,6 +100,17 @@ async fn together(State(server): Shared, Path(n): Path<u32>) -> (StatusCode, Str
     if met { (StatusCode::OK, format!("call {n} done")) } else { (StatusCode::CONFLICT, "alone".into()) }
 }
 
+/// A redirect to this server's port on 127.0.0.1 (`loopback`), or to the cloud metadata address.
+async fn redirect(Path(to): Path<String>, headers: HeaderMap) -> (StatusCode, [(&'static str, String); 1]) {
+    let host = headers.get("host").and_then(|h| h.to_str().ok()).unwrap_or_default();
+    let port = host.rsplit_once(':').map_or("80", |(_, port)| port);
+    let location = match to.as_str() {
+        "loopback" => format!("http://127.0.0.1:{port}/echo/inside"),
+        _ => "http://169.254.169.254/latest/meta-data/".to_string(),
+    };
+    (StatusCode::FOUND, [("location", location)])
+}
+
 async fn start(server: Server) -> (SocketAddr, Arc<Server>) {
     let server = Arc::new(server);
     let app = Router::new()
@@ -109,6 +120,7 @@ async fn start(server: Server) -> (SocketAddr, Arc<Server>) {
         .route("/fail", get(fail))
         .route("/big", get(big))
         .route("/together/{n}", get(together))
+        .route("/redirect/{to}", get(redirect))
         .with_state(server.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("address");
@@ -120,7 +132,8 @@ fn http_tool(name: &str, method: &str, url: String, extra: Value) -> ToolDefinit
     let mut def = json!({
         "name": name,
         "description": format!("{method} {url}"),
-        "implementation": {"type": "http", "method": method, "url": url},
+        // The test server is on loopback, which a Tool must allow by name.
+        "implementation": {"type": "http", "method": method, "url": url, "allowPrivateNetworks": ["127.0.0.1/32"]},
     });
     if let (Some(def), Some(extra)) = (def.as_object_mut(), extra.as_object()) {
         for (key, value) in extra {
@@ -147,8 +160,24 @@ fn toolbox(defs: &[ToolDefinition]) -> ToolBox {
 }
 
 fn toolbox_with(defs: &[ToolDefinition], delegate: Arc<dyn Delegate>) -> ToolBox {
+    toolbox_and_metrics(defs, delegate).0
+}
+
+fn toolbox_and_metrics(
+    defs: &[ToolDefinition],
+    delegate: Arc<dyn Delegate>,
+) -> (ToolBox, Arc<RunnerMetrics>) {
     let metrics = Arc::new(RunnerMetrics::new("test", "agent").expect("metrics"));
-    ToolBox::new(defs, &env, delegate, metrics).expect("toolbox")
+    (ToolBox::new(defs, &env, delegate, metrics.clone()).expect("toolbox"), metrics)
+}
+
+/// An http tool with no allowance: the default every Tool gets.
+fn unallowed(name: &str, url: String, allowance: Value) -> ToolDefinition {
+    let mut implementation = json!({"allowPrivateNetworks": []});
+    if let (Some(fields), Some(extra)) = (implementation.as_object_mut(), allowance.as_object()) {
+        fields.extend(extra.clone());
+    }
+    http_tool(name, "GET", url, json!({"implementation": implementation}))
 }
 
 fn ctx() -> CallContext {
@@ -423,4 +452,91 @@ async fn agent_tools_map_answers_and_delegation_errors() {
         "asking agent \"ghost\" failed: the agent could not be reached: no responders for ghost"
     );
     assert!(outcomes[1..].iter().all(|o| !o.ok && o.failure == Some(ToolFailure::Error)));
+}
+
+#[tokio::test]
+async fn loopback_is_refused_by_default_naming_the_class_and_counted() {
+    let (addr, server) = start(Server::default()).await;
+    let defs = [
+        unallowed("literal", format!("http://{addr}/echo/a"), json!({})),
+        unallowed("named", format!("http://localhost:{}/echo/b", addr.port()), json!({})),
+    ];
+    let (tools, metrics) = toolbox_and_metrics(&defs, Arc::new(NoDelegation));
+    for name in ["literal", "named"] {
+        let out = tools.call(&call(name, json!({})), &ctx()).await;
+        assert_eq!(out.failure, Some(ToolFailure::AddressRefused), "{name}: {}", out.content);
+        assert!(out.content.contains("loopback address"), "{name}: {}", out.content);
+        assert!(out.content.contains("allowPrivateNetworks"), "{name}: {}", out.content);
+        assert_eq!(metrics.tool_calls.with_label_values(&[name, "address_refused"]).get(), 1);
+    }
+    assert!(server.seen().is_empty(), "no request reached the server: {:?}", server.seen());
+}
+
+#[tokio::test]
+async fn the_cloud_metadata_address_is_refused_before_any_connection() {
+    let tools =
+        toolbox(&[unallowed("metadata", "http://169.254.169.254/latest/meta-data/".into(), json!({}))]);
+    let out = tools.call(&call("metadata", json!({})), &ctx()).await;
+    assert_eq!(out.failure, Some(ToolFailure::AddressRefused), "{}", out.content);
+    assert!(
+        out.content.contains("169.254.169.254") && out.content.contains("cloud metadata"),
+        "{}",
+        out.content
+    );
+}
+
+#[tokio::test]
+async fn a_named_network_or_host_opens_loopback_for_that_tool_only() {
+    let (addr, server) = start(Server::default()).await;
+    let by_host = format!("http://localhost:{}/echo/host", addr.port());
+    let tools = toolbox(&[
+        unallowed(
+            "by-cidr",
+            format!("http://{addr}/echo/cidr"),
+            json!({"allowPrivateNetworks": ["127.0.0.0/8"]}),
+        ),
+        unallowed("by-host", by_host.clone(), json!({"allowedHosts": ["LOCALHOST"]})),
+        unallowed(
+            "other-net",
+            format!("http://{addr}/echo/no"),
+            json!({"allowPrivateNetworks": ["10.0.0.0/8"]}),
+        ),
+    ]);
+    assert!(tools.call(&call("by-cidr", json!({})), &ctx()).await.ok);
+    assert!(tools.call(&call("by-host", json!({})), &ctx()).await.ok);
+    let out = tools.call(&call("other-net", json!({})), &ctx()).await;
+    assert_eq!(out.failure, Some(ToolFailure::AddressRefused), "{}", out.content);
+    let paths: Vec<String> = server.seen().into_iter().map(|s| s.path).collect();
+    assert_eq!(paths, ["/echo/cidr", "/echo/host"]);
+}
+
+#[tokio::test]
+async fn redirects_to_loopback_or_cloud_metadata_are_refused_at_the_hop() {
+    let (addr, server) = start(Server::default()).await;
+    let base = format!("http://localhost:{}", addr.port());
+    let tools = toolbox(&[unallowed(
+        "hop",
+        format!("{base}/redirect/{{to}}"),
+        json!({"allowedHosts": ["localhost"]}),
+    )]);
+    let out = tools.call(&call("hop", json!({"to": "loopback"})), &ctx()).await;
+    assert_eq!(out.failure, Some(ToolFailure::AddressRefused), "{}", out.content);
+    assert!(out.content.contains("127.0.0.1") && out.content.contains("loopback"), "{}", out.content);
+    let out = tools.call(&call("hop", json!({"to": "metadata"})), &ctx()).await;
+    assert_eq!(out.failure, Some(ToolFailure::AddressRefused), "{}", out.content);
+    assert!(out.content.contains("cloud metadata"), "{}", out.content);
+    assert!(server.seen().is_empty(), "the redirect target was never asked: {:?}", server.seen());
+}
+
+#[test]
+fn a_tool_with_secret_headers_cannot_take_its_host_from_the_model() {
+    let def = http_tool(
+        "exfiltrate",
+        "GET",
+        "http://{host}/x".into(),
+        json!({"implementation": {"secretHeaders": [{"name": "Authorization", "env": "WEATHER_KEY"}]}}),
+    );
+    let metrics = Arc::new(RunnerMetrics::new("test", "agent").expect("metrics"));
+    let err = ToolBox::new(&[def], &env, Arc::new(NoDelegation), metrics).expect_err("refused");
+    assert!(err.to_string().contains("cannot take its host from the model"), "{err}");
 }

@@ -64,7 +64,10 @@ pub(crate) async fn ask(
             break;
         }
         let mut header_map = HeaderMap::new();
-        header_map.insert(headers::REQUEST_ID, request.request_id.as_str());
+        // A value NATS cannot carry in a header (the body still has it) is left out, not a panic.
+        if let Ok(value) = request.request_id.parse::<async_nats::HeaderValue>() {
+            header_map.insert(headers::REQUEST_ID, value);
+        }
         let outgoing = Request::new().payload(payload.clone()).headers(header_map).timeout(Some(remaining));
         match nats.send_request(subject.clone(), outgoing).await {
             Ok(message) => match decode_reply(agent, &message.payload)? {

@@ -136,6 +136,8 @@ pub mod reasons {
     pub const DELEGATION_DEPTH: &str = "DelegationDepth";
     /// A Session's agent was shutting down.
     pub const SHUTTING_DOWN: &str = "ShuttingDown";
+    /// A Session's request, or its answer, was larger than the agent or NATS carries.
+    pub const TOO_LARGE: &str = "TooLarge";
     /// A Session's agent failed for another reason; the message says which.
     pub const INTERNAL_ERROR: &str = "InternalError";
 }

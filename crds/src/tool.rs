@@ -83,6 +83,17 @@ pub struct HttpTool {
     #[serde(default = "default_http_timeout")]
     #[schemars(range(min = 1, max = 600))]
     pub timeout_seconds: i32,
+    /// Non-public networks the tool may reach, as CIDRs (e.g. `10.20.0.0/16`). Without them the
+    /// runner refuses loopback, private, link-local, cloud metadata and other internal addresses,
+    /// whatever the URL, DNS answer or redirect, so the model cannot reach internal services.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 32), inner(length(min = 1, max = 43)))]
+    pub allow_private_networks: Vec<String>,
+    /// Host names the tool may reach whatever addresses they resolve to (e.g. an in-cluster
+    /// `inventory.shop.svc.cluster.local`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 32), inner(length(min = 1, max = 253)))]
+    pub allowed_hosts: Vec<String>,
 }
 
 /// Delegation to another Agent in the same namespace.
@@ -175,7 +186,8 @@ pub struct RateLimit {
     validation = Rule::new("self.type == 'agent' ? has(self.agent) : !has(self.agent)").message("agent must be set when type is agent, and only then").field_path(".agent"),
     validation = Rule::new("self.type == 'builtin' ? has(self.builtin) : !has(self.builtin)").message("builtin must be set when type is builtin, and only then").field_path(".builtin"),
     validation = Rule::new("self.type == 'mcp' ? has(self.mcp) : !has(self.mcp)").message("mcp must be set when type is mcp, and only then").field_path(".mcp"),
-    validation = Rule::new("self.type == 'wasm' ? has(self.wasm) : !has(self.wasm)").message("wasm must be set when type is wasm, and only then").field_path(".wasm")
+    validation = Rule::new("self.type == 'wasm' ? has(self.wasm) : !has(self.wasm)").message("wasm must be set when type is wasm, and only then").field_path(".wasm"),
+    validation = Rule::new("!has(self.http) || !has(self.http.headersFrom) || size(self.http.headersFrom) == 0 || !self.http.url.matches('^https?://[^/?#]*[{]')").message("a tool with headersFrom cannot take its host from the model: no {placeholder} in the URL's host or port").field_path(".http.url")
 )]
 pub struct ToolSpec {
     /// What the tool does, as the model will read it when choosing tools.

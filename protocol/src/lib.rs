@@ -18,7 +18,7 @@ pub use conversation::{ChatRole, ChatTurn, MAX_HISTORY_BYTES, MAX_HISTORY_TURNS,
 pub use events::{Event, EventBody, InteractionEvent, MessageEvent, ModelCallEvent, ToolCallEvent};
 pub use messages::{
     AgentReply, AgentRequest, ErrorCode, MAX_REQUEST_ID_LEN, Notification, PROTOCOL_VERSION, ReplyError,
-    RequestLimits, ToolCallSummary, Usage, request_id_problem,
+    RequestLimits, ToolCallSummary, Usage, echoable_request_id, request_id_problem,
 };
 pub use runner_config::{RUNNER_CONFIG_VERSION, RunnerConfig};
 pub use stream_events::{StreamEvent, StreamEventBody, stream_to_problem};

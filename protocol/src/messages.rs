@@ -69,6 +69,12 @@ pub fn request_id_problem(id: &str) -> Option<String> {
         .map(|c| format!("requestId must not contain control characters such as line breaks (found {c:?})"))
 }
 
+/// `id` when it is a valid `requestId`, else the empty string: what a refusal may echo (an
+/// invalid id can be megabytes long or hold a line break no header can carry).
+pub fn echoable_request_id(id: &str) -> &str {
+    if request_id_problem(id).is_none() { id } else { "" }
+}
+
 /// Bounds a caller sets on one request; the agent's own limits still hold.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq)]
 #[serde(rename_all = "camelCase")]
@@ -165,6 +171,9 @@ pub enum ErrorCode {
     DelegationDepth,
     /// The agent is shutting down and takes no new requests.
     ShuttingDown,
+    /// The request is larger than the agent accepts (`limits.maxRequestBytes`), or the answer is
+    /// larger than NATS can carry back.
+    TooLarge,
     /// Anything else; the message says what.
     Internal,
 }
@@ -191,6 +200,7 @@ impl ErrorCode {
             Self::DelegationCycle => "delegation_cycle",
             Self::DelegationDepth => "delegation_depth",
             Self::ShuttingDown => "shutting_down",
+            Self::TooLarge => "too_large",
             Self::Internal => "internal",
         }
     }
@@ -304,6 +314,9 @@ mod tests {
         assert!(message.contains("control characters") && message.contains("'\\n'"), "{message}");
         assert!(request_id_problem(&"x".repeat(MAX_REQUEST_ID_LEN + 1)).is_some());
         assert_eq!(request_id_problem(&"x".repeat(MAX_REQUEST_ID_LEN)), None);
+        assert_eq!(echoable_request_id("r-1"), "r-1");
+        assert_eq!(echoable_request_id("a\nb"), "");
+        assert_eq!(echoable_request_id(&"x".repeat(MAX_REQUEST_ID_LEN + 1)), "");
     }
 
     #[test]

@@ -277,6 +277,13 @@ pub enum ToolImplementation {
         /// Responses longer than this are cut; [`DEFAULT_MAX_RESPONSE_BYTES`] when absent.
         #[serde(default = "default_max_response_bytes")]
         max_response_bytes: usize,
+        /// Non-public networks (CIDRs) the tool may reach; loopback, private, link-local, cloud
+        /// metadata and other internal addresses are refused otherwise.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        allow_private_networks: Vec<String>,
+        /// Hosts the tool may reach whatever addresses they resolve to.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        allowed_hosts: Vec<String>,
     },
     /// A question to another agent over NATS.
     #[serde(rename_all = "camelCase")]
@@ -392,6 +399,27 @@ pub struct Limits {
     /// Model spend per UTC day by one replica.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub daily_budget_usd: Option<f64>,
+    /// Largest request payload taken, in bytes; a larger one is answered `too_large` unread.
+    #[serde(default = "default_max_request_bytes")]
+    pub max_request_bytes: usize,
+    /// Request payload bytes one replica works on at once (admission by bytes as well as by
+    /// `maxConcurrentRequests`); past it requests are answered `busy`.
+    #[serde(default = "default_max_in_flight_bytes")]
+    pub max_in_flight_bytes: usize,
+}
+
+/// A request's payload bound: 256 KiB is a long document's worth of text, while the model
+/// request, events and reply a request turns into stay a few times that.
+pub const DEFAULT_MAX_REQUEST_BYTES: usize = 256 * 1024;
+/// Payload bytes in flight per replica: 4 MiB, sixteen maximum-size requests' worth.
+pub const DEFAULT_MAX_IN_FLIGHT_BYTES: usize = 4 * 1024 * 1024;
+
+fn default_max_request_bytes() -> usize {
+    DEFAULT_MAX_REQUEST_BYTES
+}
+
+fn default_max_in_flight_bytes() -> usize {
+    DEFAULT_MAX_IN_FLIGHT_BYTES
 }
 
 impl Default for Limits {
@@ -402,6 +430,8 @@ impl Default for Limits {
             max_delegation_depth: 3,
             max_concurrent_requests: 16,
             daily_budget_usd: None,
+            max_request_bytes: DEFAULT_MAX_REQUEST_BYTES,
+            max_in_flight_bytes: DEFAULT_MAX_IN_FLIGHT_BYTES,
         }
     }
 }

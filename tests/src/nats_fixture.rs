@@ -24,14 +24,25 @@ pub struct PrivateNats {
     port: u16,
     store: std::path::PathBuf,
     child: Option<std::process::Child>,
+    jetstream: bool,
 }
 
 impl PrivateNats {
     /// Starts `nats-server -js` on a free loopback port.
     pub async fn start() -> Result<Self, String> {
+        Self::start_with(true).await
+    }
+
+    /// Starts `nats-server` without JetStream on a free loopback port: every JetStream request
+    /// fails, as on a server whose JetStream is down or not enabled.
+    pub async fn start_without_jetstream() -> Result<Self, String> {
+        Self::start_with(false).await
+    }
+
+    async fn start_with(jetstream: bool) -> Result<Self, String> {
         let port = crate::runner_process::free_port().map_err(|e| e.to_string())?;
         let store = std::env::temp_dir().join(format!("agentry-nats-{}", uuid::Uuid::new_v4()));
-        let mut nats = Self { port, store, child: None };
+        let mut nats = Self { port, store, child: None, jetstream };
         nats.revive().await?;
         Ok(nats)
     }
@@ -55,9 +66,12 @@ impl PrivateNats {
             .into_iter()
             .find(|b| !b.starts_with('/') || std::path::Path::new(b).exists())
             .unwrap_or("nats-server");
-        let child = std::process::Command::new(binary)
-            .args(["-a", "127.0.0.1", "-p", &self.port.to_string(), "-js", "-sd"])
-            .arg(&self.store)
+        let mut command = std::process::Command::new(binary);
+        command.args(["-a", "127.0.0.1", "-p", &self.port.to_string()]);
+        if self.jetstream {
+            command.arg("-js").arg("-sd").arg(&self.store);
+        }
+        let child = command
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()

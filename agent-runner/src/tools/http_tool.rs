@@ -4,15 +4,18 @@
 use std::collections::BTreeMap;
 use std::error::Error as _;
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 use agentry_protocol::runner_config::{HttpMethod, SecretHeader};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Method, Url};
 use serde_json::Value;
 
+use super::address_policy::{AddressPolicy, refusal_in};
 use super::arguments::shorten;
+use super::tool_config::http_client;
 use super::url_template::{UrlTemplate, append_query};
-use super::{ToolConfigError, ToolError};
+use super::{ToolConfigError, ToolError, ToolFailure};
 
 /// Characters of an error response's body quoted back to the model.
 const ERROR_EXCERPT_CHARS: usize = 500;
@@ -32,6 +35,10 @@ pub(crate) struct HttpTool {
     max_response_bytes: usize,
     /// Arguments go in the query string (GET, DELETE) rather than a JSON body.
     arguments_in_query: bool,
+    /// The addresses this tool may reach; its client's resolver and redirect policy hold it too.
+    policy: Arc<AddressPolicy>,
+    /// This tool's own client: its resolver and redirect policy enforce `policy`.
+    client: reqwest::Client,
 }
 
 impl std::fmt::Debug for HttpTool {
@@ -52,6 +59,10 @@ pub(crate) struct HttpToolConfig<'a> {
     pub(crate) headers: &'a BTreeMap<String, String>,
     pub(crate) secret_headers: &'a [SecretHeader],
     pub(crate) max_response_bytes: usize,
+    /// CIDRs of non-public networks the tool may reach.
+    pub(crate) allow_private_networks: &'a [String],
+    /// Hosts the tool may reach whatever their addresses.
+    pub(crate) allowed_hosts: &'a [String],
 }
 
 impl HttpTool {
@@ -76,6 +87,19 @@ impl HttpTool {
         }
         let template = UrlTemplate::parse(config.url)
             .map_err(|reason| ToolConfigError::InvalidUrl { tool: tool.into(), reason })?;
+        if !config.secret_headers.is_empty() && template.host_has_placeholder() {
+            return Err(ToolConfigError::InvalidUrl {
+                tool: tool.into(),
+                reason: "a tool with secret headers cannot take its host from the model: the URL's \
+                         host may not contain a {placeholder}"
+                    .into(),
+            });
+        }
+        let policy =
+            AddressPolicy::new(config.allow_private_networks, config.allowed_hosts).map_err(|e| {
+                ToolConfigError::Invalid { tool: tool.into(), reason: format!("allowPrivateNetworks: {e}") }
+            })?;
+        let policy = Arc::new(policy);
 
         let mut headers = HeaderMap::new();
         for (name, value) in config.headers {
@@ -131,20 +155,18 @@ impl HttpTool {
             secrets,
             max_response_bytes: config.max_response_bytes,
             arguments_in_query,
+            client: http_client(policy.clone())?,
+            policy,
         })
     }
 
     /// Sends the request for `arguments` (already validated against the schema) and returns the
     /// response body, or an error whose text contains no secret.
-    pub(crate) async fn call(
-        &self,
-        client: &reqwest::Client,
-        arguments: &Value,
-    ) -> Result<String, ToolError> {
-        self.send(client, arguments).await.map_err(|e| ToolError { message: self.redact(&e.message), ..e })
+    pub(crate) async fn call(&self, arguments: &Value) -> Result<String, ToolError> {
+        self.send(arguments).await.map_err(|e| ToolError { message: self.redact(&e.message), ..e })
     }
 
-    async fn send(&self, client: &reqwest::Client, arguments: &Value) -> Result<String, ToolError> {
+    async fn send(&self, arguments: &Value) -> Result<String, ToolError> {
         let (mut url, rest) = self.template.expand(arguments).map_err(ToolError::invalid_arguments)?;
         let body = if self.arguments_in_query {
             let Value::Object(map) = rest else {
@@ -158,16 +180,16 @@ impl HttpTool {
         } else {
             Some(rest)
         };
-        let mut request = client.request(self.method.clone(), url.clone()).headers(self.headers.clone());
+        if let Err(refused) = self.policy.check_url(&url) {
+            return Err(ToolError { failure: ToolFailure::AddressRefused, message: refused.to_string() });
+        }
+        let mut request = self.client.request(self.method.clone(), url.clone()).headers(self.headers.clone());
         if let Some(body) = &body {
             request = request.json(body);
         }
         let shown = display_url(&url);
 
-        let mut response = request
-            .send()
-            .await
-            .map_err(|e| ToolError::error(format!("{} {shown} failed: {}", self.method, describe(e))))?;
+        let mut response = request.send().await.map_err(|e| self.send_failure(&shown, e))?;
         let status = response.status();
         let (body, truncated) = read_capped(&mut response, self.max_response_bytes).await.map_err(|e| {
             ToolError::error(format!("{} {shown}: reading the response failed: {}", self.method, describe(e)))
@@ -186,6 +208,15 @@ impl HttpTool {
             let _ = write!(content, "\n[response truncated: it exceeded {} bytes]", self.max_response_bytes);
         }
         Ok(content)
+    }
+
+    /// A request that failed: an address refusal (by the resolver or on a redirect) says only
+    /// that, under its own outcome; anything else names the cause.
+    fn send_failure(&self, shown: &str, error: reqwest::Error) -> ToolError {
+        if let Some(refused) = refusal_in(&error) {
+            return ToolError { failure: ToolFailure::AddressRefused, message: refused.to_string() };
+        }
+        ToolError::error(format!("{} {shown} failed: {}", self.method, describe(error)))
     }
 
     /// `text` with every secret header value masked.
@@ -292,6 +323,8 @@ mod tests {
                 headers: &BTreeMap::new(),
                 secret_headers: &secret,
                 max_response_bytes: 10,
+                allow_private_networks: &[],
+                allowed_hosts: &[],
             },
             &|name| (name == "TOKEN").then(|| "Bearer s3cr3t-token\n".to_string()),
         )
@@ -313,6 +346,8 @@ mod tests {
             headers: &no_headers,
             secret_headers: &secret,
             max_response_bytes: 10,
+            allow_private_networks: &[],
+            allowed_hosts: &[],
         };
         let err = HttpTool::new(config(), &|_| None).expect_err("missing");
         assert!(err.to_string().contains("API_KEY") && err.to_string().contains("weather"), "{err}");

@@ -2,11 +2,13 @@
 //! [`ToolConfigError`] that refuses a definition the runner cannot use.
 
 use std::fmt::Write as _;
+use std::sync::Arc;
 use std::time::Duration;
 
 use agentry_protocol::runner_config::{BuiltinTool, ToolDefinition, ToolImplementation};
 use serde_json::{Value, json};
 
+use super::address_policy::{AddressPolicy, GuardedResolver};
 use super::arguments::ArgumentSchema;
 use super::http_tool::{HttpTool, HttpToolConfig};
 use super::rate_limit::RateLimiter;
@@ -140,7 +142,15 @@ impl Tool {
             Some(n) => Some(RateLimiter::new(n)),
         };
         let (kind, own_schema) = match &def.implementation {
-            ToolImplementation::Http { url, method, headers, secret_headers, max_response_bytes } => {
+            ToolImplementation::Http {
+                url,
+                method,
+                headers,
+                secret_headers,
+                max_response_bytes,
+                allow_private_networks,
+                allowed_hosts,
+            } => {
                 let config = HttpToolConfig {
                     tool: name,
                     url,
@@ -148,6 +158,8 @@ impl Tool {
                     headers,
                     secret_headers,
                     max_response_bytes: *max_response_bytes,
+                    allow_private_networks,
+                    allowed_hosts,
                 };
                 (ToolKind::Http(Box::new(HttpTool::new(config, env)?)), None)
             }
@@ -183,8 +195,10 @@ impl Tool {
     }
 }
 
-/// One client for every `http` tool: connections are pooled across calls and tools.
-pub(super) fn http_client() -> Result<reqwest::Client, ToolConfigError> {
+/// The client of one `http` tool: it connects only to addresses `policy` allows (its resolver
+/// drops the others; literal addresses are checked on every redirect, and before the first
+/// request by the tool), and follows only same-origin redirects.
+pub(super) fn http_client(policy: Arc<AddressPolicy>) -> Result<reqwest::Client, ToolConfigError> {
     // reqwest is built without a bundled crypto provider; install ring (the workspace's choice)
     // unless the process already chose one. Losing a race with another installer is fine.
     if rustls::crypto::CryptoProvider::get_default().is_none() {
@@ -193,7 +207,13 @@ pub(super) fn http_client() -> Result<reqwest::Client, ToolConfigError> {
     reqwest::Client::builder()
         .user_agent(concat!("agentry-runner/", env!("CARGO_PKG_VERSION")))
         .connect_timeout(Duration::from_secs(10))
-        .redirect(reqwest::redirect::Policy::custom(|attempt| {
+        // A proxy would resolve and connect on our behalf, past the address checks.
+        .no_proxy()
+        .dns_resolver(GuardedResolver::new(policy.clone()))
+        .redirect(reqwest::redirect::Policy::custom(move |attempt| {
+            if let Err(refused) = policy.check_url(attempt.url()) {
+                return attempt.error(refused);
+            }
             // Secret headers would follow a redirect to another host: only same-origin
             // redirects are followed; others come back to the model as the 3xx they are.
             let same_origin =

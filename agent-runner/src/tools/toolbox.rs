@@ -10,7 +10,7 @@ use serde_json::Value;
 use tokio::time::Instant;
 use tracing::Instrument as _;
 
-use super::tool_config::{Tool, ToolConfigError, ToolKind, http_client};
+use super::tool_config::{Tool, ToolConfigError, ToolKind};
 use super::{CallContext, Delegate, DelegationError, ToolError, ToolFailure, ToolOutcome};
 use super::{agent_tool, arguments, calculator, current_time};
 use crate::metrics::RunnerMetrics;
@@ -24,7 +24,6 @@ pub const UNKNOWN_TOOL_LABEL: &str = "_unknown";
 pub struct ToolBox {
     tools: Vec<Tool>,
     by_name: HashMap<String, usize>,
-    client: reqwest::Client,
     delegate: Arc<dyn Delegate>,
     metrics: Arc<RunnerMetrics>,
 }
@@ -38,7 +37,7 @@ impl std::fmt::Debug for ToolBox {
 impl ToolBox {
     /// Builds the tools of `defs`: compiles every input schema (an invalid schema is an error
     /// naming the tool), resolves secret header values through `env` (a missing variable is an
-    /// error naming it, never a value) and builds one HTTP client shared by all `http` tools.
+    /// error naming it, never a value) and builds each `http` tool's client with its address policy.
     pub fn new(
         defs: &[ToolDefinition],
         env: &dyn Fn(&str) -> Option<String>,
@@ -53,7 +52,7 @@ impl ToolBox {
             }
             tools.push(Tool::new(def, env)?);
         }
-        Ok(Self { tools, by_name, client: http_client()?, delegate, metrics })
+        Ok(Self { tools, by_name, delegate, metrics })
     }
 
     /// The tools as offered to the model, in definition order.
@@ -206,7 +205,7 @@ impl ToolBox {
 
     async fn execute(&self, tool: &Tool, arguments: &Value, ctx: &CallContext) -> Result<String, ToolError> {
         match &tool.kind {
-            ToolKind::Http(http) => http.call(&self.client, arguments).await,
+            ToolKind::Http(http) => http.call(arguments).await,
             ToolKind::Agent { agent } => {
                 let input = agent_tool::input_of(arguments);
                 self.delegate.ask(agent, input, ctx).await.map_err(|e| {

@@ -65,6 +65,14 @@ impl UrlTemplate {
         Ok(template)
     }
 
+    /// Whether a placeholder sits in the URL's authority (user, host or port), so that the
+    /// model's arguments choose where the request goes.
+    pub(super) fn host_has_placeholder(&self) -> bool {
+        let after_scheme = self.text.split_once("://").map_or(self.text.as_str(), |(_, rest)| rest);
+        let authority = after_scheme.split(['/', '?', '#']).next().unwrap_or_default();
+        authority.contains('{')
+    }
+
     /// The template with each placeholder replaced by what `value_of` gives for its name.
     fn render(&self, mut value_of: impl FnMut(&str) -> String) -> String {
         let mut out = String::with_capacity(self.text.len());
@@ -204,11 +212,100 @@ mod tests {
     }
 
     #[test]
+    fn placeholders_in_the_authority_are_told_apart_from_path_ones() {
+        // (A placeholder for the port never parses: the sample expansion is not a number.)
+        for text in ["https://{host}/x", "http://api.{region}.example/x", "http://{u}@h/"] {
+            assert!(UrlTemplate::parse(text).expect(text).host_has_placeholder(), "{text}");
+        }
+        for text in ["https://h/{id}", "http://h?q={q}", "http://h/#{f}", "http://h"] {
+            assert!(!UrlTemplate::parse(text).expect(text).host_has_placeholder(), "{text}");
+        }
+    }
+
+    #[test]
     fn query_parameters_cover_every_json_shape() {
         let mut url = Url::parse("http://h/search?fixed=1").expect("url");
         let args = json!({"q": "a b", "n": 3, "tags": ["x", "y"], "skip": null, "f": {"k": true}});
         let Value::Object(map) = args else { unreachable!() };
         append_query(&mut url, &map);
         assert_eq!(url.query(), Some("fixed=1&f=%7B%22k%22%3Atrue%7D&n=3&q=a+b&tags=x&tags=y"));
+    }
+
+    /// `%XX` sequences back to bytes, as a server reading the path would.
+    fn percent_decode(text: &str) -> Vec<u8> {
+        let bytes = text.as_bytes();
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < bytes.len() {
+            let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
+            match (bytes[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
+                (b'%', Some(byte)) => {
+                    out.push(byte);
+                    i += 3;
+                }
+                (byte, _) => {
+                    out.push(byte);
+                    i += 1;
+                }
+            }
+        }
+        out
+    }
+
+    fn json_value() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            any::<String>().prop_map(Value::String),
+        ];
+        leaf.prop_recursive(3, 16, 4, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                proptest::collection::btree_map("[a-z]{1,3}", inner, 0..4)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 256, ..Default::default() })]
+
+        #[test]
+        fn parsing_any_text_never_panics(text in proptest::prelude::any::<String>(), tail in "[{}a-z/:.?#]{0,20}") {
+            let _ = UrlTemplate::parse(&text);
+            if let Ok(template) = UrlTemplate::parse(&format!("http://h/{tail}")) {
+                let _ = template.host_has_placeholder();
+                let _ = template.expand(&json!({}));
+            }
+        }
+
+        #[test]
+        fn an_argument_is_one_segment_and_never_moves_the_host(
+            a in proptest::prelude::any::<String>(),
+            b in proptest::prelude::any::<String>(),
+        ) {
+            proptest::prop_assume!(![".", "..", ""].contains(&a.as_str()) && ![".", "..", ""].contains(&b.as_str()));
+            let template = UrlTemplate::parse("https://api.example.com/v1/{a}/items/{b}").expect("template");
+            let (url, rest) = template.expand(&json!({"a": a, "b": b, "c": 1})).expect("expands");
+            proptest::prop_assert_eq!(url.host_str(), Some("api.example.com"));
+            let segments: Vec<&str> = url.path_segments().expect("a path").collect();
+            proptest::prop_assert_eq!(segments.len(), 4, "{}", url);
+            proptest::prop_assert_eq!(percent_decode(segments[1]), a.as_bytes());
+            proptest::prop_assert_eq!(percent_decode(segments[3]), b.as_bytes());
+            proptest::prop_assert_eq!(url.query(), None);
+            proptest::prop_assert_eq!(url.fragment(), None);
+            proptest::prop_assert_eq!(rest, json!({"c": 1}));
+        }
+
+        #[test]
+        fn any_arguments_expand_or_are_refused_without_a_panic(arguments in json_value()) {
+            let template = UrlTemplate::parse("http://h/{id}/x").expect("template");
+            if let Ok((mut url, Value::Object(rest))) = template.expand(&arguments) {
+                append_query(&mut url, &rest);
+                proptest::prop_assert_eq!(url.host_str(), Some("h"));
+            }
+        }
     }
 }

@@ -290,8 +290,11 @@ pub(crate) async fn add_to_record(
         // Numbers only: serializing cannot fail.
         let value = bytes::Bytes::from(serde_json::to_vec(&next).unwrap_or_default());
         let mut headers = async_nats::HeaderMap::new();
-        headers.insert(header::NATS_EXPECTED_LAST_SUBJECT_SEQUENCE, current.revision.to_string().as_str());
-        headers.insert(header::NATS_MESSAGE_ID, write.id.as_str());
+        let sequence: async_nats::HeaderValue =
+            current.revision.to_string().parse().map_err(|e| failed(&e))?;
+        headers.insert(header::NATS_EXPECTED_LAST_SUBJECT_SEQUENCE, sequence);
+        let id: async_nats::HeaderValue = write.id.parse().map_err(|e| failed(&e))?;
+        headers.insert(header::NATS_MESSAGE_ID, id);
         let acked = match js.publish_with_headers(subject.clone(), headers, value).await {
             Ok(ack) => ack.await,
             Err(err) => Err(err),

@@ -72,6 +72,9 @@ async fn an_answer_needing_an_http_tool_and_the_calculator() {
             headers: Default::default(),
             secret_headers: Vec::new(),
             max_response_bytes: 4096,
+            // The telemetry server is on loopback, which http tools may reach only when allowed.
+            allow_private_networks: vec!["127.0.0.0/8".into()],
+            allowed_hosts: Vec::new(),
         },
         rate_limit_per_minute: None,
         timeout_seconds: 5,

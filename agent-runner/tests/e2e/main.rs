@@ -17,3 +17,4 @@ mod stream_probe;
 mod streaming;
 mod task_world;
 mod tasks;
+mod wire_limits;

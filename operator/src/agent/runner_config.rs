@@ -272,6 +272,8 @@ fn http_implementation(index: usize, http: &HttpTool, needs: &mut PodNeeds) -> T
         headers: http.headers.clone(),
         secret_headers,
         max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+        allow_private_networks: http.allow_private_networks.clone(),
+        allowed_hosts: http.allowed_hosts.clone(),
     }
 }
 
@@ -303,6 +305,7 @@ fn limits(limits: &AgentLimits) -> Limits {
         max_concurrent_requests: u32::try_from(limits.max_concurrent_requests)
             .unwrap_or(default.max_concurrent_requests),
         daily_budget_usd: limits.daily_budget_usd,
+        ..default
     }
 }
 
@@ -574,5 +577,63 @@ mod tests {
         let s1 = config_hash("{}", &[("key".into(), "1".into())]);
         assert_ne!(a, s1);
         assert_ne!(s1, config_hash("{}", &[("key".into(), "2".into())]));
+    }
+
+    fn http_spec() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        (
+            "https?://[a-z{}.:0-9-]{1,20}(/[a-z{}%?=&]{0,10}){0,3}",
+            prop_oneof![Just("GET"), Just("POST"), Just("PUT"), Just("PATCH"), Just("DELETE")],
+            proptest::collection::btree_map("[A-Za-z-]{1,8}", any::<String>(), 0..3),
+            proptest::collection::vec(("[A-Za-z-]{1,8}", "[a-z]{1,8}", "[a-z]{1,8}"), 0..3),
+            proptest::collection::vec(any::<String>(), 0..3),
+            proptest::collection::vec("[a-z.]{1,12}", 0..3),
+            any::<i32>(),
+        )
+            .prop_map(|(url, method, headers, from, networks, hosts, timeout)| {
+                let from: Vec<Value> = from
+                    .into_iter()
+                    .map(|(name, secret, key)| json!({"name": name, "secretKeyRef": {"name": secret, "key": key}}))
+                    .collect();
+                json!({"url": url, "method": method, "headers": headers, "headersFrom": from,
+                       "allowPrivateNetworks": networks, "allowedHosts": hosts, "timeoutSeconds": timeout})
+            })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 128, ..Default::default() })]
+
+        /// Whatever the (admitted or not) specs hold, rendering gives a config that reads back
+        /// as itself, carries every http tool's allowances, and names no secret value.
+        #[test]
+        fn rendering_never_panics_and_the_config_round_trips(
+            limits in proptest::prelude::any::<(i32, i32, i32, i32)>(),
+            peers in proptest::collection::vec("[a-z]{1,8}", 0..3),
+            http in proptest::collection::vec(http_spec(), 0..4),
+        ) {
+            let (timeout, turns, depth, concurrent) = limits;
+            let spec = json!({"role": "worker", "modelRef": "gpt", "peers": peers, "limits": {
+                "timeoutSeconds": timeout, "maxTurns": turns, "maxDelegationDepth": depth,
+                "maxConcurrentRequests": concurrent}});
+            let tools: Vec<Tool> = http
+                .iter()
+                .enumerate()
+                .map(|(i, h)| tool(&format!("t{i}"), json!({"description": "d", "type": "http", "http": h})))
+                .collect();
+            let rendered = render(&agent(spec), &[], &tools, &settings());
+            let text = serde_json::to_string(&rendered.config).expect("serializes");
+            let back: RunnerConfig = serde_json::from_str(&text).expect("reads back");
+            proptest::prop_assert_eq!(&back, &rendered.config);
+            for (tool, spec) in back.tools.iter().zip(&http) {
+                let ToolImplementation::Http { allow_private_networks, allowed_hosts, secret_headers, .. } =
+                    &tool.implementation
+                else {
+                    return Err(proptest::test_runner::TestCaseError::fail("an http tool"));
+                };
+                proptest::prop_assert_eq!(json!(allow_private_networks), spec["allowPrivateNetworks"].clone());
+                proptest::prop_assert_eq!(json!(allowed_hosts), spec["allowedHosts"].clone());
+                proptest::prop_assert!(secret_headers.iter().all(|h| h.env.starts_with("AGENTRY_TOOL_")));
+            }
+        }
     }
 }

@@ -74,6 +74,7 @@ pub fn reason_of(code: ErrorCode) -> &'static str {
         ErrorCode::DelegationCycle => reasons::DELEGATION_CYCLE,
         ErrorCode::DelegationDepth => reasons::DELEGATION_DEPTH,
         ErrorCode::ShuttingDown => reasons::SHUTTING_DOWN,
+        ErrorCode::TooLarge => reasons::TOO_LARGE,
         ErrorCode::Internal => reasons::INTERNAL_ERROR,
     }
 }

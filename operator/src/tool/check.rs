@@ -27,6 +27,14 @@ fn balanced_placeholders(url: &str) -> bool {
     !open
 }
 
+/// Whether `text` is an IPv4 or IPv6 CIDR (`10.0.0.0/8`), or a bare address (one host).
+fn is_cidr(text: &str) -> bool {
+    let (address, prefix) = text.split_once('/').map_or((text, None), |(a, p)| (a, Some(p)));
+    let Ok(address) = address.parse::<std::net::IpAddr>() else { return false };
+    let bits = if address.is_ipv4() { 32 } else { 128 };
+    prefix.is_none_or(|p| p.parse::<u8>().is_ok_and(|p| p <= bits))
+}
+
 /// Why a Tool cannot run: the `Ready` reason and a message naming what to change.
 type Refusal = (&'static str, String);
 
@@ -102,6 +110,11 @@ fn check_http(tool: &Tool, secret_key: SecretKeyLookup<'_>) -> Result<(), Refusa
         let message = format!("http.url {} has an unclosed or nested {{placeholder}}", http.url);
         return Err((reasons::INVALID_URL, message));
     }
+    if let Some(bad) = http.allow_private_networks.iter().find(|n| !is_cidr(n)) {
+        let message =
+            format!("http.allowPrivateNetworks {bad:?} is not a CIDR such as 10.0.0.0/8 or fd00::/8");
+        return Err((reasons::INVALID, message));
+    }
     for (header, value) in &http.headers {
         if !is_header_token(header) || value.contains(['\r', '\n']) {
             let message = format!("http.headers {header:?} is not a valid HTTP header name and value");
@@ -174,5 +187,15 @@ mod tests {
             "headersFrom": [{"name": "Authorization", "secretKeyRef": {"name": "nope", "key": "value"}}]}),
         );
         assert_eq!(check(&missing_secret, &secrets).1, "SecretNotFound");
+        let networks = |list: serde_json::Value| {
+            http_tool("t", serde_json::json!({"url": "https://h/", "allowPrivateNetworks": list}))
+        };
+        assert_eq!(
+            check(&networks(serde_json::json!(["10.0.0.0/8", "fd00::/8", "127.0.0.1"])), &secrets).1,
+            "Valid"
+        );
+        let (_, reason, message) = check(&networks(serde_json::json!(["10.0.0.0/33"])), &secrets);
+        assert_eq!((reason, message.contains("10.0.0.0/33")), ("Invalid", true), "{message}");
+        assert_eq!(check(&networks(serde_json::json!(["intranet"])), &secrets).1, "Invalid");
     }
 }
