@@ -11,15 +11,19 @@ CREATE TABLE memory_changes (
     agent       text        NOT NULL,
     memory_id   uuid        NOT NULL,
     deleted     boolean     NOT NULL,
+    -- The writing transaction: a reader re-reads the rows of transactions that were still open
+    -- at its previous look, as their seqs may lie behind its cursor.
+    xid         xid8        NOT NULL DEFAULT pg_current_xact_id(),
     changed_at  timestamptz NOT NULL DEFAULT now()
 );
 
--- A reader asks for its scope's rows past its cursor, and again for the last seconds' rows:
--- sequence numbers are taken before commit, so a row can become visible behind the cursor.
+-- A reader asks for its scope's rows past its cursor, and for the rows of transactions that were
+-- open when it last looked: sequence numbers are taken before commit, so a row can become
+-- visible behind the cursor.
 CREATE INDEX memory_changes_namespace_agent_seq_idx ON memory_changes (namespace, agent, seq);
-CREATE INDEX memory_changes_namespace_agent_changed_at_idx ON memory_changes (namespace, agent, changed_at);
+CREATE INDEX memory_changes_namespace_agent_xid_idx ON memory_changes (namespace, agent, xid);
 CREATE INDEX memory_changes_namespace_seq_idx ON memory_changes (namespace, seq);
-CREATE INDEX memory_changes_namespace_changed_at_idx ON memory_changes (namespace, changed_at);
+CREATE INDEX memory_changes_namespace_xid_idx ON memory_changes (namespace, xid);
 
 CREATE FUNCTION memories_record_change() RETURNS trigger
 LANGUAGE plpgsql

@@ -1,30 +1,33 @@
 //! Following the `memory_changes` log: which memories changed since an index last looked.
 //!
 //! Sequence numbers are drawn when a row is written, not when its transaction commits, so a
-//! change can become visible behind the cursor. Each poll therefore asks for the rows past the
-//! cursor *and* the rows written in the last [`LATE_COMMIT_GRACE`]; the seqs already applied in
-//! that window are remembered and skipped. A writer transaction open longer than the grace could
-//! still be missed until the index reloads; the store's writes are single statements.
+//! change can become visible behind the cursor. Such a change belongs to a transaction that was
+//! still open when the reader last looked, that is one whose id is at least that look's
+//! snapshot `xmin`. Each poll therefore asks for the rows past the cursor *and* the rows of
+//! transactions from the previous `xmin` on; seqs already applied are remembered (until their
+//! transaction falls below `xmin`, after which no poll returns them again) and skipped. No
+//! clock and no grace period: a long transaction only widens the window until it ends.
 
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
 
 use uuid::Uuid;
 
-/// How long after it is written a change is still looked for behind the cursor.
-pub(crate) const LATE_COMMIT_GRACE: Duration = Duration::from_secs(30);
+/// One change as a poll returns it: seq, the writing transaction's id, the memory.
+pub(crate) type ChangeRow = (i64, i64, Uuid);
 
 /// One reader's position in the log.
 #[derive(Debug, Default)]
 pub(crate) struct ChangeFeed {
     cursor: i64,
-    applied: HashMap<i64, Instant>,
+    xmin: i64,
+    /// Applied seqs of rows behind or at the cursor whose transaction may come back, by seq.
+    applied: HashMap<i64, i64>,
 }
 
 impl ChangeFeed {
-    /// A feed that has seen everything up to `cursor`.
-    pub(crate) fn starting_at(cursor: i64) -> Self {
-        Self { cursor, applied: HashMap::new() }
+    /// A feed that has seen everything up to `cursor` in a snapshot whose xmin was `xmin`.
+    pub(crate) fn starting_at(cursor: i64, xmin: i64) -> Self {
+        Self { cursor, xmin, applied: HashMap::new() }
     }
 
     /// The highest seq seen.
@@ -32,22 +35,28 @@ impl ChangeFeed {
         self.cursor
     }
 
-    /// The memories touched by `rows` (seq, memory id) that were not applied before; advances
-    /// the cursor and forgets applied seqs once they are past the grace.
-    pub(crate) fn fresh(&mut self, rows: &[(i64, Uuid)], now: Instant) -> Vec<Uuid> {
+    /// The xmin of the previous look: rows of transactions from this one on are read again.
+    pub(crate) fn xmin(&self) -> i64 {
+        self.xmin
+    }
+
+    /// The memories touched by `rows` that were not applied before, from a poll whose snapshot
+    /// had `xmin`; advances the cursor.
+    pub(crate) fn fresh(&mut self, rows: &[ChangeRow], xmin: i64) -> Vec<Uuid> {
         let mut touched = Vec::new();
-        for (seq, id) in rows {
-            if *seq <= self.cursor && self.applied.contains_key(seq) {
+        for (seq, xid, id) in rows {
+            if self.applied.contains_key(seq) {
                 continue;
             }
-            self.applied.insert(*seq, now);
+            self.applied.insert(*seq, *xid);
             self.cursor = self.cursor.max(*seq);
             if !touched.contains(id) {
                 touched.push(*id);
             }
         }
-        let keep = LATE_COMMIT_GRACE * 2;
-        self.applied.retain(|_, seen| now.duration_since(*seen) < keep);
+        self.xmin = self.xmin.max(xmin);
+        let floor = self.xmin;
+        self.applied.retain(|_, xid| *xid >= floor);
         touched
     }
 }
@@ -59,14 +68,16 @@ mod tests {
     #[test]
     fn late_commits_behind_the_cursor_are_applied_once() {
         let (a, b, c) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
-        let now = Instant::now();
-        let mut feed = ChangeFeed::starting_at(10);
-        assert_eq!(feed.fresh(&[(12, a)], now), [a]);
-        assert_eq!(feed.cursor(), 12);
-        // seq 11 committed after 12 was read: it comes back in the grace window.
-        assert_eq!(feed.fresh(&[(11, b), (12, a)], now), [b]);
-        assert_eq!(feed.fresh(&[(11, b), (12, a), (13, c), (14, c)], now), [c]);
+        let mut feed = ChangeFeed::starting_at(10, 100);
+        // Transaction 101 wrote seq 11 but has not committed; 102 wrote 12 and committed.
+        assert_eq!(feed.fresh(&[(12, 102, a)], 101), [a]);
+        assert_eq!((feed.cursor(), feed.xmin()), (12, 101));
+        // 101 committed: its seq 11 comes back through the xid window, once.
+        assert_eq!(feed.fresh(&[(11, 101, b), (12, 102, a)], 101), [b]);
+        assert_eq!(feed.fresh(&[(11, 101, b), (13, 103, c), (14, 103, c)], 104), [c]);
         assert_eq!(feed.cursor(), 14);
-        assert!(feed.fresh(&[(13, c)], now).is_empty());
+        // Everything is below xmin now: nothing is remembered, nothing comes back.
+        assert!(feed.applied.is_empty());
+        assert!(feed.fresh(&[], 104).is_empty());
     }
 }

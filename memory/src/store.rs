@@ -210,7 +210,7 @@ impl MemoryStore {
         let wanted = (top_k * 4).max(self.options.tuning.int8_candidates);
         let found = match self.engine {
             SearchEngine::PgVector => self.pgvector_candidates(scope, &query, wanted).await?,
-            SearchEngine::InProcess => self.in_process_candidates(scope, &query).await?,
+            SearchEngine::InProcess => self.in_process_candidates(scope, &query, wanted).await?,
         };
         Ok(rows::rank(found, &query, top_k, min_similarity))
     }

@@ -103,6 +103,15 @@ impl VectorIndex {
         self.signs.extend_from_slice(&signs);
     }
 
+    /// Gives back the spare capacity of its arrays (after a bulk load).
+    pub fn shrink_to_fit(&mut self) {
+        self.ids.shrink_to_fit();
+        self.scales.shrink_to_fit();
+        self.int8.shrink_to_fit();
+        self.signs.shrink_to_fit();
+        self.position.shrink_to_fit();
+    }
+
     /// Removes `id`; the last entry moves into its place.
     pub fn remove(&mut self, id: Uuid) {
         let Some(at) = self.position.remove(&id) else { return };

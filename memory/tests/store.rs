@@ -122,3 +122,16 @@ async fn bad_input_and_other_dimensions_are_refused_with_reasons() {
     let embedder = Embedder::Hashing(HashingEmbedder::new(128).expect("embedder"));
     assert!(MemoryStore::open(scratch.pool.clone(), embedder, StoreOptions::new(384)).await.is_err());
 }
+
+#[tokio::test]
+async fn a_top_k_above_the_tuned_candidates_gets_that_many() {
+    let scratch = ScratchStore::new().await;
+    let store = open(scratch.pool.clone()).await;
+    let scope = MemoryScope::agent("ns", "gus");
+    for i in 0..70 {
+        store.remember(&scope, &fact(&format!("release note number {i} about the billing service"), 0.5)).await.expect("store");
+    }
+    let found = store.recall(&scope, "billing release note", 65, -1.0).await.expect("recall");
+    assert_eq!(found.len(), 65);
+    assert!(found.windows(2).all(|w| w[0].score >= w[1].score), "best score first");
+}

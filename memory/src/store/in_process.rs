@@ -9,10 +9,10 @@ use futures::TryStreamExt as _;
 use sqlx::{Acquire as _, PgPool};
 use uuid::Uuid;
 
-use crate::change_feed::ChangeFeed;
+use crate::change_feed::{ChangeFeed, ChangeRow};
 use crate::error::MemoryError;
 use crate::model::MemoryScope;
-use crate::vector_index::{VectorIndex, centre_of};
+use crate::vector_index::{SearchTuning, VectorIndex, centre_of};
 
 use super::rows::{MEMORY_COLUMNS, MemoryRow};
 use super::MemoryStore;
@@ -29,12 +29,17 @@ pub(super) struct ScopeIndex {
 }
 
 impl MemoryStore {
-    /// Candidate rows for `query` from `scope`'s index, loading or syncing it first.
+    /// Up to `wanted` candidate rows for `query` from `scope`'s index, loading or syncing it
+    /// first.
     pub(super) async fn in_process_candidates(
         &self,
         scope: &MemoryScope,
         query: &[f32],
+        wanted: usize,
     ) -> Result<Vec<MemoryRow>, MemoryError> {
+        let tuning = self.options.tuning;
+        let int8_candidates = tuning.int8_candidates.max(wanted);
+        let tuning = SearchTuning { int8_candidates, sign_candidates: tuning.sign_candidates.max(int8_candidates) };
         let slot = {
             let mut indexes = self.lock_indexes();
             Arc::clone(indexes.entry(scope.index_key()).or_default())
@@ -47,7 +52,7 @@ impl MemoryStore {
             }
             None => guard.insert(self.load(scope).await?),
         };
-        let ids: Vec<Uuid> = state.index.candidates(query, self.options.tuning).into_iter().map(|(id, _)| id).collect();
+        let ids: Vec<Uuid> = state.index.candidates(query, tuning).into_iter().map(|(id, _)| id).collect();
         drop(guard);
         self.rows_of(scope, &ids).await
     }
@@ -83,7 +88,9 @@ impl MemoryStore {
             .execute(&mut *tx)
             .await
             .map_err(failed)?;
-        let cursor: i64 = sqlx::query_scalar("SELECT coalesce(max(seq), 0) FROM memory_changes")
+        let (cursor, xmin): (i64, i64) = sqlx::query_as(
+            "SELECT coalesce(max(seq), 0), pg_snapshot_xmin(pg_current_snapshot())::text::bigint FROM memory_changes",
+        )
             .fetch_one(&mut *tx)
             .await
             .map_err(failed)?;
@@ -112,9 +119,10 @@ impl MemoryStore {
         }
         drop(rows);
         tx.commit().await.map_err(failed)?;
-        let index = index.unwrap_or_else(|| self.index_from(&sample));
+        let mut index = index.unwrap_or_else(|| self.index_from(&sample));
+        index.shrink_to_fit();
         tracing::info!(memories = index.len(), heap_bytes = index.heap_bytes(), elapsed = ?started.elapsed(), "memory index loaded");
-        Ok(ScopeIndex { index, feed: ChangeFeed::starting_at(cursor) })
+        Ok(ScopeIndex { index, feed: ChangeFeed::starting_at(cursor, xmin) })
     }
 
     fn index_from(&self, sample: &[(Uuid, Vec<f32>)]) -> VectorIndex {
@@ -128,8 +136,8 @@ impl MemoryStore {
     /// Applies the changes of `scope` since the index last looked: each touched memory is read
     /// again, and is in the index exactly when it still exists.
     async fn sync(&self, scope: &MemoryScope, state: &mut ScopeIndex) -> Result<(), MemoryError> {
-        let changes = changes_since(&self.pool, scope, state.feed.cursor()).await.map_err(|e| self.failed(e))?;
-        let touched = state.feed.fresh(&changes, Instant::now());
+        let (xmin, changes) = changes_since(&self.pool, scope, &state.feed).await.map_err(|e| self.failed(e))?;
+        let touched = state.feed.fresh(&changes, xmin);
         if touched.is_empty() {
             return Ok(());
         }
@@ -149,25 +157,36 @@ impl MemoryStore {
     }
 }
 
-/// (seq, memory id) of `scope`'s changes past `cursor` or written within the grace.
-async fn changes_since(pool: &PgPool, scope: &MemoryScope, cursor: i64) -> Result<Vec<(i64, Uuid)>, sqlx::Error> {
+/// The snapshot's xmin, and `scope`'s changes past the feed's cursor or written by transactions
+/// that were open at its previous look; one statement, so one snapshot.
+async fn changes_since(
+    pool: &PgPool,
+    scope: &MemoryScope,
+    feed: &ChangeFeed,
+) -> Result<(i64, Vec<ChangeRow>), sqlx::Error> {
     let agent = (!scope.shared).then_some(scope.agent.as_str());
-    let grace = crate::change_feed::LATE_COMMIT_GRACE.as_secs_f64();
     let filter = scope_filter(scope, 2);
     let sql = format!(
-        "SELECT seq, memory_id FROM memory_changes WHERE namespace = $1 AND {filter} AND seq > $3 \
-         UNION \
-         SELECT seq, memory_id FROM memory_changes WHERE namespace = $1 AND {filter} \
-         AND changed_at > now() - make_interval(secs => $4) \
-         ORDER BY 1"
+        "WITH changes AS ( \
+           SELECT seq, xid, memory_id FROM memory_changes WHERE namespace = $1 AND {filter} AND seq > $3 \
+           UNION \
+           SELECT seq, xid, memory_id FROM memory_changes WHERE namespace = $1 AND {filter} \
+           AND xid >= $4::text::xid8) \
+         SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint, \
+           coalesce(array_agg(seq ORDER BY seq), '{{}}'), \
+           coalesce(array_agg(xid::text::bigint ORDER BY seq), '{{}}'), \
+           coalesce(array_agg(memory_id ORDER BY seq), '{{}}') \
+         FROM changes"
     );
-    sqlx::query_as(sqlx::AssertSqlSafe(sql))
-    .bind(&scope.namespace)
-    .bind(agent)
-    .bind(cursor)
-    .bind(grace)
-    .fetch_all(pool)
-    .await
+    let (xmin, seqs, xids, ids): (i64, Vec<i64>, Vec<i64>, Vec<Uuid>) = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(&scope.namespace)
+        .bind(agent)
+        .bind(feed.cursor())
+        .bind(feed.xmin().to_string())
+        .fetch_one(pool)
+        .await?;
+    let rows = seqs.into_iter().zip(xids).zip(ids).map(|((seq, xid), id)| (seq, xid, id)).collect();
+    Ok((xmin, rows))
 }
 
 /// The condition selecting `scope`'s rows, on the agent bound as parameter `$n` (bound as NULL
