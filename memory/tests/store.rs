@@ -135,3 +135,36 @@ async fn a_top_k_above_the_tuned_candidates_gets_that_many() {
     assert_eq!(found.len(), 65);
     assert!(found.windows(2).all(|w| w[0].score >= w[1].score), "best score first");
 }
+
+#[tokio::test]
+async fn a_write_committed_behind_the_cursor_is_still_picked_up() {
+    let scratch = ScratchStore::new().await;
+    let reader = open(scratch.pool.clone()).await;
+    let scope = MemoryScope::agent("ns", "hal");
+    reader.remember(&scope, &fact("The first note is about kettles", 0.5)).await.expect("store");
+    assert_eq!(reader.recall(&scope, "kettles", 3, 0.1).await.expect("recall").len(), 1);
+
+    // A transaction draws its seq, then another write commits with a later seq and the reader
+    // moves its cursor past both before the first transaction commits.
+    let slow_pool = scratch.another_pool();
+    let mut slow = slow_pool.begin().await.expect("begin");
+    let vector = HashingEmbedder::new(DIMENSIONS).expect("embedder").embed("The slow note is about teapots");
+    sqlx::query(
+        "INSERT INTO memories (agent, namespace, type, content, embedding) VALUES ('hal', 'ns', 'semantic', $1, $2)",
+    )
+    .bind("The slow note is about teapots")
+    .bind(&vector)
+    .execute(&mut *slow)
+    .await
+    .expect("insert");
+    let writer = open(scratch.another_pool()).await;
+    writer.remember(&scope, &fact("The quick note is about teapots too", 0.5)).await.expect("store");
+    let before = reader.recall(&scope, "teapots", 5, 0.1).await.expect("recall");
+    assert_eq!(before.len(), 1, "{before:?}");
+    slow.commit().await.expect("commit");
+
+    let after = reader.recall(&scope, "teapots", 5, 0.1).await.expect("recall");
+    let contents: Vec<&str> = after.iter().map(|m| m.memory.content.as_str()).collect();
+    assert!(contents.contains(&"The slow note is about teapots"), "{contents:?}");
+    assert_eq!(reader.index_size(&scope).await.map(|(n, _)| n), Some(3));
+}
