@@ -16,7 +16,7 @@ pub mod scoring;
 pub mod store;
 pub mod vector_index;
 
-pub use embedding::{EmbeddingEndpoint, Embedder, HashingEmbedder, OpenAiEmbedder};
+pub use embedding::{Embedder, EmbeddingEndpoint, HashingEmbedder, OpenAiEmbedder};
 pub use error::MemoryError;
 pub use model::{Memory, MemoryScope, MemoryType, NewMemory, ScoredMemory};
 pub use store::{MemoryStore, SearchEngine, StoreOptions};

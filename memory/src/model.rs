@@ -122,7 +122,10 @@ impl NewMemory {
             return invalid("content is empty".into());
         }
         if self.content.len() > MAX_CONTENT_BYTES {
-            return invalid(format!("content is {} bytes, more than {MAX_CONTENT_BYTES}", self.content.len()));
+            return invalid(format!(
+                "content is {} bytes, more than {MAX_CONTENT_BYTES}",
+                self.content.len()
+            ));
         }
         if !(0.0..=1.0).contains(&self.importance) {
             return invalid(format!("importance {} is not within 0..1", self.importance));
@@ -184,7 +187,8 @@ mod tests {
 
     #[test]
     fn types_round_trip_and_unknown_ones_are_named() {
-        for kind in [MemoryType::Semantic, MemoryType::Episodic, MemoryType::Procedural, MemoryType::Working] {
+        for kind in [MemoryType::Semantic, MemoryType::Episodic, MemoryType::Procedural, MemoryType::Working]
+        {
             assert_eq!(kind.as_str().parse::<MemoryType>().expect("parses"), kind);
         }
         let error = "longterm".parse::<MemoryType>().expect_err("unknown");

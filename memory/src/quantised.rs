@@ -71,7 +71,9 @@ pub(crate) fn hamming_all(query: &[u64], codes: &[u64], words: usize, out: &mut 
 #[inline(always)]
 fn hamming_all_plain(query: &[u64], codes: &[u64], words: usize, out: &mut Vec<u32>) {
     out.extend(
-        codes.chunks_exact(words).map(|code| code.iter().zip(query).map(|(a, b)| (a ^ b).count_ones()).sum::<u32>()),
+        codes
+            .chunks_exact(words)
+            .map(|code| code.iter().zip(query).map(|(a, b)| (a ^ b).count_ones()).sum::<u32>()),
     );
 }
 

@@ -28,7 +28,13 @@ pub fn migrations() -> Vec<Migration> {
     MIGRATIONS
         .iter()
         .map(|(version, description, sql)| {
-            Migration::new(*version, Cow::Borrowed(*description), MigrationType::Simple, sql.into_sql_str(), false)
+            Migration::new(
+                *version,
+                Cow::Borrowed(*description),
+                MigrationType::Simple,
+                sql.into_sql_str(),
+                false,
+            )
         })
         .collect()
 }
@@ -43,7 +49,9 @@ pub fn latest_migration() -> i64 {
 /// plain lower-case identifier.
 pub async fn migrate(pool: &PgPool, schema: &str) -> Result<(), MemoryError> {
     if !is_plain_identifier(schema) {
-        return Err(MemoryError::Invalid(format!("schema {schema:?} is not a lower-case PostgreSQL identifier")));
+        return Err(MemoryError::Invalid(format!(
+            "schema {schema:?} is not a lower-case PostgreSQL identifier"
+        )));
     }
     let failed = |source| MemoryError::Database { target: target_of(pool), source };
     let mut conn = pool.acquire().await.map_err(failed)?;

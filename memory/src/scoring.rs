@@ -27,7 +27,9 @@ pub fn score(similarity: f32, importance: f32, age_seconds: f64) -> f32 {
     #[allow(clippy::cast_possible_truncation)]
     let recency = (-age_days / RECENCY_HALF_LIFE_DAYS).exp2() as f32;
     let importance = importance.clamp(0.0, 1.0);
-    similarity * (1.0 - IMPORTANCE_WEIGHT + IMPORTANCE_WEIGHT * importance) * (1.0 - RECENCY_WEIGHT + RECENCY_WEIGHT * recency)
+    similarity
+        * (1.0 - IMPORTANCE_WEIGHT + IMPORTANCE_WEIGHT * importance)
+        * (1.0 - RECENCY_WEIGHT + RECENCY_WEIGHT * recency)
 }
 
 #[cfg(test)]

@@ -25,7 +25,7 @@ use crate::model::{Memory, MemoryScope, NewMemory, ScoredMemory};
 use crate::vector_index::SearchTuning;
 
 use in_process::ScopeIndex;
-use rows::{MemoryRow, MEMORY_COLUMNS};
+use rows::{MEMORY_COLUMNS, MemoryRow};
 
 /// How long a query waits for a connection.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -87,6 +87,9 @@ pub fn pool(url: &str, schema: &str, max_connections: u32) -> Result<PgPool, Mem
         .max_connections(max_connections.max(1))
         .min_connections(0)
         .acquire_timeout(ACQUIRE_TIMEOUT)
+        // No ping before each query: a search is three round trips, not five; a broken
+        // connection fails its query and the pool replaces it.
+        .test_before_acquire(false)
         .connect_lazy_with(options))
 }
 
@@ -113,7 +116,8 @@ impl MemoryStore {
             });
         }
         check_recorded_dimensions(&pool, options.dimensions).await?;
-        let pgvector = options.allow_pgvector && crate::schema::enable_pgvector(&pool, options.dimensions).await?;
+        let pgvector =
+            options.allow_pgvector && crate::schema::enable_pgvector(&pool, options.dimensions).await?;
         let engine = if pgvector { SearchEngine::PgVector } else { SearchEngine::InProcess };
         tracing::info!(?engine, dimensions = options.dimensions, "memory store opened");
         Ok(Self { pool, embedder, options, engine, indexes: Mutex::new(HashMap::new()) })
@@ -169,7 +173,10 @@ impl MemoryStore {
     /// Deletes memory `id` of `scope`; whether there was one.
     pub async fn forget(&self, scope: &MemoryScope, id: Uuid) -> Result<bool, MemoryError> {
         let agent = (!scope.shared).then_some(scope.agent.as_str());
-        let sql = format!("DELETE FROM memories WHERE id = $1 AND namespace = $2 AND {}", in_process::scope_filter(scope, 3));
+        let sql = format!(
+            "DELETE FROM memories WHERE id = $1 AND namespace = $2 AND {}",
+            in_process::scope_filter(scope, 3)
+        );
         let done = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(id)
             .bind(&scope.namespace)
@@ -238,7 +245,10 @@ impl MemoryStore {
 
     fn lock_indexes(
         &self,
-    ) -> std::sync::MutexGuard<'_, HashMap<(String, Option<String>), Arc<tokio::sync::Mutex<Option<ScopeIndex>>>>> {
+    ) -> std::sync::MutexGuard<
+        '_,
+        HashMap<(String, Option<String>), Arc<tokio::sync::Mutex<Option<ScopeIndex>>>>,
+    > {
         // A panic while holding this lock leaves the map itself intact.
         self.indexes.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
@@ -256,10 +266,11 @@ async fn check_recorded_dimensions(pool: &PgPool, dimensions: usize) -> Result<(
         .execute(pool)
         .await
         .map_err(failed)?;
-    let recorded: String = sqlx::query_scalar("SELECT value FROM memory_store_settings WHERE key = 'dimensions'")
-        .fetch_one(pool)
-        .await
-        .map_err(failed)?;
+    let recorded: String =
+        sqlx::query_scalar("SELECT value FROM memory_store_settings WHERE key = 'dimensions'")
+            .fetch_one(pool)
+            .await
+            .map_err(failed)?;
     match recorded.parse::<usize>() {
         Ok(recorded) if recorded == dimensions => Ok(()),
         Ok(recorded) => Err(MemoryError::DimensionMismatch {

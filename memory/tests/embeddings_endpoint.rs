@@ -22,7 +22,9 @@ async fn serve_once(answer: (&'static str, String)) -> (String, tokio::task::Joi
             if let Some((head, body)) = text.split_once("\r\n\r\n") {
                 let length = head
                     .lines()
-                    .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().to_string()))
+                    .find_map(|l| {
+                        l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().to_string())
+                    })
                     .and_then(|v| v.parse::<usize>().ok())
                     .unwrap_or(0);
                 if body.len() >= length {
@@ -63,10 +65,15 @@ async fn vectors_come_back_in_input_order_normalised() {
     assert_eq!(vectors, vec![vec![1.0, 0.0, 0.0], vec![0.0, 0.6, 0.8]]);
     let request = server.await.expect("server");
     assert!(request.starts_with("POST /v1/embeddings HTTP/1.1"), "{request}");
-    assert!(request.to_ascii_lowercase().contains(&format!("authorization: bearer {}", KEY.to_ascii_lowercase())));
+    assert!(
+        request.to_ascii_lowercase().contains(&format!("authorization: bearer {}", KEY.to_ascii_lowercase()))
+    );
     let body: serde_json::Value =
         serde_json::from_str(request.split_once("\r\n\r\n").expect("body").1).expect("json body");
-    assert_eq!(body, serde_json::json!({"model": "text-embedding-3-small", "input": ["first", "second"], "dimensions": 3}));
+    assert_eq!(
+        body,
+        serde_json::json!({"model": "text-embedding-3-small", "input": ["first", "second"], "dimensions": 3})
+    );
 }
 
 #[tokio::test]

@@ -33,12 +33,17 @@ async fn an_agent_recalls_its_own_memories_and_not_another_agents() {
     store.remember(&alice, &fact("Invoices are sent on the first Monday", 0.4)).await.expect("store");
     store.remember(&bob, &fact("Bob's own note about deployment windows", 0.5)).await.expect("store");
 
-    let found = store.recall(&alice, "what is the customer's favourite colour?", 5, 0.2).await.expect("recall");
-    assert_eq!(found.first().map(|m| m.memory.content.as_str()), Some("The customer's favourite colour is teal"));
+    let found =
+        store.recall(&alice, "what is the customer's favourite colour?", 5, 0.2).await.expect("recall");
+    assert_eq!(
+        found.first().map(|m| m.memory.content.as_str()),
+        Some("The customer's favourite colour is teal")
+    );
     assert!(found.iter().all(|m| m.memory.agent == "alice"), "{found:?}");
     assert!(found[0].score <= found[0].similarity && found[0].similarity > 0.4, "{found:?}");
 
-    let for_bob = store.recall(&bob, "what is the customer's favourite colour?", 5, 0.0).await.expect("recall");
+    let for_bob =
+        store.recall(&bob, "what is the customer's favourite colour?", 5, 0.0).await.expect("recall");
     assert!(for_bob.iter().all(|m| m.memory.agent == "bob"), "{for_bob:?}");
     assert!(!for_bob.iter().any(|m| m.memory.content.contains("teal")));
 
@@ -58,8 +63,12 @@ async fn writes_through_another_store_reach_a_loaded_index() {
     let reader = open(scratch.pool.clone()).await;
     let writer = open(scratch.another_pool()).await;
     let scope = MemoryScope::agent("ns", "carol");
-    let first = writer.remember(&scope, &fact("The staging database lives in eu-west", 0.5)).await.expect("store");
-    assert_eq!(reader.recall(&scope, "where is the staging database", 3, 0.1).await.expect("recall").len(), 1);
+    let first =
+        writer.remember(&scope, &fact("The staging database lives in eu-west", 0.5)).await.expect("store");
+    assert_eq!(
+        reader.recall(&scope, "where is the staging database", 3, 0.1).await.expect("recall").len(),
+        1
+    );
     assert_eq!(reader.index_size(&scope).await.map(|(n, _)| n), Some(1));
 
     // Stored and forgotten through the other store after the index loaded.
@@ -116,7 +125,8 @@ async fn bad_input_and_other_dimensions_are_refused_with_reasons() {
 
     // The store recorded 384 on first open; opening it for 768 is refused.
     let embedder = Embedder::Hashing(HashingEmbedder::new(768).expect("embedder"));
-    let error = MemoryStore::open(scratch.pool.clone(), embedder, StoreOptions::new(768)).await.expect_err("768");
+    let error =
+        MemoryStore::open(scratch.pool.clone(), embedder, StoreOptions::new(768)).await.expect_err("768");
     assert!(error.to_string().contains("768") && error.to_string().contains("384"), "{error}");
     // An embedder of another length than the options say.
     let embedder = Embedder::Hashing(HashingEmbedder::new(128).expect("embedder"));
@@ -129,7 +139,10 @@ async fn a_top_k_above_the_tuned_candidates_gets_that_many() {
     let store = open(scratch.pool.clone()).await;
     let scope = MemoryScope::agent("ns", "gus");
     for i in 0..70 {
-        store.remember(&scope, &fact(&format!("release note number {i} about the billing service"), 0.5)).await.expect("store");
+        store
+            .remember(&scope, &fact(&format!("release note number {i} about the billing service"), 0.5))
+            .await
+            .expect("store");
     }
     let found = store.recall(&scope, "billing release note", 65, -1.0).await.expect("recall");
     assert_eq!(found.len(), 65);

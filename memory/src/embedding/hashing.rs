@@ -36,7 +36,8 @@ impl HashingEmbedder {
         for word in text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()) {
             let word = word.to_lowercase();
             self.add(&mut vector, b"w", word.as_bytes(), WORD_WEIGHT);
-            let padded: Vec<char> = std::iter::once(' ').chain(word.chars()).chain(std::iter::once(' ')).collect();
+            let padded: Vec<char> =
+                std::iter::once(' ').chain(word.chars()).chain(std::iter::once(' ')).collect();
             for gram in padded.windows(3) {
                 let gram: String = gram.iter().collect();
                 self.add(&mut vector, b"g", gram.as_bytes(), TRIGRAM_WEIGHT);

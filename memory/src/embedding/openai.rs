@@ -68,13 +68,19 @@ struct EmbeddingItem {
 impl OpenAiEmbedder {
     /// A client for `endpoint` expecting vectors of `dimensions`; `http` is the process's client
     /// (its TLS set-up is the caller's).
-    pub fn new(http: reqwest::Client, endpoint: EmbeddingEndpoint, dimensions: usize) -> Result<Self, MemoryError> {
+    pub fn new(
+        http: reqwest::Client,
+        endpoint: EmbeddingEndpoint,
+        dimensions: usize,
+    ) -> Result<Self, MemoryError> {
         check_dimensions(dimensions)?;
         let base = endpoint.base_url.trim_end_matches('/');
         let url = Url::parse(&format!("{base}/embeddings"))
             .map_err(|e| MemoryError::Invalid(format!("embedding baseUrl {base:?}: {e}")))?;
         if !matches!(url.scheme(), "http" | "https") {
-            return Err(MemoryError::Invalid(format!("embedding baseUrl {base:?}: the scheme must be http or https")));
+            return Err(MemoryError::Invalid(format!(
+                "embedding baseUrl {base:?}: the scheme must be http or https"
+            )));
         }
         if endpoint.model.trim().is_empty() {
             return Err(MemoryError::Invalid("the embedding model name is empty".into()));

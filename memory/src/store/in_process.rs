@@ -14,8 +14,8 @@ use crate::error::MemoryError;
 use crate::model::MemoryScope;
 use crate::vector_index::{SearchTuning, VectorIndex, centre_of};
 
-use super::rows::{MEMORY_COLUMNS, MemoryRow};
 use super::MemoryStore;
+use super::rows::{MEMORY_COLUMNS, MemoryRow};
 
 /// Vectors read before the index's centre is fixed: enough for a stable mean, few enough to
 /// buffer in f32.
@@ -39,7 +39,8 @@ impl MemoryStore {
     ) -> Result<Vec<MemoryRow>, MemoryError> {
         let tuning = self.options.tuning;
         let int8_candidates = tuning.int8_candidates.max(wanted);
-        let tuning = SearchTuning { int8_candidates, sign_candidates: tuning.sign_candidates.max(int8_candidates) };
+        let tuning =
+            SearchTuning { int8_candidates, sign_candidates: tuning.sign_candidates.max(int8_candidates) };
         let slot = {
             let mut indexes = self.lock_indexes();
             Arc::clone(indexes.entry(scope.index_key()).or_default())
@@ -100,9 +101,9 @@ impl MemoryStore {
             scope_filter(scope, 2)
         );
         let mut rows = sqlx::query_as::<_, (Uuid, Vec<f32>)>(sqlx::AssertSqlSafe(sql))
-        .bind(&scope.namespace)
-        .bind(agent)
-        .fetch(&mut *tx);
+            .bind(&scope.namespace)
+            .bind(agent)
+            .fetch(&mut *tx);
         let mut sample = Vec::with_capacity(CENTRE_SAMPLE);
         let mut index = None;
         while let Some((id, vector)) = rows.try_next().await.map_err(failed)? {
@@ -136,7 +137,8 @@ impl MemoryStore {
     /// Applies the changes of `scope` since the index last looked: each touched memory is read
     /// again, and is in the index exactly when it still exists.
     async fn sync(&self, scope: &MemoryScope, state: &mut ScopeIndex) -> Result<(), MemoryError> {
-        let (xmin, changes) = changes_since(&self.pool, scope, &state.feed).await.map_err(|e| self.failed(e))?;
+        let (xmin, changes) =
+            changes_since(&self.pool, scope, &state.feed).await.map_err(|e| self.failed(e))?;
         let touched = state.feed.fresh(&changes, xmin);
         if touched.is_empty() {
             return Ok(());
@@ -178,13 +180,14 @@ async fn changes_since(
            coalesce(array_agg(memory_id ORDER BY seq), '{{}}') \
          FROM changes"
     );
-    let (xmin, seqs, xids, ids): (i64, Vec<i64>, Vec<i64>, Vec<Uuid>) = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(&scope.namespace)
-        .bind(agent)
-        .bind(feed.cursor())
-        .bind(feed.xmin().to_string())
-        .fetch_one(pool)
-        .await?;
+    let (xmin, seqs, xids, ids): (i64, Vec<i64>, Vec<i64>, Vec<Uuid>) =
+        sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(&scope.namespace)
+            .bind(agent)
+            .bind(feed.cursor())
+            .bind(feed.xmin().to_string())
+            .fetch_one(pool)
+            .await?;
     let rows = seqs.into_iter().zip(xids).zip(ids).map(|((seq, xid), id)| (seq, xid, id)).collect();
     Ok((xmin, rows))
 }

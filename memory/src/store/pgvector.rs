@@ -9,9 +9,9 @@
 use crate::error::MemoryError;
 use crate::model::MemoryScope;
 
+use super::MemoryStore;
 use super::in_process::scope_filter;
 use super::rows::{MEMORY_COLUMNS, MemoryRow};
-use super::MemoryStore;
 
 impl MemoryStore {
     /// The `wanted` nearest live rows of `scope` by pgvector's cosine distance.

@@ -25,7 +25,12 @@ pub(super) fn memory_of(row: MemoryRow) -> Result<(Memory, (Option<Vec<f32>>, f6
 
 /// The `top_k` of `rows` by score among those at least `min_similarity` similar to `query`
 /// (a unit vector), best first; similarity is exact, from the stored f32 vectors.
-pub(super) fn rank(rows: Vec<MemoryRow>, query: &[f32], top_k: usize, min_similarity: f32) -> Vec<ScoredMemory> {
+pub(super) fn rank(
+    rows: Vec<MemoryRow>,
+    query: &[f32],
+    top_k: usize,
+    min_similarity: f32,
+) -> Vec<ScoredMemory> {
     let mut scored: Vec<ScoredMemory> = rows
         .into_iter()
         .filter_map(|row| memory_of(row).ok())

@@ -35,7 +35,8 @@ impl Drop for ScratchStore {
     fn drop(&mut self) {
         let schema = self.schema.clone();
         let cleanup = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+            let runtime =
+                tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
             runtime.block_on(async {
                 let pool = sqlx::postgres::PgPoolOptions::new()
                     .max_connections(1)
