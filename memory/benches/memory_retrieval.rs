@@ -36,7 +36,7 @@ const SPREAD: f32 = 0.6;
 const OFFSET: f32 = 0.45;
 /// Weight of full-dimensional noise.
 const NOISE: f32 = 0.25;
-const COPY_BATCH: usize = 2_000;
+const COPY_BATCH: usize = 1_000;
 
 fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
@@ -197,26 +197,29 @@ fn exact_top(vectors: &[Vec<f32>], query: &[f32], k: usize) -> Vec<usize> {
     scored.into_iter().map(|(i, _)| i).collect()
 }
 
-/// Copies the memories in with COPY (content = the vector's position, for the recall check).
+/// Inserts the memories in batches (content = the vector's position, for the recall check).
+/// Each batch's vectors travel as one binary `real[]` parameter sliced per row in SQL: no float
+/// parsing on either side.
 async fn copy_in(pool: &sqlx::PgPool, vectors: &[Vec<f32>]) -> Result<(), String> {
-    use std::fmt::Write as _;
-    let mut conn = pool.acquire().await.map_err(|e| e.to_string())?;
-    let mut copy = conn
-        .copy_in_raw("COPY memories (namespace, agent, type, content, embedding, importance) FROM STDIN")
+    let dims = vectors[0].len();
+    for (batch, chunk) in vectors.chunks(COPY_BATCH).enumerate() {
+        let flat: Vec<f32> = chunk.iter().flatten().copied().collect();
+        let first = i64::try_from(batch * COPY_BATCH).map_err(|e| e.to_string())?;
+        let rows = i32::try_from(chunk.len()).map_err(|e| e.to_string())?;
+        let dims = i32::try_from(dims).map_err(|e| e.to_string())?;
+        sqlx::query(
+            "INSERT INTO memories (namespace, agent, type, content, embedding, importance) \
+             SELECT 'bench', 'agent-0', 'semantic', ($1 + i - 1)::text, ($2::real[])[(i - 1) * $3 + 1 : i * $3], 0.5 \
+             FROM generate_series(1, $4) AS i",
+        )
+        .bind(first)
+        .bind(&flat)
+        .bind(dims)
+        .bind(rows)
+        .execute(pool)
         .await
         .map_err(|e| e.to_string())?;
-    for (batch_start, batch) in vectors.chunks(COPY_BATCH).enumerate().map(|(b, c)| (b * COPY_BATCH, c)) {
-        let mut text = String::with_capacity(batch.len() * batch[0].len() * 12);
-        for (offset, vector) in batch.iter().enumerate() {
-            let _ = write!(text, "bench\tagent-0\tsemantic\t{}\t{{", batch_start + offset);
-            for (i, x) in vector.iter().enumerate() {
-                let _ = write!(text, "{}{x}", if i == 0 { "" } else { "," });
-            }
-            text.push_str("}\t0.5\n");
-        }
-        copy.send(text.into_bytes()).await.map_err(|e| e.to_string())?;
     }
-    copy.finish().await.map_err(|e| e.to_string())?;
     // What autovacuum would have done long before an agent has 100,000 memories; without
     // statistics the planner cannot tell the change log's indexes apart.
     for table in ["memories", "memory_changes"] {
