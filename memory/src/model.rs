@@ -198,7 +198,8 @@ mod tests {
     #[test]
     fn validation_names_the_field() {
         assert!(NewMemory::semantic("the sky is blue").validate().is_ok());
-        let cases: [(fn(&mut NewMemory), &str); 5] = [
+        type Spoil = fn(&mut NewMemory);
+        let cases: [(Spoil, &str); 5] = [
             (|m| m.content = "  ".into(), "content"),
             (|m| m.importance = 1.5, "importance"),
             (|m| m.tags = vec![String::new()], "tag"),

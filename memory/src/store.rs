@@ -61,6 +61,9 @@ pub enum SearchEngine {
     PgVector,
 }
 
+/// The loaded indexes by scope key; each loads on its scope's first search.
+type ScopeIndexes = HashMap<(String, Option<String>), Arc<tokio::sync::Mutex<Option<ScopeIndex>>>>;
+
 /// An opened store.
 #[derive(Debug)]
 pub struct MemoryStore {
@@ -68,7 +71,7 @@ pub struct MemoryStore {
     embedder: Embedder,
     options: StoreOptions,
     engine: SearchEngine,
-    indexes: Mutex<HashMap<(String, Option<String>), Arc<tokio::sync::Mutex<Option<ScopeIndex>>>>>,
+    indexes: Mutex<ScopeIndexes>,
 }
 
 /// A pool on `url` whose connections use `schema`; lazy, so it can be made while PostgreSQL is
@@ -243,12 +246,7 @@ impl MemoryStore {
         Ok(())
     }
 
-    fn lock_indexes(
-        &self,
-    ) -> std::sync::MutexGuard<
-        '_,
-        HashMap<(String, Option<String>), Arc<tokio::sync::Mutex<Option<ScopeIndex>>>>,
-    > {
+    fn lock_indexes(&self) -> std::sync::MutexGuard<'_, ScopeIndexes> {
         // A panic while holding this lock leaves the map itself intact.
         self.indexes.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }

@@ -16,8 +16,11 @@ pub(super) const MEMORY_COLUMNS: &str = "id, agent, type, content, importance, t
 pub(super) type MemoryRow =
     (Uuid, String, String, String, f32, Vec<String>, f64, Option<f64>, Option<Vec<f32>>, f64);
 
+/// A row's vector and the database's clock when it was read.
+type VectorAndNow = (Option<Vec<f32>>, f64);
+
 /// The memory of a row, with its vector and the database's clock.
-pub(super) fn memory_of(row: MemoryRow) -> Result<(Memory, (Option<Vec<f32>>, f64)), MemoryError> {
+pub(super) fn memory_of(row: MemoryRow) -> Result<(Memory, VectorAndNow), MemoryError> {
     let (id, agent, kind, content, importance, tags, created_at, expires_at, embedding, now) = row;
     let memory = Memory { id, agent, kind: kind.parse()?, content, importance, tags, created_at, expires_at };
     Ok((memory, (embedding, now)))
