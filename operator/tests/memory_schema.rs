@@ -104,12 +104,12 @@ async fn migrate_creates_the_tables_in_the_schema() {
     let report = memory_schema::migrate(&pool, &scratch.schema).await.expect("migrate");
     assert_eq!(report.schema, scratch.schema);
     assert_eq!(report.version, memory_schema::latest_migration());
-    assert_eq!(report.applied, vec![1, 2]);
+    assert_eq!(report.applied, vec![1, 2, 3]);
 
     let admin = admin_pool().await;
     assert_eq!(
         tables_in(&admin, &scratch.schema).await,
-        vec!["_sqlx_migrations", "memories", "memory_blocks"]
+        vec!["_sqlx_migrations", "memories", "memory_blocks", "memory_changes", "memory_store_settings"]
     );
 
     let columns: Vec<(String, String)> = sqlx::query_as(
@@ -209,7 +209,7 @@ async fn concurrent_migrations_all_succeed() {
     let admin = admin_pool().await;
     assert_eq!(
         tables_in(&admin, &scratch.schema).await,
-        vec!["_sqlx_migrations", "memories", "memory_blocks"]
+        vec!["_sqlx_migrations", "memories", "memory_blocks", "memory_changes", "memory_store_settings"]
     );
     let rows: Vec<i64> = sqlx::query_scalar(AssertSqlSafe(format!(
         "SELECT version FROM \"{}\"._sqlx_migrations WHERE success ORDER BY version",
@@ -218,7 +218,7 @@ async fn concurrent_migrations_all_succeed() {
     .fetch_all(&admin)
     .await
     .expect("versions");
-    assert_eq!(rows, vec![1, 2], "each migration recorded exactly once");
+    assert_eq!(rows, vec![1, 2, 3], "each migration recorded exactly once");
 }
 
 #[tokio::test]
@@ -291,7 +291,7 @@ async fn a_wrong_password_is_refused_and_the_right_one_connects() {
     let user: String = sqlx::query_scalar("SELECT current_user::text").fetch_one(&pool).await.expect("query");
     assert_eq!(user, "agentry");
     let report = memory_schema::migrate(&pool, "agentry_memory").await.expect("migrate");
-    assert_eq!(report.applied, vec![1, 2]);
+    assert_eq!(report.applied, vec![1, 2, 3]);
     pool.close().await;
 }
 
@@ -318,7 +318,7 @@ async fn role_without_create_is_permission_denied_until_the_schema_is_given_to_i
         .await
         .expect("create schema for role");
     let report = memory_schema::migrate(&pool, &scratch.schema).await.expect("migrate in own schema");
-    assert_eq!(report.applied, vec![1, 2]);
+    assert_eq!(report.applied, vec![1, 2, 3]);
     pool.close().await;
 }
 

@@ -1,5 +1,6 @@
 //! The memory tables of a MemoryStore (DESIGN.md §5): connecting to its PostgreSQL, creating its
-//! schema and applying the sqlx migrations in `migrations/memory/`, counting memories.
+//! schema and applying the memory migrations (`agentry_memory::schema::migrations`, from
+//! `memory/migrations/`), counting memories.
 //!
 //! Everything here lives in the MemoryStore's own PostgreSQL schema: the tables, and the
 //! `_sqlx_migrations` table recording which migrations ran. The pools [`connect`] builds select
@@ -8,15 +9,14 @@
 mod connection_uri;
 mod store_error;
 
-use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::migrate::{Migration, Migrator};
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
-use sqlx::{AssertSqlSafe, ConnectOptions, Connection, PgPool, Postgres, SqlSafeStr};
+use sqlx::{AssertSqlSafe, ConnectOptions, Connection, PgPool, Postgres};
 
 use connection_uri::Redactor;
 pub use connection_uri::{ConnectionTarget, strip_credentials};
@@ -36,16 +36,9 @@ const MIGRATION_TIMEOUT: Duration = Duration::from_secs(60);
 /// one connection usually survives from one reconcile to the next.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(10 * 60);
 
-/// The memory migrations, in order. Versions never change once released: sqlx refuses a schema
-/// whose applied migration differs from the one of the same version here.
-const MIGRATIONS: &[(i64, &str, &str)] = &[
-    (1, "memories", include_str!("../../migrations/memory/0001_memories.sql")),
-    (2, "memory blocks", include_str!("../../migrations/memory/0002_memory_blocks.sql")),
-];
-
 /// The newest migration version this build knows.
 pub fn latest_migration() -> i64 {
-    MIGRATIONS.iter().map(|(version, _, _)| *version).max().unwrap_or(0)
+    agentry_memory::schema::latest_migration()
 }
 
 /// What [`migrate`] did.
@@ -251,19 +244,10 @@ pub async fn memory_count(pool: &PgPool) -> Result<i64, StoreError> {
         .map_err(|error| classify(&error, &target, &Redactor::default()))
 }
 
+/// The memory crate owns the migrations: the runners that search the tables and the operator
+/// that migrates them must agree on every version.
 fn migrations() -> Vec<Migration> {
-    MIGRATIONS
-        .iter()
-        .map(|(version, description, sql)| {
-            Migration::new(
-                *version,
-                Cow::Borrowed(*description),
-                MigrationType::Simple,
-                sql.into_sql_str(),
-                false,
-            )
-        })
-        .collect()
+    agentry_memory::schema::migrations()
 }
 
 fn parse_uri(uri: &str, redactor: &Redactor) -> Result<PgConnectOptions, StoreError> {
@@ -312,8 +296,8 @@ mod tests {
     #[test]
     fn migrations_are_ordered_and_unique() {
         let versions: Vec<i64> = migrations().iter().map(|m| m.version).collect();
-        assert_eq!(versions, vec![1, 2]);
-        assert_eq!(latest_migration(), 2);
+        assert_eq!(versions, vec![1, 2, 3]);
+        assert_eq!(latest_migration(), 3);
     }
 
     #[test]

@@ -1,0 +1,200 @@
+//! The in-process engine: per scope, a [`VectorIndex`] loaded from the table on first use and
+//! brought up to date from `memory_changes` before each search; its candidates are read back
+//! (live, unexpired rows only) for the exact re-rank.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use futures::TryStreamExt as _;
+use sqlx::{Acquire as _, PgPool};
+use uuid::Uuid;
+
+use crate::change_feed::{ChangeFeed, ChangeRow};
+use crate::error::MemoryError;
+use crate::model::MemoryScope;
+use crate::vector_index::{SearchTuning, VectorIndex, centre_of};
+
+use super::MemoryStore;
+use super::rows::{MEMORY_COLUMNS, MemoryRow};
+
+/// Vectors read before the index's centre is fixed: enough for a stable mean, few enough to
+/// buffer in f32.
+const CENTRE_SAMPLE: usize = 4_096;
+
+/// One scope's index and its place in the change log.
+#[derive(Debug)]
+pub(super) struct ScopeIndex {
+    pub(super) index: VectorIndex,
+    feed: ChangeFeed,
+}
+
+impl MemoryStore {
+    /// Up to `wanted` candidate rows for `query` from `scope`'s index, loading or syncing it
+    /// first.
+    pub(super) async fn in_process_candidates(
+        &self,
+        scope: &MemoryScope,
+        query: &[f32],
+        wanted: usize,
+    ) -> Result<Vec<MemoryRow>, MemoryError> {
+        let tuning = self.options.tuning;
+        let int8_candidates = tuning.int8_candidates.max(wanted);
+        let tuning =
+            SearchTuning { int8_candidates, sign_candidates: tuning.sign_candidates.max(int8_candidates) };
+        let slot = {
+            let mut indexes = self.lock_indexes();
+            Arc::clone(indexes.entry(scope.index_key()).or_default())
+        };
+        let mut guard = slot.lock().await;
+        let state = match guard.as_mut() {
+            Some(state) => {
+                self.sync(scope, state).await?;
+                state
+            }
+            None => guard.insert(self.load(scope).await?),
+        };
+        let ids: Vec<Uuid> = state.index.candidates(query, tuning).into_iter().map(|(id, _)| id).collect();
+        drop(guard);
+        self.rows_of(scope, &ids).await
+    }
+
+    /// Reads the live, unexpired rows of `ids` that belong to `scope`.
+    async fn rows_of(&self, scope: &MemoryScope, ids: &[Uuid]) -> Result<Vec<MemoryRow>, MemoryError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let agent = (!scope.shared).then_some(scope.agent.as_str());
+        // The scope is checked again here: the index is per scope, the table is not.
+        let sql = format!(
+            "SELECT {MEMORY_COLUMNS} FROM memories WHERE id = ANY($1) AND namespace = $2 \
+             AND {} AND (expires_at IS NULL OR expires_at > now())",
+            scope_filter(scope, 3)
+        );
+        sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(ids)
+            .bind(&scope.namespace)
+            .bind(agent)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| self.failed(e))
+    }
+
+    /// Builds `scope`'s index from the table, in one snapshot with the change log's position.
+    async fn load(&self, scope: &MemoryScope) -> Result<ScopeIndex, MemoryError> {
+        let started = Instant::now();
+        let failed = |e| self.failed(e);
+        let mut conn = self.pool.acquire().await.map_err(failed)?;
+        let mut tx = conn.begin().await.map_err(failed)?;
+        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            .execute(&mut *tx)
+            .await
+            .map_err(failed)?;
+        let (cursor, xmin): (i64, i64) = sqlx::query_as(
+            "SELECT coalesce(max(seq), 0), pg_snapshot_xmin(pg_current_snapshot())::text::bigint FROM memory_changes",
+        )
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(failed)?;
+        let agent = (!scope.shared).then_some(scope.agent.as_str());
+        let sql = format!(
+            "SELECT id, embedding FROM memories WHERE namespace = $1 AND {} AND embedding IS NOT NULL",
+            scope_filter(scope, 2)
+        );
+        let mut rows = sqlx::query_as::<_, (Uuid, Vec<f32>)>(sqlx::AssertSqlSafe(sql))
+            .bind(&scope.namespace)
+            .bind(agent)
+            .fetch(&mut *tx);
+        let mut sample = Vec::with_capacity(CENTRE_SAMPLE);
+        let mut index = None;
+        while let Some((id, vector)) = rows.try_next().await.map_err(failed)? {
+            match index.as_mut() {
+                Some(index) => VectorIndex::upsert(index, id, &vector),
+                None if sample.len() < CENTRE_SAMPLE => sample.push((id, vector)),
+                None => {
+                    let mut built = self.index_from(&sample);
+                    built.upsert(id, &vector);
+                    sample.clear();
+                    index = Some(built);
+                }
+            }
+        }
+        drop(rows);
+        tx.commit().await.map_err(failed)?;
+        let mut index = index.unwrap_or_else(|| self.index_from(&sample));
+        index.shrink_to_fit();
+        tracing::info!(memories = index.len(), heap_bytes = index.heap_bytes(), elapsed = ?started.elapsed(), "memory index loaded");
+        Ok(ScopeIndex { index, feed: ChangeFeed::starting_at(cursor, xmin) })
+    }
+
+    fn index_from(&self, sample: &[(Uuid, Vec<f32>)]) -> VectorIndex {
+        let dimensions = self.options.dimensions;
+        let centre = centre_of(dimensions, sample.iter().map(|(_, v)| v.as_slice()));
+        let mut index = VectorIndex::new(dimensions, centre);
+        sample.iter().for_each(|(id, vector)| index.upsert(*id, vector));
+        index
+    }
+
+    /// Applies the changes of `scope` since the index last looked: each touched memory is read
+    /// again, and is in the index exactly when it still exists.
+    async fn sync(&self, scope: &MemoryScope, state: &mut ScopeIndex) -> Result<(), MemoryError> {
+        let (xmin, changes) =
+            changes_since(&self.pool, scope, &state.feed).await.map_err(|e| self.failed(e))?;
+        let touched = state.feed.fresh(&changes, xmin);
+        if touched.is_empty() {
+            return Ok(());
+        }
+        let current: Vec<(Uuid, Option<Vec<f32>>)> =
+            sqlx::query_as("SELECT id, embedding FROM memories WHERE id = ANY($1)")
+                .bind(&touched)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(|e| self.failed(e))?;
+        for id in &touched {
+            match current.iter().find(|(found, _)| found == id) {
+                Some((_, Some(vector))) => state.index.upsert(*id, vector),
+                _ => state.index.remove(*id),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The snapshot's xmin, and `scope`'s changes past the feed's cursor or written by transactions
+/// that were open at its previous look; one statement, so one snapshot.
+async fn changes_since(
+    pool: &PgPool,
+    scope: &MemoryScope,
+    feed: &ChangeFeed,
+) -> Result<(i64, Vec<ChangeRow>), sqlx::Error> {
+    let agent = (!scope.shared).then_some(scope.agent.as_str());
+    let filter = scope_filter(scope, 2);
+    let sql = format!(
+        "WITH changes AS ( \
+           SELECT seq, xid, memory_id FROM memory_changes WHERE namespace = $1 AND {filter} AND seq > $3 \
+           UNION \
+           SELECT seq, xid, memory_id FROM memory_changes WHERE namespace = $1 AND {filter} \
+           AND xid >= $4::text::xid8) \
+         SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint, \
+           coalesce(array_agg(seq ORDER BY seq), '{{}}'), \
+           coalesce(array_agg(xid::text::bigint ORDER BY seq), '{{}}'), \
+           coalesce(array_agg(memory_id ORDER BY seq), '{{}}') \
+         FROM changes"
+    );
+    let (xmin, seqs, xids, ids): (i64, Vec<i64>, Vec<i64>, Vec<Uuid>) =
+        sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(&scope.namespace)
+            .bind(agent)
+            .bind(feed.cursor())
+            .bind(feed.xmin().to_string())
+            .fetch_one(pool)
+            .await?;
+    let rows = seqs.into_iter().zip(xids).zip(ids).map(|((seq, xid), id)| (seq, xid, id)).collect();
+    Ok((xmin, rows))
+}
+
+/// The condition selecting `scope`'s rows, on the agent bound as parameter `$n` (bound as NULL
+/// for a shared scope). Two statements rather than `$n IS NULL OR agent = $n`, so a per-agent
+/// query's plan uses the (namespace, agent, …) indexes.
+pub(super) fn scope_filter(scope: &MemoryScope, n: usize) -> String {
+    if scope.shared { format!("${n}::text IS NULL") } else { format!("agent = ${n}") }
+}
