@@ -93,6 +93,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let timing = lease_timing(&args)?;
     let mut settings = OperatorSettings::new(args.runner_image, args.nats_url);
     settings.secret_scope = SecretScope::parse(&args.secret_namespaces);
+    settings.runner_trace_env = agentry_telemetry::inherited(|name| std::env::var(name).ok());
     let lease = (!args.no_leader_election).then(|| LeaseSettings {
         namespace: args.lease_namespace,
         name: args.lease_name,

@@ -237,6 +237,33 @@ fn number<T: TryFrom<u64>>(
         .ok_or(SettingsError::BadNumber { var: name, value })
 }
 
+/// The `OTEL_*` variables a process passes on to the processes it starts (the operator to its
+/// runner pods) so they export where it does. Headers are left out: they may hold an API key,
+/// which must reach a pod from a Secret, never as a literal in its spec. The service name is left
+/// out too: each binary names itself.
+pub const INHERITED_VARIABLES: &[&str] = &[
+    "OTEL_EXPORTER_OTLP_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_PROTOCOL",
+    "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+    "OTEL_EXPORTER_OTLP_TIMEOUT",
+    "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",
+    "OTEL_RESOURCE_ATTRIBUTES",
+    "OTEL_SDK_DISABLED",
+    "OTEL_TRACES_EXPORTER",
+    "OTEL_BSP_MAX_QUEUE_SIZE",
+    "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
+    "OTEL_BSP_SCHEDULE_DELAY",
+];
+
+/// The [`INHERITED_VARIABLES`] that `var` sets (to something other than blanks), in that order.
+pub fn inherited(var: impl Fn(&str) -> Option<String>) -> Vec<(String, String)> {
+    INHERITED_VARIABLES
+        .iter()
+        .filter_map(|name| var(name).filter(|v| !v.trim().is_empty()).map(|v| ((*name).to_owned(), v)))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -273,6 +300,25 @@ mod tests {
         assert_eq!(
             read(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4318")]).expect_err("no scheme"),
             SettingsError::BadEndpoint { var: "OTEL_EXPORTER_OTLP_ENDPOINT" }
+        );
+    }
+
+    #[test]
+    fn children_inherit_where_to_export_but_never_the_headers_or_the_name() {
+        let vars = [
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318"),
+            ("OTEL_EXPORTER_OTLP_HEADERS", "x-api-key=secret"),
+            ("OTEL_SERVICE_NAME", "agentry-operator"),
+            ("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment=prod"),
+            ("OTEL_BSP_SCHEDULE_DELAY", " "),
+        ];
+        let got = inherited(|name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string()));
+        assert_eq!(
+            got,
+            vec![
+                ("OTEL_EXPORTER_OTLP_ENDPOINT".to_string(), "http://c:4318".to_string()),
+                ("OTEL_RESOURCE_ATTRIBUTES".to_string(), "deployment.environment=prod".to_string()),
+            ]
         );
     }
 

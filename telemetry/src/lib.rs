@@ -13,7 +13,7 @@ pub mod span_export;
 pub mod span_layer;
 pub mod trace_context;
 
-pub use export_settings::{ExportSettings, SettingsError};
+pub use export_settings::{ExportSettings, INHERITED_VARIABLES, SettingsError, inherited};
 pub use span_export::{COUNTERS, ExportCounters, ExportError, SpanExport};
 pub use span_layer::{SpanLayer, current_traceparent, is_exported};
 pub use trace_context::TraceContext;

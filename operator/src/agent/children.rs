@@ -185,7 +185,7 @@ fn runner_container(agent: &Agent, rendered: &Rendered, settings: &OperatorSetti
     Container {
         name: "runner".into(),
         image: Some(agent.spec.image.clone().unwrap_or_else(|| settings.runner_image.clone())),
-        env: Some(runner_env(rendered)),
+        env: Some(runner_env(rendered, &settings.runner_trace_env)),
         ports: Some(vec![ContainerPort {
             name: Some("http".into()),
             container_port: i32::from(settings.runner_http_port),
@@ -212,8 +212,9 @@ fn runner_container(agent: &Agent, rendered: &Rendered, settings: &OperatorSetti
     }
 }
 
-/// The runner's environment: where its config is, who its pod is, and each Secret key it reads.
-fn runner_env(rendered: &Rendered) -> Vec<EnvVar> {
+/// The runner's environment: where its config is, who its pod is, where it exports traces, and
+/// each Secret key it reads.
+fn runner_env(rendered: &Rendered, trace_env: &[(String, String)]) -> Vec<EnvVar> {
     let mut env = vec![
         EnvVar {
             name: CONFIG_PATH_ENV.into(),
@@ -223,6 +224,11 @@ fn runner_env(rendered: &Rendered) -> Vec<EnvVar> {
         field_env("POD_NAME", "metadata.name"),
         field_env("POD_NAMESPACE", "metadata.namespace"),
     ];
+    env.extend(trace_env.iter().map(|(name, value)| EnvVar {
+        name: name.clone(),
+        value: Some(value.clone()),
+        ..EnvVar::default()
+    }));
     env.extend(rendered.secret_env.iter().map(|s| EnvVar {
         name: s.env.clone(),
         value_from: Some(EnvVarSource {
@@ -474,8 +480,12 @@ mod tests {
             secret: "keys".into(),
             key: "openai".into(),
         }];
-        let env = runner_env(&rendered);
+        let trace_env =
+            vec![("OTEL_EXPORTER_OTLP_ENDPOINT".to_string(), "http://collector:4318".to_string())];
+        let env = runner_env(&rendered, &trace_env);
         assert_eq!(env[0].name, CONFIG_PATH_ENV);
+        let otlp = env.iter().find(|e| e.name == "OTEL_EXPORTER_OTLP_ENDPOINT").expect("the collector");
+        assert_eq!(otlp.value.as_deref(), Some("http://collector:4318"));
         assert_eq!(env[0].value.as_deref(), Some("/etc/agentry/runner.json"));
         let key = env.iter().find(|e| e.name == "AGENTRY_MODEL_KEY_0").expect("key variable");
         let selector =

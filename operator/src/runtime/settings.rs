@@ -20,6 +20,9 @@ pub struct OperatorSettings {
     pub instance: String,
     /// Where the operator reads Secrets (`--secret-namespaces`).
     pub secret_scope: SecretScope,
+    /// `OTEL_*` variables every runner pod gets, so runners export traces where the operator
+    /// does (see [`agentry_telemetry::INHERITED_VARIABLES`]); empty when it exports none.
+    pub runner_trace_env: Vec<(String, String)>,
 }
 
 impl OperatorSettings {
@@ -35,6 +38,7 @@ impl OperatorSettings {
             runner_http_port: 8080,
             instance: std::env::var("POD_NAME").unwrap_or_else(|_| "agentry-operator".into()),
             secret_scope: SecretScope::Cluster,
+            runner_trace_env: Vec::new(),
         }
     }
 }

@@ -147,7 +147,12 @@ async fn the_chart_installs_on_devcluster_and_its_operator_readies_the_samples()
         // Available=True are what tells an Agent can answer.
         let agent = world.wait_agent(name, AgentPhase::Ready).await;
         let conditions = agent.status.as_ref().map(|s| s.conditions.clone()).unwrap_or_default();
-        assert!(conditions.iter().any(|c| c.type_ == "Available" && c.is_true()), "{name}: {conditions:#?}");
+        for wanted in ["Available", "Ready"] {
+            assert!(
+                conditions.iter().any(|c| c.type_ == wanted && c.is_true()),
+                "{name} {wanted}: {conditions:#?}"
+            );
+        }
         agents.push(agent);
     }
     assert!(!leader.is_empty());
