@@ -148,6 +148,16 @@ fn group_kinds() -> Vec<Kind> {
             ..kind("networking.k8s.io/v1", "networkpolicies", "NetworkPolicy", true)
         },
         Kind {
+            short: &["pdb"],
+            status: true,
+            generation: true,
+            columns: &[
+                ("Min Available", "string", ".spec.minAvailable"),
+                ("Max Unavailable", "string", ".spec.maxUnavailable"),
+            ],
+            ..kind("policy/v1", "poddisruptionbudgets", "PodDisruptionBudget", true)
+        },
+        Kind {
             columns: &[("Holder", "string", ".spec.holderIdentity")],
             ..kind("coordination.k8s.io/v1", "leases", "Lease", true)
         },

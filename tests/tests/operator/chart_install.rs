@@ -69,14 +69,11 @@ fn secret(ns: &str, name: &str, url: &str) -> serde_json::Value {
 }
 
 /// Applies the rendered chart in `ns`: namespaced objects go to the release namespace, as Helm
-/// puts them. PodDisruptionBudgets are left out: devcluster does not serve `policy/v1`.
+/// puts them.
 async fn install(world: &World, manifests: Vec<serde_json::Value>) -> Vec<String> {
     let mut applied = Vec::new();
     for mut doc in manifests {
         let kind = doc["kind"].as_str().unwrap_or_default().to_owned();
-        if kind == "PodDisruptionBudget" {
-            continue;
-        }
         if !CLUSTER_SCOPED.contains(&kind.as_str()) {
             doc["metadata"]["namespace"] = world.ns.clone().into();
         }
@@ -107,6 +104,7 @@ async fn the_chart_installs_on_devcluster_and_its_operator_readies_the_samples()
         "ClusterRole/agentry-operator",
         "RoleBinding/agentry-operator",
         "RoleBinding/agentry-operator-secrets",
+        "PodDisruptionBudget/agentry-operator",
         "NetworkPolicy/agentry-operator",
         "Service/agentry-operator",
     ] {
