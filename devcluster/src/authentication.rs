@@ -2,16 +2,16 @@
 //! issued by the TokenRequest subresource (`serviceaccounts/<name>/token`), the admin token the
 //! kubeconfig carries, and the tokens of a test's `ReviewPolicy`.
 //!
-//! devcluster serves every request whatever its credentials; these answer only TokenReviews, so
-//! a server that delegates authentication to the apiserver (as Agentry's API does) sees what it
-//! would see on a real cluster.
+//! The same authenticators decide who a request is (`crate::authorization::request_access`):
+//! a request with a bearer token is that token's user, refused (401) when the token is not
+//! valid; a request with none is the admin, as devcluster has always served kubectl over HTTP.
 
 mod token_request;
 mod token_review;
 mod tokens;
 
 pub(crate) use token_request::token_request;
-pub(crate) use token_review::token_review;
+pub(crate) use token_review::{authenticate_request, token_review};
 pub(crate) use tokens::Tokens;
 
 /// The apiserver's own audience: `--api-audiences`, which defaults to the first

@@ -1,12 +1,17 @@
 //! SubjectAccessReview (`POST /apis/authorization.k8s.io/v1/subjectaccessreviews`), answered as
 //! kube-apiserver's authorizer chain answers it: `system:masters` is allowed everything, then the
 //! RBAC authorizer over the Roles, ClusterRoles and their bindings stored here, then a test's
-//! `ReviewPolicy` (standing in for a webhook authorizer).
+//! `ReviewPolicy` (standing in for a webhook authorizer). Every request with a bearer token is
+//! authorized by the same chain (`request_access`), lists and watches included.
 
+mod bootstrap_policy;
 mod rbac;
+mod request_access;
+mod request_attributes;
 mod self_subject_access_review;
 mod subject_access_review;
 
+pub(crate) use request_access::{Caller, authorize_create_on_update, request_access};
 pub(crate) use self_subject_access_review::self_subject_access_review;
 pub(crate) use subject_access_review::subject_access_review;
 

@@ -23,21 +23,33 @@ use bytes::Bytes;
 
 use crate::api_error::{ApiError, ApiResult};
 use crate::api_server::ApiServer;
+use crate::authorization::Caller;
 use crate::field_management::Scope;
 use crate::request::Query;
 use crate::request::path::ObjectPath;
 use crate::request::query::is_true;
 use resource_request::ResourceRequest;
 
-/// Serve a request on a resource path.
+/// What a request on a resource path brings besides the path.
+pub(crate) struct Request<'a> {
+    /// The method.
+    pub(crate) method: &'a Method,
+    /// Query parameters.
+    pub(crate) query: &'a Query,
+    /// Request headers.
+    pub(crate) headers: &'a HeaderMap,
+    /// Request body.
+    pub(crate) body: &'a Bytes,
+}
+
+/// Serve a request on a resource path for `caller`, whom the router has authorized.
 pub(crate) async fn serve(
     server: &Arc<ApiServer>,
-    method: &Method,
+    caller: &Caller,
     path: ObjectPath,
-    query: &Query,
-    headers: &HeaderMap,
-    body: &Bytes,
+    request: Request<'_>,
 ) -> ApiResult<Response> {
+    let Request { method, query, headers, body } = request;
     let desc =
         server.lock().resource(&path.group, &path.version, &path.plural).ok_or_else(ApiError::no_route)?;
     if path.namespace.is_some() && !desc.namespaced {
@@ -64,8 +76,16 @@ pub(crate) async fn serve(
             );
         }
         Some("scale") if desc.scale.is_some() => {
-            let request =
-                ResourceRequest { server, desc: &desc, namespace, scope: Scope::Main, query, headers, body };
+            let request = ResourceRequest {
+                server,
+                caller,
+                desc: &desc,
+                namespace,
+                scope: Scope::Main,
+                query,
+                headers,
+                body,
+            };
             return scale::serve(&request, method, name.unwrap_or_default());
         }
         Some(_) => return Err(ApiError::no_route()),
@@ -74,7 +94,7 @@ pub(crate) async fn serve(
     if desc.create_only && *method != Method::POST {
         return Err(not_supported());
     }
-    let request = ResourceRequest { server, desc: &desc, namespace, scope, query, headers, body };
+    let request = ResourceRequest { server, caller, desc: &desc, namespace, scope, query, headers, body };
     refuse_binary_encodings(request.content_type())?;
     match (method.clone(), name) {
         (Method::GET, Some(name)) => get::get(&request, name),

@@ -11,6 +11,7 @@ use bytes::Bytes;
 
 use crate::api_error::ApiError;
 use crate::api_server::ApiServer;
+use crate::authorization::Caller;
 use crate::discovery::{api_groups, openapi_documents, server_version};
 use crate::handlers::{self, response::json_response};
 use crate::request::Query;
@@ -27,6 +28,22 @@ async fn handle(State(server): State<Arc<ApiServer>>, request: Request) -> Respo
         return ApiError::unavailable().into_response();
     }
     let (parts, body) = request.into_parts();
+    let query: Query =
+        axum::extract::Query::<Query>::try_from_uri(&parts.uri).map(|q| q.0).unwrap_or_default();
+    let access = crate::authorization::request_access(
+        &server.lock(),
+        &parts.method,
+        parts.uri.path(),
+        &query,
+        &parts.headers,
+    );
+    let caller = match access {
+        Ok(caller) => caller,
+        Err(refused) => {
+            tracing::debug!(method = %parts.method, uri = %parts.uri, status = refused.code, "request refused");
+            return refused.into_response();
+        }
+    };
     if let Some(path) = crate::service_proxy::proxy_path(parts.uri.path()) {
         // The body streams through to the backend, unread.
         let (method, uri) = (parts.method.clone(), parts.uri.clone());
@@ -40,20 +57,23 @@ async fn handle(State(server): State<Arc<ApiServer>>, request: Request) -> Respo
         Ok(body) => body,
         Err(rejection) => return rejection.into_response(),
     };
-    serve_api(&server, method, uri, headers, body).await
+    serve_api(&server, &caller, (method, uri), &query, headers, body).await
 }
 
 async fn serve_api(
     server: &Arc<ApiServer>,
-    method: Method,
-    uri: Uri,
+    caller: &Caller,
+    (method, uri): (Method, Uri),
+    query: &Query,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let query: Query = axum::extract::Query::<Query>::try_from_uri(&uri).map(|q| q.0).unwrap_or_default();
     let response = match api_path::parse(uri.path()) {
         ApiPath::Object(path) => match json_body(headers, body) {
-            Ok((headers, body)) => handlers::serve(server, &method, path, &query, &headers, &body).await,
+            Ok((headers, body)) => {
+                let request = handlers::Request { method: &method, query, headers: &headers, body: &body };
+                handlers::serve(server, caller, path, request).await
+            }
             Err(err) => Err(err),
         },
         other if method == Method::GET => Ok(serve_meta(server, other, &headers)),

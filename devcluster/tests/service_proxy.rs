@@ -164,16 +164,14 @@ async fn requests_reach_the_backend_with_method_query_body_and_headers_but_not_t
     let (port, _events) = backend().await;
     service(&cluster, "api", port, ready_at(port)).await;
 
-    // By port name: GET with a query and headers; the caller's Authorization stays behind.
+    // By port name: GET with a query and headers; the caller's Authorization (a credential the
+    // apiserver accepts: another would get 401) stays behind.
+    let credential = format!("Bearer {}", cluster.admin_token());
     let response = send(
         &cluster,
         "GET",
         &format!("{PROXY}/api:http/proxy/v1/agents?limit=5&q=a%20b"),
-        &[
-            ("authorization", "Bearer caller-credential"),
-            ("x-request-id", "r-1"),
-            ("accept", "application/json"),
-        ],
+        &[("authorization", credential.as_str()), ("x-request-id", "r-1"), ("accept", "application/json")],
         "",
     )
     .await;

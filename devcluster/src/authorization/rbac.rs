@@ -1,10 +1,11 @@
 //! The RBAC authorizer (`plugin/pkg/auth/authorizer/rbac`): the rules of the roles bound to the
 //! user, ClusterRoleBindings first, then the RoleBindings of the request's namespace; the first
-//! rule that allows the request decides, and its binding is named in the reason.
+//! rule that allows the request decides, and its binding is named in the reason. The bootstrap
+//! policy (`bootstrap_policy`) is consulted as if stored.
 
 use serde_json::Value;
 
-use super::Attributes;
+use super::{Attributes, bootstrap_policy};
 use crate::resources::StorageKey;
 use crate::storage::store::Store;
 
@@ -27,7 +28,7 @@ fn key(plural: &str) -> StorageKey {
 pub(crate) fn authorize(store: &Store, attrs: &Attributes) -> Decision {
     let mut errors: Vec<String> = Vec::new();
     let mut bindings: Vec<(&Value, String)> =
-        store.list(&key("clusterrolebindings"), None).map(|b| (b, String::new())).collect();
+        cluster_role_bindings(store).into_iter().map(|b| (b, String::new())).collect();
     if !attrs.namespace.is_empty() {
         let namespace = attrs.namespace.as_str();
         bindings.extend(store.list(&key("rolebindings"), Some(namespace)).map(|b| (b, namespace.to_owned())));
@@ -57,14 +58,29 @@ pub(crate) fn authorize(store: &Store, attrs: &Attributes) -> Decision {
     Decision::NoOpinion(reason)
 }
 
+/// The stored ClusterRoleBindings and the bootstrap ones not stored under the same name, in
+/// name order as the apiserver's cache lists them.
+fn cluster_role_bindings(store: &Store) -> Vec<&Value> {
+    let stored: Vec<&Value> = store.list(&key("clusterrolebindings"), None).collect();
+    let name = |b: &Value| b["metadata"]["name"].as_str().unwrap_or_default().to_owned();
+    let mut all: Vec<&Value> = bootstrap_policy::cluster_role_bindings()
+        .iter()
+        .filter(|b| !stored.iter().any(|s| name(s) == name(b)))
+        .chain(stored.iter().copied())
+        .collect();
+    all.sort_by_key(|b| name(b));
+    all
+}
+
 /// The rules of the role `role_ref` names: a Role in the binding's namespace, or a ClusterRole.
 fn role_rules(store: &Store, role_ref: &Value, namespace: &str) -> Result<Vec<Value>, String> {
     let name = role_ref["name"].as_str().unwrap_or_default();
     let role = match role_ref["kind"].as_str().unwrap_or_default() {
         "Role" => store.get(&key("roles"), namespace, name).ok_or_else(|| not_found("role", name))?,
-        "ClusterRole" => {
-            store.get(&key("clusterroles"), "", name).ok_or_else(|| not_found("clusterrole", name))?
-        }
+        "ClusterRole" => store
+            .get(&key("clusterroles"), "", name)
+            .or_else(|| bootstrap_policy::cluster_role(name))
+            .ok_or_else(|| not_found("clusterrole", name))?,
         other => return Err(format!("unsupported role reference kind: {}", Value::String(other.into()))),
     };
     Ok(role["rules"].as_array().cloned().unwrap_or_default())

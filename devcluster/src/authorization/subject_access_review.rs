@@ -25,7 +25,9 @@ pub(crate) fn subject_access_review(state: &ClusterState, mut review: Value) -> 
     Ok(review)
 }
 
-fn decide(state: &ClusterState, attrs: &Attributes) -> (bool, String) {
+/// Whether the authorizers allow `attrs`, and the reason: the allowing authorizer's, or RBAC's
+/// (usually empty) when none does.
+pub(crate) fn decide(state: &ClusterState, attrs: &Attributes) -> (bool, String) {
     // The privileged-group authorizer comes first and gives no reason.
     if attrs.groups.iter().any(|g| g == MASTERS_GROUP) {
         return (true, String::new());

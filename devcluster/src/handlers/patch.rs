@@ -52,6 +52,9 @@ fn apply(request: &ResourceRequest<'_>, name: &str) -> ApiResult<Response> {
     };
     let merged = server_side_apply::apply(desc, current.as_ref(), &applied, manager, force, request.scope)?;
     if current.is_none() {
+        let resource = (desc.group.as_str(), desc.plural.as_str());
+        let namespace = ns.unwrap_or_default();
+        crate::authorization::authorize_create_on_update(&state, request.caller, resource, namespace, name)?;
         let created = state.create(desc, ns, merged, &opts)?;
         return Ok(json_response(StatusCode::CREATED, created));
     }

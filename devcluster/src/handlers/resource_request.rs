@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use crate::api_error::{ApiError, ApiResult};
 use crate::api_server::ApiServer;
+use crate::authorization::Caller;
 use crate::field_management::Scope;
 use crate::request::Query;
 use crate::request::query::is_dry_run;
@@ -19,6 +20,8 @@ use crate::storage::object_lifecycle::WriteOptions;
 pub(crate) struct ResourceRequest<'a> {
     /// The server.
     pub(crate) server: &'a Arc<ApiServer>,
+    /// Who asks (already authorized for the request itself).
+    pub(crate) caller: &'a Caller,
     /// The resource the path names.
     pub(crate) desc: &'a Arc<ResourceDesc>,
     /// The namespace the path names.
