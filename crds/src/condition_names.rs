@@ -71,6 +71,9 @@ pub mod reasons {
 
     /// A Model or MemoryStore's Secret does not exist.
     pub const SECRET_NOT_FOUND: &str = "SecretNotFound";
+    /// A Model, Tool or MemoryStore's Secret is in a namespace outside the operator's
+    /// `--secret-namespaces`, where it may not read Secrets.
+    pub const SECRET_NAMESPACE_NOT_ALLOWED: &str = "SecretNamespaceNotAllowed";
     /// A Model or MemoryStore's Secret lacks the key.
     pub const KEY_MISSING: &str = "KeyMissing";
     /// A Model's API key is present.

@@ -30,6 +30,7 @@ use crate::reconciler::apply::apply_status_if_changed;
 use crate::reconciler::controller_kit::{ControllerKit, StopSignal, WithKit, drive};
 use crate::reconciler::error::ReconcileError;
 use crate::runtime::context::OperatorContext;
+use crate::runtime::secret_caches::SecretScope;
 use crate::runtime::shared_caches::{SharedCaches, generation_changes};
 use crate::secret_keys;
 
@@ -83,7 +84,8 @@ pub async fn reconcile(
     let name = store.meta().name.clone().ok_or(ReconcileError::MissingMetadata("name"))?;
     let key = StoreKey { namespace, name };
     let secrets: Api<Secret> = Api::namespaced(ctx.operator.client.clone(), &key.namespace);
-    let probe = probe(&store, &secrets, &key, &ctx.state).await?;
+    let scope = &ctx.operator.settings.secret_scope;
+    let probe = probe(&store, &secrets, &key, (&ctx.state, scope)).await?;
     match &probe {
         Probe::Ready { version, memory_count, .. } => {
             tracing::debug!(version, memory_count, "memory store ready")
@@ -91,7 +93,7 @@ pub async fn reconcile(
         Probe::Failed(error) => {
             tracing::warn!(reason = error.reason(), error = %error, "memory store not ready")
         }
-        Probe::SecretNotFound | Probe::KeyMissing => {
+        Probe::SecretNotFound | Probe::KeyMissing | Probe::SecretNamespaceNotAllowed(_) => {
             tracing::info!(?probe, "memory store connection Secret not usable")
         }
     }
@@ -117,9 +119,13 @@ async fn probe(
     store: &MemoryStore,
     secrets: &Api<Secret>,
     key: &StoreKey,
-    state: &ControllerState,
+    (state, scope): (&ControllerState, &SecretScope),
 ) -> Result<Probe, ReconcileError> {
     let reference = &store.spec.postgres.connection_secret_ref;
+    if let Some(why) = scope.refusal(&key.namespace, &reference.name) {
+        state.forget_pool(key);
+        return Ok(Probe::SecretNamespaceNotAllowed(why));
+    }
     let Some(secret) = secrets.get_opt(&reference.name).await? else {
         state.forget_pool(key);
         return Ok(Probe::SecretNotFound);

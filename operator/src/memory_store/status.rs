@@ -4,7 +4,9 @@
 
 use std::time::Duration;
 
-use agentry_crds::{Condition, ConditionStatus, MemoryStore, MemoryStoreStatus, SecretKeyRef, set_condition};
+use agentry_crds::{
+    Condition, ConditionStatus, MemoryStore, MemoryStoreStatus, SecretKeyRef, reasons, set_condition,
+};
 use kube::runtime::events::{Event, EventType};
 use kube::{Resource, ResourceExt};
 
@@ -28,6 +30,9 @@ pub enum Probe {
     SecretNotFound,
     /// The Secret exists but lacks the key.
     KeyMissing,
+    /// The Secret is in a namespace the operator does not read Secrets in: why, naming the
+    /// namespace and the setting.
+    SecretNamespaceNotAllowed(String),
     /// The database could not be used.
     Failed(StoreError),
     /// Connected, migrated and counted.
@@ -73,6 +78,9 @@ impl Probe {
                     secret.key
                 ),
             ),
+            Self::SecretNamespaceNotAllowed(why) => {
+                (ConditionStatus::False, reasons::SECRET_NAMESPACE_NOT_ALLOWED.to_string(), why.clone())
+            }
             Self::KeyMissing => (
                 ConditionStatus::False,
                 "KeyMissing".to_string(),

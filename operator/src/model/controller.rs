@@ -4,7 +4,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use agentry_crds::{Condition, Model, ModelStatus, condition_types, set_condition};
+use agentry_crds::{Condition, ConditionStatus, Model, ModelStatus, condition_types, reasons, set_condition};
 use k8s_openapi::api::core::v1::Secret;
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{Action, Controller};
@@ -42,11 +42,16 @@ pub async fn reconcile(model: Arc<Model>, ctx: Arc<ModelContext>) -> Result<Acti
     let name = model.name_any();
     let client = &ctx.operator.client;
     // Secret values are read only here and never kept: the caches hold Secret metadata only.
-    let secret = match &model.spec.api_key_secret_ref {
-        Some(r) => Api::<Secret>::namespaced(client.clone(), &ns).get_opt(&r.name).await?,
-        None => None,
+    let scope = &ctx.operator.settings.secret_scope;
+    let refusal = model.spec.api_key_secret_ref.as_ref().and_then(|r| scope.refusal(&ns, &r.name));
+    let (status, reason, message) = match (&model.spec.api_key_secret_ref, refusal) {
+        (_, Some(refusal)) => (ConditionStatus::False, reasons::SECRET_NAMESPACE_NOT_ALLOWED, refusal),
+        (Some(r), None) => {
+            let secret = Api::<Secret>::namespaced(client.clone(), &ns).get_opt(&r.name).await?;
+            key_check(&model, secret.as_ref())
+        }
+        (None, None) => key_check(&model, None),
     };
-    let (status, reason, message) = key_check(&model, secret.as_ref());
     let old = model.status.clone().unwrap_or_default();
     let generation = model.meta().generation;
     let mut conditions = old.conditions.clone();

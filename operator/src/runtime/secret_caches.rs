@@ -46,6 +46,23 @@ impl SecretScope {
     }
 }
 
+impl SecretScope {
+    /// Why Secret `secret` of `namespace` cannot be read, naming the namespace and the setting
+    /// to change; `None` when the scope allows the namespace.
+    pub fn refusal(&self, namespace: &str, secret: &str) -> Option<String> {
+        let Self::Namespaces(namespaces) = self else { return None };
+        if self.allows(namespace) {
+            return None;
+        }
+        Some(format!(
+            "Secret {secret:?} is in namespace {namespace:?}, where the operator does not read Secrets: \
+             its --secret-namespaces is {:?}; add {namespace:?} to it (Helm value \
+             operator.secretNamespaces) or move the Secret",
+            namespaces.join(",")
+        ))
+    }
+}
+
 /// The Secret watches of a [`SecretScope`].
 pub struct SecretCaches {
     kinds: Vec<SharedKind<SecretMeta>>,
@@ -136,5 +153,14 @@ mod tests {
         assert!(scope.allows("team-b"));
         assert!(!scope.allows("kube-system"));
         assert!(SecretScope::Cluster.allows("kube-system"));
+        assert_eq!(scope.refusal("fleet", "key"), None);
+        assert_eq!(SecretScope::Cluster.refusal("kube-system", "key"), None);
+        let refusal = scope.refusal("team-c", "openai").expect("team-c is not read");
+        assert_eq!(
+            refusal,
+            "Secret \"openai\" is in namespace \"team-c\", where the operator does not read Secrets: its \
+             --secret-namespaces is \"fleet,team-b\"; add \"team-c\" to it (Helm value \
+             operator.secretNamespaces) or move the Secret"
+        );
     }
 }

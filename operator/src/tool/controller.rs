@@ -6,7 +6,9 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use agentry_crds::{Agent, Condition, Tool, ToolStatus, condition_types, set_condition};
+use agentry_crds::{
+    Agent, Condition, ConditionStatus, Tool, ToolStatus, condition_types, reasons, set_condition,
+};
 use futures::FutureExt;
 use k8s_openapi::api::core::v1::Secret;
 use kube::core::PartialObjectMeta;
@@ -55,15 +57,29 @@ pub async fn reconcile(tool: Arc<Tool>, ctx: Arc<ToolContext>) -> Result<Action,
     let ns = tool.namespace().ok_or(ReconcileError::MissingMetadata("namespace"))?;
     let name = tool.name_any();
     // Secret values are read only here, for the few Secrets a Tool names, and never kept.
+    // Secrets outside the operator's --secret-namespaces are not read: every other check is
+    // made as if they held their keys, and the Tool is refused for where they are.
+    let scope = &ctx.operator.settings.secret_scope;
+    let references: Vec<_> =
+        tool.spec.http.iter().flat_map(|h| &h.headers_from).map(|h| &h.secret_key_ref).collect();
+    let refusal = references.iter().find_map(|r| scope.refusal(&ns, &r.name));
     let secrets_api = Api::<Secret>::namespaced(ctx.operator.client.clone(), &ns);
     let mut secrets = BTreeMap::new();
-    for reference in tool.spec.http.iter().flat_map(|h| &h.headers_from).map(|h| &h.secret_key_ref) {
+    for reference in references.iter().filter(|_| refusal.is_none()) {
         if !secrets.contains_key(&reference.name) {
             secrets.insert(reference.name.clone(), secrets_api.get_opt(&reference.name).await?);
         }
     }
-    let secret_key = |name: &str, key: &str| Some(secret_keys::has_key(secrets.get(name)?.as_ref()?, key));
-    let (status, reason, message) = check(&tool, &secret_key);
+    let secret_key = |name: &str, key: &str| match refusal {
+        Some(_) => Some(true),
+        None => Some(secret_keys::has_key(secrets.get(name)?.as_ref()?, key)),
+    };
+    let (status, reason, message) = match (check(&tool, &secret_key), refusal) {
+        ((ConditionStatus::True, _, _), Some(refusal)) => {
+            (ConditionStatus::False, reasons::SECRET_NAMESPACE_NOT_ALLOWED, refusal)
+        }
+        (checked, _) => checked,
+    };
     let mut used_by: Vec<String> = ctx
         .agents
         .state()

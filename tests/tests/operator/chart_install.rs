@@ -16,6 +16,7 @@ use agentry_tests::operator_world::{World, apply, condition_of, database_url};
 use agentry_tests::recorder_fixture::ScratchSchema;
 use agentry_tests::scripted_model::Step;
 use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::authorization::v1::SubjectAccessReview;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::Pod;
 use kube::Api;
@@ -26,7 +27,7 @@ use sqlx::{AssertSqlSafe, Connection, PgConnection};
 const CLUSTER_SCOPED: [&str; 2] = ["ClusterRole", "ClusterRoleBinding"];
 
 /// The chart's manifests rendered by `scripts/chart render` with `values`, in namespace `ns`.
-fn render_chart(values: &serde_json::Value, ns: &str) -> Vec<serde_json::Value> {
+pub(crate) fn render_chart(values: &serde_json::Value, ns: &str) -> Vec<serde_json::Value> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let values_file = std::env::temp_dir().join(format!("agentry-chart-values-{ns}.json"));
     std::fs::write(&values_file, values.to_string()).expect("values file written");
@@ -54,7 +55,7 @@ fn render_chart(values: &serde_json::Value, ns: &str) -> Vec<serde_json::Value> 
 /// the health/metrics listener is the simulator's (`AGENTRY_HTTP_LISTEN`). The history schema
 /// and the recorder's consumer are the test's own (NATS and PostgreSQL are shared). devcluster has
 /// no Prometheus Operator CRDs, so no PrometheusRule.
-fn devcluster_values(schema: &str, ns: &str) -> serde_json::Value {
+pub(crate) fn devcluster_values(schema: &str, ns: &str) -> serde_json::Value {
     serde_json::json!({
         "database": {"schema": schema},
         "operator": {"apiListen": "127.0.0.1:0", "leaderElection": {"leaseDurationSeconds": 5}},
@@ -63,14 +64,14 @@ fn devcluster_values(schema: &str, ns: &str) -> serde_json::Value {
     })
 }
 
-fn secret(ns: &str, name: &str, url: &str) -> serde_json::Value {
+pub(crate) fn secret(ns: &str, name: &str, url: &str) -> serde_json::Value {
     serde_json::json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": ns},
                        "type": "Opaque", "stringData": {"url": url}})
 }
 
 /// Applies the rendered chart in `ns`: namespaced objects go to the release namespace, as Helm
 /// puts them.
-async fn install(world: &World, manifests: Vec<serde_json::Value>) -> Vec<String> {
+pub(crate) async fn install(world: &World, manifests: Vec<serde_json::Value>) -> Vec<String> {
     let mut applied = Vec::new();
     for mut doc in manifests {
         let kind = doc["kind"].as_str().unwrap_or_default().to_owned();
@@ -122,6 +123,7 @@ async fn the_chart_installs_on_devcluster_and_its_operator_readies_the_samples()
             .await;
     }
     let leader = leader_is_an_operator_pod(&world).await;
+    secrets_are_read_only_in_the_release_namespace(&world).await;
 
     world.apply_samples().await;
     for name in ["gpt-4o-mini", "llama-local"] {
@@ -175,6 +177,24 @@ async fn the_chart_installs_on_devcluster_and_its_operator_readies_the_samples()
     world.shutdown().await;
 }
 
+/// devcluster enforces the chart's RBAC on the operator's token; the account it binds may read
+/// Secrets in the release namespace (the default `secretNamespaces`) and nowhere else.
+async fn secrets_are_read_only_in_the_release_namespace(world: &World) {
+    let reviews: Api<SubjectAccessReview> = Api::all(world.client.clone());
+    let ns = &world.ns;
+    for (namespace, expected) in [(ns.as_str(), true), ("", false), ("kube-system", false)] {
+        let review: SubjectAccessReview = serde_json::from_value(serde_json::json!({"spec": {
+            "user": format!("system:serviceaccount:{ns}:agentry-operator"),
+            "groups": ["system:serviceaccounts", format!("system:serviceaccounts:{ns}"), "system:authenticated"],
+            "resourceAttributes": {"verb": "list", "resource": "secrets", "namespace": namespace},
+        }}))
+        .expect("a review");
+        let answer = reviews.create(&Default::default(), &review).await.expect("review answered");
+        let allowed = answer.status.map(|s| s.allowed);
+        assert_eq!(allowed, Some(expected), "list secrets in {namespace:?}");
+    }
+}
+
 /// The Lease the chart's operator replicas compete for is held by one of its pods.
 async fn leader_is_an_operator_pod(world: &World) -> String {
     let leases: Api<Lease> = Api::namespaced(world.client.clone(), &world.ns);
@@ -223,7 +243,7 @@ async fn recorded(world: &World, schema: &str, request_id: &str) {
 }
 
 /// The logs of the pods of Deployment `name`, for a failure message.
-async fn pod_logs(world: &World, name: &str) -> String {
+pub(crate) async fn pod_logs(world: &World, name: &str) -> String {
     let pods: Api<Pod> = Api::namespaced(world.client.clone(), &world.ns);
     let mut out = String::new();
     let listed = pods.list(&ListParams::default()).await.map(|l| l.items).unwrap_or_default();

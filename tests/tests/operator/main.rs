@@ -5,6 +5,7 @@ mod agent_usage;
 mod chart_install;
 mod harness_failures;
 mod lease_outage;
+mod least_privilege;
 mod lifecycle;
 mod memory;
 mod memory_reasons;
