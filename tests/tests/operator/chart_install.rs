@@ -174,6 +174,7 @@ async fn the_chart_installs_on_devcluster_and_its_operator_readies_the_samples()
     let reply: agentry_protocol::AgentReply = serde_json::from_slice(&reply.payload).expect("an AgentReply");
     assert_eq!(reply.output.as_deref(), Some("412,300 USD remains."), "{reply:?}");
     recorded(&world, &history.name, &request_id).await;
+    no_request_was_forbidden(&world).await;
     world.shutdown().await;
 }
 
@@ -192,6 +193,21 @@ async fn secrets_are_read_only_in_the_release_namespace(world: &World) {
         let answer = reviews.create(&Default::default(), &review).await.expect("review answered");
         let allowed = answer.status.map(|s| s.allowed);
         assert_eq!(allowed, Some(expected), "list secrets in {namespace:?}");
+    }
+}
+
+/// The generated role was enough: no operator pod logged a refusal from the API server.
+async fn no_request_was_forbidden(world: &World) {
+    let pods: Api<Pod> = Api::namespaced(world.client.clone(), &world.ns);
+    let selector = ListParams::default().labels("app.kubernetes.io/component=operator");
+    let listed = pods.list(&selector).await.expect("operator pods").items;
+    assert!(!listed.is_empty());
+    for pod in listed {
+        let name = pod.metadata.name.unwrap_or_default();
+        let log = pods.logs(&name, &Default::default()).await.expect("operator log");
+        let refused: Vec<&str> =
+            log.lines().filter(|l| l.contains("forbidden") || l.contains("Forbidden")).collect();
+        assert!(refused.is_empty(), "{name} was refused under the chart's role:\n{}", refused.join("\n"));
     }
 }
 
