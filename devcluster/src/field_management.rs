@@ -7,6 +7,8 @@ mod list_order;
 pub(crate) mod list_types;
 pub(crate) mod managed_fields;
 pub(crate) mod patch;
+#[cfg(test)]
+mod patch_properties;
 pub(crate) mod server_side_apply;
 pub(crate) mod strategic_merge;
 

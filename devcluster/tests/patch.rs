@@ -197,3 +197,45 @@ async fn server_side_apply_tracks_field_managers() {
     let status = refused(api.patch("cfg", &PatchParams::default(), &Patch::Apply(config(json!({})))).await);
     assert_eq!(status.code, 400);
 }
+
+/// Bodies and patches that would leave something other than an object (or an object whose
+/// `metadata` is not one) are refused with 400, as the apiserver's decoder refuses them, and the
+/// server keeps serving.
+#[tokio::test]
+async fn bodies_and_patches_that_are_not_objects_are_refused() {
+    let cluster = DevCluster::start().await.expect("devcluster starts");
+    let api: Api<ConfigMap> = Api::namespaced(cluster.client(), "default");
+    cm(&api, "shape", json!({"a": "1"})).await;
+    let merge = PatchParams::default();
+    let status = refused(api.patch("shape", &merge, &Patch::Merge(json!({"metadata": [1]}))).await);
+    assert_eq!(status.code, 400);
+    assert_eq!(
+        status.message,
+        r#"ConfigMap in version "v1" cannot be handled as a ConfigMap: json: cannot unmarshal array into Go struct field ConfigMap.metadata of type v1.ObjectMeta"#
+    );
+    let status = refused(api.patch("shape", &merge, &Patch::Merge(json!(5))).await);
+    assert_eq!(status.code, 400, "{}", status.message);
+    let replace_all = json!([{"op": "replace", "path": "", "value": "text"}]);
+    let patch: json_patch::Patch = serde_json::from_value(replace_all).expect("a JSON patch");
+    assert_eq!(refused(api.patch("shape", &merge, &Patch::<()>::Json(patch)).await).code, 400);
+    let applied = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": "shape"});
+    let apply = PatchParams::apply("test");
+    assert_eq!(refused(api.patch("shape", &apply, &Patch::Apply(&applied)).await).code, 400);
+    let request = axum::http::Request::post("/api/v1/namespaces/default/configmaps")
+        .header("content-type", "application/json")
+        .body(b"[1, 2]".to_vec())
+        .expect("request");
+    let status = refused(cluster.client().request_text(request).await);
+    assert_eq!(status.code, 400);
+    assert!(
+        status
+            .message
+            .starts_with("couldn't get version/kind; json parse error: json: cannot unmarshal array")
+    );
+    // Still serving, the object unchanged.
+    assert_eq!(
+        api.get("shape").await.expect("still there").data.and_then(|d| d.get("a").cloned()),
+        Some("1".into())
+    );
+    cluster.shutdown().await;
+}

@@ -16,6 +16,7 @@ pub(crate) fn create(request: &ResourceRequest<'_>) -> ApiResult<Response> {
     if desc.create_only {
         return review(request, object);
     }
+    request.check_shape(&object)?;
     if desc.namespaced && request.namespace.is_none() {
         return Err(ApiError::no_route());
     }

@@ -24,6 +24,7 @@ pub(crate) fn patch(request: &ResourceRequest<'_>, name: &str) -> ApiResult<Resp
     let mut state = request.server.lock();
     let current = state.get(desc, ns, name)?;
     let patched = patch::apply(desc, &current, patch_type, request.body)?;
+    request.check_shape(&patched)?;
     request.check_unknown_fields(&patched)?;
     let updated = state.update(desc, ns, name, patched, &opts)?;
     Ok(json_response(StatusCode::OK, updated))
@@ -67,6 +68,7 @@ fn apply(request: &ResourceRequest<'_>, name: &str) -> ApiResult<Response> {
 fn applied_configuration(request: &ResourceRequest<'_>, name: &str) -> ApiResult<Value> {
     let desc = request.desc;
     let mut applied = server_side_apply::parse_applied(request.body)?;
+    request.check_shape(&applied)?;
     for (field, want) in [("apiVersion", desc.api_version()), ("kind", desc.kind.clone())] {
         match applied[field].as_str() {
             Some(have) if have == want => {}

@@ -75,6 +75,32 @@ impl ResourceRequest<'_> {
         }
     }
 
+    /// An object to store must be an object with an object (or no) `metadata`, as the
+    /// apiserver's decoder insists; a patch can make either something else.
+    pub(crate) fn check_shape(&self, object: &Value) -> ApiResult<()> {
+        let desc = self.desc;
+        let refused = |why: String| {
+            ApiError::bad_request(format!(
+                "{kind} in version \"{version}\" cannot be handled as a {kind}: {why}",
+                kind = desc.kind,
+                version = desc.version,
+            ))
+        };
+        match (object, &object["metadata"]) {
+            (Value::Object(_), Value::Object(_) | Value::Null) => Ok(()),
+            (Value::Object(_), metadata) => Err(refused(format!(
+                "json: cannot unmarshal {} into Go struct field {}.metadata of type v1.ObjectMeta",
+                go_type(metadata),
+                desc.kind
+            ))),
+            (other, _) => Err(refused(format!(
+                "json: cannot unmarshal {} into Go value of type {}",
+                go_type(other),
+                desc.kind
+            ))),
+        }
+    }
+
     /// `fieldValidation=Strict` refuses unknown fields of custom resources (`Warn` and `Ignore`
     /// prune them).
     pub(crate) fn check_unknown_fields(&self, object: &Value) -> ApiResult<()> {
@@ -98,9 +124,30 @@ impl ResourceRequest<'_> {
     }
 }
 
-/// A body as JSON, else YAML.
+/// A body as JSON, else YAML: an object (or empty), as every body the API takes is.
 pub(crate) fn parse_body(body: &Bytes) -> ApiResult<Value> {
-    serde_json::from_slice(body)
+    let value: Value = serde_json::from_slice(body)
         .or_else(|_| serde_yaml::from_slice(body))
-        .map_err(|e| ApiError::bad_request(format!("the body of the request could not be decoded: {e}")))
+        .map_err(|e| ApiError::bad_request(format!("the body of the request could not be decoded: {e}")))?;
+    match value {
+        Value::Object(_) | Value::Null => Ok(value),
+        other => Err(ApiError::bad_request(format!(
+            "couldn't get version/kind; json parse error: json: cannot unmarshal {} into Go value of type \
+             struct {{ APIVersion string \"json:\\\"apiVersion,omitempty\\\"\"; Kind string \
+             \"json:\\\"kind,omitempty\\\"\" }}",
+            go_type(&other)
+        ))),
+    }
+}
+
+/// The JSON type as Go's decoder names it in its errors.
+fn go_type(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "bool",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
 }

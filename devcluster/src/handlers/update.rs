@@ -10,6 +10,7 @@ use crate::api_error::ApiResult;
 /// Serve `PUT` on an object (or its `/status`).
 pub(crate) fn update(request: &ResourceRequest<'_>, name: &str) -> ApiResult<Response> {
     let object = request.parse_body()?;
+    request.check_shape(&object)?;
     let opts = request.write_options();
     request.check_unknown_fields(&object)?;
     let updated = request.server.lock().update(request.desc, request.namespace, name, object, &opts)?;
