@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use agentry_crds::{AgentPhase, Model};
+use agentry_crds::{AgentPhase, Condition, MemoryStore, Model, Tool};
 use agentry_devcluster::ImageBinary;
 use agentry_tests::nats_fixture;
 use agentry_tests::operator_world::{World, apply, condition, condition_of, database_url};
@@ -157,21 +157,56 @@ async fn a_secret_outside_the_secret_namespaces_is_reported_with_the_setting_to_
         .wait_object::<Model>("keyed", "Ready", |m| condition_of(m, "Ready").is_some_and(|c| c.is_true()))
         .await;
 
-    let models: Api<Model> = Api::namespaced(world.client.clone(), &outside);
-    let ready = world
-        .eventually_explained(Duration::from_secs(60), "the outside Model's Ready reason", || async {
-            let model = models.get("keyed").await.map_err(|e| e.to_string())?;
-            condition_of(&model, "Ready")
-                .filter(|c| c.reason == "SecretNamespaceNotAllowed")
-                .ok_or(format!("{:?}", model.status))
-        })
-        .await;
-    assert!(!ready.is_true());
-    assert!(ready.message.contains(&format!("in namespace {outside:?}")), "{}", ready.message);
-    assert!(ready.message.contains("--secret-namespaces"), "{}", ready.message);
-    assert!(ready.message.contains(&format!("{ns:?}")), "names the namespaces read: {}", ready.message);
-    assert!(!ready.message.contains("sk-test"));
+    // A Tool's header Secret and a MemoryStore's connection Secret there are refused alike.
+    apply(
+        &world.client,
+        &serde_json::json!({"apiVersion": "agentry.dev/v1alpha1", "kind": "Tool",
+        "metadata": {"name": "keyed", "namespace": outside},
+        "spec": {"type": "http", "description": "Looks things up.", "inputSchema": {"type": "object"},
+                 "http": {"url": "https://api.example.com/lookup", "method": "GET",
+                          "headersFrom": [{"name": "Authorization",
+                                           "secretKeyRef": {"name": "openai", "key": "api-key"}}]}}}),
+    )
+    .await;
+    apply(&world.client, &serde_json::json!({"apiVersion": "agentry.dev/v1alpha1", "kind": "MemoryStore",
+        "metadata": {"name": "keyed", "namespace": outside},
+        "spec": {"postgres": {"connectionSecretRef": {"name": "openai", "key": "api-key"}, "schema": "unused"},
+                 "embedding": {"provider": "hashing", "dimensions": 8}}}))
+    .await;
+
+    let model = refused_for_its_namespace::<Model>(&world, &outside).await;
+    let tool = refused_for_its_namespace::<Tool>(&world, &outside).await;
+    let store = refused_for_its_namespace::<MemoryStore>(&world, &outside).await;
+    for ready in [model, tool, store] {
+        assert!(!ready.is_true());
+        assert!(ready.message.contains(&format!("in namespace {outside:?}")), "{}", ready.message);
+        assert!(ready.message.contains("--secret-namespaces"), "{}", ready.message);
+        assert!(ready.message.contains(&format!("{ns:?}")), "names the namespaces read: {}", ready.message);
+        assert!(!ready.message.contains("sk-test"));
+    }
     world.shutdown().await;
+}
+
+/// The `Ready` condition of the `K` called `keyed` in `namespace`, once its reason is
+/// `SecretNamespaceNotAllowed`.
+async fn refused_for_its_namespace<K>(world: &World, namespace: &str) -> Condition
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + std::fmt::Debug
+        + serde::de::DeserializeOwned
+        + serde::Serialize,
+{
+    let api: Api<K> = Api::namespaced(world.client.clone(), namespace);
+    let what = format!("{} keyed refused for its Secret's namespace", K::kind(&()));
+    world
+        .eventually_explained(Duration::from_secs(60), &what, || async {
+            let object = api.get("keyed").await.map_err(|e| e.to_string())?;
+            condition_of(&object, "Ready")
+                .filter(|c| c.reason == "SecretNamespaceNotAllowed")
+                .ok_or(format!("{:?}", serde_json::to_value(&object).map(|o| o["status"].clone())))
+        })
+        .await
 }
 
 fn secret_with_key(ns: &str) -> serde_json::Value {
