@@ -4,6 +4,7 @@
 //! `ReviewPolicy` (standing in for a webhook authorizer). Every request with a bearer token is
 //! authorized by the same chain (`request_access`), lists and watches included.
 
+mod aggregation;
 mod bootstrap_policy;
 mod rbac;
 mod request_access;

@@ -175,6 +175,25 @@ async fn a_service_account_gets_only_what_its_roles_grant_with_kube_apiservers_r
     assert!(
         refused(elsewhere.list(&ListParams::default()).await).message.contains(r#"namespace "kube-system""#)
     );
+
+    // An aggregated ClusterRole grants what the roles its selector matches grant, including
+    // roles labelled after it was bound.
+    let mut aggregated = role("ClusterRole", "view-all", None, json!([]));
+    aggregated["aggregationRule"] =
+        json!({"clusterRoleSelectors": [{"matchLabels": {"example.com/aggregate-to-view": "true"}}]});
+    rbac(&cluster, aggregated).await;
+    rbac(&cluster, binding("ClusterRoleBinding", "bot-views", None, ("ClusterRole", "view-all"), bot()))
+        .await;
+    assert_eq!(refused(elsewhere.list(&ListParams::default()).await).code, 403);
+    let mut part = role(
+        "ClusterRole",
+        "view-config",
+        None,
+        json!([{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["list"]}]),
+    );
+    part["metadata"]["labels"] = json!({"example.com/aggregate-to-view": "true"});
+    rbac(&cluster, part).await;
+    elsewhere.list(&ListParams::default()).await.expect("granted through the aggregated role");
     cluster.shutdown().await;
 }
 

@@ -5,7 +5,7 @@
 
 use serde_json::Value;
 
-use super::{Attributes, bootstrap_policy};
+use super::{Attributes, aggregation, bootstrap_policy};
 use crate::resources::StorageKey;
 use crate::storage::store::Store;
 
@@ -75,15 +75,20 @@ fn cluster_role_bindings(store: &Store) -> Vec<&Value> {
 /// The rules of the role `role_ref` names: a Role in the binding's namespace, or a ClusterRole.
 fn role_rules(store: &Store, role_ref: &Value, namespace: &str) -> Result<Vec<Value>, String> {
     let name = role_ref["name"].as_str().unwrap_or_default();
-    let role = match role_ref["kind"].as_str().unwrap_or_default() {
-        "Role" => store.get(&key("roles"), namespace, name).ok_or_else(|| not_found("role", name))?,
-        "ClusterRole" => store
-            .get(&key("clusterroles"), "", name)
-            .or_else(|| bootstrap_policy::cluster_role(name))
-            .ok_or_else(|| not_found("clusterrole", name))?,
-        other => return Err(format!("unsupported role reference kind: {}", Value::String(other.into()))),
-    };
-    Ok(role["rules"].as_array().cloned().unwrap_or_default())
+    match role_ref["kind"].as_str().unwrap_or_default() {
+        "Role" => {
+            let role = store.get(&key("roles"), namespace, name).ok_or_else(|| not_found("role", name))?;
+            Ok(role["rules"].as_array().cloned().unwrap_or_default())
+        }
+        "ClusterRole" => {
+            let role = store
+                .get(&key("clusterroles"), "", name)
+                .or_else(|| bootstrap_policy::cluster_role(name))
+                .ok_or_else(|| not_found("clusterrole", name))?;
+            Ok(aggregation::cluster_role_rules(role, store.list(&key("clusterroles"), None)))
+        }
+        other => Err(format!("unsupported role reference kind: {}", Value::String(other.into()))),
+    }
 }
 
 /// The NotFound of an RBAC lister: `role.rbac.authorization.k8s.io "x" not found`.
