@@ -263,6 +263,15 @@ pub(crate) mod tests {
         let ready = ready_of(&status);
         assert_eq!(ready.reason, "KeyMissing");
         assert!(ready.message.contains("no key \"uri\""), "{}", ready.message);
+
+        let why = "Secret \"fleet-db\" is in namespace \"team-a\", where the operator does not read Secrets";
+        let status = desired_status(&store(None), &Probe::SecretNamespaceNotAllowed(why.into()));
+        let ready = ready_of(&status);
+        assert_eq!(
+            (ready.status, ready.reason.as_str()),
+            (ConditionStatus::False, "SecretNamespaceNotAllowed")
+        );
+        assert_eq!(ready.message, why);
     }
 
     #[test]
