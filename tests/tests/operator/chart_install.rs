@@ -8,11 +8,11 @@
 use std::path::Path;
 use std::time::Duration;
 
-use agentry_crds::{AgentPhase, MemoryStore, Model, Tool};
+use agentry_crds::{AgentPhase, MemoryStore, Model, Session, SessionPhase, Tool};
 use agentry_devcluster::ImageBinary;
 use agentry_protocol::AgentRequest;
 use agentry_tests::nats_fixture;
-use agentry_tests::operator_world::{World, apply, condition_of, database_url};
+use agentry_tests::operator_world::{World, apply, condition_of, database_url, session_sample};
 use agentry_tests::recorder_fixture::ScratchSchema;
 use agentry_tests::scripted_model::Step;
 use k8s_openapi::api::apps::v1::Deployment;
@@ -174,6 +174,7 @@ async fn the_chart_installs_on_devcluster_and_its_operator_readies_the_samples()
     let reply: agentry_protocol::AgentReply = serde_json::from_slice(&reply.payload).expect("an AgentReply");
     assert_eq!(reply.output.as_deref(), Some("412,300 USD remains."), "{reply:?}");
     recorded(&world, &history.name, &request_id).await;
+    a_session_runs_and_is_deleted_after_its_ttl(&world).await;
     no_request_was_forbidden(&world).await;
     world.shutdown().await;
 }
@@ -194,6 +195,25 @@ async fn secrets_are_read_only_in_the_release_namespace(world: &World) {
         let allowed = answer.status.map(|s| s.allowed);
         assert_eq!(allowed, Some(expected), "list secrets in {namespace:?}");
     }
+}
+
+/// The sample Session runs to its end and, its TTL passed, is deleted: the Session verbs of the
+/// generated role (finalizer patch, status, delete) are exercised under RBAC.
+async fn a_session_runs_and_is_deleted_after_its_ttl(world: &World) {
+    let mut sample = session_sample(&world.ns);
+    sample["spec"]["ttlSecondsAfterFinished"] = 1.into();
+    let name = sample["metadata"]["name"].as_str().expect("name").to_owned();
+    world.apply(&sample).await;
+    crate::session_fixtures::wait_phase(world, &name, SessionPhase::Succeeded).await;
+    let sessions: Api<Session> = Api::namespaced(world.client.clone(), &world.ns);
+    world
+        .eventually_explained(Duration::from_secs(60), "the finished Session is deleted", || async {
+            match sessions.get_opt(&name).await.map_err(|e| e.to_string())? {
+                None => Ok(()),
+                Some(session) => Err(format!("{:?}", session.status)),
+            }
+        })
+        .await;
 }
 
 /// The generated role was enough: no operator pod logged a refusal from the API server.
