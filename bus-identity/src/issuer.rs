@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use agentry_protocol::subjects::SubjectToken;
+use sha2::{Digest, Sha256};
 
 use crate::claims::{self, UserSpec};
 use crate::creds::UserCreds;
@@ -50,6 +51,14 @@ impl UserIssuer {
         // The account key itself needs no `issuer_account`; a signing key does.
         let issuer_account = (self.signing_key.public_key() != self.account).then_some(self.account.as_str());
         UserSpec { user, name, issuer_account, permissions }.jwt(&self.signing_key, claims::now())
+    }
+
+    /// A digest of what credentials minted for `name` with `permissions` by this issuer would
+    /// grant: equal digests, equivalent credentials (so a minted Secret is re-minted only when
+    /// this changes, e.g. the Agent's peers or the signing key).
+    pub fn fingerprint(&self, name: &str, permissions: &Permissions) -> String {
+        let text = format!("{}\n{}\n{name}\n{permissions:?}", self.account, self.signing_key.public_key());
+        data_encoding::HEXLOWER.encode(&Sha256::digest(text.as_bytes()))[..16].to_string()
     }
 
     /// Credentials of the Agent `namespace/agent` that may call `peers`; replies to requests it
