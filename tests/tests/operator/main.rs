@@ -8,6 +8,7 @@ mod lease_outage;
 mod lifecycle;
 mod memory;
 mod memory_reasons;
+mod nats_identity;
 mod readiness;
 mod samples;
 mod scale;
