@@ -18,6 +18,7 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::ResourceExt;
 use kube::core::PartialObjectMeta;
 
+use crate::agent::children;
 use crate::agent::runner_config::Rendered;
 use crate::reconciler::error::ReconcileError;
 
@@ -68,18 +69,18 @@ pub fn is_current(secret: Option<&PartialObjectMeta<Secret>>, plan: &IdentityPla
     secret.and_then(|s| s.annotations().get(FINGERPRINT_ANNOTATION)).is_some_and(|f| *f == plan.fingerprint)
 }
 
-/// Mints fresh credentials for `plan` into the Secret's `data` and annotations.
-pub fn minted_data(
+/// The Agent's Secret with fresh credentials for `plan`.
+pub fn minted_secret(
+    agent: &Agent,
     plan: &IdentityPlan,
     issuer: &UserIssuer,
-) -> Result<(BTreeMap<String, ByteString>, BTreeMap<String, String>), ReconcileError> {
-    let creds = issuer.mint(&plan.name, &plan.permissions).map_err(|e| {
+) -> Result<Secret, ReconcileError> {
+    let failed = |e: &dyn std::fmt::Display| {
         ReconcileError::InvalidName(format!("minting the NATS identity of {}: {e}", plan.name))
-    })?;
-    let text = creds.render().map_err(|e| {
-        ReconcileError::InvalidName(format!("minting the NATS identity of {}: {e}", plan.name))
-    })?;
+    };
+    let creds = issuer.mint(&plan.name, &plan.permissions).map_err(|e| failed(&e))?;
+    let text = creds.render().map_err(|e| failed(&e))?;
     let data = BTreeMap::from([(CREDS_KEY.to_string(), ByteString(text.into_bytes()))]);
     let annotations = BTreeMap::from([(FINGERPRINT_ANNOTATION.to_string(), plan.fingerprint.clone())]);
-    Ok((data, annotations))
+    Ok(children::nats_secret(agent, data, annotations))
 }

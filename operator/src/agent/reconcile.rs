@@ -166,8 +166,7 @@ async fn apply_identity(
     if identity_current(agent, ns, plan, ctx) {
         return Ok(());
     }
-    let (data, annotations) = nats_identity::minted_data(plan, issuer).map_err(ChildWriteError::Failed)?;
-    let secret = children::nats_secret(agent, data, annotations);
+    let secret = nats_identity::minted_secret(agent, plan, issuer).map_err(ChildWriteError::Failed)?;
     let name = nats_identity::secret_name(agent);
     apply_child(&Api::<Secret>::namespaced(ctx.operator.client.clone(), ns), &name, &secret).await
 }
