@@ -133,3 +133,45 @@ async fn each_agent_gets_its_own_nats_identity_minted_again_when_its_peers_chang
     assert!(allow.contains(&format!("agentry.{ns}.agent.fleet-manager.query.finance-officer")), "{allow:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_password_in_the_nats_url_is_used_but_never_shown() {
+    let world = World::start("natspw").await;
+    let password = "pw-never-shown-7f3a";
+    let nats = SecuredNats::start(&format!(
+        r#"authorization {{ users: [ {{ user: "agentry", password: "{password}" }} ] }}"#
+    ))
+    .await
+    .expect("nats-server with a password");
+    let mut options = world.operator_options();
+    options.nats_url = nats.url().replace("nats://", &format!("nats://agentry:{password}@"));
+    // Debug level: async-nats's own connection logs are in the output too.
+    options.log_filter = "debug".into();
+    let operator = world.start_operator_with(&options).await;
+    world.apply_samples_without_memory().await;
+    world
+        .eventually_within(CONVERGE, "the operator connected to NATS with the URL's password", || async {
+            operator.log().contains("task queue and usage buckets open").then_some(())
+        })
+        .await;
+    let config_maps: Api<ConfigMap> = Api::namespaced(world.client.clone(), &world.ns);
+    let rendered = world
+        .eventually_within(CONVERGE, "the runner ConfigMap", || async {
+            let cm = config_maps.get_opt("finance-officer-runner").await.ok().flatten()?;
+            cm.data?.remove("runner.json")
+        })
+        .await;
+    let config: serde_json::Value = serde_json::from_str(&rendered).expect("runner config");
+    assert_eq!(config["nats"]["url"], nats.url(), "the runners get the URL without credentials");
+    let log = operator.log();
+    assert!(log.contains("***@127.0.0.1"), "the URL is logged redacted");
+    assert!(!log.contains(password), "the password is in the operator's log");
+    let agents: Api<Agent> = Api::namespaced(world.client.clone(), &world.ns);
+    let listed =
+        serde_json::to_string(&agents.list(&Default::default()).await.expect("agents").items).expect("json");
+    assert!(!listed.contains(password), "the password is in an Agent's status");
+    let events: Api<k8s_openapi::api::events::v1::Event> = Api::namespaced(world.client.clone(), &world.ns);
+    let listed =
+        serde_json::to_string(&events.list(&Default::default()).await.expect("events").items).expect("json");
+    assert!(!listed.contains(password), "the password is in an Event");
+}
