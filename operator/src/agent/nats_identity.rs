@@ -84,3 +84,77 @@ pub fn minted_secret(
     let annotations = BTreeMap::from([(FINGERPRINT_ANNOTATION.to_string(), plan.fingerprint.clone())]);
     Ok(children::nats_secret(agent, data, annotations))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use agentry_bus_identity::{KeyRole, NKey};
+    use serde_json::json;
+
+    use super::*;
+    use crate::agent::children;
+    use crate::agent::runner_config::render;
+    use crate::runtime::settings::OperatorSettings;
+
+    fn agent(peers: &[&str]) -> Agent {
+        serde_json::from_value(json!({
+            "apiVersion": "agentry.dev/v1alpha1", "kind": "Agent",
+            "metadata": {"name": "a", "namespace": "fleet", "uid": "u-1"},
+            "spec": {"role": "worker", "modelRef": "gpt", "peers": peers},
+        }))
+        .expect("agent")
+    }
+
+    fn settings() -> OperatorSettings {
+        let account = NKey::generate(KeyRole::Account);
+        let issuer =
+            UserIssuer::from_key(&account.public_key(), NKey::generate(KeyRole::Account)).expect("issuer");
+        let mut settings = OperatorSettings::new("runner:dev", "nats://user:pw-secret@nats:4222");
+        settings.nats_identity = Some(Arc::new(issuer));
+        settings
+    }
+
+    #[test]
+    fn the_config_names_the_mounted_file_and_carries_no_credentials() {
+        let settings = settings();
+        let rendered = render(&agent(&["b"]), &[], &[], &settings);
+        assert_eq!(rendered.config.nats.url, "nats://nats:4222");
+        assert_eq!(
+            rendered.config.nats.credentials_file.as_deref(),
+            Some("/var/run/secrets/agentry.dev/nats/user.creds")
+        );
+        assert!(!rendered.json.contains("pw-secret"));
+        let deployment = children::deployment(&agent(&["b"]), &rendered, "h", &settings);
+        let pod = deployment.spec.and_then(|s| s.template.spec).expect("pod");
+        let volume =
+            pod.volumes.unwrap_or_default().into_iter().find(|v| v.secret.is_some()).expect("volume");
+        assert_eq!(volume.secret.and_then(|s| s.secret_name).as_deref(), Some("a-nats"));
+        let mounts = pod.containers[0].volume_mounts.clone().unwrap_or_default();
+        assert!(mounts.iter().any(|m| m.mount_path == CREDS_MOUNT_DIR && m.read_only == Some(true)));
+    }
+
+    #[test]
+    fn the_fingerprint_follows_the_peers_and_the_secret_holds_the_minted_creds() {
+        let settings = settings();
+        let issuer = settings.nats_identity.as_deref().expect("issuer");
+        let plan_of = |peers: &[&str]| {
+            let agent = agent(peers);
+            plan(&agent, &render(&agent, &[], &[], &settings), issuer).expect("plan")
+        };
+        assert_eq!(plan_of(&["b"]).fingerprint, plan_of(&["b"]).fingerprint);
+        assert_ne!(plan_of(&["b"]).fingerprint, plan_of(&["b", "c"]).fingerprint);
+        let plan = plan_of(&["b"]);
+        let secret = minted_secret(&agent(&["b"]), &plan, issuer).expect("secret");
+        assert_eq!(secret.metadata.name.as_deref(), Some("a-nats"));
+        assert_eq!(secret.metadata.owner_references.as_ref().map(Vec::len), Some(1));
+        let creds = secret.data.as_ref().and_then(|d| d.get(CREDS_KEY)).expect("creds");
+        let text = String::from_utf8(creds.0.clone()).expect("utf-8");
+        agentry_bus_identity::UserCreds::parse(&text, "the Secret").expect("a .creds file");
+        let meta: PartialObjectMeta<Secret> =
+            PartialObjectMeta { metadata: secret.metadata.clone(), ..Default::default() };
+        assert!(is_current(Some(&meta), &plan));
+        assert!(!is_current(Some(&meta), &plan_of(&["b", "c"])));
+        assert!(!is_current(None, &plan));
+    }
+}
