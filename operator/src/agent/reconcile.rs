@@ -166,9 +166,17 @@ async fn apply_identity(
     if identity_current(agent, ns, plan, ctx) {
         return Ok(());
     }
-    let secret = nats_identity::minted_secret(agent, plan, issuer).map_err(ChildWriteError::Failed)?;
+    let api = Api::<Secret>::namespaced(ctx.operator.client.clone(), ns);
     let name = nats_identity::secret_name(agent);
-    apply_child(&Api::<Secret>::namespaced(ctx.operator.client.clone(), ns), &name, &secret).await
+    // The cache may not have seen the Secret this operator wrote a moment ago: ask once before
+    // minting again (metadata only), so one change of peers gives one new set of credentials.
+    let live =
+        api.get_metadata_opt(&name).await.map_err(|e| ChildWriteError::of("Secret", &name, e.into()))?;
+    if nats_identity::is_current(live.as_ref(), plan) {
+        return Ok(());
+    }
+    let secret = nats_identity::minted_secret(agent, plan, issuer).map_err(ChildWriteError::Failed)?;
+    apply_child(&api, &name, &secret).await
 }
 
 /// Raises a Warning Event for the first reference that does not resolve, once per reason; a
