@@ -14,8 +14,12 @@ use async_nats::{Client, Event, ServerError};
 use futures::StreamExt as _;
 use tokio::sync::mpsc;
 
-/// How long anything the server does may take before the test fails.
-const DEADLINE: Duration = Duration::from_secs(10);
+/// How long anything the server does may take before the test fails (generous: the machine
+/// running the tests may be busy; a passing test never waits this long).
+const DEADLINE: Duration = Duration::from_secs(30);
+/// How long a request waits for its answer: a refused request is never answered, so the tests
+/// that expect a refusal wait this long for it.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(8);
 const NS: &str = "fleet";
 
 fn token(s: &str) -> SubjectToken {
@@ -57,14 +61,14 @@ impl Bus {
         std::fs::write(&path, creds.render().unwrap()).unwrap();
         let auth = BusAuth::new(&self.nats.url(), BusCredentials::CredsFile(path), Some(inbox));
         let (events_tx, events) = mpsc::unbounded_channel();
-        let base = async_nats::ConnectOptions::new()
-            .request_timeout(Some(Duration::from_secs(2)))
-            .event_callback(move |event| {
+        let base = async_nats::ConnectOptions::new().request_timeout(Some(REQUEST_TIMEOUT)).event_callback(
+            move |event| {
                 let events_tx = events_tx.clone();
                 async move {
                     let _ = events_tx.send(event);
                 }
-            });
+            },
+        );
         let client =
             auth.connect(base).await.unwrap_or_else(|e| panic!("{name} connects: {e}\n{}", self.nats.log()));
         Conn { client, events }
@@ -107,6 +111,12 @@ impl Conn {
         })
         .await;
         assert!(matches!(seen, Ok(Ok(()))), "no violation {wanted:?} within {DEADLINE:?}: {seen:?}");
+    }
+
+    /// Returns once the server has handled everything this client sent before (subscriptions
+    /// included): a request the server itself answers comes back after them.
+    async fn synced(&self) {
+        self.client.request("$JS.API.INFO", "".into()).await.expect("the server answers");
     }
 
     /// Asserts the server reported no error so far: a request answered by the server after
@@ -159,7 +169,7 @@ async fn an_agent_cannot_read_or_join_another_agents_queries() {
     a.violation("Subscription", queries_of_b).await;
     // b itself may not subscribe outside its queue group either (its replicas share the work).
     let mut b_alone = b.client.subscribe(queries_of_b).await.unwrap();
-    b.client.flush().await.unwrap();
+    b.synced().await;
     for i in 0..10 {
         api.client.publish("agentry.fleet.agent.b.query._api", format!("{i}").into()).await.unwrap();
     }
@@ -183,8 +193,8 @@ async fn an_agent_calls_only_its_peers_under_its_own_name() {
         b.client.queue_subscribe("agentry.fleet.agent.b.query.*", "fleet.b".into()).await.unwrap();
     let mut c_queries =
         c.client.queue_subscribe("agentry.fleet.agent.c.query.*", "fleet.c".into()).await.unwrap();
-    b.client.flush().await.unwrap();
-    c.client.flush().await.unwrap();
+    b.synced().await;
+    c.synced().await;
     let responder = tokio::spawn(async move {
         let request = queries.next().await.unwrap();
         // The caller's name is the subject's last token; the reply goes by response permission.
@@ -193,7 +203,7 @@ async fn an_agent_calls_only_its_peers_under_its_own_name() {
         b.client.flush().await.unwrap();
         b
     });
-    let reply = a.client.request("agentry.fleet.agent.b.query.a", "hi".into()).await.unwrap();
+    let reply = a.client.request("agentry.fleet.agent.b.query.a", "hi".into()).await.expect("b answers a");
     assert_eq!(reply.payload.as_ref(), b"hello a");
     let mut b = responder.await.unwrap();
     b.no_violation().await;
@@ -223,7 +233,7 @@ async fn an_eavesdropper_hears_nothing_and_inboxes_are_private() {
     b.violation("Publish", "_INBOX.fleet.a.mine").await;
     let api = bus.platform("_api").await;
     let mut notes = a.client.subscribe("agentry.fleet.agent.a.notify.*").await.unwrap();
-    a.client.flush().await.unwrap();
+    a.synced().await;
     api.client.publish("agentry.fleet.agent.a.notify._api", "note".into()).await.unwrap();
     let note = tokio::time::timeout(DEADLINE, notes.next()).await.unwrap().unwrap();
     assert_eq!(note.subject.as_str(), "agentry.fleet.agent.a.notify._api");
@@ -282,6 +292,10 @@ async fn an_agent_works_its_own_tasks_and_cannot_bind_anothers() {
     let record = queue.wait(&ns, &a_name, &task, DEADLINE).await.unwrap();
     assert_eq!(record.state, agentry_protocol::TaskState::Succeeded);
 
+    // Runners only bind: the streams are the platform's.
+    let _ = a.client.publish("$JS.API.STREAM.DELETE.AGENTRY_TASKS", "".into()).await;
+    a.violation("Publish", "$JS.API.STREAM.DELETE.AGENTRY_TASKS").await;
+
     // b's consumer and b's records are out of a's reach.
     assert!(a_queue.worker_consumer(&ns, &b_name).await.is_err(), "a bound b's consumer");
     a.violation("Publish", "$JS.API.CONSUMER.INFO.AGENTRY_TASKS.tasks_fleet_b").await;
@@ -290,4 +304,39 @@ async fn an_agent_works_its_own_tasks_and_cannot_bind_anothers() {
 
 async fn open_queue(client: &Client) -> agentry_task_queue::TaskQueue {
     agentry_task_queue::TaskQueue::open(async_nats::jetstream::new(client.clone())).await.unwrap()
+}
+
+#[tokio::test]
+async fn replies_are_bounded_in_count() {
+    let bus = Bus::start().await;
+    let mut a = bus.agent("a", &["b"]).await;
+    // b may send two messages per request it received.
+    let (ns, name) = (token(NS), token("b"));
+    let mut limited = permissions::agent(&ns, &name, &[], Duration::from_secs(30));
+    limited.response = Some(agentry_bus_identity::permissions::ResponseRule {
+        max_messages: 2,
+        ttl: Duration::from_secs(30),
+    });
+    let creds = bus.issuer.mint("fleet/b", &limited).unwrap();
+    let mut b = bus.connect("b", creds, permissions::agent_inbox_prefix(&ns, &name)).await;
+    let mut queries =
+        b.client.queue_subscribe("agentry.fleet.agent.b.query.*", "fleet.b".into()).await.unwrap();
+    b.synced().await;
+    let mut replies = a.client.subscribe("_INBOX.fleet.a.stream").await.unwrap();
+    a.client
+        .publish_with_reply("agentry.fleet.agent.b.query.a", "_INBOX.fleet.a.stream", "go".into())
+        .await
+        .unwrap();
+    a.no_violation().await;
+    let request = tokio::time::timeout(DEADLINE, queries.next()).await.unwrap().unwrap();
+    let reply = request.reply.unwrap();
+    for chunk in ["one", "two", "three"] {
+        b.client.publish(reply.clone(), chunk.into()).await.unwrap();
+    }
+    b.violation("Publish", "_INBOX.fleet.a.stream").await;
+    for expected in ["one", "two"] {
+        let got = tokio::time::timeout(DEADLINE, replies.next()).await.unwrap().unwrap();
+        assert_eq!(got.payload.as_ref(), expected.as_bytes());
+    }
+    assert!(nothing_ready(&mut replies), "a third reply got through");
 }
