@@ -21,6 +21,7 @@ use kube::core::PartialObjectMeta;
 use crate::agent::children;
 use crate::agent::runner_config::Rendered;
 use crate::reconciler::error::ReconcileError;
+use crate::runtime::nats_link::NatsLink;
 
 /// Key of the `.creds` file in the Secret.
 pub const CREDS_KEY: &str = "user.creds";
@@ -83,6 +84,23 @@ pub fn minted_secret(
     let data = BTreeMap::from([(CREDS_KEY.to_string(), ByteString(text.into_bytes()))]);
     let annotations = BTreeMap::from([(FINGERPRINT_ANNOTATION.to_string(), plan.fingerprint.clone())]);
     Ok(children::nats_secret(agent, data, annotations))
+}
+
+/// How long binding the Agent's tasks consumer may take before the next resync tries again.
+const CONSUMER_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Makes sure the Agent's durable tasks consumer exists: with its own identity a runner may only
+/// bind it, not create it. Quietly left to the next resync when NATS is away.
+pub async fn ensure_tasks_consumer(link: &NatsLink, namespace: &str, agent: &str) {
+    let (Ok(ns), Ok(name)) = (SubjectToken::new(namespace), SubjectToken::new(agent)) else { return };
+    let Some(nats) = link.get().filter(|n| n.connected()) else { return };
+    match tokio::time::timeout(CONSUMER_TIMEOUT, nats.tasks.worker_consumer(&ns, &name)).await {
+        Ok(Ok(_)) => {}
+        Ok(Err(error)) => {
+            tracing::warn!(%error, "the Agent's tasks consumer could not be made; retried at the next resync")
+        }
+        Err(_) => tracing::debug!("making the Agent's tasks consumer timed out; retried at the next resync"),
+    }
 }
 
 #[cfg(test)]

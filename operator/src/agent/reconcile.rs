@@ -58,6 +58,9 @@ pub async fn reconcile(agent: Arc<Agent>, ctx: Arc<AgentContext>) -> Result<Acti
             previous
         }
     };
+    if ctx.operator.settings.nats_identity.is_some() {
+        nats_identity::ensure_tasks_consumer(&ctx.operator.nats, &ns, &name).await;
+    }
     let rollout = ctx.deployments.get(&ObjectRef::new(&name).within(&ns)).map(|d| Rollout::of(&d));
     let subject = match (SubjectToken::new(ns.clone()), SubjectToken::new(name.clone())) {
         (Ok(n), Ok(a)) => Some(subjects::query(&n, &a)),

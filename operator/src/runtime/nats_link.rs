@@ -8,6 +8,7 @@ use std::time::Duration;
 use agentry_bus_identity::connection::BusAuth;
 use agentry_bus_identity::{BusCredentials, permissions};
 use agentry_protocol::daily_usage::{DAILY_USAGE_BUCKET, DAILY_USAGE_TTL_SECONDS};
+use agentry_protocol::subjects::{EVENTS_STREAM, EVENTS_STREAM_SUBJECTS};
 use agentry_protocol::tasks::TASK_STATE_BUCKET;
 use agentry_task_queue::{TaskQueue, key_value_stream_config};
 use async_nats::jetstream::{self, kv};
@@ -153,7 +154,19 @@ async fn connect(auth: &BusAuth, reconnected: Arc<watch::Sender<u64>>) -> Result
     auth.connect(options).await.map_err(|e| format!("connecting to {}: {e}", auth.url))
 }
 
-/// Opens (creating when missing) the task queue and the buckets.
+/// The events stream as a runner creates it when missing (agent-runner's `event_publisher`);
+/// whoever comes first makes it, and its settings are kept.
+fn events_stream_config() -> jetstream::stream::Config {
+    jetstream::stream::Config {
+        name: EVENTS_STREAM.to_string(),
+        subjects: vec![EVENTS_STREAM_SUBJECTS.to_string()],
+        duplicate_window: Duration::from_secs(120),
+        max_age: Duration::from_secs(7 * 24 * 3600),
+        ..Default::default()
+    }
+}
+
+/// Opens (creating when missing) the task queue, the buckets and the events stream.
 async fn open(client: &async_nats::Client) -> Result<NatsHandles, String> {
     let js = jetstream::new(client.clone());
     let opened = tokio::time::timeout(Duration::from_secs(10), async {
@@ -169,6 +182,11 @@ async fn open(client: &async_nats::Client) -> Result<NatsHandles, String> {
         .await
         .map_err(|e| format!("creating the {DAILY_USAGE_BUCKET} bucket: {e}"))?;
         let daily_usage = js.get_key_value(DAILY_USAGE_BUCKET).await.map_err(|e| e.to_string())?;
+        // Runners with their own identity may only publish into it, not create it. Not a reason
+        // to stay away from NATS when it fails: the recorder (or a runner) makes it too.
+        if let Err(error) = js.get_or_create_stream(events_stream_config()).await {
+            tracing::warn!(%error, "the {EVENTS_STREAM} stream could not be made; runners with their own NATS identity buffer their events until it exists");
+        }
         Ok::<_, String>((tasks, task_states, daily_usage))
     })
     .await

@@ -92,17 +92,18 @@ async fn each_agent_gets_its_own_nats_identity_minted_again_when_its_peers_chang
         .find(|m| m.name == volume.name);
     assert_eq!(mount.and_then(|m| m.read_only), Some(true));
 
-    // The runner works under its minted identity: it binds the tasks consumer the platform
-    // made, claims and finishes the task in its records, and acknowledges it.
+    // The runner works under its minted identity: it binds the tasks consumer the operator
+    // made, claims and finishes the task in its records, acknowledges it, and publishes its
+    // events into the stream the operator made.
     let api_creds = bootstrap.issuer().expect("issuer").mint_platform("_api").expect("creds");
     let api_path =
         write_private(&dir.join("api.creds"), &api_creds.render().expect("creds")).expect("creds file");
     let auth = BusAuth::new(&nats.url(), BusCredentials::CredsFile(api_path), Some("_INBOX._api".into()));
     let client = auth.connect(async_nats::ConnectOptions::new()).await.expect("_api connects");
-    let queue = TaskQueue::open(async_nats::jetstream::new(client)).await.expect("task queue");
+    let js = async_nats::jetstream::new(client);
+    let queue = TaskQueue::open(js.clone()).await.expect("task queue");
     let (ns_token, agent_token) =
         (SubjectToken::new(ns.clone()).expect("ns"), SubjectToken::new("finance-officer").expect("agent"));
-    queue.worker_consumer(&ns_token, &agent_token).await.expect("consumer");
     world.model.push(Step::Echo);
     queue
         .submit(&ns_token, &agent_token, &AgentRequest::new("identity-task", "hello"))
@@ -111,6 +112,13 @@ async fn each_agent_gets_its_own_nats_identity_minted_again_when_its_peers_chang
     let task = TaskId::new("identity-task".to_string()).expect("task id");
     let record = queue.wait(&ns_token, &agent_token, &task, CONVERGE).await.expect("the task ends");
     assert_eq!(record.state, TaskState::Succeeded, "{record:?}");
+    let events = js.get_stream("AGENTRY_EVENTS").await.expect("the events stream");
+    let subject = format!("agentry.{ns}.events.finance-officer.interaction");
+    world
+        .eventually_within(CONVERGE, "the runner's interaction event in the stream", || async {
+            events.get_last_raw_message_by_subject(&subject).await.ok()
+        })
+        .await;
 
     // New peers: new credentials, and a new config hash so the runners reconnect with them.
     let agents: Api<Agent> = Api::namespaced(world.client.clone(), ns);
