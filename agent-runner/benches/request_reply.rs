@@ -52,7 +52,7 @@ fn config(namespace: &str, agent: &str, base_url: &str, tools: Vec<ToolDefinitio
         peers: Vec::new(),
         limits: Limits { max_concurrent_requests: 64, ..Limits::default() },
         resilience: Resilience::default(),
-        nats: NatsConfig { url: nats_fixture::nats_url() },
+        nats: NatsConfig { url: nats_fixture::nats_url(), credentials_file: None },
         http: HttpConfig::default(),
         shutdown_grace_seconds: 5,
         event_buffer: 100_000,

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use agentry_process::{logging, runtime, shutdown};
-use agentry_protocol::runner_config::CONFIG_PATH_ENV;
+use agentry_protocol::runner_config::{CONFIG_PATH_ENV, NATS_CREDENTIALS_ENV};
 use agentry_runner::{Runner, config_file};
 use anyhow::Context;
 
@@ -30,7 +30,10 @@ fn main() -> ExitCode {
 
 async fn run() -> anyhow::Result<()> {
     let path = std::env::var(CONFIG_PATH_ENV).with_context(|| format!("{CONFIG_PATH_ENV} is not set"))?;
-    let config = config_file::read(Path::new(&path))?;
+    let mut config = config_file::read(Path::new(&path))?;
+    if let Ok(credentials) = std::env::var(NATS_CREDENTIALS_ENV) {
+        config.nats.credentials_file = Some(credentials);
+    }
     let listen = std::env::var(HTTP_LISTEN_ENV).unwrap_or_else(|_| config.http.listen.clone());
     let runner = Runner::start(config, &listen, &|name| std::env::var(name).ok()).await?;
     runner.run_until(shutdown::signal()).await?;

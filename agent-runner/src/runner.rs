@@ -7,6 +7,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use agentry_bus_identity::connection::BusAuth;
+use agentry_bus_identity::{BusCredentials, permissions};
 use agentry_process::admin_endpoint::{self, AdminEndpoint, AdminError};
 use agentry_process::{BuildInfo, ProcessMetrics, Readiness, ReadinessGate};
 use agentry_protocol::runner_config::RunnerConfig;
@@ -64,11 +66,11 @@ pub enum StartError {
     /// NATS refused the connection options.
     #[error("connecting to NATS at {url}")]
     Nats {
-        /// The configured URL.
+        /// The configured URL, credentials redacted.
         url: String,
-        /// Why.
+        /// Why (reading the credentials file, or connecting).
         #[source]
-        source: async_nats::ConnectError,
+        source: agentry_bus_identity::connection::ConnectError,
     },
     /// A tool is misconfigured.
     #[error("configuring the tools")]
@@ -266,7 +268,15 @@ async fn connect_nats(
     identity: &Identity,
     connected: ReadinessGate,
 ) -> Result<async_nats::Client, StartError> {
-    async_nats::ConnectOptions::new()
+    // The agent's own identity when the operator minted one; replies come back below the
+    // agent's inbox prefix, the only inbox its credentials let it read.
+    let credentials = match &config.nats.credentials_file {
+        Some(path) => BusCredentials::CredsFile(path.into()),
+        None => BusCredentials::None,
+    };
+    let inbox = permissions::agent_inbox_prefix(&identity.namespace, &identity.agent);
+    let auth = BusAuth::new(&config.nats.url, credentials, Some(inbox));
+    let options = async_nats::ConnectOptions::new()
         .name(format!("agentry-runner {}/{}", identity.namespace, identity.agent))
         .retry_on_initial_connect()
         .event_callback(move |event| {
@@ -285,10 +295,9 @@ async fn connect_nats(
                     other => tracing::info!(event = %other, "NATS event"),
                 }
             }
-        })
-        .connect(config.nats.url.as_str())
-        .await
-        .map_err(|source| StartError::Nats { url: config.nats.url.clone(), source })
+        });
+    // The URL is shown redacted: it may carry a password.
+    auth.connect(options).await.map_err(|source| StartError::Nats { url: auth.url.to_string(), source })
 }
 
 /// The agent's tools, `agent` tools delegating over `client`.

@@ -2,10 +2,14 @@
 //! service account, with leader election, until SIGTERM.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use agentry_api::{ApiSettings, ApiState};
+use agentry_bus_identity::connection::BusAuth;
+use agentry_bus_identity::{BusCredentials, CredentialArgs, UserIssuer, permissions};
 use agentry_operator::http_endpoint;
 use agentry_operator::operator_runtime::{self, Handles, LeaseSettings};
 use agentry_operator::runtime::apiserver_probe;
@@ -23,9 +27,24 @@ struct Args {
     /// Image of the agent runner, used for Agents that name none.
     #[arg(long, env = "AGENTRY_RUNNER_IMAGE", default_value = "ghcr.io/agentry-dev/agentry-runner:0.1.0")]
     runner_image: String,
-    /// NATS URL the runners connect to.
+    /// NATS URL the runners connect to (credentials in it are used by the operator and never
+    /// passed on; prefer the credential files).
     #[arg(long, env = "AGENTRY_NATS_URL", default_value = "nats://nats.agentry-system.svc:4222")]
     nats_url: String,
+    /// The operator's own NATS credentials (identity `_operator`).
+    #[command(flatten)]
+    nats_credentials: CredentialArgs,
+    /// A `.creds` file for the HTTP API's NATS connection (identity `_api`); without it the API
+    /// connects with the operator's credentials.
+    #[arg(long, env = "AGENTRY_NATS_API_CREDENTIALS_FILE")]
+    nats_api_credentials_file: Option<PathBuf>,
+    /// A file (a mounted Secret) holding the seed of the Agentry account's signing key: with it,
+    /// each Agent gets its own NATS identity, minted into a Secret `<agent>-nats`.
+    #[arg(long, env = "AGENTRY_NATS_ACCOUNT_SIGNING_KEY_FILE", requires = "nats_account")]
+    nats_account_signing_key_file: Option<PathBuf>,
+    /// The Agentry account's public key (`A…`), for --nats-account-signing-key-file.
+    #[arg(long, env = "AGENTRY_NATS_ACCOUNT", requires = "nats_account_signing_key_file")]
+    nats_account: Option<String>,
     /// Address of `/healthz`, `/readyz` (this replica serves), `/leader` (it leads) and `/metrics`.
     #[arg(long, env = "AGENTRY_HTTP_LISTEN", default_value = "0.0.0.0:8080")]
     http_listen: SocketAddr,
@@ -87,11 +106,15 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let client = kube::Client::try_default().await.context("connecting to the Kubernetes API")?;
     let handles = Handles::new()?;
     let _admin = AdminEndpoint::start(args.http_listen, http_endpoint::router(&handles)).await?;
-    let _api = start_api(&args, client.clone()).await?;
+    let nats_credentials = args.nats_credentials.credentials().context("NATS credentials")?;
+    let _api = start_api(&args, &nats_credentials, client.clone()).await?;
     handles.serving.open();
     let _probe = AbortOnDrop(tokio::spawn(apiserver_probe::run(client.clone(), handles.apiserver.clone())));
     let timing = lease_timing(&args)?;
+    let nats_identity = nats_issuer(&args).await?;
     let mut settings = OperatorSettings::new(args.runner_image, args.nats_url);
+    settings.nats_credentials = nats_credentials;
+    settings.nats_identity = nats_identity;
     settings.secret_scope = SecretScope::parse(&args.secret_namespaces);
     settings.runner_trace_env = agentry_telemetry::inherited(|name| std::env::var(name).ok());
     let lease = (!args.no_leader_election).then(|| LeaseSettings {
@@ -126,19 +149,38 @@ fn lease_timing(args: &Args) -> anyhow::Result<LeaseTiming> {
 
 /// Serves the HTTP API on every replica, leading or not. NATS is dialled in the background so a
 /// NATS outage at start does not stop the operator; requests needing it answer 503 meanwhile.
-async fn start_api(args: &Args, client: kube::Client) -> anyhow::Result<AdminEndpoint> {
-    let nats = async_nats::ConnectOptions::new()
-        .retry_on_initial_connect()
-        .name("agentry-operator-api")
-        .connect(args.nats_url.as_str())
-        .await
-        .context("configuring the API's NATS connection")?;
+async fn start_api(
+    args: &Args,
+    operator_credentials: &BusCredentials,
+    client: kube::Client,
+) -> anyhow::Result<AdminEndpoint> {
+    let (credentials, identity) = match &args.nats_api_credentials_file {
+        Some(path) => (BusCredentials::CredsFile(path.clone()), "_api"),
+        None => (operator_credentials.clone(), "_operator"),
+    };
+    let auth = BusAuth::new(&args.nats_url, credentials, Some(permissions::platform_inbox_prefix(identity)));
+    let options = async_nats::ConnectOptions::new().retry_on_initial_connect().name("agentry-operator-api");
+    let nats = auth.connect(options).await.context("configuring the API's NATS connection")?;
     let settings = ApiSettings {
         database_url: args.database_url.clone(),
         database_schema: args.database_schema.clone(),
     };
     let state = ApiState::new(client, nats, &settings).context("configuring the API's PostgreSQL pool")?;
     Ok(AdminEndpoint::start(args.api_listen, agentry_api::router(state)).await?)
+}
+
+/// The issuer of Agents' NATS identities, when the account signing key is given.
+async fn nats_issuer(args: &Args) -> anyhow::Result<Option<Arc<UserIssuer>>> {
+    let (Some(path), Some(account)) = (&args.nats_account_signing_key_file, &args.nats_account) else {
+        return Ok(None);
+    };
+    let seed = tokio::fs::read_to_string(path)
+        .await
+        .with_context(|| format!("reading the NATS account signing key from {}", path.display()))?;
+    let issuer = UserIssuer::new(account, &seed, &path.display().to_string())
+        .context("--nats-account-signing-key-file and --nats-account")?;
+    tracing::info!(account = issuer.account(), "minting a NATS identity for each Agent");
+    Ok(Some(Arc::new(issuer)))
 }
 
 /// Aborts its task when dropped, so the probe ends with `run`.

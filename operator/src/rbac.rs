@@ -67,12 +67,17 @@ pub fn cluster_role() -> ClusterRole {
 }
 
 /// Secrets: metadata watched (to roll pods on change), values read only for the Secrets a
-/// Model, Tool or MemoryStore names. Bound by a RoleBinding in each namespace of the operator's
-/// `--secret-namespaces`, so it reads no Secret elsewhere.
+/// Model, Tool or MemoryStore names; written only for the Agents' NATS credentials
+/// (`<agent>-nats`, when the operator holds the account signing key). Bound by a RoleBinding in
+/// each namespace of the operator's `--secret-namespaces`, so it touches no Secret elsewhere.
 pub fn secret_reader_role() -> ClusterRole {
     ClusterRole {
         metadata: meta(SECRETS_NAME, None),
-        rules: Some(vec![rule("", &["secrets"], &["get", "list", "watch"])]),
+        rules: Some(vec![
+            rule("", &["secrets"], &["get", "list", "watch"]),
+            // Server-side apply of `<agent>-nats`: `patch`, and `create` for a new Agent's.
+            rule("", &["secrets"], &["create", "patch"]),
+        ]),
         ..ClusterRole::default()
     }
 }

@@ -32,8 +32,8 @@ fn the_operator_may_not_write_secrets_or_delete_anything_but_finished_sessions()
     }
 }
 
-/// Secrets are read only in the namespaces listed: a RoleBinding in each, no ClusterRoleBinding
-/// of the Secret reader.
+/// Secrets are read (and the Agents' NATS credentials written) only in the namespaces listed: a
+/// RoleBinding in each, no ClusterRoleBinding of the Secret reader.
 #[test]
 fn secrets_are_readable_only_in_the_listed_namespaces() {
     let manifests = agentry_operator::rbac::manifests("agentry-system", &["fleet", "team-b"]);
@@ -56,8 +56,12 @@ fn secrets_are_readable_only_in_the_listed_namespaces() {
         .flat_map(|m| m["rules"].as_array().cloned().unwrap_or_default())
         .filter(|r| r["resources"].as_array().is_some_and(|rs| rs.iter().any(|x| x == "secrets")))
         .collect();
+    // Written only where read: the Agents' NATS credentials (`<agent>-nats`) are applied there.
     assert_eq!(
         secret_rules,
-        [serde_json::json!({"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list", "watch"]})]
+        [
+            serde_json::json!({"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list", "watch"]}),
+            serde_json::json!({"apiGroups": [""], "resources": ["secrets"], "verbs": ["create", "patch"]}),
+        ]
     );
 }

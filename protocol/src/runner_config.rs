@@ -12,6 +12,11 @@ pub const RUNNER_CONFIG_VERSION: u32 = 1;
 /// Environment variable naming the config file.
 pub const CONFIG_PATH_ENV: &str = "AGENTRY_CONFIG";
 
+/// Environment variable naming the NATS `.creds` file; when set it wins over
+/// `nats.credentialsFile` (the pod names the same mounted file in both, and a kubelet that
+/// places mounts elsewhere, like devcluster's, rewrites environment values, not file contents).
+pub const NATS_CREDENTIALS_ENV: &str = "AGENTRY_NATS_CREDENTIALS_FILE";
+
 /// Everything an agent-runner process needs to know.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -462,6 +467,10 @@ impl Default for Resilience {
 pub struct NatsConfig {
     /// Server URL(s), comma-separated.
     pub url: String,
+    /// The NATS `.creds` file the runner connects with (the agent's own identity, a mounted
+    /// Secret): a path, never the credentials. None: connect without authentication.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credentials_file: Option<String>,
 }
 
 /// The runner's HTTP endpoint.

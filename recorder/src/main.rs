@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
+use agentry_bus_identity::CredentialArgs;
 use agentry_process::{
     AdminEndpoint, BuildInfo, ProcessMetrics, Readiness, admin_endpoint, logging, runtime, shutdown,
 };
@@ -29,6 +30,9 @@ struct Args {
     /// NATS URL.
     #[arg(long, env = "AGENTRY_NATS_URL", default_value = "nats://nats.agentry-system.svc:4222")]
     nats_url: String,
+    /// The recorder's NATS credentials (identity `_recorder`).
+    #[command(flatten)]
+    nats_credentials: CredentialArgs,
     /// File holding the PostgreSQL URL; without it the URL is read from AGENTRY_DATABASE_URL.
     #[arg(long, env = "AGENTRY_DATABASE_URL_FILE")]
     database_url_file: Option<PathBuf>,
@@ -87,6 +91,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let database = database::parse_url(&url)?;
     drop(url);
     let mut settings = RecorderSettings::new(args.nats_url);
+    settings.nats_credentials = args.nats_credentials.credentials().context("NATS credentials")?;
     settings.stream = args.stream;
     settings.stream_subjects = args.stream_subjects;
     settings.consumer = args.consumer;

@@ -6,6 +6,8 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use agentry_bus_identity::connection::BusAuth;
+use agentry_bus_identity::permissions;
 use agentry_process::{Readiness, ReadinessGate};
 use async_nats::jetstream::consumer::PullConsumer;
 use sqlx::PgPool;
@@ -32,11 +34,11 @@ pub enum StartError {
     /// The NATS URL or options are unusable.
     #[error("connecting to NATS at {url}")]
     Nats {
-        /// The URL given.
+        /// The URL given, credentials redacted.
         url: String,
-        /// Why.
+        /// Why (reading the credentials file, or connecting).
         #[source]
-        source: async_nats::ConnectError,
+        source: agentry_bus_identity::connection::ConnectError,
     },
     /// The database settings are unusable.
     #[error(transparent)]
@@ -73,7 +75,7 @@ impl Recorder {
         metrics: Arc<RecorderMetrics>,
     ) -> Result<Self, StartError> {
         let pool = database::pool(database, &settings.schema, settings.writers)?;
-        let client = connect_nats(&settings.nats_url, readiness.gate(false)).await?;
+        let client = connect_nats(&settings, readiness.gate(false)).await?;
         let (stop, stopped) = watch::channel(false);
         let span = tracing::info_span!("recorder", stream = %settings.stream, consumer = %settings.consumer);
         // Where, never how: the URL's password stays out of the log.
@@ -108,8 +110,14 @@ impl Recorder {
     }
 }
 
-async fn connect_nats(url: &str, connected: ReadinessGate) -> Result<async_nats::Client, StartError> {
-    async_nats::ConnectOptions::new()
+/// Connects as the `_recorder` identity: its credentials, and replies below its own inbox.
+async fn connect_nats(
+    settings: &RecorderSettings,
+    connected: ReadinessGate,
+) -> Result<async_nats::Client, StartError> {
+    let inbox = permissions::platform_inbox_prefix(IDENTITY);
+    let auth = BusAuth::new(&settings.nats_url, settings.nats_credentials.clone(), Some(inbox));
+    let options = async_nats::ConnectOptions::new()
         .name("agentry-recorder")
         .retry_on_initial_connect()
         .event_callback(move |event| {
@@ -127,11 +135,12 @@ async fn connect_nats(url: &str, connected: ReadinessGate) -> Result<async_nats:
                     other => tracing::info!(event = %other, "NATS event"),
                 }
             }
-        })
-        .connect(url)
-        .await
-        .map_err(|source| StartError::Nats { url: url.to_string(), source })
+        });
+    auth.connect(options).await.map_err(|source| StartError::Nats { url: auth.url.to_string(), source })
 }
+
+/// The recorder's identity on the bus.
+const IDENTITY: &str = "_recorder";
 
 async fn run(parts: Parts) {
     let Some(consumer) = prepare(&parts).await else { return };

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use agentry_bus_identity::BusCredentials;
 use agentry_protocol::subjects::{EVENTS_STREAM, EVENTS_STREAM_SUBJECTS};
 
 /// The durable consumer all recorder replicas share, unless told otherwise.
@@ -14,6 +15,8 @@ pub const DEFAULT_SCHEMA: &str = "agentry";
 pub struct RecorderSettings {
     /// The NATS server.
     pub nats_url: String,
+    /// The recorder's NATS credentials (identity `_recorder`); none: no authentication.
+    pub nats_credentials: BusCredentials,
     /// The JetStream stream of events (`AGENTRY_EVENTS`; tests use their own).
     pub stream: String,
     /// The subjects the stream captures when the recorder creates it.
@@ -45,6 +48,7 @@ impl RecorderSettings {
     pub fn new(nats_url: impl Into<String>) -> Self {
         Self {
             nats_url: nats_url.into(),
+            nats_credentials: BusCredentials::None,
             stream: EVENTS_STREAM.to_string(),
             stream_subjects: EVENTS_STREAM_SUBJECTS.to_string(),
             consumer: DEFAULT_CONSUMER.to_string(),

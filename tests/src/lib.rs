@@ -17,4 +17,5 @@ pub mod recorder_process;
 pub mod runner_fixture;
 pub mod runner_process;
 pub mod scripted_model;
+pub mod secured_nats;
 pub mod service_process;

@@ -107,7 +107,7 @@ pub fn config(
             failure_threshold: 5,
             reset_seconds: 60,
         },
-        nats: NatsConfig { url: nats_fixture::nats_url() },
+        nats: NatsConfig { url: nats_fixture::nats_url(), credentials_file: None },
         http: HttpConfig::default(),
         shutdown_grace_seconds: 10,
         event_buffer: 1000,

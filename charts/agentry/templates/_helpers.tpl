@@ -95,6 +95,55 @@ seccompProfile:
 {{- end }}
 
 {{/*
+The NATS identity files of a component (operator or recorder), mounted from nats.auth's Secret:
+the environment naming them, the mount, and the volume (only the keys that component uses).
+Called with (dict "root" $ "component" "operator").
+*/}}
+{{- define "agentry.natsAuthDir" -}}/var/run/secrets/agentry.dev/nats-auth{{- end }}
+{{- define "agentry.natsAuthEnv" -}}
+{{- $dir := include "agentry.natsAuthDir" .root }}
+{{- if .root.Values.nats.auth.existingSecret }}
+{{- if eq .component "operator" }}
+- name: AGENTRY_NATS_CREDENTIALS_FILE
+  value: {{ printf "%s/_operator.creds" $dir | quote }}
+- name: AGENTRY_NATS_API_CREDENTIALS_FILE
+  value: {{ printf "%s/_api.creds" $dir | quote }}
+- name: AGENTRY_NATS_ACCOUNT_SIGNING_KEY_FILE
+  value: {{ printf "%s/account-signing.seed" $dir | quote }}
+- name: AGENTRY_NATS_ACCOUNT
+  value: {{ required "nats.auth.account is required with nats.auth.existingSecret" .root.Values.nats.auth.account | quote }}
+{{- else }}
+- name: AGENTRY_NATS_CREDENTIALS_FILE
+  value: {{ printf "%s/_recorder.creds" $dir | quote }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- define "agentry.natsAuthMount" -}}
+{{- if .root.Values.nats.auth.existingSecret }}
+- name: nats-auth
+  mountPath: {{ include "agentry.natsAuthDir" .root }}
+  readOnly: true
+{{- end }}
+{{- end }}
+{{- define "agentry.natsAuthVolume" -}}
+{{- if .root.Values.nats.auth.existingSecret }}
+- name: nats-auth
+  secret:
+    secretName: {{ .root.Values.nats.auth.existingSecret }}
+    defaultMode: 0400
+    items:
+      {{- $keys := list "_recorder.creds" }}
+      {{- if eq .component "operator" }}
+      {{- $keys = list "_operator.creds" "_api.creds" "account-signing.seed" }}
+      {{- end }}
+      {{- range $keys }}
+      - key: {{ . }}
+        path: {{ . }}
+      {{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
 The namespaces where the operator reads Secrets, comma-separated: the listed ones, else the
 release namespace; empty when it reads them cluster-wide.
 */}}

@@ -4,12 +4,14 @@
 use std::collections::BTreeMap;
 
 use agentry_crds::{Agent, PodOverrides};
-use agentry_protocol::runner_config::{CONFIG_PATH_ENV, EVENT_FLUSH_SECONDS};
+use agentry_protocol::runner_config::{CONFIG_PATH_ENV, EVENT_FLUSH_SECONDS, NATS_CREDENTIALS_ENV};
+use k8s_openapi::ByteString;
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy, RollingUpdateDeployment};
 use k8s_openapi::api::core::v1::{
     Capabilities, ConfigMap, ConfigMapVolumeSource, Container, ContainerPort, EnvVar, EnvVarSource,
     HTTPGetAction, ObjectFieldSelector, PodSecurityContext, PodSpec, PodTemplateSpec, Probe, SeccompProfile,
-    SecretKeySelector, SecurityContext, Service, ServicePort, ServiceSpec, Volume, VolumeMount,
+    Secret, SecretKeySelector, SecretVolumeSource, SecurityContext, Service, ServicePort, ServiceSpec,
+    Volume, VolumeMount,
 };
 use k8s_openapi::api::networking::v1::{
     IPBlock, NetworkPolicy, NetworkPolicyEgressRule, NetworkPolicyIngressRule, NetworkPolicyPeer,
@@ -19,6 +21,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, 
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::{Resource, ResourceExt};
 
+use crate::agent::nats_identity;
 use crate::agent::runner_config::{CONFIG_KEY, CONFIG_MOUNT_DIR, Rendered};
 use crate::runtime::settings::OperatorSettings;
 
@@ -74,6 +77,18 @@ pub fn config_map(agent: &Agent, rendered: &Rendered) -> ConfigMap {
         data: Some(BTreeMap::from([(CONFIG_KEY.to_string(), rendered.json.clone())])),
         ..ConfigMap::default()
     }
+}
+
+/// The Secret holding the Agent's NATS credentials (`data` as minted, `annotations` saying what
+/// they grant).
+pub fn nats_secret(
+    agent: &Agent,
+    data: BTreeMap<String, ByteString>,
+    annotations: BTreeMap<String, String>,
+) -> Secret {
+    let mut meta = metadata(agent, nats_identity::secret_name(agent));
+    meta.annotations = Some(annotations);
+    Secret { metadata: meta, data: Some(data), type_: Some("Opaque".into()), ..Secret::default() }
 }
 
 /// Seconds the kubelet waits beyond the runner's drain and event flush before it sends SIGKILL:
@@ -147,14 +162,7 @@ fn pod_spec(
 ) -> PodSpec {
     PodSpec {
         containers: vec![runner_container(agent, rendered, settings)],
-        volumes: Some(vec![Volume {
-            name: "config".into(),
-            config_map: Some(ConfigMapVolumeSource {
-                name: config_map_name(agent),
-                ..ConfigMapVolumeSource::default()
-            }),
-            ..Volume::default()
-        }]),
+        volumes: Some(volumes(agent, rendered)),
         termination_grace_period_seconds: Some(termination_grace_seconds(
             rendered.config.shutdown_grace_seconds,
         )),
@@ -179,6 +187,48 @@ fn pod_spec(
     }
 }
 
+/// The config volume, and the NATS credentials' when the runner has its own identity.
+fn volumes(agent: &Agent, rendered: &Rendered) -> Vec<Volume> {
+    let mut volumes = vec![Volume {
+        name: "config".into(),
+        config_map: Some(ConfigMapVolumeSource {
+            name: config_map_name(agent),
+            ..ConfigMapVolumeSource::default()
+        }),
+        ..Volume::default()
+    }];
+    if rendered.config.nats.credentials_file.is_some() {
+        volumes.push(Volume {
+            name: NATS_VOLUME.into(),
+            secret: Some(SecretVolumeSource {
+                secret_name: Some(nats_identity::secret_name(agent)),
+                optional: Some(false),
+                ..SecretVolumeSource::default()
+            }),
+            ..Volume::default()
+        });
+    }
+    volumes
+}
+
+/// The volume of the NATS credentials.
+const NATS_VOLUME: &str = "nats-credentials";
+
+/// The runner's mounts: its config, and its NATS credentials when it has them; read-only.
+fn volume_mounts(rendered: &Rendered) -> Vec<VolumeMount> {
+    let mount = |name: &str, path: &str| VolumeMount {
+        name: name.into(),
+        mount_path: path.into(),
+        read_only: Some(true),
+        ..VolumeMount::default()
+    };
+    let mut mounts = vec![mount("config", CONFIG_MOUNT_DIR)];
+    if rendered.config.nats.credentials_file.is_some() {
+        mounts.push(mount(NATS_VOLUME, nats_identity::CREDS_MOUNT_DIR));
+    }
+    mounts
+}
+
 /// The runner container: its image, environment, HTTP port and probes, the config mounted
 /// read-only, and no privileges.
 fn runner_container(agent: &Agent, rendered: &Rendered, settings: &OperatorSettings) -> Container {
@@ -195,12 +245,7 @@ fn runner_container(agent: &Agent, rendered: &Rendered, settings: &OperatorSetti
         readiness_probe: Some(http_probe("/readyz", 5)),
         liveness_probe: Some(http_probe("/healthz", 10)),
         resources: agent.spec.resources.clone(),
-        volume_mounts: Some(vec![VolumeMount {
-            name: "config".into(),
-            mount_path: CONFIG_MOUNT_DIR.into(),
-            read_only: Some(true),
-            ..VolumeMount::default()
-        }]),
+        volume_mounts: Some(volume_mounts(rendered)),
         security_context: Some(SecurityContext {
             allow_privilege_escalation: Some(false),
             read_only_root_filesystem: Some(true),
@@ -224,6 +269,13 @@ fn runner_env(rendered: &Rendered, trace_env: &[(String, String)]) -> Vec<EnvVar
         field_env("POD_NAME", "metadata.name"),
         field_env("POD_NAMESPACE", "metadata.namespace"),
     ];
+    if let Some(path) = &rendered.config.nats.credentials_file {
+        env.push(EnvVar {
+            name: NATS_CREDENTIALS_ENV.into(),
+            value: Some(path.clone()),
+            ..EnvVar::default()
+        });
+    }
     env.extend(trace_env.iter().map(|(name, value)| EnvVar {
         name: name.clone(),
         value: Some(value.clone()),

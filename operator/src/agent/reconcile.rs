@@ -7,7 +7,7 @@ use std::time::Duration;
 use agentry_crds::{Agent, MemoryStore, Model, Tool};
 use agentry_protocol::subjects::{self, SubjectToken};
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{ConfigMap, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
@@ -19,6 +19,7 @@ use serde::de::DeserializeOwned;
 use crate::agent::child_refusal::ChildWriteError;
 use crate::agent::children::{self, CONFIG_HASH_ANNOTATION};
 use crate::agent::controller::AgentContext;
+use crate::agent::nats_identity::{self, IdentityPlan};
 use crate::agent::resolution::{Resolution, resolve};
 use crate::agent::runner_config::{self, Rendered};
 use crate::agent::status::{self, Applied, Rollout};
@@ -57,6 +58,9 @@ pub async fn reconcile(agent: Arc<Agent>, ctx: Arc<AgentContext>) -> Result<Acti
             previous
         }
     };
+    if ctx.operator.settings.nats_identity.is_some() {
+        nats_identity::ensure_tasks_consumer(&ctx.operator.nats, &ns, &name).await;
+    }
     let rollout = ctx.deployments.get(&ObjectRef::new(&name).within(&ns)).map(|d| Rollout::of(&d));
     let subject = match (SubjectToken::new(ns.clone()), SubjectToken::new(name.clone())) {
         (Ok(n), Ok(a)) => Some(subjects::query(&n, &a)),
@@ -82,10 +86,14 @@ async fn roll_out(
 ) -> Result<Applied, ReconcileError> {
     let settings = &ctx.operator.settings;
     let rendered = runner_config::render(agent, models, tools, settings);
+    let identity = identity_plan(agent, &rendered, ctx)?;
     // The image and the builders' version are part of what the pods run: an operator upgrade
-    // that changes either must roll them too.
+    // that changes either must roll them too. So are the NATS permissions, once minted.
     let image = agent.spec.image.clone().unwrap_or_else(|| settings.runner_image.clone());
-    let inputs = format!("{}\n{image}\n{}", children::CHILDREN_VERSION, rendered.json);
+    let mut inputs = format!("{}\n{image}\n{}", children::CHILDREN_VERSION, rendered.json);
+    if let Some(plan) = &identity {
+        inputs.push_str(&format!("\nnats-permissions {}", plan.fingerprint));
+    }
     let hash = runner_config::config_hash(&inputs, &ctx.secret_versions(ns, &rendered));
     let old = agent.status.clone().unwrap_or_default();
     let up_to_date = ctx.children_exist(agent, ns)
@@ -94,11 +102,20 @@ async fn roll_out(
             .get(&ObjectRef::new(&agent.name_any()).within(ns))
             .is_some_and(|d| deployment_matches(&d, agent, &hash))
         && old.observed_generation == agent.meta().generation
-        && old.config_hash.as_deref() == Some(hash.as_str());
+        && old.config_hash.as_deref() == Some(hash.as_str())
+        && identity.as_ref().is_none_or(|plan| identity_current(agent, ns, plan, ctx));
     if up_to_date {
         return Ok(Applied { config_hash: Some(hash), refused: None });
     }
-    match apply_children(agent, ns, &rendered, &hash, memory.is_some(), ctx).await {
+    let identity_written = match &identity {
+        Some(plan) => apply_identity(agent, ns, plan, ctx).await,
+        None => Ok(()),
+    };
+    let written = match identity_written {
+        Ok(()) => apply_children(agent, ns, &rendered, &hash, memory.is_some(), ctx).await,
+        Err(err) => Err(err),
+    };
+    match written {
         Ok(()) => {}
         // The API server refused a child (a spec it finds invalid, a permission or admission
         // plugin forbidding the write): retrying the same write cannot help. Say so in status
@@ -120,6 +137,49 @@ async fn roll_out(
         publish(&ctx.operator.recorder, agent, EventType::Normal, "ConfigChanged", note, "Reconcile").await;
     }
     Ok(Applied { config_hash: Some(hash), refused: None })
+}
+
+/// The NATS identity the Agent needs, when the operator mints identities.
+fn identity_plan(
+    agent: &Agent,
+    rendered: &Rendered,
+    ctx: &AgentContext,
+) -> Result<Option<IdentityPlan>, ReconcileError> {
+    let Some(issuer) = ctx.operator.settings.nats_identity.as_deref() else { return Ok(None) };
+    nats_identity::plan(agent, rendered, issuer)
+        .map(Some)
+        .map_err(|e| ReconcileError::InvalidName(format!("the Agent's NATS identity: {e}")))
+}
+
+/// Whether the Agent's credentials Secret, as last seen, grants what `plan` asks.
+fn identity_current(agent: &Agent, ns: &str, plan: &IdentityPlan, ctx: &AgentContext) -> bool {
+    let secret = ctx.secrets.get(&ObjectRef::new(&nats_identity::secret_name(agent)).within(ns));
+    nats_identity::is_current(secret.as_deref(), plan)
+}
+
+/// Mints the Agent's credentials and writes their Secret, unless it already grants `plan`.
+/// Written before the Deployment, so pods of the new template mount the new credentials.
+async fn apply_identity(
+    agent: &Agent,
+    ns: &str,
+    plan: &IdentityPlan,
+    ctx: &AgentContext,
+) -> Result<(), ChildWriteError> {
+    let Some(issuer) = ctx.operator.settings.nats_identity.as_deref() else { return Ok(()) };
+    if identity_current(agent, ns, plan, ctx) {
+        return Ok(());
+    }
+    let api = Api::<Secret>::namespaced(ctx.operator.client.clone(), ns);
+    let name = nats_identity::secret_name(agent);
+    // The cache may not have seen the Secret this operator wrote a moment ago: ask once before
+    // minting again (metadata only), so one change of peers gives one new set of credentials.
+    let live =
+        api.get_metadata_opt(&name).await.map_err(|e| ChildWriteError::of("Secret", &name, e.into()))?;
+    if nats_identity::is_current(live.as_ref(), plan) {
+        return Ok(());
+    }
+    let secret = nats_identity::minted_secret(agent, plan, issuer).map_err(ChildWriteError::Failed)?;
+    apply_child(&api, &name, &secret).await
 }
 
 /// Raises a Warning Event for the first reference that does not resolve, once per reason; a

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeSet;
 
+use agentry_bus_identity::BusUrl;
 use agentry_crds::{
     Agent, AgentLimits, AgentMemory, AgentRole, BuiltinToolName, HttpMethod, HttpTool, Model, ModelProvider,
     Tool, ToolType,
@@ -17,6 +18,7 @@ use agentry_protocol::runner_config::{
 use kube::ResourceExt;
 use sha2::{Digest, Sha256};
 
+use crate::agent::nats_identity;
 use crate::runtime::settings::OperatorSettings;
 
 /// Key of the runner config in its ConfigMap.
@@ -109,7 +111,11 @@ pub fn render(agent: &Agent, models: &[Model], tools: &[Tool], settings: &Operat
         shutdown_grace_seconds: drain_seconds(limits.timeout_seconds),
         limits,
         resilience: resilience(&spec.resilience),
-        nats: NatsConfig { url: settings.nats_url.clone() },
+        nats: NatsConfig {
+            // Credentials never go into the ConfigMap: the runner's are in its own Secret.
+            url: BusUrl::parse(&settings.nats_url).servers().join(","),
+            credentials_file: settings.nats_identity.as_ref().map(|_| nats_identity::creds_path()),
+        },
         http: HttpConfig { listen: format!("0.0.0.0:{}", settings.runner_http_port) },
         event_buffer: DEFAULT_EVENT_BUFFER,
     };

@@ -115,7 +115,7 @@ async fn lead<S: Future<Output = ()>>(
     let (caches, drivers) = SharedCaches::new(&client, &settings.secret_scope);
     let caches = Arc::new(caches);
     // NATS connects in the background: the controllers that do not need it start at once.
-    let nats = NatsLink::start(settings.nats_url.clone());
+    let nats = NatsLink::start(settings.nats_url.clone(), settings.nats_credentials.clone());
     let ctx = Arc::new(OperatorContext::new(client, handles.metrics.clone(), settings, nats));
     let mut stops = Vec::new();
     let mut trigger = || {

@@ -5,12 +5,18 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use agentry_bus_identity::connection::BusAuth;
+use agentry_bus_identity::{BusCredentials, permissions};
 use agentry_protocol::daily_usage::{DAILY_USAGE_BUCKET, DAILY_USAGE_TTL_SECONDS};
+use agentry_protocol::subjects::{EVENTS_STREAM, EVENTS_STREAM_SUBJECTS};
 use agentry_protocol::tasks::TASK_STATE_BUCKET;
 use agentry_task_queue::{TaskQueue, key_value_stream_config};
 use async_nats::jetstream::{self, kv};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+
+/// The operator's identity on the bus.
+const IDENTITY: &str = "_operator";
 
 /// First and longest pause between attempts to open the queue and buckets.
 const RETRY: (Duration, Duration) = (Duration::from_millis(500), Duration::from_secs(30));
@@ -43,14 +49,15 @@ pub struct NatsLink {
 }
 
 impl NatsLink {
-    /// Starts connecting to `url` in the background, retrying until the server answers and the
-    /// queue and buckets are open.
-    pub fn start(url: String) -> Self {
+    /// Starts connecting to `url` as the `_operator` identity with `credentials` in the
+    /// background, retrying until the server answers and the queue and buckets are open.
+    pub fn start(url: String, credentials: BusCredentials) -> Self {
         let (tx, ready) = watch::channel(None);
         let (reconnected, reconnects) = watch::channel(0);
+        let auth = BusAuth::new(&url, credentials, Some(permissions::platform_inbox_prefix(IDENTITY)));
         let task = tokio::spawn(async move {
-            let handles = open_with_retry(&url, reconnected).await;
-            tracing::info!(url = %url, "NATS connected; task queue and usage buckets open");
+            let handles = open_with_retry(&auth, reconnected).await;
+            tracing::info!(url = %auth.url, "NATS connected; task queue and usage buckets open");
             tx.send_replace(Some(Arc::new(handles)));
             // Keep the sender: receivers keep seeing the handles.
             tx.closed().await;
@@ -91,7 +98,10 @@ impl Drop for NatsLink {
     }
 }
 
-async fn open_with_retry(url: &str, reconnected: watch::Sender<u64>) -> NatsHandles {
+async fn open_with_retry(auth: &BusAuth, reconnected: watch::Sender<u64>) -> NatsHandles {
+    // Shown redacted: the URL may carry a password.
+    let url = auth.url.to_string();
+    let url = url.as_str();
     let reconnected = Arc::new(reconnected);
     let mut pause = RETRY.0;
     let mut warned = false;
@@ -99,7 +109,7 @@ async fn open_with_retry(url: &str, reconnected: watch::Sender<u64>) -> NatsHand
     loop {
         let attempt = match &client {
             Some(client) => open(client).await,
-            None => match connect(url, reconnected.clone()).await {
+            None => match connect(auth, reconnected.clone()).await {
                 Ok(connected) => {
                     client = Some(connected);
                     continue;
@@ -124,8 +134,8 @@ async fn open_with_retry(url: &str, reconnected: watch::Sender<u64>) -> NatsHand
 }
 
 /// A client that connects, and reconnects, in the background, counting its connections.
-async fn connect(url: &str, reconnected: Arc<watch::Sender<u64>>) -> Result<async_nats::Client, String> {
-    async_nats::ConnectOptions::new()
+async fn connect(auth: &BusAuth, reconnected: Arc<watch::Sender<u64>>) -> Result<async_nats::Client, String> {
+    let options = async_nats::ConnectOptions::new()
         .name("agentry-operator")
         .retry_on_initial_connect()
         .event_callback(move |event| {
@@ -140,13 +150,23 @@ async fn connect(url: &str, reconnected: Arc<watch::Sender<u64>>) -> Result<asyn
                     other => tracing::debug!(event = %other, "NATS event"),
                 }
             }
-        })
-        .connect(url)
-        .await
-        .map_err(|e| format!("connecting to {url}: {e}"))
+        });
+    auth.connect(options).await.map_err(|e| format!("connecting to {}: {e}", auth.url))
 }
 
-/// Opens (creating when missing) the task queue and the buckets.
+/// The events stream as a runner creates it when missing (agent-runner's `event_publisher`);
+/// whoever comes first makes it, and its settings are kept.
+fn events_stream_config() -> jetstream::stream::Config {
+    jetstream::stream::Config {
+        name: EVENTS_STREAM.to_string(),
+        subjects: vec![EVENTS_STREAM_SUBJECTS.to_string()],
+        duplicate_window: Duration::from_secs(120),
+        max_age: Duration::from_secs(7 * 24 * 3600),
+        ..Default::default()
+    }
+}
+
+/// Opens (creating when missing) the task queue, the buckets and the events stream.
 async fn open(client: &async_nats::Client) -> Result<NatsHandles, String> {
     let js = jetstream::new(client.clone());
     let opened = tokio::time::timeout(Duration::from_secs(10), async {
@@ -162,6 +182,11 @@ async fn open(client: &async_nats::Client) -> Result<NatsHandles, String> {
         .await
         .map_err(|e| format!("creating the {DAILY_USAGE_BUCKET} bucket: {e}"))?;
         let daily_usage = js.get_key_value(DAILY_USAGE_BUCKET).await.map_err(|e| e.to_string())?;
+        // Runners with their own identity may only publish into it, not create it. Not a reason
+        // to stay away from NATS when it fails: the recorder (or a runner) makes it too.
+        if let Err(error) = js.get_or_create_stream(events_stream_config()).await {
+            tracing::warn!(%error, "the {EVENTS_STREAM} stream could not be made; runners with their own NATS identity buffer their events until it exists");
+        }
         Ok::<_, String>((tasks, task_states, daily_usage))
     })
     .await

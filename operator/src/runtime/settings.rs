@@ -1,5 +1,9 @@
 //! What the operator is told at start: images, addresses, identity.
 
+use std::sync::Arc;
+
+use agentry_bus_identity::{BusCredentials, UserIssuer};
+
 use crate::runtime::secret_caches::SecretScope;
 
 /// Field manager for every server-side apply the operator makes.
@@ -10,8 +14,10 @@ pub const FIELD_MANAGER: &str = "agentry-operator";
 pub struct OperatorSettings {
     /// The agent-runner image used when an Agent names none.
     pub runner_image: String,
-    /// The NATS URL written into every runner config.
+    /// The NATS URL: the operator's own, and (without any credentials in it) every runner's.
     pub nats_url: String,
+    /// The operator's own NATS credentials (identity `_operator`).
+    pub nats_credentials: BusCredentials,
     /// TCP port of NATS, allowed in runner NetworkPolicies.
     pub nats_port: u16,
     /// The port the runner's HTTP endpoint listens on inside its pod.
@@ -23,6 +29,9 @@ pub struct OperatorSettings {
     /// `OTEL_*` variables every runner pod gets, so runners export traces where the operator
     /// does (see [`agentry_telemetry::INHERITED_VARIABLES`]); empty when it exports none.
     pub runner_trace_env: Vec<(String, String)>,
+    /// The account signing key Agents' NATS credentials are minted with
+    /// (`--nats-account-signing-key-file`); none: runners connect without credentials.
+    pub nats_identity: Option<Arc<UserIssuer>>,
 }
 
 impl OperatorSettings {
@@ -34,11 +43,13 @@ impl OperatorSettings {
         Self {
             runner_image: runner_image.into(),
             nats_url,
+            nats_credentials: BusCredentials::None,
             nats_port,
             runner_http_port: 8080,
             instance: std::env::var("POD_NAME").unwrap_or_else(|_| "agentry-operator".into()),
             secret_scope: SecretScope::Cluster,
             runner_trace_env: Vec::new(),
+            nats_identity: None,
         }
     }
 }

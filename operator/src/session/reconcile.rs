@@ -65,8 +65,10 @@ pub async fn reconcile(session: Arc<Session>, ctx: Arc<SessionContext>) -> Resul
         return Ok(Action::requeue(PENDING_RESYNC));
     }
     let Some(nats) = ctx.operator.nats.get().filter(|n| n.connected()) else {
-        let why =
-            format!("not connected to NATS at {}; the Session waits for it", ctx.operator.settings.nats_url);
+        let why = format!(
+            "not connected to NATS at {}; the Session waits for it",
+            agentry_bus_identity::connection::redact(&ctx.operator.settings.nats_url)
+        );
         if old.started_at.is_none() {
             let new = status::pending(&session, reasons::TASK_QUEUE_UNAVAILABLE, &why);
             write_status(&session, &api, &new, &ctx).await?;
@@ -111,7 +113,7 @@ async fn finalize(
         let Some(nats) = ctx.operator.nats.get().filter(|n| n.connected()) else {
             let why = format!(
                 "not connected to NATS at {}; the deleted Session's tasks are cancelled once it is",
-                ctx.operator.settings.nats_url
+                agentry_bus_identity::connection::redact(&ctx.operator.settings.nats_url)
             );
             return Err(ReconcileError::Nats(why));
         };

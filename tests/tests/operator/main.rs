@@ -9,6 +9,7 @@ mod least_privilege;
 mod lifecycle;
 mod memory;
 mod memory_reasons;
+mod nats_identity;
 mod readiness;
 mod samples;
 mod scale;
