@@ -50,6 +50,7 @@ fn config(namespace: &str, agent: &str, base_url: &str, tools: Vec<ToolDefinitio
         }],
         tools,
         peers: Vec::new(),
+        allowed_agents: None,
         limits: Limits { max_concurrent_requests: 64, ..Limits::default() },
         resilience: Resilience::default(),
         nats: NatsConfig { url: nats_fixture::nats_url() },

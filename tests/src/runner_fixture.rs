@@ -100,6 +100,7 @@ pub fn config(
         models,
         tools,
         peers: Vec::new(),
+        allowed_agents: None,
         limits: Limits { timeout_seconds: 20, ..Limits::default() },
         resilience: Resilience {
             max_retries: 2,
