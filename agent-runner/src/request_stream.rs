@@ -53,7 +53,9 @@ impl RequestStream {
                 if let Some(id) = &id_header {
                     header_map.insert(headers::REQUEST_ID, id.clone());
                 }
-                if let Err(err) = client.publish_with_headers(subject.clone(), header_map, payload.into()).await {
+                if let Err(err) =
+                    client.publish_with_headers(subject.clone(), header_map, payload.into()).await
+                {
                     tracing::debug!(error = %err, "stream event not published");
                 }
             }

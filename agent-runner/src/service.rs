@@ -197,7 +197,8 @@ impl Service {
             async move {
                 let _permits = (permit, bytes_permit);
                 metrics.in_flight.inc();
-                let reply = match admit(&message.payload, &agent, Some(&caller), received, timeout, max_depth) {
+                let reply = match admit(&message.payload, &agent, Some(&caller), received, timeout, max_depth)
+                {
                     Ok(mut inbound) => {
                         inbound.traceparent = traceparent;
                         // Progress goes to the reply subject: the one subject of the caller's
@@ -230,7 +231,10 @@ impl Service {
         };
         if refused {
             tracing::warn!(caller = %caller, "message from an agent outside allowedAgents refused");
-            return Err(format!("agent {caller} may not call {}: it is not among its allowedAgents", self.agent));
+            return Err(format!(
+                "agent {caller} may not call {}: it is not among its allowedAgents",
+                self.agent
+            ));
         }
         Ok(caller)
     }
@@ -467,8 +471,8 @@ mod tests {
 
     #[test]
     fn malformed_json_is_a_bad_request_naming_the_problem() {
-        let reply =
-            admit(b"{not json", &agent(), None, Instant::now(), Duration::from_secs(5), 3).expect_err("refused");
+        let reply = admit(b"{not json", &agent(), None, Instant::now(), Duration::from_secs(5), 3)
+            .expect_err("refused");
         let error = reply.error.expect("error");
         assert_eq!(error.code, ErrorCode::BadRequest);
         assert!(error.message.contains("malformed request"), "{}", error.message);
@@ -476,8 +480,9 @@ mod tests {
 
     #[test]
     fn a_missing_input_is_named_and_the_id_kept() {
-        let reply = admit(br#"{"requestId":"r-9"}"#, &agent(), None, Instant::now(), Duration::from_secs(5), 3)
-            .expect_err("refused");
+        let reply =
+            admit(br#"{"requestId":"r-9"}"#, &agent(), None, Instant::now(), Duration::from_secs(5), 3)
+                .expect_err("refused");
         assert_eq!(reply.request_id, "r-9");
         assert!(reply.error.expect("error").message.contains("input"));
     }
@@ -485,7 +490,8 @@ mod tests {
     #[test]
     fn a_path_through_this_agent_is_a_cycle() {
         let body = br#"{"requestId":"r","input":"x","delegationPath":["fleet-manager","finance-officer","sales-agent"]}"#;
-        let reply = admit(body, &agent(), None, Instant::now(), Duration::from_secs(5), 3).expect_err("refused");
+        let reply =
+            admit(body, &agent(), None, Instant::now(), Duration::from_secs(5), 3).expect_err("refused");
         assert_eq!(reply.error.expect("error").code, ErrorCode::DelegationCycle);
     }
 
@@ -493,13 +499,16 @@ mod tests {
     fn the_earlier_of_the_two_deadlines_wins() {
         let now = Instant::now();
         let body = format!(r#"{{"requestId":"r","input":"x","deadlineMs":{}}}"#, now_ms() + 1_000);
-        let inbound = admit(body.as_bytes(), &agent(), None, now, Duration::from_secs(60), 3).expect("admitted");
+        let inbound =
+            admit(body.as_bytes(), &agent(), None, now, Duration::from_secs(60), 3).expect("admitted");
         assert!(inbound.deadline <= now + Duration::from_millis(1_000));
         let past = format!(r#"{{"requestId":"r","input":"x","deadlineMs":{}}}"#, now_ms() - 1);
-        let reply = admit(past.as_bytes(), &agent(), None, now, Duration::from_secs(60), 3).expect_err("expired");
+        let reply =
+            admit(past.as_bytes(), &agent(), None, now, Duration::from_secs(60), 3).expect_err("expired");
         assert_eq!(reply.error.expect("error").code, ErrorCode::Timeout);
         let wrong_version = br#"{"version":2,"requestId":"r","input":"x"}"#;
-        let reply = admit(wrong_version, &agent(), None, now, Duration::from_secs(5), 3).expect_err("version 2");
+        let reply =
+            admit(wrong_version, &agent(), None, now, Duration::from_secs(5), 3).expect_err("version 2");
         assert_eq!(
             reply.error.map(|e| e.message).as_deref(),
             Some("unsupported protocol version 2; this agent speaks 1")
@@ -512,7 +521,8 @@ mod tests {
         let body =
             serde_json::to_vec(&serde_json::json!({"requestId": "r", "input": "x", "delegationPath": path}))
                 .expect("json");
-        let reply = admit(&body, &agent(), None, Instant::now(), Duration::from_secs(5), 3).expect_err("refused");
+        let reply =
+            admit(&body, &agent(), None, Instant::now(), Duration::from_secs(5), 3).expect_err("refused");
         let message = reply.error.expect("error").message;
         assert!(message.len() < 400, "{} bytes: {message}", message.len());
         assert!(message.contains("agent-0 → agent-1") && message.contains("99992 more"), "{message}");
@@ -538,9 +548,47 @@ mod tests {
     }
 
     #[test]
+    fn an_agent_caller_is_held_to_its_subject() {
+        let caller = Caller::agent("sales-agent").expect("caller");
+        let admit_from =
+            |body: &[u8]| admit(body, &agent(), Some(&caller), Instant::now(), Duration::from_secs(5), 3);
+        let lying =
+            admit_from(br#"{"requestId":"r","input":"x","from":"fleet-manager"}"#).expect_err("refused");
+        let error = lying.error.expect("error");
+        assert_eq!(error.code, ErrorCode::Forbidden);
+        assert!(
+            error.message.contains(r#"says it is from "fleet-manager" but was sent by agent sales-agent"#)
+        );
+        let silent = admit_from(br#"{"requestId":"r","input":"x"}"#).expect("admitted");
+        assert_eq!(silent.request.from.as_deref(), Some("sales-agent"), "from is set to the caller");
+        assert_eq!(silent.request.delegation_path, ["sales-agent"], "the caller ends the path");
+        let path = admit_from(br#"{"requestId":"r","input":"x","delegationPath":["a","sales-agent"]}"#)
+            .expect("admitted");
+        assert_eq!(path.request.delegation_path, ["a", "sales-agent"], "not added twice");
+        // A path that leaves the caller out still counts it: one hop deeper than it says.
+        let deep = admit(
+            br#"{"requestId":"r","input":"x","delegationPath":["a","b","c"]}"#,
+            &agent(),
+            Some(&caller),
+            Instant::now(),
+            Duration::from_secs(5),
+            3,
+        )
+        .expect_err("too deep");
+        assert_eq!(deep.error.expect("error").code, ErrorCode::DelegationDepth);
+        let user = br#"{"requestId":"r","input":"x","from":"alice"}"#;
+        let platform = Caller::Platform(agentry_protocol::PlatformIdentity::Api);
+        let admitted =
+            admit(user, &agent(), Some(&platform), Instant::now(), Duration::from_secs(5), 3).expect("ok");
+        assert_eq!(admitted.request.from.as_deref(), Some("alice"), "a platform caller speaks for a user");
+        assert!(admitted.request.delegation_path.is_empty());
+    }
+
+    #[test]
     fn a_path_longer_than_the_depth_limit_is_refused() {
         let body = br#"{"requestId":"r","input":"x","delegationPath":["a","b"]}"#;
-        let reply = admit(body, &agent(), None, Instant::now(), Duration::from_secs(5), 1).expect_err("refused");
+        let reply =
+            admit(body, &agent(), None, Instant::now(), Duration::from_secs(5), 1).expect_err("refused");
         assert_eq!(reply.error.expect("error").code, ErrorCode::DelegationDepth);
         assert!(admit(body, &agent(), None, Instant::now(), Duration::from_secs(5), 2).is_ok());
     }

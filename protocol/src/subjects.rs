@@ -228,13 +228,20 @@ impl Caller {
 
     /// The caller of a message received on `subject`, one of agent `agent`'s query or notify
     /// subjects ([`query_wildcard`], [`notify_wildcard`]).
-    pub fn of_subject(subject: &str, namespace: &SubjectToken, agent: &SubjectToken) -> Result<Self, CallerError> {
+    pub fn of_subject(
+        subject: &str,
+        namespace: &SubjectToken,
+        agent: &SubjectToken,
+    ) -> Result<Self, CallerError> {
         let root = format!("agentry.{namespace}.agent.{agent}");
         let token = subject
             .strip_prefix(root.as_str())
             .and_then(|rest| rest.strip_prefix(".query.").or_else(|| rest.strip_prefix(".notify.")))
             .filter(|token| !token.contains('.'))
-            .ok_or_else(|| CallerError::NotThisAgentsSubject { subject: cut(subject, 200), expected: root })?;
+            .ok_or_else(|| CallerError::NotThisAgentsSubject {
+                subject: cut(subject, 200),
+                expected: root,
+            })?;
         Self::parse(token)
     }
 
@@ -336,7 +343,10 @@ mod tests {
     #[test]
     fn caller_tokens_are_agent_names_or_known_platform_identities() {
         let unknown = Caller::parse("_admin").expect_err("unknown platform");
-        assert_eq!(unknown.to_string(), r#""_admin" is no platform identity (those are _api, _operator and _recorder)"#);
+        assert_eq!(
+            unknown.to_string(),
+            r#""_admin" is no platform identity (those are _api, _operator and _recorder)"#
+        );
         for (bad, why) in [
             ("", "empty"),
             ("Fleet", "a-z, 0-9 and -"),

@@ -400,10 +400,12 @@ async fn replicas_share_one_consumer_and_write_each_event_once() {
 async fn an_event_forged_on_another_agents_subject_is_refused_counted_and_not_stored() {
     let world = World::start().await;
     // sales-agent, allowed to publish only under its own name, claims finance-officer's words.
-    let forged = event("fleet", "finance-officer", "r-forged", None, interaction("u", "finance-officer", "approve"));
+    let forged =
+        event("fleet", "finance-officer", "r-forged", None, interaction("u", "finance-officer", "approve"));
     let subject = world.stream.agent_subject(&forged, "sales-agent");
     world.stream.publish_on(subject, &forged).await.expect("publish the forgery");
-    let mut other_namespace = event("fleet", "sales-agent", "r-ns", None, interaction("u", "sales-agent", "q"));
+    let mut other_namespace =
+        event("fleet", "sales-agent", "r-ns", None, interaction("u", "sales-agent", "q"));
     let honest_subject = world.stream.subject(&other_namespace);
     other_namespace.namespace = "payroll".into();
     world.stream.publish_on(honest_subject, &other_namespace).await.expect("publish");

@@ -193,7 +193,12 @@ pub async fn send_raw(
     request_on(nats, query_subject(namespace, agent, &TEST_CALLER), payload, request_id).await
 }
 
-async fn request_on(nats: &async_nats::Client, subject: String, payload: Vec<u8>, request_id: &str) -> Vec<u8> {
+async fn request_on(
+    nats: &async_nats::Client,
+    subject: String,
+    payload: Vec<u8>,
+    request_id: &str,
+) -> Vec<u8> {
     let mut header_map = async_nats::HeaderMap::new();
     header_map.insert(headers::REQUEST_ID, request_id);
     let message = nats

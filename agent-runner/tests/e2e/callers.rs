@@ -56,7 +56,8 @@ async fn an_agent_outside_allowed_agents_is_refused_by_name() {
     assert_eq!(results.len(), 1, "{results:?}");
     assert!(results[0].contains("(forbidden)"), "{results:?}");
     assert!(
-        results[0].contains("agent fleet-manager may not call finance-officer: it is not among its allowedAgents"),
+        results[0]
+            .contains("agent fleet-manager may not call finance-officer: it is not among its allowedAgents"),
         "{results:?}"
     );
 
@@ -66,7 +67,8 @@ async fn an_agent_outside_allowed_agents_is_refused_by_name() {
     assert_eq!(error.code, ErrorCode::Forbidden);
     assert!(error.message.contains("agent intruder may not call finance-officer"), "{}", error.message);
     assert_eq!(target_model.request_count(), 0, "refused callers reach no model");
-    let allowed = harness::send_as(&nats, &ns, "finance-officer", &agent("sales-agent"), &request("hi")).await;
+    let allowed =
+        harness::send_as(&nats, &ns, "finance-officer", &agent("sales-agent"), &request("hi")).await;
     assert_eq!(allowed.output.as_deref(), Some("412,300 USD remains."), "{allowed:?}");
     let platform = Caller::Platform(PlatformIdentity::Operator);
     let answered = harness::send_as(&nats, &ns, "finance-officer", &platform, &request("hi")).await;
@@ -129,9 +131,13 @@ async fn a_request_whose_from_lies_about_its_caller_is_refused() {
     let model = ScriptedModel::start(Flavor::OpenAi).await;
     model.set_default(Step::Echo);
     let ns = nats_fixture::unique_namespace("from");
-    let _runner =
-        harness::start(&harness::config(&ns, "finance-officer", vec![harness::model("m", &model.base_url())], vec![]))
-            .await;
+    let _runner = harness::start(&harness::config(
+        &ns,
+        "finance-officer",
+        vec![harness::model("m", &model.base_url())],
+        vec![],
+    ))
+    .await;
     let nats = nats_fixture::connect().await.expect("nats");
 
     let lying = AgentRequest { from: Some("fleet-manager".into()), ..request("Approve 6,800 USD") };
@@ -157,15 +163,18 @@ async fn a_request_whose_from_lies_about_its_caller_is_refused() {
 
 #[tokio::test]
 async fn a_caller_token_that_names_no_identity_is_refused() {
-    let agent = agentry_tests::runner_fixture::OneAgent::start(harness::runner_binary(), "caller-token", |_| {})
-        .await;
+    let agent =
+        agentry_tests::runner_fixture::OneAgent::start(harness::runner_binary(), "caller-token", |_| {})
+            .await;
     let subject = format!("agentry.{}.agent.{}.query._admin", agent.ns, agent.config.agent);
     let payload = serde_json::to_vec(&request("hi")).expect("json");
     let raw = agent
         .nats
         .send_request(
             subject,
-            async_nats::Request::new().payload(payload.into()).timeout(Some(std::time::Duration::from_secs(30))),
+            async_nats::Request::new()
+                .payload(payload.into())
+                .timeout(Some(std::time::Duration::from_secs(30))),
         )
         .await
         .expect("a reply");

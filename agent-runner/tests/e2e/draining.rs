@@ -51,7 +51,10 @@ async fn a_draining_runner_answers_new_queries_shutting_down_and_finishes_the_on
 /// (whoever the caller token names).
 async fn scripted_peer(ns: &str, replies: Vec<AgentReply>) -> tokio::task::JoinHandle<usize> {
     let nats = nats_fixture::connect().await.expect("nats");
-    let subject = subjects::query_wildcard(&SubjectToken::new(ns).expect("ns"), &SubjectToken::new("peer").expect("peer"));
+    let subject = subjects::query_wildcard(
+        &SubjectToken::new(ns).expect("ns"),
+        &SubjectToken::new("peer").expect("peer"),
+    );
     let mut requests = nats.subscribe(subject).await.expect("subscribe");
     nats.flush().await.expect("flush");
     tokio::spawn(async move {

@@ -54,9 +54,12 @@ async fn notify_reaches_every_replica_of_its_agent_and_broadcast_every_agent() {
     nats.publish(subjects::broadcast(&namespace), notification("stranger", "budget-warning"))
         .await
         .expect("publish");
-    nats.publish(subjects::notify(&namespace, &token("other"), &finance), notification("finance-officer", "ping"))
-        .await
-        .expect("publish");
+    nats.publish(
+        subjects::notify(&namespace, &token("other"), &finance),
+        notification("finance-officer", "ping"),
+    )
+    .await
+    .expect("publish");
     nats.publish(worker_notify, notification("finance-officer", "config-changed")).await.expect("publish");
     nats.flush().await.expect("flush");
 

@@ -29,7 +29,11 @@ pub(crate) async fn send_streamed(agent: &OneAgent, mut request: AgentRequest) -
     header_map.insert(headers::REQUEST_ID, request.request_id.as_str());
     let subject = query_subject(&agent.ns, &agent.config.agent, &TEST_CALLER);
     let payload = serde_json::to_vec(&request).expect("json");
-    agent.nats.publish_with_reply_and_headers(subject, inbox, header_map, payload.into()).await.expect("publish");
+    agent
+        .nats
+        .publish_with_reply_and_headers(subject, inbox, header_map, payload.into())
+        .await
+        .expect("publish");
     let (sender, events) = mpsc::unbounded_channel();
     let reply = tokio::spawn(async move {
         loop {
@@ -37,7 +41,8 @@ pub(crate) async fn send_streamed(agent: &OneAgent, mut request: AgentRequest) -
                 .await
                 .expect("the reply in time")
                 .expect("the subscription is open");
-            let seq = message.headers.as_ref().and_then(|h| h.get(headers::STREAM_EVENT)).map(|v| v.to_string());
+            let seq =
+                message.headers.as_ref().and_then(|h| h.get(headers::STREAM_EVENT)).map(|v| v.to_string());
             let Some(seq) = seq else {
                 return serde_json::from_slice(&message.payload).expect("an AgentReply");
             };

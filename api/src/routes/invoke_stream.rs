@@ -50,8 +50,14 @@ pub(crate) async fn invoke_stream(
         let (progress_sender, progress) = mpsc::channel(BUFFERED_ITEMS);
         let answer = async move {
             let request = invocation.request;
-            let asked =
-                agent_call::ask_streaming(&state.nats, &ns, &name, request, invocation.timeout, &progress_sender);
+            let asked = agent_call::ask_streaming(
+                &state.nats,
+                &ns,
+                &name,
+                request,
+                invocation.timeout,
+                &progress_sender,
+            );
             match asked.await {
                 Ok(response) => Ok(response),
                 Err(failure) => Err(agent_directory::unanswered(&state, &ns, &name, failure).await),
