@@ -173,7 +173,8 @@ async fn streamed(
             if message.status == Some(StatusCode::NO_RESPONDERS) {
                 return Err(Unanswered::NoResponders);
             }
-            if !message.headers.as_ref().is_some_and(|h| h.get(headers::STREAM_EVENT).is_some()) {
+            let is_event = message.headers.as_ref().is_some_and(|h| h.get(headers::STREAM_EVENT).is_some());
+            if !is_event {
                 return Ok(message.payload);
             }
             // Progress is best-effort: a malformed event is skipped.
