@@ -17,14 +17,14 @@ use agentry_protocol::{
 };
 use async_nats::{HeaderMap, HeaderValue, Message, Subscriber};
 use futures::StreamExt;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 use tracing::Instrument;
 
 use crate::agent_loop::{AgentLoop, Inbound};
 use crate::event_publisher::now_ms;
 use crate::metrics::RunnerMetrics;
-use crate::slots::Slots;
+use crate::slots::{Slot, Slots};
 
 /// Why serving stopped short.
 #[derive(Debug, thiserror::Error)]
@@ -162,24 +162,9 @@ impl Service {
             Ok(caller) => caller,
             Err(text) => return self.refuse(client, &message, ErrorCode::Forbidden, text),
         };
-        let size = message.payload.len();
-        if size > self.max_request_bytes {
-            let text = format!(
-                "the request is {size} bytes, more than {}'s limit of {} (limits.maxRequestBytes)",
-                self.agent, self.max_request_bytes
-            );
-            return self.refuse(client, &message, ErrorCode::TooLarge, text);
-        }
-        // At most max_request_bytes, which fits a permit count.
-        let bytes = u32::try_from(size.max(1)).unwrap_or(u32::MAX);
-        let bytes_permit = self.in_flight_bytes.clone().try_acquire_many_owned(bytes).ok();
-        let (Some(permit), Some(bytes_permit)) = (self.slots.try_take(), bytes_permit) else {
-            let text = format!(
-                "{} is at its limit of {} concurrent requests or of request bytes in flight; retry later",
-                self.agent,
-                self.slots.total()
-            );
-            return self.refuse(client, &message, ErrorCode::Busy, text);
+        let (permit, bytes_permit) = match self.reserve(message.payload.len()) {
+            Ok(permits) => permits,
+            Err((code, text)) => return self.refuse(client, &message, code, text),
         };
         let client = client.clone();
         let agent_loop = self.agent_loop.clone();
@@ -219,6 +204,32 @@ impl Service {
             }
             .instrument(span),
         );
+    }
+
+    /// A slot and room for `size` payload bytes, or the refusal: `too_large` over
+    /// `maxRequestBytes`, `busy` when either is exhausted.
+    fn reserve(&self, size: usize) -> Result<(Slot, OwnedSemaphorePermit), (ErrorCode, String)> {
+        if size > self.max_request_bytes {
+            let text = format!(
+                "the request is {size} bytes, more than {}'s limit of {} (limits.maxRequestBytes)",
+                self.agent, self.max_request_bytes
+            );
+            return Err((ErrorCode::TooLarge, text));
+        }
+        // At most max_request_bytes, which fits a permit count.
+        let bytes = u32::try_from(size.max(1)).unwrap_or(u32::MAX);
+        let bytes_permit = self.in_flight_bytes.clone().try_acquire_many_owned(bytes).ok();
+        match (self.slots.try_take(), bytes_permit) {
+            (Some(permit), Some(bytes_permit)) => Ok((permit, bytes_permit)),
+            _ => Err((
+                ErrorCode::Busy,
+                format!(
+                    "{} is at its limit of {} concurrent requests or of request bytes in flight; retry later",
+                    self.agent,
+                    self.slots.total()
+                ),
+            )),
+        }
     }
 
     /// The caller a query or notification's subject names, or why it may not reach this agent.

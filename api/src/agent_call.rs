@@ -101,15 +101,7 @@ async fn ask_with(
         if let Ok(value) = request.request_id.parse::<async_nats::HeaderValue>() {
             header_map.insert(headers::REQUEST_ID, value);
         }
-        let answered = match events {
-            // The fast path: plain request-reply.
-            None => {
-                let outgoing =
-                    Request::new().payload(payload.clone()).headers(header_map).timeout(Some(remaining));
-                nats.send_request(subject.clone(), outgoing).await.map(|m| m.payload).map_err(Unanswered::of)
-            }
-            Some(events) => streamed(nats, &subject, payload.clone(), header_map, remaining, events).await,
-        };
+        let answered = attempt(nats, &subject, payload.clone(), header_map, remaining, events).await;
         match answered {
             Ok(reply) => match decode_reply(agent, &reply)? {
                 reply if reply.error.as_ref().is_some_and(|e| e.code == ErrorCode::ShuttingDown) => {
@@ -149,6 +141,24 @@ impl Unanswered {
             RequestErrorKind::TimedOut => Self::TimedOut,
             _ => Self::Failed(err.to_string()),
         }
+    }
+}
+
+/// One attempt: a plain request-reply (the fast path), or a streamed one when `events` is given.
+async fn attempt(
+    nats: &async_nats::Client,
+    subject: &str,
+    payload: Bytes,
+    header_map: HeaderMap,
+    remaining: Duration,
+    events: Option<&mpsc::Sender<StreamEvent>>,
+) -> Result<Bytes, Unanswered> {
+    match events {
+        None => {
+            let outgoing = Request::new().payload(payload).headers(header_map).timeout(Some(remaining));
+            nats.send_request(subject.to_string(), outgoing).await.map(|m| m.payload).map_err(Unanswered::of)
+        }
+        Some(events) => streamed(nats, subject, payload, header_map, remaining, events).await,
     }
 }
 
