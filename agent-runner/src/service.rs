@@ -1,9 +1,10 @@
 //! Serving the agent on NATS: the query subjects in the agent's queue group, notifications, and
 //! a graceful drain on shutdown. The caller of each query is the last token of its subject (NATS
 //! permissions let only that identity publish there): an agent outside `allowedAgents` is
-//! refused `forbidden`, as is a request whose `from` names someone else. On shutdown, while work admitted before it is in progress the query
-//! subscription stays, and each new query is answered `shutting_down` at once (the caller tries
-//! another replica) instead of finding no responder.
+//! refused `forbidden`, as is a request whose `from` names someone else. On shutdown, while
+//! work admitted before it is in progress the query subscription stays, and each new query is
+//! answered `shutting_down` at once (the caller tries another replica) instead of finding no
+//! responder.
 
 use std::future::Future;
 use std::sync::Arc;
