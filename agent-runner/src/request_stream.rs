@@ -10,7 +10,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use agentry_protocol::{StreamEvent, StreamEventBody, headers};
+use agentry_protocol::{MAX_STREAM_EVENTS, StreamEvent, StreamEventBody, headers};
 use async_nats::{HeaderMap, HeaderValue};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -66,6 +66,14 @@ impl RequestStream {
     /// Queues `body` as the next event.
     pub(crate) fn send(&self, body: StreamEventBody) {
         let seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
+        // The reply is one more response to the same message: it must stay within what NATS
+        // lets this agent send there.
+        if seq >= MAX_STREAM_EVENTS {
+            if seq == MAX_STREAM_EVENTS {
+                tracing::debug!(max = MAX_STREAM_EVENTS, "stream event limit reached; later events dropped");
+            }
+            return;
+        }
         let event = StreamEvent { request_id: self.request_id.clone(), seq, body };
         if self.queue.try_send(event).is_err() {
             tracing::debug!(seq, "stream queue full; event dropped");

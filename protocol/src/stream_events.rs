@@ -5,6 +5,12 @@
 
 use serde::{Deserialize, Serialize};
 
+/// Stream events an agent publishes for one request at most. Each is a response to the
+/// request's message, and an agent's NATS permissions allow a bounded number of responses (`resp`
+/// max), which must exceed this so that the reply always gets through; events beyond it are
+/// dropped (the gap in `seq` shows it).
+pub const MAX_STREAM_EVENTS: u64 = 10_000;
+
 /// One event of a streamed request.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]
