@@ -11,7 +11,7 @@ use agentry_protocol::runner_config::{
     AgentRole, HttpConfig, Limits, ModelEndpoint, NatsConfig, Pricing, Provider, Resilience, RunnerConfig,
     ToolDefinition, ToolImplementation,
 };
-use agentry_protocol::subjects::{self, SubjectToken};
+use agentry_protocol::subjects::{self, Caller, PlatformIdentity, SubjectToken};
 use agentry_protocol::{AgentReply, AgentRequest, RUNNER_CONFIG_VERSION};
 use agentry_tests::nats_fixture;
 use agentry_tests::runner_process::RunnerProcess;
@@ -26,6 +26,14 @@ fn binary() -> &'static Path {
 }
 
 fn config(namespace: &str, agent: &str, base_url: &str, tools: Vec<ToolDefinition>) -> RunnerConfig {
+    // The agents its `agent` tools ask are its peers: a runner delegates to no other.
+    let peers = tools
+        .iter()
+        .filter_map(|t| match &t.implementation {
+            ToolImplementation::Agent { agent } => Some(agent.clone()),
+            _ => None,
+        })
+        .collect();
     RunnerConfig {
         version: RUNNER_CONFIG_VERSION,
         namespace: namespace.into(),
@@ -49,7 +57,8 @@ fn config(namespace: &str, agent: &str, base_url: &str, tools: Vec<ToolDefinitio
             timeout_seconds: 10,
         }],
         tools,
-        peers: Vec::new(),
+        peers,
+        allowed_agents: None,
         limits: Limits { max_concurrent_requests: 64, ..Limits::default() },
         resilience: Resilience::default(),
         nats: NatsConfig { url: nats_fixture::nats_url(), credentials_file: None },
@@ -150,8 +159,9 @@ async fn main() {
     let idle_b = runner_b.pid().and_then(rss_kib);
 
     let token = |s: &str| SubjectToken::new(s).expect("token");
-    let subject_b = subjects::query(&token(&ns), &token("b"));
-    let subject_a = subjects::query(&token(&ns), &token("a"));
+    let caller = Caller::Platform(PlatformIdentity::Api);
+    let subject_b = subjects::query(&token(&ns), &token("b"), &caller);
+    let subject_a = subjects::query(&token(&ns), &token("a"), &caller);
 
     let mut direct = Vec::with_capacity(SAMPLES);
     for i in 0..WARMUP + SAMPLES {

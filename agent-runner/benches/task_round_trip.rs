@@ -84,7 +84,7 @@ async fn main() {
         RunnerProcess::start(binary, &config(&ns, &model.base_url()), &[]).await.expect("runner");
     let queue = TaskQueue::open(async_nats::jetstream::new(nats.clone())).await.expect("task queue");
     let (ns_token, agent) = (SubjectToken::new(ns.as_str()).expect("ns"), SubjectToken::new("b").expect("b"));
-    let subject = subjects::query(&ns_token, &agent);
+    let subject = subjects::query(&ns_token, &agent, &runner_fixture::TEST_CALLER);
 
     let direct = measure(|i| {
         let (nats, subject) = (&nats, subject.clone());

@@ -29,7 +29,7 @@ pub struct AgentLoop {
     ledger: UsageLedger,
     events: EventPublisher,
     metrics: Arc<RunnerMetrics>,
-    /// Where requests' `streamTo` events are published.
+    /// Where streamed requests' events are published.
     nats: async_nats::Client,
 }
 
@@ -44,11 +44,13 @@ pub struct Inbound {
     pub received: Instant,
     /// The caller's W3C trace context, if it sent one.
     pub traceparent: Option<String>,
+    /// Where the request's progress goes (its reply subject), when it asked for it (`stream`).
+    pub stream_to: Option<async_nats::Subject>,
 }
 
 impl AgentLoop {
     /// Assembles the loop from its parts; `ledger` counts the agent's daily usage, `nats`
-    /// carries the events of requests that ask for them (`streamTo`).
+    /// carries the events of requests that ask for them (`stream`).
     pub fn new(
         config: Arc<RunnerConfig>,
         models: ModelChain,
@@ -91,12 +93,11 @@ impl AgentLoop {
     }
 
     async fn answer_in_span(&self, inbound: Inbound) -> AgentReply {
-        let Inbound { request, deadline, received, traceparent } = inbound;
+        let Inbound { request, deadline, received, traceparent, stream_to } = inbound;
         self.ledger.record_request();
         let mut progress = Progress {
-            stream: request.stream_to.as_ref().map(|subject| {
-                RequestStream::open(self.nats.clone(), subject.clone(), request.request_id.clone())
-            }),
+            stream: stream_to
+                .map(|subject| RequestStream::open(self.nats.clone(), subject, request.request_id.clone())),
             ..Progress::default()
         };
         let outcome =
@@ -355,7 +356,7 @@ struct Progress {
     tool_calls: Vec<ToolCallSummary>,
     /// Messages of the conversation: the input, each model turn, each tool result.
     messages: u32,
-    /// Where its progress goes, when it asked for it (`streamTo`).
+    /// Where its progress goes, when it asked for it (`stream`).
     stream: Option<RequestStream>,
 }
 

@@ -1,12 +1,13 @@
 //! [`NatsDelegate`]: the runner's [`Delegate`] for `agent` tools, asking another agent over NATS
-//! request-reply and refusing cycles and over-deep chains before sending. A `shutting_down`
+//! request-reply on the peer's query subject for this agent (its own name as the caller token),
+//! and refusing agents outside its `peers`, cycles and over-deep chains before sending. A `shutting_down`
 //! reply or no responder (a replica draining, or a rollout between pods) is asked again a few
 //! times within the deadline: another replica answers.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use agentry_protocol::subjects::{self, SubjectToken};
+use agentry_protocol::subjects::{self, Caller, SubjectToken};
 use agentry_protocol::{AgentReply, AgentRequest, ErrorCode, MAX_REQUEST_ID_LEN, headers};
 use async_nats::{HeaderMap, HeaderValue};
 use tokio::time::Instant;
@@ -26,21 +27,27 @@ const RETRY_PAUSES: [Duration; 4] =
 pub struct NatsDelegate {
     client: async_nats::Client,
     namespace: SubjectToken,
+    /// This agent, the caller token of every request it sends.
+    caller: Caller,
     agent: String,
+    /// The only agents it may ask.
+    peers: Vec<String>,
     max_depth: u32,
     metrics: Arc<RunnerMetrics>,
 }
 
 impl NatsDelegate {
-    /// A delegate speaking for `agent` in `namespace`.
+    /// A delegate speaking for `agent` in `namespace`, asking only `peers`.
     pub fn new(
         client: async_nats::Client,
         namespace: SubjectToken,
-        agent: String,
+        agent: Caller,
+        peers: Vec<String>,
         max_depth: u32,
         metrics: Arc<RunnerMetrics>,
     ) -> Self {
-        Self { client, namespace, agent, max_depth, metrics }
+        let name = agent.to_string();
+        Self { client, namespace, caller: agent, agent: name, peers, max_depth, metrics }
     }
 
     /// Asks `peer` inside an `agentry.delegation` span, whose trace context the request carries.
@@ -73,6 +80,10 @@ impl NatsDelegate {
         input: String,
         ctx: &CallContext,
     ) -> Result<String, DelegationError> {
+        if !self.peers.iter().any(|p| p == peer) {
+            tracing::warn!(peer, "delegation to an agent outside peers refused");
+            return Err(DelegationError::NotAPeer { peer: peer.to_string() });
+        }
         // The chain so far, ending with this agent; the peer would be the next hop.
         let mut path = ctx.delegation_path.clone();
         if path.iter().any(|a| a == peer) {
@@ -89,7 +100,7 @@ impl NatsDelegate {
         if remaining.is_zero() {
             return Err(DelegationError::Timeout);
         }
-        let subject = subjects::query(&self.namespace, &peer_token);
+        let subject = subjects::query(&self.namespace, &peer_token, &self.caller);
         let request_id = delegated_request_id(&ctx.request_id);
         tracing::Span::current().record("agentry.request_id", request_id.as_str());
         let request = AgentRequest {
@@ -146,6 +157,7 @@ fn delegation_outcome(err: &DelegationError) -> &'static str {
     match err {
         DelegationError::Cycle { .. } => "delegation_cycle",
         DelegationError::DepthExceeded { .. } => "delegation_depth",
+        DelegationError::NotAPeer { .. } => "not_a_peer",
         DelegationError::PeerError { .. } => "peer_error",
         DelegationError::Unreachable(_) => "unreachable",
         DelegationError::Timeout => "timeout",

@@ -1,12 +1,17 @@
-//! A request's progress published to its `streamTo` subject as it happens: model text as it
-//! arrives, finished model and tool calls. Best-effort: events wait in a bounded queue for the
+//! A request's progress published to its reply subject as it happens (for a request with
+//! `stream: true`), each message marked with the `stream-event` header: model text as it
+//! arrives, finished model and tool calls. The reply subject, because under per-identity NATS
+//! permissions it is the only subject of the caller's inbox an agent may publish to (as
+//! responses to the message it received). Best-effort: events wait in a bounded queue for the
 //! one task publishing them in order; when the queue is full an event is dropped and its `seq`
-//! is missing, so the caller sees the gap. The reply, on its own subject, is the answer.
+//! is missing, so the caller sees the gap. The reply, the message without the header, is the
+//! answer.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use agentry_protocol::{StreamEvent, StreamEventBody};
+use agentry_protocol::{MAX_STREAM_EVENTS, StreamEvent, StreamEventBody, headers};
+use async_nats::{HeaderMap, HeaderValue};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
@@ -29,8 +34,10 @@ pub(crate) struct RequestStream {
 }
 
 impl RequestStream {
-    /// Starts publishing to `subject` (checked at admission to be under `_INBOX.`).
-    pub(crate) fn open(client: async_nats::Client, subject: String, request_id: String) -> Self {
+    /// Starts publishing to `subject`, the request's reply subject.
+    pub(crate) fn open(client: async_nats::Client, subject: async_nats::Subject, request_id: String) -> Self {
+        // Checked at admission: a request id is a valid header value.
+        let id_header = request_id.parse::<HeaderValue>().ok();
         let (queue, mut events) = mpsc::channel::<StreamEvent>(QUEUE);
         let publisher = tokio::spawn(async move {
             while let Some(event) = events.recv().await {
@@ -41,7 +48,14 @@ impl RequestStream {
                         continue;
                     }
                 };
-                if let Err(err) = client.publish(subject.clone(), payload.into()).await {
+                let mut header_map = HeaderMap::new();
+                header_map.insert(headers::STREAM_EVENT, HeaderValue::from(event.seq));
+                if let Some(id) = &id_header {
+                    header_map.insert(headers::REQUEST_ID, id.clone());
+                }
+                if let Err(err) =
+                    client.publish_with_headers(subject.clone(), header_map, payload.into()).await
+                {
                     tracing::debug!(error = %err, "stream event not published");
                 }
             }
@@ -52,6 +66,14 @@ impl RequestStream {
     /// Queues `body` as the next event.
     pub(crate) fn send(&self, body: StreamEventBody) {
         let seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
+        // The reply is one more response to the same message: it must stay within what NATS
+        // lets this agent send there.
+        if seq >= MAX_STREAM_EVENTS {
+            if seq == MAX_STREAM_EVENTS {
+                tracing::debug!(max = MAX_STREAM_EVENTS, "stream event limit reached; later events dropped");
+            }
+            return;
+        }
         let event = StreamEvent { request_id: self.request_id.clone(), seq, body };
         if self.queue.try_send(event).is_err() {
             tracing::debug!(seq, "stream queue full; event dropped");

@@ -12,7 +12,7 @@ use agentry_bus_identity::{BusCredentials, permissions};
 use agentry_process::admin_endpoint::{self, AdminEndpoint, AdminError};
 use agentry_process::{BuildInfo, ProcessMetrics, Readiness, ReadinessGate};
 use agentry_protocol::runner_config::RunnerConfig;
-use agentry_protocol::subjects::{InvalidToken, SubjectToken};
+use agentry_protocol::subjects::{Caller, CallerError, InvalidToken, SubjectToken};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tracing::Instrument;
@@ -54,6 +54,9 @@ pub enum StartError {
         #[source]
         source: InvalidToken,
     },
+    /// The config's agent is not an agent name (a DNS label), so it cannot be a caller token.
+    #[error("config agent")]
+    AgentName(#[source] CallerError),
     /// The metrics could not be registered.
     #[error("registering metrics")]
     Metrics(#[source] prometheus::Error),
@@ -146,6 +149,8 @@ impl Runner {
 struct Identity {
     namespace: SubjectToken,
     agent: SubjectToken,
+    /// The agent as the caller of the requests it sends.
+    caller: Caller,
 }
 
 impl Identity {
@@ -153,7 +158,11 @@ impl Identity {
         let token = |field: &'static str, value: &str| {
             SubjectToken::new(value).map_err(|source| StartError::Identity { field, source })
         };
-        Ok(Self { namespace: token("namespace", &config.namespace)?, agent: token("agent", &config.agent)? })
+        Ok(Self {
+            namespace: token("namespace", &config.namespace)?,
+            agent: token("agent", &config.agent)?,
+            caller: Caller::agent(&config.agent).map_err(StartError::AgentName)?,
+        })
     }
 }
 
@@ -224,6 +233,7 @@ async fn assemble(
         request_timeout,
         max_delegation_depth: config.limits.max_delegation_depth,
         peers: config.peers.clone(),
+        allowed_agents: config.allowed_agents.clone(),
         grace: Duration::from_secs(config.shutdown_grace_seconds),
         max_request_bytes: config.limits.max_request_bytes,
         in_flight_bytes: Arc::new(tokio::sync::Semaphore::new(
@@ -311,7 +321,8 @@ fn toolbox(
     let delegate = NatsDelegate::new(
         client.clone(),
         identity.namespace.clone(),
-        identity.agent.to_string(),
+        identity.caller.clone(),
+        config.peers.clone(),
         config.limits.max_delegation_depth,
         metrics.clone(),
     );

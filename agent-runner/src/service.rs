@@ -1,28 +1,31 @@
-//! Serving the agent on NATS: the query subject in the agent's queue group, notifications, and
-//! a graceful drain on shutdown: while work admitted before it is in progress the query
-//! subscription stays, and each new query is answered `shutting_down` at once (the caller tries
-//! another replica) instead of finding no responder.
+//! Serving the agent on NATS: the query subjects in the agent's queue group, notifications, and
+//! a graceful drain on shutdown. The caller of each query is the last token of its subject (NATS
+//! permissions let only that identity publish there): an agent outside `allowedAgents` is
+//! refused `forbidden`, as is a request whose `from` names someone else. On shutdown, while
+//! work admitted before it is in progress the query subscription stays, and each new query is
+//! answered `shutting_down` at once (the caller tries another replica) instead of finding no
+//! responder.
 
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use agentry_process::ReadinessGate;
-use agentry_protocol::subjects::{self, SubjectToken};
+use agentry_protocol::subjects::{self, Caller, SubjectToken};
 use agentry_protocol::{
     AgentReply, AgentRequest, ErrorCode, Notification, PROTOCOL_VERSION, echoable_request_id, headers,
     request_id_problem,
 };
 use async_nats::{HeaderMap, HeaderValue, Message, Subscriber};
 use futures::StreamExt;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 use tracing::Instrument;
 
 use crate::agent_loop::{AgentLoop, Inbound};
 use crate::event_publisher::now_ms;
 use crate::metrics::RunnerMetrics;
-use crate::slots::Slots;
+use crate::slots::{Slot, Slots};
 
 /// Why serving stopped short.
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +54,8 @@ pub struct Service {
     pub request_timeout: Duration,
     /// The agents this one may message (the only `peer` label values for notifications).
     pub peers: Vec<String>,
+    /// The agents that may ask or notify this one; `None`: every agent.
+    pub allowed_agents: Option<Vec<String>>,
     /// Longest delegation path accepted on an incoming request.
     pub max_delegation_depth: u32,
     /// How long in-flight requests get to finish after shutdown begins.
@@ -75,11 +80,12 @@ impl Service {
         client: async_nats::Client,
         shutdown: impl Future<Output = ()>,
     ) -> Result<(), ServeError> {
-        let query_subject = subjects::query(&self.namespace, &self.agent);
+        let query_subject = subjects::query_wildcard(&self.namespace, &self.agent);
         let mut queries = client
             .queue_subscribe(query_subject.clone(), subjects::queue_group(&self.namespace, &self.agent))
             .await?;
-        let mut notifications = client.subscribe(subjects::notify(&self.namespace, &self.agent)).await?;
+        let mut notifications =
+            client.subscribe(subjects::notify_wildcard(&self.namespace, &self.agent)).await?;
         let mut broadcasts = client.subscribe(subjects::broadcast(&self.namespace)).await?;
         // Readiness means the server has our subscriptions, not merely that we sent them.
         client.flush().await?;
@@ -94,8 +100,8 @@ impl Service {
                     Some(message) => self.accept(&client, message),
                     None => break,
                 },
-                Some(message) = notifications.next() => self.notified(&message),
-                Some(message) = broadcasts.next() => self.notified(&message),
+                Some(message) = notifications.next() => self.notified(&message, true),
+                Some(message) = broadcasts.next() => self.notified(&message, false),
             }
         }
         self.serving.close();
@@ -153,24 +159,13 @@ impl Service {
             return;
         };
         let received = Instant::now();
-        let size = message.payload.len();
-        if size > self.max_request_bytes {
-            let text = format!(
-                "the request is {size} bytes, more than {}'s limit of {} (limits.maxRequestBytes)",
-                self.agent, self.max_request_bytes
-            );
-            return self.refuse(client, &message, ErrorCode::TooLarge, text);
-        }
-        // At most max_request_bytes, which fits a permit count.
-        let bytes = u32::try_from(size.max(1)).unwrap_or(u32::MAX);
-        let bytes_permit = self.in_flight_bytes.clone().try_acquire_many_owned(bytes).ok();
-        let (Some(permit), Some(bytes_permit)) = (self.slots.try_take(), bytes_permit) else {
-            let text = format!(
-                "{} is at its limit of {} concurrent requests or of request bytes in flight; retry later",
-                self.agent,
-                self.slots.total()
-            );
-            return self.refuse(client, &message, ErrorCode::Busy, text);
+        let caller = match self.caller_of(&message) {
+            Ok(caller) => caller,
+            Err(text) => return self.refuse(client, &message, ErrorCode::Forbidden, text),
+        };
+        let (permit, bytes_permit) = match self.reserve(message.payload.len()) {
+            Ok(permits) => permits,
+            Err((code, text)) => return self.refuse(client, &message, code, text),
         };
         let client = client.clone();
         let agent_loop = self.agent_loop.clone();
@@ -188,9 +183,13 @@ impl Service {
             async move {
                 let _permits = (permit, bytes_permit);
                 metrics.in_flight.inc();
-                let reply = match admit(&message.payload, &agent, received, timeout, max_depth) {
+                let reply = match admit(&message.payload, &agent, Some(&caller), received, timeout, max_depth)
+                {
                     Ok(mut inbound) => {
                         inbound.traceparent = traceparent;
+                        // Progress goes to the reply subject: the one subject of the caller's
+                        // inbox this agent may publish to (as replies to this message).
+                        inbound.stream_to = inbound.request.stream.then(|| reply_to.clone());
                         tracing::Span::current().record("request_id", inbound.request.request_id.as_str());
                         agent_loop.answer(inbound).await
                     }
@@ -208,16 +207,71 @@ impl Service {
         );
     }
 
-    fn notified(&self, message: &Message) {
+    /// A slot and room for `size` payload bytes, or the refusal: `too_large` over
+    /// `maxRequestBytes`, `busy` when either is exhausted.
+    fn reserve(&self, size: usize) -> Result<(Slot, OwnedSemaphorePermit), (ErrorCode, String)> {
+        if size > self.max_request_bytes {
+            let text = format!(
+                "the request is {size} bytes, more than {}'s limit of {} (limits.maxRequestBytes)",
+                self.agent, self.max_request_bytes
+            );
+            return Err((ErrorCode::TooLarge, text));
+        }
+        // At most max_request_bytes, which fits a permit count.
+        let bytes = u32::try_from(size.max(1)).unwrap_or(u32::MAX);
+        let bytes_permit = self.in_flight_bytes.clone().try_acquire_many_owned(bytes).ok();
+        match (self.slots.try_take(), bytes_permit) {
+            (Some(permit), Some(bytes_permit)) => Ok((permit, bytes_permit)),
+            _ => Err((
+                ErrorCode::Busy,
+                format!(
+                    "{} is at its limit of {} concurrent requests or of request bytes in flight; retry later",
+                    self.agent,
+                    self.slots.total()
+                ),
+            )),
+        }
+    }
+
+    /// The caller a query or notification's subject names, or why it may not reach this agent.
+    fn caller_of(&self, message: &Message) -> Result<Caller, String> {
+        let caller = Caller::of_subject(message.subject.as_str(), &self.namespace, &self.agent)
+            .map_err(|err| format!("the caller could not be identified: {err}"))?;
+        let refused = match (&caller, &self.allowed_agents) {
+            (Caller::Agent(name), Some(allowed)) => !allowed.iter().any(|a| a == name.as_str()),
+            _ => false,
+        };
+        if refused {
+            tracing::warn!(caller = %caller, "message from an agent outside allowedAgents refused");
+            return Err(format!(
+                "agent {caller} may not call {}: it is not among its allowedAgents",
+                self.agent
+            ));
+        }
+        Ok(caller)
+    }
+
+    /// A notification (`direct`: on this agent's notify subject) or a broadcast; a notification
+    /// from a caller that may not reach this agent is dropped.
+    fn notified(&self, message: &Message, direct: bool) {
+        let caller = if direct {
+            match self.caller_of(message) {
+                Ok(caller) => Some(caller),
+                Err(reason) => return tracing::warn!(%reason, "notification dropped"),
+            }
+        } else {
+            None
+        };
         match serde_json::from_slice::<Notification>(&message.payload) {
             Ok(notification) => {
-                // `from` is whatever the sender wrote: only peers get a series of their own.
-                let peer = match notification.from.as_deref() {
-                    Some(from) if self.peers.iter().any(|p| p == from) => from,
+                // The subject names the sender (`from` is whatever it wrote): only peers get a
+                // series of their own.
+                let peer = match caller.as_ref().and_then(Caller::agent_name) {
+                    Some(name) if self.peers.iter().any(|p| p == name) => name,
                     _ => "_other",
                 };
                 self.metrics.agent_messages.with_label_values(&[peer, "received"]).inc();
-                tracing::info!(topic = %notification.topic, from = ?notification.from, "notification");
+                tracing::info!(topic = %notification.topic, caller = ?caller.map(|c| c.to_string()), from = ?notification.from, "notification");
             }
             Err(err) => {
                 tracing::warn!(subject = %message.subject, error = %err, "unreadable notification ignored")
@@ -227,14 +281,17 @@ impl Service {
 }
 
 /// Reads and checks a request, working out its deadline; a refusal is the error reply to send.
+/// `caller` is who sent it, from its subject (`None` for a task, which only platform identities
+/// may publish).
 pub(crate) fn admit(
     payload: &[u8],
     agent: &SubjectToken,
+    caller: Option<&Caller>,
     received: Instant,
     timeout: Duration,
     max_depth: u32,
 ) -> Result<Inbound, Box<AgentReply>> {
-    let request: AgentRequest = serde_json::from_slice(payload).map_err(|err| {
+    let mut request: AgentRequest = serde_json::from_slice(payload).map_err(|err| {
         // serde quotes the offending value, which can be as long as the payload.
         let problem = excerpt(&err.to_string(), MAX_PROBLEM_CHARS);
         AgentReply::failure(
@@ -255,6 +312,9 @@ pub(crate) fn admit(
     }
     if let Some(problem) = request.conversation_problem() {
         return Err(Box::new(AgentReply::failure(&request.request_id, ErrorCode::BadRequest, problem)));
+    }
+    if let Some(caller) = caller {
+        vouch(&mut request, caller)?;
     }
     if request.delegation_path.iter().any(|a| a == agent.as_str()) {
         let mut path = request.delegation_path.clone();
@@ -288,7 +348,31 @@ pub(crate) fn admit(
         }
         deadline = deadline.min(received + left);
     }
-    Ok(Inbound { request, deadline, received, traceparent: None })
+    Ok(Inbound { request, deadline, received, traceparent: None, stream_to: None })
+}
+
+/// Holds the request to the caller its subject names. An agent's `from` must be its own name
+/// (it is set when absent), and the agent ends the delegation path (it is added when the path
+/// does not end with it), so the cycle and depth checks count the caller NATS vouches for. A
+/// platform caller's `from` names whom it speaks for (a user), and is kept as written.
+fn vouch(request: &mut AgentRequest, caller: &Caller) -> Result<(), Box<AgentReply>> {
+    let Some(name) = caller.agent_name() else { return Ok(()) };
+    match request.from.as_deref() {
+        Some(from) if from != name => {
+            let text = format!(
+                "the request says it is from {:?} but was sent by agent {name} (its subject's caller token)",
+                excerpt(from, MAX_NAME_CHARS)
+            );
+            tracing::warn!(caller = name, "request whose from disagrees with its subject refused");
+            return Err(Box::new(AgentReply::failure(&request.request_id, ErrorCode::Forbidden, text)));
+        }
+        Some(_) => {}
+        None => request.from = Some(name.to_string()),
+    }
+    if request.delegation_path.last().map(String::as_str) != Some(name) {
+        request.delegation_path.push(name.to_string());
+    }
+    Ok(())
 }
 
 /// Characters of a parse error quoted back to the caller.
@@ -399,8 +483,8 @@ mod tests {
 
     #[test]
     fn malformed_json_is_a_bad_request_naming_the_problem() {
-        let reply =
-            admit(b"{not json", &agent(), Instant::now(), Duration::from_secs(5), 3).expect_err("refused");
+        let reply = admit(b"{not json", &agent(), None, Instant::now(), Duration::from_secs(5), 3)
+            .expect_err("refused");
         let error = reply.error.expect("error");
         assert_eq!(error.code, ErrorCode::BadRequest);
         assert!(error.message.contains("malformed request"), "{}", error.message);
@@ -408,8 +492,9 @@ mod tests {
 
     #[test]
     fn a_missing_input_is_named_and_the_id_kept() {
-        let reply = admit(br#"{"requestId":"r-9"}"#, &agent(), Instant::now(), Duration::from_secs(5), 3)
-            .expect_err("refused");
+        let reply =
+            admit(br#"{"requestId":"r-9"}"#, &agent(), None, Instant::now(), Duration::from_secs(5), 3)
+                .expect_err("refused");
         assert_eq!(reply.request_id, "r-9");
         assert!(reply.error.expect("error").message.contains("input"));
     }
@@ -417,7 +502,8 @@ mod tests {
     #[test]
     fn a_path_through_this_agent_is_a_cycle() {
         let body = br#"{"requestId":"r","input":"x","delegationPath":["fleet-manager","finance-officer","sales-agent"]}"#;
-        let reply = admit(body, &agent(), Instant::now(), Duration::from_secs(5), 3).expect_err("refused");
+        let reply =
+            admit(body, &agent(), None, Instant::now(), Duration::from_secs(5), 3).expect_err("refused");
         assert_eq!(reply.error.expect("error").code, ErrorCode::DelegationCycle);
     }
 
@@ -425,13 +511,16 @@ mod tests {
     fn the_earlier_of_the_two_deadlines_wins() {
         let now = Instant::now();
         let body = format!(r#"{{"requestId":"r","input":"x","deadlineMs":{}}}"#, now_ms() + 1_000);
-        let inbound = admit(body.as_bytes(), &agent(), now, Duration::from_secs(60), 3).expect("admitted");
+        let inbound =
+            admit(body.as_bytes(), &agent(), None, now, Duration::from_secs(60), 3).expect("admitted");
         assert!(inbound.deadline <= now + Duration::from_millis(1_000));
         let past = format!(r#"{{"requestId":"r","input":"x","deadlineMs":{}}}"#, now_ms() - 1);
-        let reply = admit(past.as_bytes(), &agent(), now, Duration::from_secs(60), 3).expect_err("expired");
+        let reply =
+            admit(past.as_bytes(), &agent(), None, now, Duration::from_secs(60), 3).expect_err("expired");
         assert_eq!(reply.error.expect("error").code, ErrorCode::Timeout);
         let wrong_version = br#"{"version":2,"requestId":"r","input":"x"}"#;
-        let reply = admit(wrong_version, &agent(), now, Duration::from_secs(5), 3).expect_err("version 2");
+        let reply =
+            admit(wrong_version, &agent(), None, now, Duration::from_secs(5), 3).expect_err("version 2");
         assert_eq!(
             reply.error.map(|e| e.message).as_deref(),
             Some("unsupported protocol version 2; this agent speaks 1")
@@ -444,7 +533,8 @@ mod tests {
         let body =
             serde_json::to_vec(&serde_json::json!({"requestId": "r", "input": "x", "delegationPath": path}))
                 .expect("json");
-        let reply = admit(&body, &agent(), Instant::now(), Duration::from_secs(5), 3).expect_err("refused");
+        let reply =
+            admit(&body, &agent(), None, Instant::now(), Duration::from_secs(5), 3).expect_err("refused");
         let message = reply.error.expect("error").message;
         assert!(message.len() < 400, "{} bytes: {message}", message.len());
         assert!(message.contains("agent-0 → agent-1") && message.contains("99992 more"), "{message}");
@@ -453,27 +543,65 @@ mod tests {
             &serde_json::json!({"requestId": "r", "input": "x", "delegationPath": long_name}),
         )
         .expect("json");
-        let message = admit(&body, &agent(), Instant::now(), Duration::from_secs(5), 3)
+        let message = admit(&body, &agent(), None, Instant::now(), Duration::from_secs(5), 3)
             .expect_err("cycle")
             .error
             .expect("error")
             .message;
         assert!(message.len() < 300, "{message}");
         let wrong_type = format!(r#"{{"requestId":"r","input":5,"from":"{}"}}"#, "y".repeat(100_000));
-        let reply = admit(wrong_type.as_bytes(), &agent(), Instant::now(), Duration::from_secs(5), 3)
+        let reply = admit(wrong_type.as_bytes(), &agent(), None, Instant::now(), Duration::from_secs(5), 3)
             .expect_err("malformed");
         assert!(reply.error.expect("error").message.len() < 400);
         let long_id = format!(r#"{{"requestId":"{}","input":5}}"#, "z".repeat(100_000));
-        let reply = admit(long_id.as_bytes(), &agent(), Instant::now(), Duration::from_secs(5), 3)
+        let reply = admit(long_id.as_bytes(), &agent(), None, Instant::now(), Duration::from_secs(5), 3)
             .expect_err("malformed");
         assert_eq!(reply.request_id, "", "an invalid id is not echoed");
     }
 
     #[test]
+    fn an_agent_caller_is_held_to_its_subject() {
+        let caller = Caller::agent("sales-agent").expect("caller");
+        let admit_from =
+            |body: &[u8]| admit(body, &agent(), Some(&caller), Instant::now(), Duration::from_secs(5), 3);
+        let lying =
+            admit_from(br#"{"requestId":"r","input":"x","from":"fleet-manager"}"#).expect_err("refused");
+        let error = lying.error.expect("error");
+        assert_eq!(error.code, ErrorCode::Forbidden);
+        assert!(
+            error.message.contains(r#"says it is from "fleet-manager" but was sent by agent sales-agent"#)
+        );
+        let silent = admit_from(br#"{"requestId":"r","input":"x"}"#).expect("admitted");
+        assert_eq!(silent.request.from.as_deref(), Some("sales-agent"), "from is set to the caller");
+        assert_eq!(silent.request.delegation_path, ["sales-agent"], "the caller ends the path");
+        let path = admit_from(br#"{"requestId":"r","input":"x","delegationPath":["a","sales-agent"]}"#)
+            .expect("admitted");
+        assert_eq!(path.request.delegation_path, ["a", "sales-agent"], "not added twice");
+        // A path that leaves the caller out still counts it: one hop deeper than it says.
+        let deep = admit(
+            br#"{"requestId":"r","input":"x","delegationPath":["a","b","c"]}"#,
+            &agent(),
+            Some(&caller),
+            Instant::now(),
+            Duration::from_secs(5),
+            3,
+        )
+        .expect_err("too deep");
+        assert_eq!(deep.error.expect("error").code, ErrorCode::DelegationDepth);
+        let user = br#"{"requestId":"r","input":"x","from":"alice"}"#;
+        let platform = Caller::Platform(agentry_protocol::PlatformIdentity::Api);
+        let admitted =
+            admit(user, &agent(), Some(&platform), Instant::now(), Duration::from_secs(5), 3).expect("ok");
+        assert_eq!(admitted.request.from.as_deref(), Some("alice"), "a platform caller speaks for a user");
+        assert!(admitted.request.delegation_path.is_empty());
+    }
+
+    #[test]
     fn a_path_longer_than_the_depth_limit_is_refused() {
         let body = br#"{"requestId":"r","input":"x","delegationPath":["a","b"]}"#;
-        let reply = admit(body, &agent(), Instant::now(), Duration::from_secs(5), 1).expect_err("refused");
+        let reply =
+            admit(body, &agent(), None, Instant::now(), Duration::from_secs(5), 1).expect_err("refused");
         assert_eq!(reply.error.expect("error").code, ErrorCode::DelegationDepth);
-        assert!(admit(body, &agent(), Instant::now(), Duration::from_secs(5), 2).is_ok());
+        assert!(admit(body, &agent(), None, Instant::now(), Duration::from_secs(5), 2).is_ok());
     }
 }

@@ -160,7 +160,14 @@ async fn run(
         let id = echoable_request_id(&request_id_of(&message.payload)).to_string();
         Err(Box::new(AgentReply::failure(id, ErrorCode::TooLarge, text)))
     } else {
-        admit(&message.payload, &runner.agent, received, runner.request_timeout, runner.max_delegation_depth)
+        admit(
+            &message.payload,
+            &runner.agent,
+            None,
+            received,
+            runner.request_timeout,
+            runner.max_delegation_depth,
+        )
     };
     let mut inbound = match admitted {
         Ok(inbound) => inbound,

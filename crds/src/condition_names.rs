@@ -141,6 +141,8 @@ pub mod reasons {
     pub const SHUTTING_DOWN: &str = "ShuttingDown";
     /// A Session's request, or its answer, was larger than the agent or NATS carries.
     pub const TOO_LARGE: &str = "TooLarge";
+    /// A Session's request was refused by an agent it may not reach.
+    pub const FORBIDDEN: &str = "Forbidden";
     /// A Session's agent failed for another reason; the message says which.
     pub const INTERNAL_ERROR: &str = "InternalError";
 }

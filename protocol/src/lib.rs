@@ -21,6 +21,6 @@ pub use messages::{
     RequestLimits, ToolCallSummary, Usage, echoable_request_id, request_id_problem,
 };
 pub use runner_config::{RUNNER_CONFIG_VERSION, RunnerConfig};
-pub use stream_events::{StreamEvent, StreamEventBody, stream_to_problem};
-pub use subjects::{InvalidToken, SubjectToken};
+pub use stream_events::{MAX_STREAM_EVENTS, StreamEvent, StreamEventBody};
+pub use subjects::{Caller, CallerError, InvalidToken, PlatformIdentity, SubjectToken};
 pub use tasks::{TaskId, TaskRecord, TaskState};

@@ -3,7 +3,6 @@
 use serde::{Deserialize, Serialize};
 
 use crate::conversation::{ChatTurn, history_problem};
-use crate::stream_events::stream_to_problem;
 
 /// The wire version these types speak; a request of another version is refused.
 pub const PROTOCOL_VERSION: u32 = 1;
@@ -24,7 +23,8 @@ pub struct AgentRequest {
     /// The conversation this request belongs to, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_id: Option<String>,
-    /// Who asks: an agent's name, or a person or system outside.
+    /// Who asks: an agent's name, or a person or system outside. Informational: the runner
+    /// takes the caller from the subject; an agent caller's `from` must name that agent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub from: Option<String>,
     /// The question or task, as text.
@@ -35,7 +35,8 @@ pub struct AgentRequest {
     /// Absolute deadline, milliseconds since the Unix epoch; past it the caller has given up.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deadline_ms: Option<u64>,
-    /// The agents this request has passed through, first caller first.
+    /// The agents this request has passed through, first caller first. An agent caller is added
+    /// at the end by the runner when it is not already last.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub delegation_path: Vec<String>,
     /// Bounds of this request on top of the agent's own (a Session's `limits`).
@@ -45,10 +46,11 @@ pub struct AgentRequest {
     /// Bounded: see [`history_problem`].
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub history: Vec<ChatTurn>,
-    /// A subject under `_INBOX.` to which the runner publishes
-    /// [`StreamEvent`](crate::StreamEvent)s while it works; the reply still comes as usual.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stream_to: Option<String>,
+    /// Asks the runner to publish [`StreamEvent`](crate::StreamEvent)s to the request's reply
+    /// subject while it works, each with the [`STREAM_EVENT`](crate::headers::STREAM_EVENT)
+    /// header; the reply is the message without it, last.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub stream: bool,
 }
 
 /// Longest `requestId` accepted, in bytes: it travels in a header and in every event.
@@ -101,14 +103,14 @@ impl AgentRequest {
             delegation_path: Vec::new(),
             limits: None,
             history: Vec::new(),
-            stream_to: None,
+            stream: false,
         }
     }
 
-    /// What is wrong with the request's `history` or `streamTo`, if anything (the runner refuses
-    /// such a request with `bad_request`). The message names the field.
+    /// What is wrong with the request's `history`, if anything (the runner refuses such a
+    /// request with `bad_request`). The message names the field.
     pub fn conversation_problem(&self) -> Option<String> {
-        history_problem(&self.history).or_else(|| self.stream_to.as_deref().and_then(stream_to_problem))
+        history_problem(&self.history)
     }
 }
 
@@ -174,6 +176,9 @@ pub enum ErrorCode {
     /// The request is larger than the agent accepts (`limits.maxRequestBytes`), or the answer is
     /// larger than NATS can carry back.
     TooLarge,
+    /// The caller may not ask this agent (not in its `allowedAgents`), or the request claims to
+    /// come from someone other than the caller its subject names.
+    Forbidden,
     /// Anything else; the message says what.
     Internal,
 }
@@ -201,6 +206,7 @@ impl ErrorCode {
             Self::DelegationDepth => "delegation_depth",
             Self::ShuttingDown => "shutting_down",
             Self::TooLarge => "too_large",
+            Self::Forbidden => "forbidden",
             Self::Internal => "internal",
         }
     }
@@ -295,15 +301,18 @@ mod tests {
     }
 
     #[test]
-    fn history_and_stream_to_are_optional_and_checked() {
+    fn history_and_stream_are_optional_and_checked() {
         let parsed: AgentRequest = serde_json::from_str(
-            r#"{"requestId":"r","input":"x","history":[{"role":"user","content":"hi"}],"streamTo":"_INBOX.a"}"#,
+            r#"{"requestId":"r","input":"x","history":[{"role":"user","content":"hi"}],"stream":true}"#,
         )
         .expect("parses");
         assert_eq!(parsed.history, [ChatTurn::user("hi")]);
+        assert!(parsed.stream);
         assert_eq!(parsed.conversation_problem(), None);
-        let outside = AgentRequest { stream_to: Some("agentry.ns.agent.a.query".into()), ..parsed };
-        assert!(outside.conversation_problem().is_some_and(|m| m.starts_with("streamTo")));
+        let empty = AgentRequest { history: vec![ChatTurn::user("")], ..parsed };
+        assert!(empty.conversation_problem().is_some_and(|m| m.contains("history")));
+        let plain = serde_json::to_value(AgentRequest::new("r", "x")).expect("json");
+        assert_eq!(plain.get("stream"), None, "false is left out");
     }
 
     #[test]

@@ -43,9 +43,13 @@ pub struct RunnerConfig {
     /// Tools the agent may call.
     #[serde(default)]
     pub tools: Vec<ToolDefinition>,
-    /// Agents this agent may message.
+    /// Agents this agent may message; the runner refuses to delegate to any other.
     #[serde(default)]
     pub peers: Vec<String>,
+    /// Agents that may ask or notify this one; absent, every agent may (platform identities,
+    /// `_api` and the like, always may). The runner checks the caller its subject names.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_agents: Option<Vec<String>>,
     /// Bounds on requests.
     #[serde(default)]
     pub limits: Limits,

@@ -1,13 +1,15 @@
-//! Progress of a request as it happens, published to the request's `streamTo` subject: model
-//! text as it arrives, finished tool and model calls. Best-effort; the reply alone is the answer.
+//! Progress of a request as it happens, published (for a request with `stream: true`) to the
+//! request's own reply subject, each message marked with the
+//! [`STREAM_EVENT`](crate::headers::STREAM_EVENT) header: model text as it arrives, finished tool
+//! and model calls. Best-effort; the reply (the one message without that header) is the answer.
 
 use serde::{Deserialize, Serialize};
 
-/// The prefix a `streamTo` subject must have: a caller's inbox, never an agent's subject.
-pub const STREAM_SUBJECT_PREFIX: &str = "_INBOX.";
-
-/// Longest `streamTo` subject accepted, in bytes.
-pub const MAX_STREAM_SUBJECT_LEN: usize = 256;
+/// Stream events an agent publishes for one request at most. Each is a response to the
+/// request's message, and an agent's NATS permissions allow a bounded number of responses (`resp`
+/// max), which must exceed this so that the reply always gets through; events beyond it are
+/// dropped (the gap in `seq` shows it).
+pub const MAX_STREAM_EVENTS: u64 = 10_000;
 
 /// One event of a streamed request.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
@@ -49,26 +51,6 @@ pub enum StreamEventBody {
     },
 }
 
-/// What is wrong with `subject` as a `streamTo`, if anything: it must be a subject under
-/// [`STREAM_SUBJECT_PREFIX`] (so a caller cannot have the runner publish into agents' subjects)
-/// of at most [`MAX_STREAM_SUBJECT_LEN`] bytes, with no empty token, wildcard or whitespace.
-pub fn stream_to_problem(subject: &str) -> Option<String> {
-    if !subject.starts_with(STREAM_SUBJECT_PREFIX) {
-        return Some(format!("streamTo must be a subject under {STREAM_SUBJECT_PREFIX} (a caller's inbox)"));
-    }
-    if subject.len() > MAX_STREAM_SUBJECT_LEN {
-        return Some(format!(
-            "streamTo must be at most {MAX_STREAM_SUBJECT_LEN} bytes, not {}",
-            subject.len()
-        ));
-    }
-    let bad_token = subject.split('.').any(|token| token.is_empty() || token == "*" || token == ">");
-    if bad_token || subject.chars().any(|c| c.is_whitespace() || c.is_control() || c == '*' || c == '>') {
-        return Some("streamTo must be a plain subject: no empty tokens, wildcards or whitespace".into());
-    }
-    None
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -96,25 +78,5 @@ mod tests {
             serde_json::from_str(r#"{"requestId":"r","seq":2,"type":"modelCall","model":"m","ok":false}"#)
                 .expect("parses");
         assert_eq!(parsed.body, StreamEventBody::ModelCall { model: "m".into(), ok: false });
-    }
-
-    #[test]
-    fn only_plain_inbox_subjects_are_accepted() {
-        assert_eq!(stream_to_problem("_INBOX.abc.1"), None);
-        for refused in [
-            "agentry.ns.agent.a.query",
-            "_INBOX",
-            "_INBOX.",
-            "_INBOX.a..b",
-            "_INBOX.*",
-            "_INBOX.>",
-            "_INBOX.a b",
-            "x_INBOX.a",
-        ] {
-            assert!(stream_to_problem(refused).is_some(), "{refused} is refused");
-        }
-        let message = stream_to_problem("agentry.ns.agent.a.query").expect("refused");
-        assert!(message.starts_with("streamTo must be a subject under _INBOX."), "{message}");
-        assert!(stream_to_problem(&format!("_INBOX.{}", "x".repeat(MAX_STREAM_SUBJECT_LEN))).is_some());
     }
 }

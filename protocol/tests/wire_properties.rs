@@ -1,8 +1,9 @@
 //! Properties of the wire types: whatever bytes arrive, decoding never panics, and what the
 //! types write they read back unchanged.
 
+use agentry_protocol::subjects::{self, SubjectToken};
 use agentry_protocol::{
-    AgentReply, AgentRequest, ErrorCode, MAX_REQUEST_ID_LEN, Notification, RequestLimits,
+    AgentReply, AgentRequest, Caller, ErrorCode, MAX_REQUEST_ID_LEN, Notification, RequestLimits,
     echoable_request_id, request_id_problem,
 };
 use proptest::prelude::*;
@@ -21,6 +22,7 @@ fn error_code() -> impl Strategy<Value = ErrorCode> {
         Just(ErrorCode::DelegationDepth),
         Just(ErrorCode::ShuttingDown),
         Just(ErrorCode::TooLarge),
+        Just(ErrorCode::Forbidden),
         Just(ErrorCode::Internal),
     ]
 }
@@ -37,9 +39,11 @@ fn request() -> impl Strategy<Value = AgentRequest> {
             proptest::option::of((0u32..4_000_000).prop_map(|q| f64::from(q) / 4.0)),
             proptest::option::of(any::<u32>()),
         )),
+        any::<bool>(),
     )
-        .prop_map(|(id, input, from, deadline_ms, path, limits)| AgentRequest {
+        .prop_map(|(id, input, from, deadline_ms, path, limits, stream)| AgentRequest {
             from,
+            stream,
             deadline_ms,
             delegation_path: path,
             limits: limits.map(|(budget_usd, max_messages)| RequestLimits { budget_usd, max_messages }),
@@ -113,6 +117,19 @@ proptest! {
                 prop_assert!(problem.len() < 200, "the problem never quotes the id: {}", problem);
                 prop_assert_eq!(echoable_request_id(&id), "");
             }
+        }
+    }
+
+    #[test]
+    fn a_caller_is_read_back_from_the_subject_it_was_put_in(name in "[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?", noise in any::<String>()) {
+        let (ns, target) = (SubjectToken::new("fleet").expect("ns"), SubjectToken::new("worker").expect("agent"));
+        let caller = Caller::agent(&name).expect("a DNS label is an agent name");
+        let subject = subjects::query(&ns, &target, &caller);
+        prop_assert_eq!(Caller::of_subject(&subject, &ns, &target), Ok(caller));
+        // Anything else after the root either names a caller or is refused, never a panic.
+        let _ = Caller::of_subject(&format!("agentry.fleet.agent.worker.query.{noise}"), &ns, &target);
+        if let Ok(parsed) = Caller::parse(&noise) {
+            prop_assert_eq!(parsed.token(), noise.as_str());
         }
     }
 }

@@ -16,6 +16,7 @@ use crate::batch_writer::{self, WriteCounts, WriteError};
 use crate::event_decoding::{self, Malformed};
 use crate::event_rows::EventRows;
 use crate::event_source::Batch;
+use crate::event_subject::{self, Forged};
 use crate::metrics::RecorderMetrics;
 
 /// First pause after a failed write; it doubles up to [`MAX_BACKOFF`].
@@ -30,6 +31,8 @@ enum Disposition {
     Ack,
     /// Can never be stored: tell JetStream not to deliver it again.
     Term,
+    /// Forged (its payload disagrees with its subject): acknowledged at once, never stored.
+    Refused,
 }
 
 /// The writing side of a recorder; clones write batches side by side.
@@ -83,7 +86,7 @@ impl BatchRecorder {
         ] {
             m.written.with_label_values(&[kind]).inc_by(n);
         }
-        let dropped = dispositions.iter().filter(|d| **d == Disposition::Term).count();
+        let dropped = dispositions.iter().filter(|d| **d != Disposition::Ack).count();
         let duplicates = batch
             .len()
             .saturating_sub(dropped)
@@ -103,11 +106,16 @@ impl BatchRecorder {
         let mut seen = HashSet::with_capacity(batch.len());
         for (index, message) in batch.iter().enumerate() {
             match event_decoding::decode(&message.payload) {
-                // The same event twice in one batch: the first is written, both acknowledged.
-                Ok(event) if !seen.insert(event.id.clone()) => {}
                 Ok(event) => {
-                    events.push(event);
-                    good.push(index);
+                    if let Err(forged) = event_subject::check(message.subject.as_str(), &event) {
+                        dispositions[index] = Disposition::Refused;
+                        self.count_forged(message, forged);
+                    } else if seen.insert(event.id.clone()) {
+                        events.push(event);
+                        good.push(index);
+                    }
+                    // Else the same event twice in one batch: the first is written, both
+                    // acknowledged.
                 }
                 Err(reason) => {
                     dispositions[index] = Disposition::Term;
@@ -191,6 +199,18 @@ impl BatchRecorder {
         Ok(total)
     }
 
+    fn count_forged(&self, message: &jetstream::Message, forged: Forged) {
+        let counter = self.metrics.rejected.with_label_values(&[forged.reason()]);
+        counter.inc();
+        let sequence = message.info().map(|info| info.stream_sequence).unwrap_or_default();
+        // Never the payload (nor what it claims): the subject says who published it.
+        if counter.get().is_power_of_two() {
+            tracing::warn!(subject = %message.subject, sequence, reason = forged.reason(), detail = %forged, "forged event refused");
+        } else {
+            tracing::debug!(subject = %message.subject, sequence, reason = forged.reason(), "forged event refused");
+        }
+    }
+
     fn count_malformed(&self, message: &jetstream::Message, reason: &Malformed) {
         self.metrics.malformed.inc();
         let total = self.metrics.malformed.get();
@@ -213,6 +233,7 @@ async fn settle(batch: &Batch, dispositions: &[Disposition], ok: AckKind) {
         let kind = match disposition {
             Disposition::Ack => ok,
             Disposition::Term => AckKind::Term,
+            Disposition::Refused => AckKind::Ack,
         };
         if let Err(error) = message.ack_with(kind).await {
             tracing::debug!(error = %error, "acknowledgement not sent; the event will be delivered again");

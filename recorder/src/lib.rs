@@ -13,6 +13,7 @@ pub mod database;
 mod event_decoding;
 mod event_rows;
 mod event_source;
+mod event_subject;
 pub mod metrics;
 mod recorder;
 mod redaction;

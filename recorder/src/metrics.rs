@@ -5,6 +5,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use prometheus::{Gauge, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts};
 
+use crate::event_subject::Forged;
+
 /// Batch durations, seconds: from a few milliseconds (a healthy write) to a minute (a batch
 /// held through a database outage).
 const BATCH_BUCKETS: &[f64] =
@@ -25,6 +27,8 @@ pub struct RecorderMetrics {
     pub(crate) write_errors: IntCounter,
     /// Messages that are not events, or events the database refuses; dropped from the stream.
     pub(crate) malformed: IntCounter,
+    /// Forged events (payload and subject disagree), by reason; acknowledged, not stored.
+    pub(crate) rejected: IntCounterVec,
     /// Rows removed by retention, by table.
     pub(crate) retention_deleted: IntCounterVec,
     /// When a batch was last recorded, in seconds since the Unix epoch (0 before the first).
@@ -60,6 +64,16 @@ impl RecorderMetrics {
             "agentry_recorder_malformed_events_total",
             "Messages dropped because they are not events or the database refuses them",
         )?;
+        let rejected = IntCounterVec::new(
+            Opts::new(
+                "agentry_recorder_events_rejected_total",
+                "Events refused because their payload names another agent, namespace or kind than their subject",
+            ),
+            &["reason"],
+        )?;
+        for forged in Forged::ALL {
+            rejected.with_label_values(&[forged.reason()]);
+        }
         let retention_deleted = IntCounterVec::new(
             Opts::new("agentry_recorder_retention_deleted_total", "Rows removed by retention, by table"),
             &["table"],
@@ -75,6 +89,7 @@ impl RecorderMetrics {
         registry.register(Box::new(batch_duration.clone()))?;
         registry.register(Box::new(write_errors.clone()))?;
         registry.register(Box::new(malformed.clone()))?;
+        registry.register(Box::new(rejected.clone()))?;
         registry.register(Box::new(retention_deleted.clone()))?;
         Ok(Self {
             registry,
@@ -84,6 +99,7 @@ impl RecorderMetrics {
             batch_duration,
             write_errors,
             malformed,
+            rejected,
             retention_deleted,
             last_write,
         })
@@ -111,6 +127,12 @@ impl RecorderMetrics {
     /// Messages dropped as malformed so far.
     pub fn malformed_events(&self) -> u64 {
         self.malformed.get()
+    }
+
+    /// Events refused as forged so far, for `reason` (`agent_mismatch`, `namespace_mismatch`,
+    /// `kind_mismatch`, `unexpected_subject`).
+    pub fn events_rejected(&self, reason: &str) -> u64 {
+        self.rejected.with_label_values(&[reason]).get()
     }
 
     /// The lag last measured.

@@ -395,3 +395,39 @@ async fn replicas_share_one_consumer_and_write_each_event_once() {
     second.stop().await;
     world.stop().await;
 }
+
+#[tokio::test]
+async fn an_event_forged_on_another_agents_subject_is_refused_counted_and_not_stored() {
+    let world = World::start().await;
+    // sales-agent, allowed to publish only under its own name, claims finance-officer's words.
+    let forged =
+        event("fleet", "finance-officer", "r-forged", None, interaction("u", "finance-officer", "approve"));
+    let subject = world.stream.agent_subject(&forged, "sales-agent");
+    world.stream.publish_on(subject, &forged).await.expect("publish the forgery");
+    let mut other_namespace =
+        event("fleet", "sales-agent", "r-ns", None, interaction("u", "sales-agent", "q"));
+    let honest_subject = world.stream.subject(&other_namespace);
+    other_namespace.namespace = "payroll".into();
+    world.stream.publish_on(honest_subject, &other_namespace).await.expect("publish");
+    let honest = event("fleet", "sales-agent", "r-honest", None, interaction("u", "sales-agent", "q"));
+    world.stream.publish(std::slice::from_ref(&honest)).await.expect("publish");
+    let sentinel = publish_sentinel(&world).await;
+    world.wait_for("interactions", &sentinel).await;
+    world.wait_for("interactions", &honest.id).await;
+
+    assert_eq!(world.metrics.events_rejected("agent_mismatch"), 1);
+    assert_eq!(world.metrics.events_rejected("namespace_mismatch"), 1);
+    let stored: i64 = sqlx::query_scalar(AssertSqlSafe(format!(
+        "SELECT count(*) FROM {} WHERE request_id IN ('r-forged', 'r-ns')",
+        world.table("interactions")
+    )))
+    .fetch_one(&world.pool)
+    .await
+    .expect("count");
+    assert_eq!(stored, 0, "neither forgery is stored");
+    assert_eq!(world.count("interactions").await, 2, "the honest event and the sentinel");
+    assert_eq!(world.metrics.malformed_events(), 0, "a forgery is not malformed");
+    // Acknowledged, not terminated or left to redeliver.
+    poll_until(DEADLINE, || async { (world.metrics.lag() == 0).then_some(()) }).await.expect("lag back to 0");
+    world.stop().await;
+}

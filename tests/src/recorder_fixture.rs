@@ -94,9 +94,25 @@ impl EventsStream {
         Ok(Self { name, subjects, prefix, js })
     }
 
-    /// The subject `event` is published on, as the runner would (with this stream's prefix).
+    /// The subject `event` is published on, as the runner (or, for a `session` event, the
+    /// operator) would, with this stream's prefix.
     pub fn subject(&self, event: &Event) -> String {
-        format!("{}.agentry.{}.events.{}.{}", self.prefix, event.namespace, event.agent, event.body.kind())
+        match event.body {
+            EventBody::Session(_) => format!("{}.agentry.{}.events.session", self.prefix, event.namespace),
+            _ => self.agent_subject(event, &event.agent),
+        }
+    }
+
+    /// The subject of `event`'s kind under `agent`'s name, whoever the event names.
+    pub fn agent_subject(&self, event: &Event, agent: &str) -> String {
+        format!("{}.agentry.{}.events.{agent}.{}", self.prefix, event.namespace, event.body.kind())
+    }
+
+    /// Publishes `event` on `subject` as-is; returns once JetStream has stored it.
+    pub async fn publish_on(&self, subject: String, event: &Event) -> Result<(), String> {
+        let payload = serde_json::to_vec(event).map_err(|e| e.to_string())?;
+        let ack = self.js.publish(subject, payload.into()).await.map_err(|e| e.to_string())?;
+        ack.await.map(|_| ()).map_err(|e| format!("event not stored: {e}"))
     }
 
     /// Publishes `events` with their id as `Nats-Msg-Id` (as the runner does); returns once

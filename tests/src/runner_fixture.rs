@@ -17,7 +17,7 @@ use agentry_protocol::runner_config::{
     AgentRole, BuiltinTool, HttpConfig, Limits, ModelEndpoint, NatsConfig, Pricing, Provider, Resilience,
     RunnerConfig, ToolDefinition, ToolImplementation,
 };
-use agentry_protocol::subjects::{self, SubjectToken};
+use agentry_protocol::subjects::{self, Caller, PlatformIdentity, SubjectToken};
 use agentry_protocol::{AgentReply, AgentRequest, RUNNER_CONFIG_VERSION, headers};
 
 use crate::nats_fixture;
@@ -82,13 +82,24 @@ pub fn ask(peer: &str) -> ToolDefinition {
     }
 }
 
-/// A runner config for `agent` in `namespace` with the given model chain and tools.
+/// The caller tests ask as unless they say otherwise: the API's identity.
+pub const TEST_CALLER: Caller = Caller::Platform(PlatformIdentity::Api);
+
+/// A runner config for `agent` in `namespace` with the given model chain and tools; the agents
+/// its `agent` tools ask are its peers.
 pub fn config(
     namespace: &str,
     agent: &str,
     models: Vec<ModelEndpoint>,
     tools: Vec<ToolDefinition>,
 ) -> RunnerConfig {
+    let peers = tools
+        .iter()
+        .filter_map(|tool| match &tool.implementation {
+            ToolImplementation::Agent { agent } => Some(agent.clone()),
+            _ => None,
+        })
+        .collect();
     RunnerConfig {
         version: RUNNER_CONFIG_VERSION,
         namespace: namespace.to_string(),
@@ -99,7 +110,8 @@ pub fn config(
         memory_blocks: Vec::new(),
         models,
         tools,
-        peers: Vec::new(),
+        peers,
+        allowed_agents: None,
         limits: Limits { timeout_seconds: 20, ..Limits::default() },
         resilience: Resilience {
             max_retries: 2,
@@ -125,7 +137,7 @@ pub async fn start(binary: &Path, config: &RunnerConfig) -> RunnerProcess {
         .unwrap_or_else(|err| panic!("runner {} did not start: {err}", config.agent))
 }
 
-/// Sends `request` to `agent`'s query subject and reads the reply.
+/// Sends `request` to `agent`'s query subject for [`TEST_CALLER`] and reads the reply.
 ///
 /// # Panics
 /// When no reply comes or it is not an [`AgentReply`].
@@ -135,18 +147,39 @@ pub async fn send(
     agent: &str,
     request: &AgentRequest,
 ) -> AgentReply {
-    let raw = send_raw(
-        nats,
-        namespace,
-        agent,
-        serde_json::to_vec(request).expect("request serializes"),
-        &request.request_id,
-    )
-    .await;
+    send_as(nats, namespace, agent, &TEST_CALLER, request).await
+}
+
+/// Sends `request` to `agent`'s query subject for `caller` and reads the reply.
+///
+/// # Panics
+/// When no reply comes or it is not an [`AgentReply`].
+pub async fn send_as(
+    nats: &async_nats::Client,
+    namespace: &str,
+    agent: &str,
+    caller: &Caller,
+    request: &AgentRequest,
+) -> AgentReply {
+    let subject = query_subject(namespace, agent, caller);
+    let payload = serde_json::to_vec(request).expect("request serializes");
+    let raw = request_on(nats, subject, payload, &request.request_id).await;
     serde_json::from_slice(&raw).unwrap_or_else(|err| panic!("reply is not an AgentReply: {err}"))
 }
 
-/// Sends raw bytes to `agent`'s query subject; returns the raw reply.
+/// `agent`'s query subject in `namespace` for `caller`.
+///
+/// # Panics
+/// When `namespace` or `agent` cannot be a subject token.
+pub fn query_subject(namespace: &str, agent: &str, caller: &Caller) -> String {
+    subjects::query(
+        &SubjectToken::new(namespace).expect("namespace token"),
+        &SubjectToken::new(agent).expect("agent token"),
+        caller,
+    )
+}
+
+/// Sends raw bytes to `agent`'s query subject for [`TEST_CALLER`]; returns the raw reply.
 ///
 /// # Panics
 /// When no reply comes within 30 s.
@@ -157,22 +190,27 @@ pub async fn send_raw(
     payload: Vec<u8>,
     request_id: &str,
 ) -> Vec<u8> {
-    let subject = subjects::query(
-        &SubjectToken::new(namespace).expect("namespace token"),
-        &SubjectToken::new(agent).expect("agent token"),
-    );
+    request_on(nats, query_subject(namespace, agent, &TEST_CALLER), payload, request_id).await
+}
+
+async fn request_on(
+    nats: &async_nats::Client,
+    subject: String,
+    payload: Vec<u8>,
+    request_id: &str,
+) -> Vec<u8> {
     let mut header_map = async_nats::HeaderMap::new();
     header_map.insert(headers::REQUEST_ID, request_id);
     let message = nats
         .send_request(
-            subject,
+            subject.clone(),
             async_nats::Request::new()
                 .payload(payload.into())
                 .headers(header_map)
                 .timeout(Some(Duration::from_secs(30))),
         )
         .await
-        .unwrap_or_else(|err| panic!("no reply from {agent}: {err}"));
+        .unwrap_or_else(|err| panic!("no reply on {subject}: {err}"));
     message.payload.to_vec()
 }
 

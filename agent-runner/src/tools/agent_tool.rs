@@ -47,6 +47,12 @@ pub enum DelegationError {
         /// The limit.
         max: u32,
     },
+    /// The agent asked is not among this agent's `peers`.
+    #[error("delegation refused: {peer} is not among this agent's peers; answer without asking it")]
+    NotAPeer {
+        /// The agent asked.
+        peer: String,
+    },
     /// The agent answered with an error.
     #[error("the agent answered with an error ({code}): {message}")]
     PeerError {
@@ -131,6 +137,8 @@ mod tests {
         );
         let depth = DelegationError::DepthExceeded { depth: 4, max: 3 };
         assert!(depth.to_string().contains("4 agents deep and at most 3"), "{depth}");
+        let stranger = DelegationError::NotAPeer { peer: "sales-agent".into() };
+        assert!(stranger.to_string().contains("sales-agent is not among this agent's peers"), "{stranger}");
         let peer = DelegationError::PeerError { code: "busy".into(), message: "too many requests".into() };
         assert_eq!(peer.to_string(), "the agent answered with an error (busy): too many requests");
     }

@@ -42,8 +42,10 @@ async fn a_delegation_from_a_to_b_is_answered() {
     ))
     .await;
     let nats = nats_fixture::connect().await.expect("nats");
-    // A plain subscriber outside the queue group sees a copy of every request B gets.
-    let mut spy = nats.subscribe(format!("agentry.{ns}.agent.finance-officer.query")).await.expect("spy");
+    // A plain subscriber outside the queue group sees a copy of every request B gets; A asks on
+    // B's subject for caller fleet-manager.
+    let mut spy =
+        nats.subscribe(format!("agentry.{ns}.agent.finance-officer.query.fleet-manager")).await.expect("spy");
     nats.flush().await.expect("flush");
     let traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
     let mut headers = async_nats::HeaderMap::new();
@@ -54,7 +56,7 @@ async fn a_delegation_from_a_to_b_is_answered() {
             .expect("json");
     let raw = nats
         .send_request(
-            format!("agentry.{ns}.agent.fleet-manager.query"),
+            harness::query_subject(&ns, "fleet-manager", &harness::TEST_CALLER),
             async_nats::Request::new()
                 .payload(request.into())
                 .headers(headers)
@@ -172,7 +174,7 @@ async fn an_unreadable_reply_from_a_peer_is_an_internal_error_the_model_reads() 
     let nats = nats_fixture::connect().await.expect("nats");
     // The "peer" is the test: it answers every query with bytes that are not JSON.
     let mut peer =
-        nats.subscribe(format!("agentry.{ns}.agent.finance-officer.query")).await.expect("subscribe");
+        nats.subscribe(format!("agentry.{ns}.agent.finance-officer.query.*")).await.expect("subscribe");
     nats.flush().await.expect("flush");
     let answering = tokio::spawn({
         let nats = nats.clone();

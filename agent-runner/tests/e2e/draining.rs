@@ -47,11 +47,14 @@ async fn a_draining_runner_answers_new_queries_shutting_down_and_finishes_the_on
     assert_eq!(agent.model.request_count(), 1, "the refused query never reached the model");
 }
 
-/// A peer on the shared NATS whose replies the test scripts: each request gets the next one.
+/// A peer on the shared NATS whose replies the test scripts: each request gets the next one
+/// (whoever the caller token names).
 async fn scripted_peer(ns: &str, replies: Vec<AgentReply>) -> tokio::task::JoinHandle<usize> {
     let nats = nats_fixture::connect().await.expect("nats");
-    let subject =
-        subjects::query(&SubjectToken::new(ns).expect("ns"), &SubjectToken::new("peer").expect("peer"));
+    let subject = subjects::query_wildcard(
+        &SubjectToken::new(ns).expect("ns"),
+        &SubjectToken::new("peer").expect("peer"),
+    );
     let mut requests = nats.subscribe(subject).await.expect("subscribe");
     nats.flush().await.expect("flush");
     tokio::spawn(async move {
@@ -81,7 +84,8 @@ async fn delegate_of(ns: &str) -> (NatsDelegate, CallContext) {
         deadline: tokio::time::Instant::now() + Duration::from_secs(20),
         traceparent: None,
     };
-    (NatsDelegate::new(nats, namespace, "asker".into(), 3, metrics), ctx)
+    let asker = agentry_protocol::Caller::agent("asker").expect("caller");
+    (NatsDelegate::new(nats, namespace, asker, vec!["peer".into()], 3, metrics), ctx)
 }
 
 #[tokio::test]

@@ -8,7 +8,8 @@ use agentry_protocol::RunnerConfig;
 pub(crate) use agentry_tests::metrics_text::metric_value;
 use agentry_tests::runner_fixture;
 pub(crate) use agentry_tests::runner_fixture::{
-    MODEL_KEY, MODEL_KEY_ENV, ask, ask_agent, calculator, config, model, send, send_raw,
+    MODEL_KEY, MODEL_KEY_ENV, TEST_CALLER, ask, ask_agent, calculator, config, model, query_subject, send,
+    send_as, send_raw,
 };
 use agentry_tests::runner_process::RunnerProcess;
 

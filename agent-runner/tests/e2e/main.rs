@@ -2,6 +2,7 @@
 //! and scripted model servers.
 
 mod answers;
+mod callers;
 mod delegation;
 mod draining;
 mod harness;

@@ -1,10 +1,11 @@
-//! Notifications: `agentry.<ns>.agent.<name>.notify` reaches every replica of one agent,
-//! `agentry.<ns>.broadcast` every agent of the namespace; each is counted by sender.
+//! Notifications: `agentry.<ns>.agent.<name>.notify.<caller>` reaches every replica of one
+//! agent, `agentry.<ns>.broadcast` every agent of the namespace; each is counted by the sender
+//! its subject names.
 
 use std::time::Duration;
 
 use agentry_protocol::Notification;
-use agentry_protocol::subjects::{self, SubjectToken};
+use agentry_protocol::subjects::{self, Caller, SubjectToken};
 use agentry_tests::nats_fixture;
 use agentry_tests::polling::poll_until;
 use agentry_tests::runner_process::RunnerProcess;
@@ -47,14 +48,18 @@ async fn notify_reaches_every_replica_of_its_agent_and_broadcast_every_agent() {
     let namespace = token(&ns);
 
     // Published in this order from one connection, so each subscription sees them in this order.
-    let worker_notify = subjects::notify(&namespace, &token("worker"));
+    let finance = Caller::agent("finance-officer").expect("caller");
+    let worker_notify = subjects::notify(&namespace, &token("worker"), &finance);
     nats.publish(worker_notify.clone(), "not a notification".into()).await.expect("publish");
     nats.publish(subjects::broadcast(&namespace), notification("stranger", "budget-warning"))
         .await
         .expect("publish");
-    nats.publish(subjects::notify(&namespace, &token("other")), notification("finance-officer", "ping"))
-        .await
-        .expect("publish");
+    nats.publish(
+        subjects::notify(&namespace, &token("other"), &finance),
+        notification("finance-officer", "ping"),
+    )
+    .await
+    .expect("publish");
     nats.publish(worker_notify, notification("finance-officer", "config-changed")).await.expect("publish");
     nats.flush().await.expect("flush");
 

@@ -1,8 +1,8 @@
-//! Streamed answers (`streamTo`) from OpenAI-compatible and Anthropic models through the runner
+//! Streamed answers (`stream: true`) from OpenAI-compatible and Anthropic models through the runner
 //! binary: text reaches the stream before the reply, and the reply is the unstreamed one.
 
 use agentry_protocol::{AgentRequest, ChatTurn, ErrorCode, StreamEventBody};
-use agentry_tests::runner_fixture::{AGENT, OneAgent};
+use agentry_tests::runner_fixture::OneAgent;
 use agentry_tests::scripted_model::{Flavor, Step, StreamGate};
 use serde_json::{Value, json};
 
@@ -47,7 +47,7 @@ async fn text_arrives_before_the_reply_and_the_reply_is_the_unstreamed_one(flavo
     assert_eq!(reply.usage.input_tokens, 31);
     assert_eq!((reply.message_count, &reply.tool_calls), (unstreamed.message_count, &unstreamed.tool_calls));
     let sent = agent.model.requests();
-    assert_eq!(sent[0].get("stream"), None, "no streaming without streamTo");
+    assert_eq!(sent[0].get("stream"), None, "no streaming without stream: true");
     assert_eq!(sent[1]["stream"], true);
     if flavor == Flavor::OpenAi {
         assert_eq!(sent[1]["stream_options"], json!({"include_usage": true}));
@@ -175,14 +175,8 @@ async fn anthropic_history_reaches_the_model_in_order() {
 }
 
 #[tokio::test]
-async fn a_stream_subject_outside_inbox_and_a_history_too_long_are_refused() {
+async fn a_history_too_long_is_refused() {
     let agent = OneAgent::start(runner_binary(), "stream-refused", |_| {}).await;
-    let elsewhere = format!("agentry.{}.agent.{AGENT}.query", agent.ns);
-    let reply = agent.send(&AgentRequest { stream_to: Some(elsewhere), ..request("hi") }).await;
-    let error = reply.error.expect("refused");
-    assert_eq!(error.code, ErrorCode::BadRequest);
-    assert!(error.message.starts_with("streamTo must be a subject under _INBOX."), "{}", error.message);
-
     let history = vec![ChatTurn::user("again"); agentry_protocol::MAX_HISTORY_TURNS + 1];
     let reply = agent.send(&AgentRequest { history, ..request("hi") }).await;
     let error = reply.error.expect("refused");

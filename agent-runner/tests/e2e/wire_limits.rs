@@ -4,10 +4,10 @@
 
 use std::time::Duration;
 
-use agentry_protocol::{AgentReply, AgentRequest, ErrorCode, subjects};
+use agentry_protocol::{AgentReply, AgentRequest, ErrorCode};
 use agentry_tests::nats_fixture;
 use agentry_tests::polling::poll_until;
-use agentry_tests::runner_fixture::{AGENT, OneAgent};
+use agentry_tests::runner_fixture::{self, AGENT, OneAgent};
 use agentry_tests::scripted_model::Step;
 use futures::future::join_all;
 
@@ -74,10 +74,7 @@ fn peak_rss(pid: u32) -> u64 {
 
 /// Sends `count` requests of `len` bytes at once; returns the replies' error codes (`None`: answered).
 async fn flood(agent: &OneAgent, count: usize, len: usize) -> Vec<Option<ErrorCode>> {
-    let subject = subjects::query(
-        &subjects::SubjectToken::new(agent.ns.as_str()).expect("ns"),
-        &subjects::SubjectToken::new(AGENT).expect("agent"),
-    );
+    let subject = runner_fixture::query_subject(&agent.ns, AGENT, &runner_fixture::TEST_CALLER);
     let asks = (0..count).map(|i| {
         let (nats, subject) = (agent.nats.clone(), subject.clone());
         let body = payload(&format!("flood-{i}"), len);

@@ -1,6 +1,7 @@
 //! `POST …/agents/{name}/invoke/stream`: the run as Server-Sent Events — model tokens as the
 //! provider streams them, tool and model calls as they finish — ending with the reply or the
-//! error. The agent publishes progress to an inbox of the API's; the reply comes as usual.
+//! error. The agent publishes progress on the request's reply subject (an inbox of the API's),
+//! ahead of the reply.
 
 use std::convert::Infallible;
 
@@ -9,7 +10,7 @@ use agentry_api_contract::paths;
 use agentry_protocol::{StreamEvent, StreamEventBody};
 use axum::extract::{Path, State};
 use axum::response::sse::{Event, KeepAlive, Sse};
-use futures::{FutureExt, Stream, StreamExt};
+use futures::Stream;
 use tokio::sync::mpsc;
 use tracing::Instrument;
 
@@ -41,17 +42,23 @@ pub(crate) async fn invoke_stream(
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     object_name("namespace", &ns)?;
     object_name("name", &name)?;
-    let mut invocation = invocation(&caller, body)?;
+    let invocation = invocation(&caller, body)?;
     state.access_reviews.require(&caller, Access::new("create", "agents/invoke", &ns)).await?;
-    let inbox = state.nats.new_inbox();
-    let progress =
-        state.nats.subscribe(inbox.clone()).await.map_err(|e| ApiError::unavailable("NATS", &e))?;
-    invocation.request.stream_to = Some(inbox);
     let span = tracing::info_span!("invoke_stream", namespace = %ns, agent = %name, request_id = %invocation.request.request_id);
     let (items, received) = mpsc::channel(BUFFERED_ITEMS);
     let run = async move {
-        let answer = async {
-            match agent_call::ask(&state.nats, &ns, &name, invocation.request, invocation.timeout).await {
+        let (progress_sender, progress) = mpsc::channel(BUFFERED_ITEMS);
+        let answer = async move {
+            let request = invocation.request;
+            let asked = agent_call::ask_streaming(
+                &state.nats,
+                &ns,
+                &name,
+                request,
+                invocation.timeout,
+                &progress_sender,
+            );
+            match asked.await {
                 Ok(response) => Ok(response),
                 Err(failure) => Err(agent_directory::unanswered(&state, &ns, &name, failure).await),
             }
@@ -69,7 +76,7 @@ pub(crate) async fn invoke_stream(
 /// Forwards progress until the answer is in, then whatever progress already arrived, then the
 /// answer itself; stops early when the reader has gone.
 async fn relay(
-    mut progress: async_nats::Subscriber,
+    mut progress: mpsc::Receiver<StreamEvent>,
     answer: impl std::future::Future<Output = Result<agentry_api_contract::invoke::InvokeResponse, ApiError>>,
     items: mpsc::Sender<StreamItem>,
 ) {
@@ -77,18 +84,16 @@ async fn relay(
     let outcome = loop {
         tokio::select! {
             outcome = &mut answer => break outcome,
-            Some(message) = progress.next() => {
-                if let Some(item) = progress_item(&message.payload) && items.send(item).await.is_err() {
+            Some(event) = progress.recv() => {
+                if items.send(progress_item(event)).await.is_err() {
                     return;
                 }
             }
         }
     };
-    // Progress published before the reply may still sit in this subscription's queue.
-    while let Some(Some(message)) = progress.next().now_or_never() {
-        if let Some(item) = progress_item(&message.payload)
-            && items.send(item).await.is_err()
-        {
+    // Progress received before the reply may still sit in the channel.
+    while let Ok(event) = progress.try_recv() {
+        if items.send(progress_item(event)).await.is_err() {
             return;
         }
     }
@@ -97,17 +102,15 @@ async fn relay(
         Err(err) => StreamItem::Error(err.body()),
     };
     let _ = items.send(last).await;
-    let _ = progress.unsubscribe().await;
 }
 
-/// The SSE item a progress message becomes; malformed ones are skipped (progress is best-effort).
-fn progress_item(payload: &[u8]) -> Option<StreamItem> {
-    let event: StreamEvent = serde_json::from_slice(payload).ok()?;
-    Some(match event.body {
+/// The SSE item a progress event becomes.
+fn progress_item(event: StreamEvent) -> StreamItem {
+    match event.body {
         StreamEventBody::Token { text } => StreamItem::Token { text },
         StreamEventBody::ToolCall { name, ok, duration_ms } => StreamItem::ToolCall { name, ok, duration_ms },
         StreamEventBody::ModelCall { model, ok } => StreamItem::ModelCall { model, ok },
-    })
+    }
 }
 
 fn sse_event(item: &StreamItem) -> Event {

@@ -63,7 +63,7 @@ pub async fn reconcile(agent: Arc<Agent>, ctx: Arc<AgentContext>) -> Result<Acti
     }
     let rollout = ctx.deployments.get(&ObjectRef::new(&name).within(&ns)).map(|d| Rollout::of(&d));
     let subject = match (SubjectToken::new(ns.clone()), SubjectToken::new(name.clone())) {
-        (Ok(n), Ok(a)) => Some(subjects::query(&n, &a)),
+        (Ok(n), Ok(a)) => Some(subjects::query_root(&n, &a)),
         _ => None,
     };
     let mut new = status::desired(&agent, &resolution, rollout, applied, subject);

@@ -108,6 +108,7 @@ pub fn render(agent: &Agent, models: &[Model], tools: &[Tool], settings: &Operat
         models,
         tools,
         peers: spec.peers.clone(),
+        allowed_agents: None,
         shutdown_grace_seconds: drain_seconds(limits.timeout_seconds),
         limits,
         resilience: resilience(&spec.resilience),

@@ -75,6 +75,7 @@ pub fn reason_of(code: ErrorCode) -> &'static str {
         ErrorCode::DelegationDepth => reasons::DELEGATION_DEPTH,
         ErrorCode::ShuttingDown => reasons::SHUTTING_DOWN,
         ErrorCode::TooLarge => reasons::TOO_LARGE,
+        ErrorCode::Forbidden => reasons::FORBIDDEN,
         ErrorCode::Internal => reasons::INTERNAL_ERROR,
     }
 }

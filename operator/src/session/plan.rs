@@ -120,7 +120,7 @@ pub fn request(
         delegation_path: Vec::new(),
         limits,
         history: Vec::new(),
-        stream_to: None,
+        stream: false,
     }
 }
 

@@ -114,6 +114,7 @@ async fn prometheus_reads_every_dashboard_series_and_model_circuit_open_fires_an
     let built = binaries().await;
     let agent = OneAgent::start(&built.runner, "prom", |config| {
         config.tools = vec![calculator(), ask("peer")];
+        config.peers = vec!["peer".into()];
         config.limits.daily_budget_usd = Some(100.0);
         config.resilience.max_retries = 0;
         config.resilience.failure_threshold = 2;

@@ -90,7 +90,7 @@ async fn one_trace_runs_from_the_caller_through_a_and_b_to_the_model() {
     let mut header_map = async_nats::HeaderMap::new();
     header_map.insert(headers::REQUEST_ID, "r-traced");
     header_map.insert(headers::TRACEPARENT, format!("00-{trace_id}-{caller_span}-01").as_str());
-    let subject = format!("agentry.{ns}.agent.a-agent.query");
+    let subject = runner_fixture::query_subject(&ns, "a-agent", &runner_fixture::TEST_CALLER);
     let raw = nats
         .send_request(
             subject,

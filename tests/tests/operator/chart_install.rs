@@ -160,6 +160,8 @@ async fn the_chart_installs_on_devcluster_and_its_operator_readies_the_samples()
     world.model.push(Step::Text("412,300 USD remains.".into()));
     let request_id = format!("chart-{}", uuid::Uuid::new_v4().simple());
     let subject = agents[1].status.as_ref().and_then(|s| s.subject.clone()).expect("status.subject");
+    // The status names the query root; the caller (the test, as the API) appends its token.
+    let subject = format!("{subject}.{}", agentry_protocol::PlatformIdentity::Api.token());
     let request = AgentRequest::new(request_id.clone(), "Budget left?");
     let reply = world
         .nats

@@ -29,6 +29,8 @@ where
 
 pub(crate) async fn ask(world: &World, agent: &Agent, input: &str) -> agentry_protocol::AgentReply {
     let subject = agent.status.as_ref().and_then(|s| s.subject.clone()).expect("status.subject");
+    // The status names the query root; the caller (the test, as the API) appends its token.
+    let subject = format!("{subject}.{}", agentry_protocol::PlatformIdentity::Api.token());
     let request = AgentRequest::new(uuid_like(), input);
     let reply = world
         .nats
