@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use agentry_protocol::subjects::{self, EVENTS_STREAM, SubjectToken, TASKS_STREAM};
+use agentry_protocol::subjects::{self, Caller, EVENTS_STREAM, SubjectToken, TASKS_STREAM};
 use agentry_protocol::{daily_usage, tasks};
 use serde::Serialize;
 
@@ -45,11 +45,8 @@ pub struct Permissions {
 /// final reply.
 pub const DEFAULT_RESPONSE_MESSAGES: u32 = 100_000;
 
-/// The inbox prefix of an agent: replies to its requests arrive below it, and nobody else may
-/// subscribe there.
-pub fn agent_inbox_prefix(namespace: &SubjectToken, agent: &SubjectToken) -> String {
-    format!("_INBOX.{namespace}.{agent}")
-}
+/// The inbox prefix of an agent (the protocol's, re-exported for the connection builders).
+pub use agentry_protocol::subjects::agent_inbox_prefix;
 
 /// The inbox prefix of a platform identity (`_api` gives `_INBOX._api`).
 pub fn platform_inbox_prefix(identity: &str) -> String {
@@ -64,16 +61,19 @@ pub fn agent(
     peers: &[SubjectToken],
     reply_ttl: Duration,
 ) -> Permissions {
+    // Callers are checked by the server: an agent may publish only on subjects ending in its own
+    // name, so a runner can trust the caller token of what it receives.
+    let caller = Caller::Agent(agent.clone());
     let mut publish = Vec::new();
     for peer in peers {
-        publish.push(format!("agentry.{namespace}.agent.{peer}.query.{agent}"));
-        publish.push(format!("agentry.{namespace}.agent.{peer}.notify.{agent}"));
+        publish.push(subjects::query(namespace, peer, &caller));
+        publish.push(subjects::notify(namespace, peer, &caller));
     }
     publish.push(format!("agentry.{namespace}.events.{agent}.>"));
     publish.extend(agent_jetstream(namespace, agent));
     let subscribe = vec![
-        format!("agentry.{namespace}.agent.{agent}.query.* {}", subjects::queue_group(namespace, agent)),
-        format!("agentry.{namespace}.agent.{agent}.notify.*"),
+        format!("{} {}", subjects::query_wildcard(namespace, agent), subjects::queue_group(namespace, agent)),
+        subjects::notify_wildcard(namespace, agent),
         subjects::broadcast(namespace),
         format!("{}.>", agent_inbox_prefix(namespace, agent)),
     ];
