@@ -10,6 +10,8 @@ use sqlx::{Acquire as _, PgPool};
 use uuid::Uuid;
 
 use crate::change_feed::{ChangeFeed, ChangeRow};
+use crate::consolidation::ChangeLogFloor;
+use crate::consolidation::change_log::{floor_seq_sql, floor_xid_sql};
 use crate::error::MemoryError;
 use crate::model::MemoryScope;
 use crate::vector_index::{SearchTuning, VectorIndex, centre_of};
@@ -89,9 +91,13 @@ impl MemoryStore {
             .execute(&mut *tx)
             .await
             .map_err(failed)?;
-        let (cursor, xmin): (i64, i64) = sqlx::query_as(
-            "SELECT coalesce(max(seq), 0), pg_snapshot_xmin(pg_current_snapshot())::text::bigint FROM memory_changes",
-        )
+        // Past the log's cut too: with every row cut, max(seq) alone would be behind it and
+        // the index would reload on every search.
+        let (cursor, xmin): (i64, i64) = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT greatest(coalesce(max(seq), 0), {}), pg_snapshot_xmin(pg_current_snapshot())::text::bigint \
+             FROM memory_changes",
+            floor_seq_sql()
+        )))
             .fetch_one(&mut *tx)
             .await
             .map_err(failed)?;
@@ -137,8 +143,18 @@ impl MemoryStore {
     /// Applies the changes of `scope` since the index last looked: each touched memory is read
     /// again, and is in the index exactly when it still exists.
     async fn sync(&self, scope: &MemoryScope, state: &mut ScopeIndex) -> Result<(), MemoryError> {
-        let (xmin, changes) =
+        let (xmin, changes, floor) =
             changes_since(&self.pool, scope, &state.feed).await.map_err(|e| self.failed(e))?;
+        if floor.needs_reload(state.feed.cursor(), state.feed.xmin()) {
+            // Consolidation cut log rows this index had not seen: the table is the truth.
+            tracing::info!(
+                cursor = state.feed.cursor(),
+                cut = floor.seq,
+                "memory change log cut past the index; reloading"
+            );
+            *state = self.load(scope).await?;
+            return Ok(());
+        }
         let touched = state.feed.fresh(&changes, xmin);
         if touched.is_empty() {
             return Ok(());
@@ -159,13 +175,14 @@ impl MemoryStore {
     }
 }
 
-/// The snapshot's xmin, and `scope`'s changes past the feed's cursor or written by transactions
-/// that were open at its previous look; one statement, so one snapshot.
+/// The snapshot's xmin, `scope`'s changes past the feed's cursor or written by transactions
+/// that were open at its previous look, and how far the log was cut; one statement, so one
+/// snapshot.
 async fn changes_since(
     pool: &PgPool,
     scope: &MemoryScope,
     feed: &ChangeFeed,
-) -> Result<(i64, Vec<ChangeRow>), sqlx::Error> {
+) -> Result<(i64, Vec<ChangeRow>, ChangeLogFloor), sqlx::Error> {
     let agent = (!scope.shared).then_some(scope.agent.as_str());
     let filter = scope_filter(scope, 2);
     let sql = format!(
@@ -177,10 +194,12 @@ async fn changes_since(
          SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint, \
            coalesce(array_agg(seq ORDER BY seq), '{{}}'), \
            coalesce(array_agg(xid::text::bigint ORDER BY seq), '{{}}'), \
-           coalesce(array_agg(memory_id ORDER BY seq), '{{}}') \
-         FROM changes"
+           coalesce(array_agg(memory_id ORDER BY seq), '{{}}'), {}, {} \
+         FROM changes",
+        floor_seq_sql(),
+        floor_xid_sql()
     );
-    let (xmin, seqs, xids, ids): (i64, Vec<i64>, Vec<i64>, Vec<Uuid>) =
+    let (xmin, seqs, xids, ids, floor_seq, floor_xid): (i64, Vec<i64>, Vec<i64>, Vec<Uuid>, i64, i64) =
         sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .bind(&scope.namespace)
             .bind(agent)
@@ -189,7 +208,7 @@ async fn changes_since(
             .fetch_one(pool)
             .await?;
     let rows = seqs.into_iter().zip(xids).zip(ids).map(|((seq, xid), id)| (seq, xid, id)).collect();
-    Ok((xmin, rows))
+    Ok((xmin, rows, ChangeLogFloor { seq: floor_seq, xid: floor_xid }))
 }
 
 /// The condition selecting `scope`'s rows, on the agent bound as parameter `$n` (bound as NULL
