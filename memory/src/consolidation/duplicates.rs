@@ -16,6 +16,7 @@ use futures::TryStreamExt as _;
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use crate::embedding::normalise;
 use crate::error::MemoryError;
 use crate::quantised::dot_f32;
 use crate::store::target_of;
@@ -138,7 +139,10 @@ async fn new_rows(pool: &PgPool, group: &Group, since: f64) -> Result<Vec<Row>, 
     Ok(rows.into_iter().map(row_of).collect())
 }
 
-fn row_of((id, vector, importance, created_at): RowTuple) -> Row {
+/// The row with its vector at unit length: the store writes unit vectors, but other writers of
+/// the table need not, and dot products must be cosines.
+fn row_of((id, mut vector, importance, created_at): RowTuple) -> Row {
+    normalise(&mut vector);
     Row { id, vector, importance, created_at }
 }
 
@@ -155,9 +159,10 @@ async fn group_index(pool: &PgPool, group: &Group, new: &[Row]) -> Result<Vector
     .bind(&group.1)
     .bind(&group.2)
     .fetch(pool);
-    while let Some((id, vector)) =
+    while let Some((id, mut vector)) =
         rows.try_next().await.map_err(|source| MemoryError::Database { target: target_of(pool), source })?
     {
+        normalise(&mut vector);
         index.upsert(id, &vector);
     }
     drop(rows);
