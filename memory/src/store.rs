@@ -7,6 +7,7 @@
 //! ([`crate::schema::enable_pgvector`]), PostgreSQL's HNSW index serves instead.
 
 mod in_process;
+mod listing;
 mod pgvector;
 mod rows;
 
@@ -25,6 +26,7 @@ use crate::model::{Memory, MemoryScope, NewMemory, ScoredMemory};
 use crate::vector_index::SearchTuning;
 
 use in_process::ScopeIndex;
+pub use listing::{MAX_BLOCK_BYTES, MAX_BLOCK_LABEL_BYTES, MemoryPage, StoredBlock};
 use rows::{MEMORY_COLUMNS, MemoryRow};
 
 /// How long a query waits for a connection.
