@@ -25,11 +25,13 @@ const POOL_SIZE: u32 = 4;
 /// OpenAI's API, for a Model of provider `openai` without `baseUrl`.
 const OPENAI_BASE_URL: &str = "https://api.openai.com/v1";
 
-/// Opened stores by namespace and MemoryStore name, with the fingerprint of what they were
-/// opened for.
+/// An opened store and the fingerprint of its URI, schema and embedding.
+type Opened = ([u8; 32], Arc<MemoryStore>);
+
+/// Opened stores by namespace and MemoryStore name.
 #[derive(Clone, Default)]
 pub(crate) struct OpenStores {
-    stores: Arc<Mutex<HashMap<(String, String), ([u8; 32], Arc<MemoryStore>)>>>,
+    stores: Arc<Mutex<HashMap<(String, String), Opened>>>,
 }
 
 /// An Agent's memory, ready to use.
