@@ -17,7 +17,7 @@ use crate::model::MemoryScope;
 use crate::vector_index::{SearchTuning, VectorIndex, centre_of};
 
 use super::MemoryStore;
-use super::rows::{MEMORY_COLUMNS, MemoryRow};
+use super::rows::{MEMORY_COLUMNS, MemoryRow, real_array};
 
 /// Vectors read before the index's centre is fixed: enough for a stable mean, few enough to
 /// buffer in f32.
@@ -103,16 +103,18 @@ impl MemoryStore {
             .map_err(failed)?;
         let agent = (!scope.shared).then_some(scope.agent.as_str());
         let sql = format!(
-            "SELECT id, embedding FROM memories WHERE namespace = $1 AND {} AND embedding IS NOT NULL",
+            "SELECT id, array_send(embedding) FROM memories WHERE namespace = $1 AND {} \
+             AND embedding IS NOT NULL",
             scope_filter(scope, 2)
         );
-        let mut rows = sqlx::query_as::<_, (Uuid, Vec<f32>)>(sqlx::AssertSqlSafe(sql))
+        let mut rows = sqlx::query_as::<_, (Uuid, Vec<u8>)>(sqlx::AssertSqlSafe(sql))
             .bind(&scope.namespace)
             .bind(agent)
             .fetch(&mut *tx);
         let mut sample = Vec::with_capacity(CENTRE_SAMPLE);
         let mut index = None;
-        while let Some((id, vector)) = rows.try_next().await.map_err(failed)? {
+        while let Some((id, bytes)) = rows.try_next().await.map_err(failed)? {
+            let Some(vector) = real_array(&bytes) else { continue };
             match index.as_mut() {
                 Some(index) => VectorIndex::upsert(index, id, &vector),
                 None if sample.len() < CENTRE_SAMPLE => sample.push((id, vector)),
