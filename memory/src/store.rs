@@ -222,7 +222,9 @@ impl MemoryStore {
         let wanted = (top_k * 4).max(self.options.tuning.int8_candidates);
         let found = match self.engine {
             SearchEngine::PgVector => self.pgvector_candidates(scope, &query, wanted).await?,
-            SearchEngine::InProcess => self.in_process_candidates(scope, &query, wanted).await?,
+            SearchEngine::InProcess => {
+                self.in_process_candidates(scope, &query, wanted, top_k, min_similarity).await?
+            }
         };
         Ok(rows::rank(found, &query, top_k, min_similarity))
     }

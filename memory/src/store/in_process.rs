@@ -14,10 +14,19 @@ use crate::consolidation::ChangeLogFloor;
 use crate::consolidation::change_log::{floor_seq_sql, floor_xid_sql};
 use crate::error::MemoryError;
 use crate::model::MemoryScope;
+use crate::scoring;
 use crate::vector_index::{SearchTuning, VectorIndex, centre_of};
 
 use super::MemoryStore;
 use super::rows::{MEMORY_COLUMNS, MemoryRow, real_array};
+
+/// Rows read back with their vectors for the exact re-rank, per result asked for…
+const EXACT_PER_RESULT: usize = 2;
+/// …and at least this many.
+const EXACT_AT_LEAST: usize = 20;
+/// How far below `minScore` an int8 estimate may be and its row still be read back: the
+/// estimate's error is about 1 % (quantised.rs).
+const ESTIMATE_SLACK: f32 = 0.05;
 
 /// Vectors read before the index's centre is fixed: enough for a stable mean, few enough to
 /// buffer in f32.
@@ -38,6 +47,8 @@ impl MemoryStore {
         scope: &MemoryScope,
         query: &[f32],
         wanted: usize,
+        top_k: usize,
+        min_similarity: f32,
     ) -> Result<Vec<MemoryRow>, MemoryError> {
         let tuning = self.options.tuning;
         let int8_candidates = tuning.int8_candidates.max(wanted);
@@ -55,27 +66,48 @@ impl MemoryStore {
             }
             None => guard.insert(self.load(scope).await?),
         };
-        let ids: Vec<Uuid> = state.index.candidates(query, tuning).into_iter().map(|(id, _)| id).collect();
+        let candidates = state.index.candidates(query, tuning);
         drop(guard);
-        self.rows_of(scope, &ids).await
+        let reread = (top_k * EXACT_PER_RESULT).max(EXACT_AT_LEAST).min(candidates.len());
+        self.rows_of(scope, &candidates, reread, min_similarity - ESTIMATE_SLACK).await
     }
 
-    /// Reads the live, unexpired rows of `ids` that belong to `scope`.
-    async fn rows_of(&self, scope: &MemoryScope, ids: &[Uuid]) -> Result<Vec<MemoryRow>, MemoryError> {
-        if ids.is_empty() {
+    /// Of `candidates` (ids with their int8 similarity estimates), reads back the `reread` live,
+    /// unexpired rows of `scope` with the best estimated score (at least `min_estimate`
+    /// similar), vectors included, for the exact re-rank.
+    ///
+    /// The estimated score ranks all candidates in PostgreSQL from importance and creation time
+    /// alone; only the rows kept are sent with their vectors. Sending a `real[]` costs PostgreSQL
+    /// a call per element, which at 1,536 dimensions made the read-back of every candidate the
+    /// largest part of a search (docs/memory.md).
+    async fn rows_of(
+        &self,
+        scope: &MemoryScope,
+        candidates: &[(Uuid, f32)],
+        reread: usize,
+        min_estimate: f32,
+    ) -> Result<Vec<MemoryRow>, MemoryError> {
+        if candidates.is_empty() {
             return Ok(Vec::new());
         }
+        let (ids, estimates): (Vec<Uuid>, Vec<f32>) = candidates.iter().copied().unzip();
         let agent = (!scope.shared).then_some(scope.agent.as_str());
         // The scope is checked again here: the index is per scope, the table is not.
         let sql = format!(
-            "SELECT {MEMORY_COLUMNS} FROM memories WHERE id = ANY($1) AND namespace = $2 \
-             AND {} AND (expires_at IS NULL OR expires_at > now())",
-            scope_filter(scope, 3)
+            "SELECT {MEMORY_COLUMNS} FROM memories WHERE id = ANY(ARRAY( \
+               SELECT m.id FROM memories m JOIN unnest($1::uuid[], $2::real[]) AS c(id, estimate) ON m.id = c.id \
+               WHERE namespace = $3 AND {} AND (expires_at IS NULL OR expires_at > now()) AND c.estimate >= $5 \
+               ORDER BY {} DESC LIMIT $6))",
+            scope_filter(scope, 4),
+            scoring::score_sql("c.estimate", "m.importance", "m.created_at"),
         );
         sqlx::query_as(sqlx::AssertSqlSafe(sql))
-            .bind(ids)
+            .bind(&ids)
+            .bind(&estimates)
             .bind(&scope.namespace)
             .bind(agent)
+            .bind(min_estimate)
+            .bind(i64::try_from(reread).unwrap_or(i64::MAX))
             .fetch_all(&self.pool)
             .await
             .map_err(|e| self.failed(e))
