@@ -57,4 +57,14 @@ mod tests {
         assert!(score(0.8, 1.0, 10.0 * month) < score(0.8, 1.0, month));
         assert!(score(0.5, 0.2, 3.0 * month) <= 0.5);
     }
+
+    #[test]
+    fn the_sql_score_has_the_same_weights() {
+        let sql = score_sql("s", "i", "c");
+        assert_eq!(
+            sql,
+            "s * (0.75 + 0.25 * least(greatest(i, 0), 1)) * (0.8 + 0.2 * power(2, -greatest(extract(epoch \
+             FROM now() - c), 0) / 86400 / 30))"
+        );
+    }
 }
