@@ -75,6 +75,7 @@ fn ask_tool(peer: &str) -> ToolDefinition {
         input_schema: serde_json::json!({"type": "object", "properties": {"question": {"type": "string"}}}),
         implementation: ToolImplementation::Agent { agent: peer.into() },
         rate_limit_per_minute: None,
+        cache_ttl_seconds: None,
         timeout_seconds: 10,
     }
 }

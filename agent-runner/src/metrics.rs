@@ -35,6 +35,8 @@ pub struct RunnerMetrics {
     pub tool_calls: IntCounterVec,
     /// Tool call duration in seconds, by tool.
     pub tool_call_duration: HistogramVec,
+    /// Result-cache lookups of tools with `cacheTtlSeconds`, by tool and result (`hit`, `miss`).
+    pub tool_cache_lookups: IntCounterVec,
     /// Circuit-breaker state by model: 0 closed, 1 half-open, 2 open.
     pub circuit_state: IntGaugeVec,
     /// Long-term memory query duration in seconds.
@@ -113,6 +115,11 @@ impl RunnerMetrics {
             counter_vec("tool_calls_total", "Tool calls, by tool and outcome.", &["tool", "outcome"])?;
         let tool_call_duration =
             histogram_vec("tool_call_duration_seconds", "Tool call duration.", &["tool"])?;
+        let tool_cache_lookups = counter_vec(
+            "tool_cache_lookups_total",
+            "Result-cache lookups of tools with cacheTtlSeconds, by tool and result.",
+            &["tool", "result"],
+        )?;
         let circuit_state = IntGaugeVec::new(
             Opts::new("circuit_breaker_state", "Circuit breaker per model: 0 closed, 1 half-open, 2 open."),
             &["model"],
@@ -164,6 +171,7 @@ impl RunnerMetrics {
             cost_usd,
             tool_calls,
             tool_call_duration,
+            tool_cache_lookups,
             circuit_state,
             memory_query_duration,
             agent_messages,

@@ -13,6 +13,7 @@ mod calculator;
 mod current_time;
 mod http_tool;
 mod rate_limit;
+mod result_cache;
 mod tool_config;
 mod toolbox;
 mod url_template;

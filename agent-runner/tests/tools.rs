@@ -540,3 +540,51 @@ fn a_tool_with_secret_headers_cannot_take_its_host_from_the_model() {
     let err = ToolBox::new(&[def], &env, Arc::new(NoDelegation), metrics).expect_err("refused");
     assert!(err.to_string().contains("cannot take its host from the model"), "{err}");
 }
+
+#[tokio::test]
+async fn a_cached_tool_answers_identical_calls_without_a_request_until_the_ttl_ends() {
+    let (addr, server) = start(Server::default()).await;
+    let defs = [
+        http_tool("weather", "GET", format!("http://{addr}/echo/weather"), json!({"cacheTtlSeconds": 1})),
+        http_tool("refused", "GET", format!("http://{addr}/reject"), json!({"cacheTtlSeconds": 60})),
+        http_tool("uncached", "GET", format!("http://{addr}/echo/uncached"), json!({})),
+    ];
+    let (tools, metrics) = toolbox_and_metrics(&defs, Arc::new(NoDelegation));
+    let lookups =
+        |tool: &str, result: &str| metrics.tool_cache_lookups.with_label_values(&[tool, result]).get();
+    let paris = json!({"city": "Paris", "units": "C"});
+    let started = Instant::now();
+    let first = tools.call(&call("weather", paris.clone()), &ctx()).await;
+    assert!(first.ok, "{first:?}");
+    // The same arguments in another key order are the same call.
+    let second = tools.call(&call("weather", json!({"units": "C", "city": "Paris"})), &ctx()).await;
+    assert_eq!((second.ok, second.content.as_str()), (true, first.content.as_str()));
+    assert_eq!(server.seen().len(), 1, "the second call reached the server");
+    assert_eq!((lookups("weather", "hit"), lookups("weather", "miss")), (1, 1));
+    assert_eq!(metrics.tool_calls.with_label_values(&["weather", "ok"]).get(), 2);
+    // Other arguments are another call.
+    assert!(tools.call(&call("weather", json!({"city": "Lyon"})), &ctx()).await.ok);
+    assert_eq!(server.seen().len(), 2);
+
+    // Failures are not kept; tools without a TTL are not cached.
+    for _ in 0..2 {
+        assert!(!tools.call(&call("refused", json!({})), &ctx()).await.ok);
+        assert!(tools.call(&call("uncached", json!({})), &ctx()).await.ok);
+    }
+    assert_eq!(server.seen().len(), 6);
+    assert_eq!(lookups("refused", "miss"), 2);
+    assert_eq!(lookups("uncached", "miss") + lookups("uncached", "hit"), 0);
+
+    // After the TTL the call reaches the server again.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let out = tools.call(&call("weather", paris.clone()), &ctx()).await;
+        assert!(out.ok, "{out:?}");
+        if server.seen().len() == 7 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the cached result never expired");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(started.elapsed() >= Duration::from_secs(1), "expired before its TTL: {:?}", started.elapsed());
+}

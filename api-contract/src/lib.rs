@@ -6,6 +6,7 @@ pub mod agents;
 pub mod api_error;
 pub mod history;
 pub mod invoke;
+pub mod memories;
 pub mod paths;
 pub mod sessions;
 pub mod tasks;

@@ -22,6 +22,14 @@ pub const AGENT_SELECTION: &str = "/api/v1/namespaces/{ns}/agent-selection";
 pub const AGENT_TASKS: &str = "/api/v1/namespaces/{ns}/agents/{name}/tasks";
 /// `GET`: a task's state and result; `DELETE`: cancel it.
 pub const AGENT_TASK: &str = "/api/v1/namespaces/{ns}/agents/{name}/tasks/{task_id}";
+/// `GET`: an Agent's memories, newest first; `POST`: store one.
+pub const AGENT_MEMORIES: &str = "/api/v1/namespaces/{ns}/agents/{name}/memories";
+/// `POST`: search an Agent's memories by text.
+pub const AGENT_MEMORY_QUERY: &str = "/api/v1/namespaces/{ns}/agents/{name}/memories/query";
+/// `GET`: an Agent's memory blocks.
+pub const AGENT_MEMORY_BLOCKS: &str = "/api/v1/namespaces/{ns}/agents/{name}/memory-blocks";
+/// `PUT`: write one memory block.
+pub const AGENT_MEMORY_BLOCK: &str = "/api/v1/namespaces/{ns}/agents/{name}/memory-blocks/{label}";
 /// `GET`: list sessions; `POST`: start an ad-hoc chat session.
 pub const SESSIONS: &str = "/api/v1/namespaces/{ns}/sessions";
 /// `GET`: one session.

@@ -13,6 +13,7 @@ use tokio::sync::OnceCell;
 use crate::api_error::ApiError;
 use crate::authentication::TokenReviews;
 use crate::authorization::AccessReviews;
+use crate::memory_access::OpenStores;
 
 /// How the API reaches its history.
 #[derive(Clone, Debug)]
@@ -49,6 +50,8 @@ pub struct ApiState {
     tasks: Arc<OnceCell<TaskQueue>>,
     pub(crate) token_reviews: TokenReviews,
     pub(crate) access_reviews: AccessReviews,
+    /// Agents' memory stores, opened on first use.
+    pub(crate) memory_stores: OpenStores,
 }
 
 impl ApiState {
@@ -90,6 +93,7 @@ impl ApiState {
             nats,
             database,
             tasks: Arc::new(OnceCell::new()),
+            memory_stores: OpenStores::default(),
         })
     }
 

@@ -14,6 +14,7 @@ mod authentication;
 mod authorization;
 mod bounded_json;
 mod history_error;
+mod memory_access;
 mod query_bounds;
 mod routes;
 

@@ -6,6 +6,7 @@ mod failures;
 mod interactions;
 mod invoke;
 mod invoke_stream;
+mod memories;
 mod performance;
 mod query_params;
 mod session_messages;
@@ -64,6 +65,10 @@ fn described_routes() -> OpenApiRouter<ApiState> {
         .routes(routes!(interactions::get_interaction))
         .routes(routes!(interactions::interaction_stats))
         .routes(routes!(costs::cost_report))
+        .routes(routes!(memories::list_memories, memories::store_memory))
+        .routes(routes!(memories::query_memories))
+        .routes(routes!(memories::list_blocks))
+        .routes(routes!(memories::put_block))
 }
 
 /// The OpenAPI document of every endpoint.

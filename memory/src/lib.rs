@@ -7,6 +7,7 @@
 //! searches instead.
 
 mod change_feed;
+pub mod consolidation;
 pub mod embedding;
 mod error;
 pub mod model;

@@ -32,6 +32,18 @@ pub fn score(similarity: f32, importance: f32, age_seconds: f64) -> f32 {
         * (1.0 - RECENCY_WEIGHT + RECENCY_WEIGHT * recency)
 }
 
+/// [`score`] as a SQL expression of the columns or expressions given, for ranking candidates in
+/// PostgreSQL before their vectors are read.
+pub(crate) fn score_sql(similarity: &str, importance: &str, created_at: &str) -> String {
+    format!(
+        "{similarity} * ({} + {IMPORTANCE_WEIGHT} * least(greatest({importance}, 0), 1)) \
+         * ({} + {RECENCY_WEIGHT} * power(2, -greatest(extract(epoch FROM now() - {created_at}), 0) \
+         / 86400 / {RECENCY_HALF_LIFE_DAYS}))",
+        1.0 - IMPORTANCE_WEIGHT,
+        1.0 - RECENCY_WEIGHT,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -44,5 +56,15 @@ mod tests {
         assert!((score(1.0, 1.0, month) - 0.9).abs() < 1e-6);
         assert!(score(0.8, 1.0, 10.0 * month) < score(0.8, 1.0, month));
         assert!(score(0.5, 0.2, 3.0 * month) <= 0.5);
+    }
+
+    #[test]
+    fn the_sql_score_has_the_same_weights() {
+        let sql = score_sql("s", "i", "c");
+        assert_eq!(
+            sql,
+            "s * (0.75 + 0.25 * least(greatest(i, 0), 1)) * (0.8 + 0.2 * power(2, -greatest(extract(epoch \
+             FROM now() - c), 0) / 86400 / 30))"
+        );
     }
 }

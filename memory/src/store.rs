@@ -7,6 +7,7 @@
 //! ([`crate::schema::enable_pgvector`]), PostgreSQL's HNSW index serves instead.
 
 mod in_process;
+mod listing;
 mod pgvector;
 mod rows;
 
@@ -25,6 +26,7 @@ use crate::model::{Memory, MemoryScope, NewMemory, ScoredMemory};
 use crate::vector_index::SearchTuning;
 
 use in_process::ScopeIndex;
+pub use listing::{MAX_BLOCK_BYTES, MAX_BLOCK_LABEL_BYTES, MemoryPage, StoredBlock};
 use rows::{MEMORY_COLUMNS, MemoryRow};
 
 /// How long a query waits for a connection.
@@ -220,7 +222,9 @@ impl MemoryStore {
         let wanted = (top_k * 4).max(self.options.tuning.int8_candidates);
         let found = match self.engine {
             SearchEngine::PgVector => self.pgvector_candidates(scope, &query, wanted).await?,
-            SearchEngine::InProcess => self.in_process_candidates(scope, &query, wanted).await?,
+            SearchEngine::InProcess => {
+                self.in_process_candidates(scope, &query, wanted, top_k, min_similarity).await?
+            }
         };
         Ok(rows::rank(found, &query, top_k, min_similarity))
     }

@@ -107,16 +107,30 @@ pub fn api_user_roles() -> Vec<ClusterRole> {
         rule("agentry.dev", &["agents", "sessions", "interactions"], &["get", "list"]),
         rule("agentry.dev", &["tasks"], &["get"]),
         rule("agentry.dev", &["costs"], &["list"]),
+        rule("agentry.dev", &["memories"], &["list"]),
+        rule("agentry.dev", &["memoryblocks"], &["get"]),
     ];
     let mut user = viewer.clone();
     user.extend([
         rule("agentry.dev", &["agents/invoke", "sessions/messages"], &["create"]),
         rule("agentry.dev", &["sessions"], &["create", "update"]),
         rule("agentry.dev", &["tasks"], &["create", "delete"]),
+        rule("agentry.dev", &["memories"], &["create"]),
+        rule("agentry.dev", &["memoryblocks"], &["update"]),
     ]);
     let admin = vec![rule(
         "agentry.dev",
-        &["agents", "agents/invoke", "sessions", "sessions/messages", "tasks", "interactions", "costs"],
+        &[
+            "agents",
+            "agents/invoke",
+            "sessions",
+            "sessions/messages",
+            "tasks",
+            "interactions",
+            "costs",
+            "memories",
+            "memoryblocks",
+        ],
         &["*"],
     )];
     [("viewer", "view", viewer), ("user", "edit", user), ("admin", "admin", admin)]

@@ -257,6 +257,10 @@ pub struct ToolDefinition {
     /// Per-call timeout.
     #[serde(default = "default_tool_timeout")]
     pub timeout_seconds: u64,
+    /// Seconds a successful result is reused for a call with the same arguments (the Tool's
+    /// `cacheTtlSeconds`); absent: never.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_ttl_seconds: Option<u32>,
 }
 
 fn empty_object_schema() -> serde_json::Value {

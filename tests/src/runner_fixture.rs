@@ -62,6 +62,7 @@ pub fn calculator() -> ToolDefinition {
         }),
         implementation: ToolImplementation::Builtin { name: BuiltinTool::Calculator },
         rate_limit_per_minute: None,
+        cache_ttl_seconds: None,
         timeout_seconds: 5,
     }
 }
@@ -78,6 +79,7 @@ pub fn ask(peer: &str) -> ToolDefinition {
         }),
         implementation: ToolImplementation::Agent { agent: peer.to_string() },
         rate_limit_per_minute: None,
+        cache_ttl_seconds: None,
         timeout_seconds: 10,
     }
 }

@@ -92,6 +92,8 @@ pub(super) struct Tool {
     pub(super) kind: ToolKind,
     pub(super) limiter: Option<RateLimiter>,
     pub(super) timeout: Duration,
+    /// How long a successful result is reused for the same arguments; `None`: never.
+    pub(super) cache_ttl: Option<Duration>,
 }
 
 /// What a tool runs.
@@ -191,6 +193,7 @@ impl Tool {
             kind,
             limiter,
             timeout: Duration::from_secs(def.timeout_seconds),
+            cache_ttl: def.cache_ttl_seconds.filter(|s| *s > 0).map(|s| Duration::from_secs(u64::from(s))),
         })
     }
 }

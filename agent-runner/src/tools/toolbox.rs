@@ -10,6 +10,7 @@ use serde_json::Value;
 use tokio::time::Instant;
 use tracing::Instrument as _;
 
+use super::result_cache::{Lookup, ResultCache};
 use super::tool_config::{Tool, ToolConfigError, ToolKind};
 use super::{CallContext, Delegate, DelegationError, ToolError, ToolFailure, ToolOutcome};
 use super::{agent_tool, arguments, calculator, current_time};
@@ -26,6 +27,8 @@ pub struct ToolBox {
     by_name: HashMap<String, usize>,
     delegate: Arc<dyn Delegate>,
     metrics: Arc<RunnerMetrics>,
+    /// Results of tools with `cacheTtlSeconds`.
+    cache: ResultCache,
 }
 
 impl std::fmt::Debug for ToolBox {
@@ -52,7 +55,7 @@ impl ToolBox {
             }
             tools.push(Tool::new(def, env)?);
         }
-        Ok(Self { tools, by_name, delegate, metrics })
+        Ok(Self { tools, by_name, delegate, metrics, cache: ResultCache::default() })
     }
 
     /// The tools as offered to the model, in definition order.
@@ -160,6 +163,17 @@ impl ToolBox {
         };
         let arguments = arguments::normalize(&call.arguments).map_err(invalid)?;
         tool.schema.check(&arguments).map_err(invalid)?;
+        let cache_key = match self.cache.lookup(&tool.name, tool.cache_ttl, &arguments) {
+            Lookup::Uncached => None,
+            Lookup::Hit(content) => {
+                self.metrics.tool_cache_lookups.with_label_values(&[tool.name.as_str(), "hit"]).inc();
+                return Ok(content);
+            }
+            Lookup::Miss(key) => {
+                self.metrics.tool_cache_lookups.with_label_values(&[tool.name.as_str(), "miss"]).inc();
+                Some(key)
+            }
+        };
         if let Some(limiter) = &tool.limiter
             && let Err(wait) = limiter.try_acquire()
         {
@@ -197,10 +211,14 @@ impl ToolBox {
         }
         // The agent asked inherits the tighter deadline, so it does not work on past our patience.
         let bounded = CallContext { deadline, ..ctx.clone() };
-        match tokio::time::timeout_at(deadline, self.execute(tool, &arguments, &bounded)).await {
+        let result = match tokio::time::timeout_at(deadline, self.execute(tool, &arguments, &bounded)).await {
             Ok(result) => result,
             Err(_) => Err(timed_out()),
+        };
+        if let (Some(key), Ok(content)) = (cache_key, &result) {
+            self.cache.store(key, content);
         }
+        result
     }
 
     async fn execute(&self, tool: &Tool, arguments: &Value, ctx: &CallContext) -> Result<String, ToolError> {

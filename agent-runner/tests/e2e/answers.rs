@@ -77,6 +77,7 @@ async fn an_answer_needing_an_http_tool_and_the_calculator() {
             allowed_hosts: Vec::new(),
         },
         rate_limit_per_minute: None,
+        cache_ttl_seconds: None,
         timeout_seconds: 5,
     };
     let ns = nats_fixture::unique_namespace("tools");

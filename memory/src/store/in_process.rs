@@ -10,12 +10,23 @@ use sqlx::{Acquire as _, PgPool};
 use uuid::Uuid;
 
 use crate::change_feed::{ChangeFeed, ChangeRow};
+use crate::consolidation::ChangeLogFloor;
+use crate::consolidation::change_log::{floor_seq_sql, floor_xid_sql};
 use crate::error::MemoryError;
 use crate::model::MemoryScope;
+use crate::scoring;
 use crate::vector_index::{SearchTuning, VectorIndex, centre_of};
 
 use super::MemoryStore;
-use super::rows::{MEMORY_COLUMNS, MemoryRow};
+use super::rows::{MEMORY_COLUMNS, MemoryRow, real_array};
+
+/// Rows read back with their vectors for the exact re-rank, per result asked for…
+const EXACT_PER_RESULT: usize = 2;
+/// …and at least this many.
+const EXACT_AT_LEAST: usize = 20;
+/// How far below `minScore` an int8 estimate may be and its row still be read back: the
+/// estimate's error is about 1 % (quantised.rs).
+const ESTIMATE_SLACK: f32 = 0.05;
 
 /// Vectors read before the index's centre is fixed: enough for a stable mean, few enough to
 /// buffer in f32.
@@ -36,6 +47,8 @@ impl MemoryStore {
         scope: &MemoryScope,
         query: &[f32],
         wanted: usize,
+        top_k: usize,
+        min_similarity: f32,
     ) -> Result<Vec<MemoryRow>, MemoryError> {
         let tuning = self.options.tuning;
         let int8_candidates = tuning.int8_candidates.max(wanted);
@@ -53,27 +66,48 @@ impl MemoryStore {
             }
             None => guard.insert(self.load(scope).await?),
         };
-        let ids: Vec<Uuid> = state.index.candidates(query, tuning).into_iter().map(|(id, _)| id).collect();
+        let candidates = state.index.candidates(query, tuning);
         drop(guard);
-        self.rows_of(scope, &ids).await
+        let reread = (top_k * EXACT_PER_RESULT).max(EXACT_AT_LEAST).min(candidates.len());
+        self.rows_of(scope, &candidates, reread, min_similarity - ESTIMATE_SLACK).await
     }
 
-    /// Reads the live, unexpired rows of `ids` that belong to `scope`.
-    async fn rows_of(&self, scope: &MemoryScope, ids: &[Uuid]) -> Result<Vec<MemoryRow>, MemoryError> {
-        if ids.is_empty() {
+    /// Of `candidates` (ids with their int8 similarity estimates), reads back the `reread` live,
+    /// unexpired rows of `scope` with the best estimated score (at least `min_estimate`
+    /// similar), vectors included, for the exact re-rank.
+    ///
+    /// The estimated score ranks all candidates in PostgreSQL from importance and creation time
+    /// alone; only the rows kept are sent with their vectors. Sending a `real[]` costs PostgreSQL
+    /// a call per element, which at 1,536 dimensions made the read-back of every candidate the
+    /// largest part of a search (docs/memory.md).
+    async fn rows_of(
+        &self,
+        scope: &MemoryScope,
+        candidates: &[(Uuid, f32)],
+        reread: usize,
+        min_estimate: f32,
+    ) -> Result<Vec<MemoryRow>, MemoryError> {
+        if candidates.is_empty() {
             return Ok(Vec::new());
         }
+        let (ids, estimates): (Vec<Uuid>, Vec<f32>) = candidates.iter().copied().unzip();
         let agent = (!scope.shared).then_some(scope.agent.as_str());
         // The scope is checked again here: the index is per scope, the table is not.
         let sql = format!(
-            "SELECT {MEMORY_COLUMNS} FROM memories WHERE id = ANY($1) AND namespace = $2 \
-             AND {} AND (expires_at IS NULL OR expires_at > now())",
-            scope_filter(scope, 3)
+            "SELECT {MEMORY_COLUMNS} FROM memories WHERE id = ANY(ARRAY( \
+               SELECT m.id FROM memories m JOIN unnest($1::uuid[], $2::real[]) AS c(id, estimate) ON m.id = c.id \
+               WHERE namespace = $3 AND {} AND (expires_at IS NULL OR expires_at > now()) AND c.estimate >= $5 \
+               ORDER BY {} DESC LIMIT $6))",
+            scope_filter(scope, 4),
+            scoring::score_sql("c.estimate", "m.importance", "m.created_at"),
         );
         sqlx::query_as(sqlx::AssertSqlSafe(sql))
-            .bind(ids)
+            .bind(&ids)
+            .bind(&estimates)
             .bind(&scope.namespace)
             .bind(agent)
+            .bind(min_estimate)
+            .bind(i64::try_from(reread).unwrap_or(i64::MAX))
             .fetch_all(&self.pool)
             .await
             .map_err(|e| self.failed(e))
@@ -89,24 +123,30 @@ impl MemoryStore {
             .execute(&mut *tx)
             .await
             .map_err(failed)?;
-        let (cursor, xmin): (i64, i64) = sqlx::query_as(
-            "SELECT coalesce(max(seq), 0), pg_snapshot_xmin(pg_current_snapshot())::text::bigint FROM memory_changes",
-        )
+        // Past the log's cut too: with every row cut, max(seq) alone would be behind it and
+        // the index would reload on every search.
+        let (cursor, xmin): (i64, i64) = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT greatest(coalesce(max(seq), 0), {}), pg_snapshot_xmin(pg_current_snapshot())::text::bigint \
+             FROM memory_changes",
+            floor_seq_sql()
+        )))
             .fetch_one(&mut *tx)
             .await
             .map_err(failed)?;
         let agent = (!scope.shared).then_some(scope.agent.as_str());
         let sql = format!(
-            "SELECT id, embedding FROM memories WHERE namespace = $1 AND {} AND embedding IS NOT NULL",
+            "SELECT id, array_send(embedding) FROM memories WHERE namespace = $1 AND {} \
+             AND embedding IS NOT NULL",
             scope_filter(scope, 2)
         );
-        let mut rows = sqlx::query_as::<_, (Uuid, Vec<f32>)>(sqlx::AssertSqlSafe(sql))
+        let mut rows = sqlx::query_as::<_, (Uuid, Vec<u8>)>(sqlx::AssertSqlSafe(sql))
             .bind(&scope.namespace)
             .bind(agent)
             .fetch(&mut *tx);
         let mut sample = Vec::with_capacity(CENTRE_SAMPLE);
         let mut index = None;
-        while let Some((id, vector)) = rows.try_next().await.map_err(failed)? {
+        while let Some((id, bytes)) = rows.try_next().await.map_err(failed)? {
+            let Some(vector) = real_array(&bytes) else { continue };
             match index.as_mut() {
                 Some(index) => VectorIndex::upsert(index, id, &vector),
                 None if sample.len() < CENTRE_SAMPLE => sample.push((id, vector)),
@@ -137,8 +177,18 @@ impl MemoryStore {
     /// Applies the changes of `scope` since the index last looked: each touched memory is read
     /// again, and is in the index exactly when it still exists.
     async fn sync(&self, scope: &MemoryScope, state: &mut ScopeIndex) -> Result<(), MemoryError> {
-        let (xmin, changes) =
+        let (xmin, changes, floor) =
             changes_since(&self.pool, scope, &state.feed).await.map_err(|e| self.failed(e))?;
+        if floor.needs_reload(state.feed.cursor(), state.feed.xmin()) {
+            // Consolidation cut log rows this index had not seen: the table is the truth.
+            tracing::info!(
+                cursor = state.feed.cursor(),
+                cut = floor.seq,
+                "memory change log cut past the index; reloading"
+            );
+            *state = self.load(scope).await?;
+            return Ok(());
+        }
         let touched = state.feed.fresh(&changes, xmin);
         if touched.is_empty() {
             return Ok(());
@@ -159,13 +209,14 @@ impl MemoryStore {
     }
 }
 
-/// The snapshot's xmin, and `scope`'s changes past the feed's cursor or written by transactions
-/// that were open at its previous look; one statement, so one snapshot.
+/// The snapshot's xmin, `scope`'s changes past the feed's cursor or written by transactions
+/// that were open at its previous look, and how far the log was cut; one statement, so one
+/// snapshot.
 async fn changes_since(
     pool: &PgPool,
     scope: &MemoryScope,
     feed: &ChangeFeed,
-) -> Result<(i64, Vec<ChangeRow>), sqlx::Error> {
+) -> Result<(i64, Vec<ChangeRow>, ChangeLogFloor), sqlx::Error> {
     let agent = (!scope.shared).then_some(scope.agent.as_str());
     let filter = scope_filter(scope, 2);
     let sql = format!(
@@ -177,10 +228,12 @@ async fn changes_since(
          SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint, \
            coalesce(array_agg(seq ORDER BY seq), '{{}}'), \
            coalesce(array_agg(xid::text::bigint ORDER BY seq), '{{}}'), \
-           coalesce(array_agg(memory_id ORDER BY seq), '{{}}') \
-         FROM changes"
+           coalesce(array_agg(memory_id ORDER BY seq), '{{}}'), {}, {} \
+         FROM changes",
+        floor_seq_sql(),
+        floor_xid_sql()
     );
-    let (xmin, seqs, xids, ids): (i64, Vec<i64>, Vec<i64>, Vec<Uuid>) =
+    let (xmin, seqs, xids, ids, floor_seq, floor_xid): (i64, Vec<i64>, Vec<i64>, Vec<Uuid>, i64, i64) =
         sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .bind(&scope.namespace)
             .bind(agent)
@@ -189,7 +242,7 @@ async fn changes_since(
             .fetch_one(pool)
             .await?;
     let rows = seqs.into_iter().zip(xids).zip(ids).map(|((seq, xid), id)| (seq, xid, id)).collect();
-    Ok((xmin, rows))
+    Ok((xmin, rows, ChangeLogFloor { seq: floor_seq, xid: floor_xid }))
 }
 
 /// The condition selecting `scope`'s rows, on the agent bound as parameter `$n` (bound as NULL

@@ -229,6 +229,8 @@ fn tool_definition(
             .as_ref()
             .and_then(|r| u32::try_from(r.requests_per_minute).ok()),
         timeout_seconds: timeout.unwrap_or(agent_timeout_seconds),
+        // 0 means "never", as absent does.
+        cache_ttl_seconds: tool.spec.cache_ttl_seconds.and_then(|s| u32::try_from(s).ok()).filter(|s| *s > 0),
     })
 }
 
@@ -486,7 +488,7 @@ mod tests {
         ];
         let tools = [tool(
             "weather",
-            json!({"description": "d", "type": "http", "http": {
+            json!({"description": "d", "type": "http", "cacheTtlSeconds": 120, "http": {
                 "url": "https://weather.example:8443/{city}", "method": "GET",
                 "headersFrom": [{"name": "X-Key", "secretKeyRef": {"name": "weather", "key": "token"}}]
             }}),
@@ -514,6 +516,7 @@ mod tests {
         );
         assert_eq!(*max_response_bytes, DEFAULT_MAX_RESPONSE_BYTES);
         assert_eq!(rendered.config.tools[0].timeout_seconds, 30, "the Tool's own timeout");
+        assert_eq!(rendered.config.tools[0].cache_ttl_seconds, Some(120));
     }
 
     #[test]
@@ -543,6 +546,7 @@ mod tests {
             ]
         );
         assert_eq!(rendered.config.tools[0].input_schema, json!({"type": "object"}));
+        assert_eq!(rendered.config.tools[0].cache_ttl_seconds, None, "no cacheTtlSeconds: never cached");
     }
 
     #[test]

@@ -16,11 +16,13 @@ use std::time::Duration;
 use agentry_crds::MemoryStore;
 use futures::{FutureExt, StreamExt};
 use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::jiff::Timestamp;
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Api, Resource, ResourceExt};
 
+use crate::memory_store::consolidation;
 use crate::memory_store::schema::{self, ConnectionTarget, StoreError};
 use crate::memory_store::state::{ControllerState, StoreKey, fingerprint};
 pub use crate::memory_store::status::{
@@ -97,20 +99,47 @@ pub async fn reconcile(
             tracing::info!(?probe, "memory store connection Secret not usable")
         }
     }
-    let status = desired_status(&store, &probe);
+    let mut status = desired_status(&store, &probe);
+    let outcome = consolidate_if_due(&store, &probe, &key, &ctx.state).await;
+    if let Some(outcome) = &outcome {
+        consolidation::apply(&mut status, &store, outcome);
+    }
     let api: Api<MemoryStore> = Api::namespaced(ctx.operator.client.clone(), &key.namespace);
     apply_status_if_changed(&api, &key.name, store.status.as_ref(), &status).await?;
-    if let Some(event) = ready_event(store.status.as_ref(), &status)
-        && let Err(error) = ctx.operator.recorder.publish(&event, &store.object_ref(&())).await
-    {
-        // The status already says it; a lost Event is not worth a retry storm.
-        tracing::warn!(error = %error, "event not published");
+    let events = [
+        ready_event(store.status.as_ref(), &status),
+        consolidation::failure_event(store.status.as_ref(), &status),
+    ];
+    for event in events.into_iter().flatten() {
+        if let Err(error) = ctx.operator.recorder.publish(&event, &store.object_ref(&())).await {
+            // The status already says it; a lost Event is not worth a retry storm.
+            tracing::warn!(error = %error, "event not published");
+        }
     }
     let failures = ctx.state.record(&key, store.meta().generation, probe.is_ready());
     // Deleted while this reconcile ran, or during a watch outage (a re-list sends no delete
     // event): drop what is kept for stores that are gone.
     ctx.state.retain(|key| ctx.stores.get(&ObjectRef::new(&key.name).within(&key.namespace)).is_some());
-    Ok(Action::requeue(requeue_after(probe.is_ready(), failures)))
+    let mut requeue = requeue_after(probe.is_ready(), failures);
+    if let Some(scheduled) = outcome.as_ref().and_then(|o| consolidation::requeue_after(o, Timestamp::now()))
+    {
+        requeue = requeue.min(scheduled);
+    }
+    Ok(Action::requeue(requeue))
+}
+
+/// Runs retention and consolidation when the store is ready and its schedule says so. A store
+/// that is not ready only has its schedule checked, so a bad one is reported all the same.
+async fn consolidate_if_due(
+    store: &MemoryStore,
+    probe: &Probe,
+    key: &StoreKey,
+    state: &ControllerState,
+) -> Option<consolidation::Outcome> {
+    match (probe.is_ready(), state.current_pool(key)) {
+        (true, Some(pool)) => Some(consolidation::run_if_due(store, &pool).await),
+        _ => consolidation::plan(store, Timestamp::now()).err(),
+    }
 }
 
 /// Reads the Secret and, when it holds a URI, looks at the database. Kubernetes API failures are

@@ -69,6 +69,11 @@ impl ControllerState {
         }
     }
 
+    /// The cached pool of `key`, whatever it was opened for (the probe just checked that).
+    pub(crate) fn current_pool(&self, key: &StoreKey) -> Option<PgPool> {
+        self.maps().pools.get(key).map(|cached| cached.pool.clone())
+    }
+
     pub(crate) fn keep_pool(&self, key: &StoreKey, fingerprint: [u8; 32], pool: PgPool) {
         if let Some(old) = self.maps().pools.insert(key.clone(), CachedPool { fingerprint, pool }) {
             close_in_background(old.pool);

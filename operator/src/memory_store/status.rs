@@ -10,6 +10,7 @@ use agentry_crds::{
 use kube::runtime::events::{Event, EventType};
 use kube::{Resource, ResourceExt};
 
+use crate::memory_store::consolidation::CONSOLIDATED;
 use crate::memory_store::schema::StoreError;
 
 /// The condition this controller owns.
@@ -113,8 +114,9 @@ pub fn desired_status(store: &MemoryStore, probe: &Probe) -> MemoryStoreStatus {
     let previous = store.status.clone().unwrap_or_default();
     let mut conditions = previous.conditions.clone();
     set_condition(&mut conditions, probe.ready_condition(store));
-    // Only `Ready` is ours; listing other types would make this manager their co-owner.
-    conditions.retain(|c| c.type_ == READY);
+    // Only `Ready` and `Consolidated` are ours; listing other types would make this manager
+    // their co-owner.
+    conditions.retain(|c| c.type_ == READY || c.type_ == CONSOLIDATED);
     let memory_count = match probe {
         Probe::Ready { memory_count, .. } => Some(*memory_count),
         // An old count would suggest a store that works; none is the honest answer.

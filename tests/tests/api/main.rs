@@ -6,6 +6,7 @@ mod access;
 mod agents;
 mod history;
 mod invoke;
+mod memories;
 mod sessions;
 mod stream;
 mod tasks;

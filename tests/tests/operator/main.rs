@@ -8,6 +8,7 @@ mod lease_outage;
 mod least_privilege;
 mod lifecycle;
 mod memory;
+mod memory_consolidation;
 mod memory_reasons;
 mod nats_identity;
 mod readiness;
