@@ -142,14 +142,18 @@ mod tests {
     #[test]
     fn the_url_comes_from_the_secret_never_the_config() {
         let store = store(Some(("True", "Migrated")), json!({"provider": "hashing", "dimensions": 256}));
-        let mut rendered = render(&agent(), &[], &[], &OperatorSettings::new("runner:dev", "nats://nats.agentry:4222"));
+        let mut rendered =
+            render(&agent(), &[], &[], &OperatorSettings::new("runner:dev", "nats://nats.agentry:4222"));
         attach(&mut rendered, &agent(), &store, None);
         let memory = rendered.config.memory.clone().expect("memory");
         assert_eq!((memory.top_k, memory.min_score, memory.schema.as_str()), (7, 0.25, "agents"));
         assert_eq!(memory.embedding, MemoryEmbedding::Hashing { dimensions: 256 });
         let env = SecretEnv { env: MEMORY_URL_ENV.into(), secret: "db".into(), key: "uri".into() };
         assert!(rendered.secret_env.contains(&env), "{:?}", rendered.secret_env);
-        assert!(rendered.json.contains(MEMORY_URL_ENV) && !rendered.json.contains("postgres://"), "{CONFIG_KEY}");
+        assert!(
+            rendered.json.contains(MEMORY_URL_ENV) && !rendered.json.contains("postgres://"),
+            "{CONFIG_KEY}"
+        );
     }
 
     #[test]
@@ -163,7 +167,8 @@ mod tests {
                      "apiKeySecretRef": {"name": "llm", "key": "token"}}
         }))
         .expect("model");
-        let mut rendered = render(&agent(), &[], &[], &OperatorSettings::new("runner:dev", "nats://nats.agentry:4222"));
+        let mut rendered =
+            render(&agent(), &[], &[], &OperatorSettings::new("runner:dev", "nats://nats.agentry:4222"));
         let mut without = rendered.clone();
         attach(&mut without, &agent(), &store, None);
         assert_eq!(without.config.memory, None, "no Model, no memory");
@@ -173,7 +178,10 @@ mod tests {
         else {
             panic!("openai-compatible embedding expected");
         };
-        assert_eq!((model.as_str(), api_key_env.as_deref()), ("text-embedding-3-small", Some(EMBEDDING_KEY_ENV)));
+        assert_eq!(
+            (model.as_str(), api_key_env.as_deref()),
+            ("text-embedding-3-small", Some(EMBEDDING_KEY_ENV))
+        );
         assert!(rendered.egress_ports.contains(&8443));
         assert!(rendered.secret_env.iter().any(|s| s.env == EMBEDDING_KEY_ENV && s.secret == "llm"));
     }

@@ -7,6 +7,7 @@ mod harness_failures;
 mod lease_outage;
 mod lifecycle;
 mod memory;
+mod memory_outage;
 mod memory_reasons;
 mod readiness;
 mod samples;
