@@ -300,7 +300,7 @@ async fn keep_open(memory: Weak<LongTermMemory>) {
                 backoff = FIRST_BACKOFF;
             }
             Err(error) => {
-                tracing::warn!(%error, retry_in_ms = backoff.as_millis() as u64, "memory store unreachable");
+                tracing::warn!(%error, retry_in_s = backoff.as_secs_f64(), "memory store unreachable");
                 *this.lock() = Link::Down(error.to_string());
                 this.settled.send_replace(true);
                 drop(this);
@@ -354,7 +354,9 @@ fn prompt_section(found: &[ScoredMemory], max_chars: usize) -> Recalled {
     let mut left = max_chars.saturating_sub(HEAD.len() + TAIL.len());
     for scored in found {
         let memory = &scored.memory;
-        let date = jiff::Timestamp::from_second(memory.created_at as i64)
+        // Seconds since the epoch as the store gives them; a date needs no fraction.
+        #[allow(clippy::cast_possible_truncation)]
+        let date = jiff::Timestamp::from_second(memory.created_at.floor() as i64)
             .map(|t| t.strftime("%Y-%m-%d").to_string())
             .unwrap_or_default();
         let line = format!("\n- ({}, {date}) {}", memory.kind, memory.content.replace('\n', " "));

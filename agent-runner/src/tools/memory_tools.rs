@@ -80,7 +80,10 @@ pub(crate) async fn store(memory: Option<&LongTermMemory>, arguments: &Value) ->
         new.kind = kind;
     }
     if let Some(importance) = arguments.get("importance").and_then(Value::as_f64) {
-        new.importance = importance as f32;
+        // The schema bounds it to 0..=1; f32 is the store's precision.
+        #[allow(clippy::cast_possible_truncation)]
+        let importance = importance as f32;
+        new.importance = importance;
     }
     if let Some(tags) = arguments.get("tags").and_then(Value::as_array) {
         new.tags = tags.iter().filter_map(Value::as_str).map(str::to_string).collect();

@@ -57,6 +57,8 @@ pub fn attach(rendered: &mut Rendered, agent: &Agent, store: &MemoryStore, embed
         // Agents of a namespace share memories only when a store says so; none does yet.
         shared: false,
         top_k: settings.and_then(|m| usize::try_from(m.top_k).ok()).unwrap_or(5),
+        // The API bounds minScore to 0..=1, which f32 holds to well within a similarity's precision.
+        #[allow(clippy::cast_possible_truncation)]
         min_score: settings.and_then(|m| m.min_score).unwrap_or(0.0) as f32,
         max_prompt_chars: DEFAULT_MEMORY_PROMPT_CHARS,
         episodic: true,
