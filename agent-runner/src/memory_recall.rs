@@ -259,25 +259,23 @@ impl LongTermMemory {
         Err(MemoryUnavailable::Down(error))
     }
 
-    /// Opens the store on a fresh pool: after an outage the old pool's connections are dead.
-    async fn open(&self) -> Result<MemoryStore, MemoryError> {
-        let pool = agentry_memory::store::pool(&self.url, &self.config.schema, POOL_CONNECTIONS)?;
+    /// Opens the store on a fresh pool (after an outage the old pool's connections are dead);
+    /// why not, fit for logs (no password).
+    async fn open(&self) -> Result<MemoryStore, String> {
+        let pool = agentry_memory::store::pool(&self.url, &self.config.schema, POOL_CONNECTIONS)
+            .map_err(|e| e.to_string())?;
         let options = StoreOptions {
             shared: self.config.shared,
             ..StoreOptions::new(self.config.embedding.dimensions())
         };
         let opening = MemoryStore::open(pool.clone(), self.embedder.clone(), options);
-        match tokio::time::timeout(OPERATION_TIMEOUT, opening).await {
-            Ok(Ok(store)) => Ok(store),
-            Ok(Err(error)) => {
-                pool.close().await;
-                Err(error)
-            }
-            Err(_) => {
-                pool.close().await;
-                Err(MemoryError::Invalid(format!("no answer within {} s", OPERATION_TIMEOUT.as_secs())))
-            }
-        }
+        let failure = match tokio::time::timeout(OPERATION_TIMEOUT, opening).await {
+            Ok(Ok(store)) => return Ok(store),
+            Ok(Err(error)) => error.to_string(),
+            Err(_) => format!("no answer within {} s", OPERATION_TIMEOUT.as_secs()),
+        };
+        pool.close().await;
+        Err(failure)
     }
 }
 
@@ -301,7 +299,7 @@ async fn keep_open(memory: Weak<LongTermMemory>) {
             }
             Err(error) => {
                 tracing::warn!(%error, retry_in_s = backoff.as_secs_f64(), "memory store unreachable");
-                *this.lock() = Link::Down(error.to_string());
+                *this.lock() = Link::Down(error);
                 this.settled.send_replace(true);
                 drop(this);
                 tokio::time::sleep(backoff).await;
