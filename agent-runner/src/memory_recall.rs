@@ -159,12 +159,17 @@ impl LongTermMemory {
     /// The `topK` memories most relevant to `query`, at least `minScore` similar, as a prompt
     /// section of at most `maxPromptChars`; nothing (counted) while the store is unreachable.
     pub async fn recall_for_prompt(&self, query: &str) -> Recalled {
+        let span = tracing::info_span!(
+            "agentry.memory_recall",
+            agentry.memory_store = %self.config.store,
+            agentry.memories = tracing::field::Empty,
+        );
         let started = Instant::now();
-        match self.search(query, self.config.top_k, "recall").await {
+        match self.search(query, self.config.top_k, "recall").instrument(span.clone()).await {
             Ok(found) => {
                 self.metrics.memory_query_duration.observe(started.elapsed().as_secs_f64());
                 let recalled = prompt_section(&found, self.config.max_prompt_chars);
-                tracing::debug!(memories = ?recalled.ids, "memories recalled into the prompt");
+                span.record("agentry.memories", recalled.ids.len());
                 recalled
             }
             Err(error) => {
