@@ -42,6 +42,7 @@ fn config(namespace: &str, agent: &str, base_url: &str, tools: Vec<ToolDefinitio
         description: None,
         system_prompt: Some("Answer briefly.".into()),
         memory_blocks: Vec::new(),
+        memory: None,
         models: vec![ModelEndpoint {
             name: "instant".into(),
             provider: Provider::OpenaiCompatible,

@@ -12,6 +12,7 @@ use tracing::Instrument;
 use tracing::field::Empty;
 
 use crate::event_publisher::EventPublisher;
+use crate::memory_recall::LongTermMemory;
 use crate::metrics::RunnerMetrics;
 use crate::model::TokenSink;
 use crate::model::chat::{ChatMessage, ChatRequest, ToolCall};
@@ -31,6 +32,8 @@ pub struct AgentLoop {
     metrics: Arc<RunnerMetrics>,
     /// Where streamed requests' events are published.
     nats: async_nats::Client,
+    /// Long-term memory, when the agent has a MemoryStore.
+    memory: Option<Arc<LongTermMemory>>,
 }
 
 /// A request being answered, with the bounds worked out on receipt.
@@ -61,7 +64,13 @@ impl AgentLoop {
         nats: async_nats::Client,
     ) -> Self {
         let system_prompt = render_system_prompt(&config);
-        Self { config, system_prompt, models, tools, ledger, events, metrics, nats }
+        Self { config, system_prompt, models, tools, ledger, events, metrics, nats, memory: None }
+    }
+
+    /// Recalls long-term memories into each prompt and writes episodic memories from `memory`.
+    pub fn with_memory(mut self, memory: Option<Arc<LongTermMemory>>) -> Self {
+        self.memory = memory;
+        self
     }
 
     /// Answers one request; every failure becomes an error reply, never a panic or a hang. It
@@ -123,6 +132,7 @@ impl AgentLoop {
             }
         };
         let reply = self.fit_for_nats(reply);
+        self.remember_episode(&request, &reply);
         self.emit_interaction(&request, &reply, received);
         if let Some(stream) = progress.stream.take() {
             stream.finish().await;
@@ -167,7 +177,7 @@ impl AgentLoop {
         traceparent: Option<String>,
         progress: &mut Progress,
     ) -> Result<(String, String), (ErrorCode, String)> {
-        let mut messages = vec![ChatMessage::System(self.system_prompt.clone())];
+        let mut messages = vec![ChatMessage::System(self.prompt_with_memories(request).await)];
         // Earlier turns of the conversation were recorded when they happened: they are read,
         // not counted or emitted again.
         messages.extend(request.history.iter().map(|turn| match turn.role {
@@ -210,6 +220,37 @@ impl AgentLoop {
         let message =
             format!("no answer after {} model turns (limits.maxTurns)", self.config.limits.max_turns);
         Err((ErrorCode::MaxTurns, message))
+    }
+
+    /// The system prompt and memory blocks, then the long-term memories recalled for the
+    /// request's input (none while the store is unreachable).
+    async fn prompt_with_memories(&self, request: &AgentRequest) -> String {
+        let Some(memory) = &self.memory else { return self.system_prompt.clone() };
+        let recalled = memory.recall_for_prompt(&request.input).await;
+        if recalled.ids.is_empty() {
+            return self.system_prompt.clone();
+        }
+        tracing::info!(request_id = %request.request_id, memories = ?recalled.ids, "memories recalled");
+        if self.system_prompt.is_empty() {
+            recalled.section
+        } else {
+            format!("{}\n\n{}", self.system_prompt, recalled.section)
+        }
+    }
+
+    /// Stores the episodic memory of an answered request in the background, so the reply does
+    /// not wait for it.
+    fn remember_episode(&self, request: &AgentRequest, reply: &AgentReply) {
+        let (Some(memory), Some(output)) = (&self.memory, &reply.output) else { return };
+        if reply.error.is_some() || !memory.episodic() {
+            return;
+        }
+        let (memory, input, output) = (memory.clone(), request.input.clone(), output.clone());
+        let session = request.session_id.clone();
+        tokio::spawn(
+            async move { memory.remember_episode(&input, &output, session.as_deref()).await }
+                .in_current_span(),
+        );
     }
 
     /// Refuses the next model call once the agent's daily budget or the request's own is spent.

@@ -6,6 +6,7 @@ pub mod agent_loop;
 pub mod config_file;
 mod drain;
 pub mod event_publisher;
+pub mod memory_recall;
 pub mod metrics;
 pub mod model;
 pub mod nats_delegate;

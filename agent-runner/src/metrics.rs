@@ -41,6 +41,9 @@ pub struct RunnerMetrics {
     pub circuit_state: IntGaugeVec,
     /// Long-term memory query duration in seconds.
     pub memory_query_duration: Histogram,
+    /// Long-term memory operations skipped or failed because the store was unreachable, by
+    /// operation (`recall`, `search`, `store`, `episodic`).
+    pub memory_unavailable: IntCounterVec,
     /// Messages exchanged with other agents, by peer and direction (`sent` or `received`).
     pub agent_messages: IntCounterVec,
     /// Events accepted by JetStream.
@@ -130,6 +133,14 @@ impl RunnerMetrics {
                 .buckets(LATENCY_BUCKETS.to_vec()),
         )?;
         registry.register(Box::new(memory_query_duration.clone()))?;
+        let memory_unavailable = IntCounterVec::new(
+            Opts::new(
+                "memory_unavailable_total",
+                "Long-term memory operations skipped or failed because the store was unreachable.",
+            ),
+            &["operation"],
+        )?;
+        registry.register(Box::new(memory_unavailable.clone()))?;
         let agent_messages = counter_vec(
             "agent_messages_total",
             "Messages exchanged with other agents, by peer and direction.",
@@ -174,6 +185,7 @@ impl RunnerMetrics {
             tool_cache_lookups,
             circuit_state,
             memory_query_duration,
+            memory_unavailable,
             agent_messages,
             events_published,
             events_dropped,

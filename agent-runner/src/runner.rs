@@ -20,6 +20,7 @@ use tracing::Instrument;
 use crate::agent_loop::AgentLoop;
 use crate::drain::{self, Phase};
 use crate::event_publisher::EventPublisher;
+use crate::memory_recall::{LongTermMemory, MemoryConfigError};
 use crate::metrics::RunnerMetrics;
 use crate::model::{self, ConfigError, ModelChain};
 use crate::nats_delegate::NatsDelegate;
@@ -78,6 +79,9 @@ pub enum StartError {
     /// A tool is misconfigured.
     #[error("configuring the tools")]
     Tools(#[source] ToolConfigError),
+    /// Long-term memory is misconfigured (no URL, a bad URL or embedding).
+    #[error("configuring long-term memory")]
+    Memory(#[source] MemoryConfigError),
 }
 
 /// Why a started runner stopped short.
@@ -201,16 +205,18 @@ async fn assemble(
         config.event_buffer,
         metrics.clone(),
     );
-    let tools = toolbox(&config, &identity, &client, secrets, &metrics)?;
-    let agent_loop = Arc::new(AgentLoop::new(
-        config.clone(),
-        models,
-        tools,
-        ledger,
-        events,
-        metrics.clone(),
-        client.clone(),
-    ));
+    let memory = match &config.memory {
+        Some(memory) => Some(
+            LongTermMemory::start(memory, &config.namespace, &config.agent, secrets, metrics.clone())
+                .map_err(StartError::Memory)?,
+        ),
+        None => None,
+    };
+    let tools = toolbox(&config, &identity, &client, secrets, &metrics)?.with_memory(memory.clone());
+    let agent_loop = Arc::new(
+        AgentLoop::new(config.clone(), models, tools, ledger, events, metrics.clone(), client.clone())
+            .with_memory(memory),
+    );
     let slots = Slots::new(config.limits.max_concurrent_requests);
     let request_timeout = Duration::from_secs(config.limits.timeout_seconds);
     let task_runner = TaskRunner {

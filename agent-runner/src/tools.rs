@@ -12,6 +12,7 @@ mod arguments;
 mod calculator;
 mod current_time;
 mod http_tool;
+mod memory_tools;
 mod rate_limit;
 mod result_cache;
 mod tool_config;

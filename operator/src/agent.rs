@@ -6,6 +6,7 @@ pub mod child_refusal;
 pub mod children;
 pub mod controller;
 pub mod nats_identity;
+pub mod memory_binding;
 pub mod readiness;
 pub mod reconcile;
 pub mod resolution;

@@ -38,6 +38,9 @@ pub struct RunnerConfig {
     /// Always-present context, highest priority first once sorted.
     #[serde(default)]
     pub memory_blocks: Vec<MemoryBlock>,
+    /// Long-term memory, when the Agent is bound to a MemoryStore.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<MemoryConfig>,
     /// The model chain: the first answers, the rest are fallbacks in order.
     pub models: Vec<ModelEndpoint>,
     /// Tools the agent may call.
@@ -151,6 +154,86 @@ pub struct MemoryBlock {
     /// Higher comes first.
     #[serde(default)]
     pub priority: i32,
+}
+
+/// Where an agent's long-term memory lives and how much of it reaches the prompt. The
+/// connection URL is a secret: only the name of the environment variable holding it is here.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct MemoryConfig {
+    /// The MemoryStore's name (for logs and errors).
+    pub store: String,
+    /// Environment variable holding the `postgres://` URL (set from the store's Secret).
+    pub url_env: String,
+    /// The PostgreSQL schema of the memory tables.
+    pub schema: String,
+    /// How memories are embedded.
+    pub embedding: MemoryEmbedding,
+    /// Searches see every agent's memories of the namespace, not only the agent's own.
+    #[serde(default)]
+    pub shared: bool,
+    /// Memories retrieved per request.
+    #[serde(default = "default_memory_top_k")]
+    pub top_k: usize,
+    /// Memories less similar than this are left out.
+    #[serde(default)]
+    pub min_score: f32,
+    /// Characters of retrieved memories placed in the prompt at most.
+    #[serde(default = "default_memory_prompt_chars")]
+    pub max_prompt_chars: usize,
+    /// Store an episodic memory (the turn and its answer) after each answered request.
+    #[serde(default = "default_true")]
+    pub episodic: bool,
+}
+
+/// Memories retrieved per request when the config names no number (the Agent's default).
+pub const DEFAULT_MEMORY_TOP_K: usize = 5;
+/// Characters of memories placed in a prompt when the config names no number: a few thousand
+/// tokens at most, so memories inform the prompt without crowding out the conversation.
+pub const DEFAULT_MEMORY_PROMPT_CHARS: usize = 4000;
+
+fn default_memory_top_k() -> usize {
+    DEFAULT_MEMORY_TOP_K
+}
+fn default_memory_prompt_chars() -> usize {
+    DEFAULT_MEMORY_PROMPT_CHARS
+}
+fn default_true() -> bool {
+    true
+}
+
+/// How a memory store's vectors are made; the MemoryStore's `embedding`.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(tag = "provider", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum MemoryEmbedding {
+    /// Feature hashing in the runner: no model, no network.
+    #[serde(rename_all = "camelCase")]
+    Hashing {
+        /// Vector length.
+        dimensions: usize,
+    },
+    /// An OpenAI-compatible `/embeddings` endpoint.
+    #[serde(rename_all = "camelCase")]
+    OpenaiCompatible {
+        /// Vector length.
+        dimensions: usize,
+        /// API base URL, version path included.
+        base_url: String,
+        /// The embedding model's name.
+        model: String,
+        /// Environment variable holding the API key (set from a Secret).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        api_key_env: Option<String>,
+    },
+}
+
+impl MemoryEmbedding {
+    /// The vector length.
+    pub fn dimensions(&self) -> usize {
+        match self {
+            Self::Hashing { dimensions } | Self::OpenaiCompatible { dimensions, .. } => *dimensions,
+        }
+    }
 }
 
 /// The API a model endpoint speaks.

@@ -110,6 +110,7 @@ pub fn config(
         description: Some(format!("{agent} for tests")),
         system_prompt: Some(format!("You are {agent}.")),
         memory_blocks: Vec::new(),
+        memory: None,
         models,
         tools,
         peers,

@@ -12,7 +12,7 @@ use super::address_policy::{AddressPolicy, GuardedResolver};
 use super::arguments::ArgumentSchema;
 use super::http_tool::{HttpTool, HttpToolConfig};
 use super::rate_limit::RateLimiter;
-use super::{agent_tool, calculator, current_time};
+use super::{agent_tool, calculator, current_time, memory_tools};
 
 /// A tool definition the runner cannot use. The runner refuses to start with one: a tool that
 /// would fail every call is better reported once, at start, naming the tool.
@@ -106,6 +106,8 @@ pub(super) enum ToolKind {
     },
     Calculator,
     CurrentTime,
+    MemorySearch,
+    MemoryStore,
 }
 
 impl Tool {
@@ -171,10 +173,8 @@ impl Tool {
             ToolImplementation::Builtin { name: builtin } => match builtin {
                 BuiltinTool::Calculator => (ToolKind::Calculator, Some(calculator::schema())),
                 BuiltinTool::CurrentTime => (ToolKind::CurrentTime, Some(current_time::schema())),
-                // Named in the API, not yet built into the runner (the operator leaves them out).
-                BuiltinTool::MemorySearch | BuiltinTool::MemoryStore => {
-                    return Err(ToolConfigError::BuiltinUnavailable { tool: name.into(), name: *builtin });
-                }
+                BuiltinTool::MemorySearch => (ToolKind::MemorySearch, Some(memory_tools::search_schema())),
+                BuiltinTool::MemoryStore => (ToolKind::MemoryStore, Some(memory_tools::store_schema())),
             },
         };
         // A Tool object that declares no schema (the default `{"type": "object"}`) gets the one its
@@ -272,11 +272,6 @@ mod tests {
         bad_schema.input_schema = json!({"type": "objekt"});
         let err = build_err(&[bad_schema]);
         assert!(err.starts_with("tool \"calc\": invalid input schema"), "{err}");
-
-        let err = build_err(&[def(
-            json!({"name": "m", "description": "d", "implementation": {"type": "builtin", "name": "memory_search"}}),
-        )]);
-        assert_eq!(err, "tool \"m\": builtin \"memory_search\" is not available in this runner yet");
 
         assert_eq!(build_err(&[calculator_def(), calculator_def()]), "tool \"calc\" is defined twice");
         let mut dotted = calculator_def();

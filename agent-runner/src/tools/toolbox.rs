@@ -13,7 +13,8 @@ use tracing::Instrument as _;
 use super::result_cache::{Lookup, ResultCache};
 use super::tool_config::{Tool, ToolConfigError, ToolKind};
 use super::{CallContext, Delegate, DelegationError, ToolError, ToolFailure, ToolOutcome};
-use super::{agent_tool, arguments, calculator, current_time};
+use super::{agent_tool, arguments, calculator, current_time, memory_tools};
+use crate::memory_recall::LongTermMemory;
 use crate::metrics::RunnerMetrics;
 use crate::model::chat::{ToolCall, ToolSpec};
 
@@ -29,6 +30,8 @@ pub struct ToolBox {
     metrics: Arc<RunnerMetrics>,
     /// Results of tools with `cacheTtlSeconds`.
     cache: ResultCache,
+    /// What `memory_search` and `memory_store` reach; `None` without a MemoryStore.
+    memory: Option<Arc<LongTermMemory>>,
 }
 
 impl std::fmt::Debug for ToolBox {
@@ -55,7 +58,13 @@ impl ToolBox {
             }
             tools.push(Tool::new(def, env)?);
         }
-        Ok(Self { tools, by_name, delegate, metrics, cache: ResultCache::default() })
+        Ok(Self { tools, by_name, delegate, metrics, cache: ResultCache::default(), memory: None })
+    }
+
+    /// Gives the memory builtins the agent's long-term memory.
+    pub fn with_memory(mut self, memory: Option<Arc<LongTermMemory>>) -> Self {
+        self.memory = memory;
+        self
     }
 
     /// The tools as offered to the model, in definition order.
@@ -257,6 +266,8 @@ impl ToolBox {
                 current_time::format_now(jiff::Timestamp::now(), timezone)
                     .map_err(ToolError::invalid_arguments)
             }
+            ToolKind::MemorySearch => memory_tools::search(self.memory.as_deref(), arguments).await,
+            ToolKind::MemoryStore => memory_tools::store(self.memory.as_deref(), arguments).await,
         }
     }
 }
@@ -398,6 +409,18 @@ pub(crate) mod tests {
         let out = tools.call(&call("now", json!({"timezone": "Nowhere/Land"})), &ctx()).await;
         assert_eq!(out.failure, Some(ToolFailure::InvalidArguments));
         assert!(out.content.contains("unknown time zone \"Nowhere/Land\""), "{}", out.content);
+    }
+
+    #[tokio::test]
+    async fn memory_tools_without_a_memory_store_say_so() {
+        let tools = toolbox(&[def(json!({
+            "name": "recall", "description": "d", "implementation": {"type": "builtin", "name": "memory_search"}
+        }))]);
+        let out = tools.call(&call("recall", json!({"query": "invoices"})), &ctx()).await;
+        assert_eq!(out.failure, Some(ToolFailure::Error));
+        assert!(out.content.contains("spec.memory.storeRef"), "{}", out.content);
+        let out = tools.call(&call("recall", json!({})), &ctx()).await;
+        assert_eq!(out.failure, Some(ToolFailure::InvalidArguments), "the schema is the builtin's");
     }
 
     #[tokio::test]

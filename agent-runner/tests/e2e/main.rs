@@ -9,6 +9,7 @@ mod harness;
 mod in_process;
 mod lifecycle;
 mod limits;
+mod memory;
 mod notifications;
 mod request_limits;
 mod resilience;

@@ -35,7 +35,8 @@ pub fn ready(
 fn first_unresolved(resolution: &Resolution) -> Option<&Unresolved> {
     let models = resolution.models.as_ref().err();
     let tools = resolution.tools.as_ref().err();
-    models.or(tools).or(resolution.memory.as_ref().err())
+    // Long-term memory is not among them: an Agent answers without it (MemoryBound says why).
+    models.or(tools)
 }
 
 /// Available runners needed: `desired - maxUnavailable`, and at least one when any are asked for.

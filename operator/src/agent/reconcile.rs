@@ -19,8 +19,9 @@ use serde::de::DeserializeOwned;
 use crate::agent::child_refusal::ChildWriteError;
 use crate::agent::children::{self, CONFIG_HASH_ANNOTATION};
 use crate::agent::controller::AgentContext;
+use crate::agent::memory_binding;
 use crate::agent::nats_identity::{self, IdentityPlan};
-use crate::agent::resolution::{Resolution, resolve};
+use crate::agent::resolution::{References, Resolution, resolve};
 use crate::agent::runner_config::{self, Rendered};
 use crate::agent::status::{self, Applied, Rollout};
 use crate::reconciler::apply::{apply_object, apply_status_if_changed};
@@ -50,8 +51,16 @@ pub async fn reconcile(agent: Arc<Agent>, ctx: Arc<AgentContext>) -> Result<Acti
     let previous =
         Applied { config_hash: agent.status.as_ref().and_then(|s| s.config_hash.clone()), refused: None };
     let applied = match &resolution {
-        Resolution { models: Ok(models), tools: Ok(tools), memory: Ok(memory) } => {
-            roll_out(&agent, &ns, (models, tools, memory.as_ref()), &ctx).await?
+        Resolution { models: Ok(models), tools: Ok(tools), memory } => {
+            if memory.is_err() {
+                warn_unresolved(&agent, &resolution, &ctx).await;
+            }
+            // A store that is down for now stays in the config (the runners reconnect), one that
+            // is not configured right or missing is left out (see memory_binding).
+            let store = agent.spec.memory.as_ref().and_then(|m| m.store_ref.as_deref());
+            let store = store.and_then(|name| ctx.references(&ns).memory_store(name));
+            let store = memory_binding::usable_store(store.as_ref()).cloned();
+            roll_out(&agent, &ns, (models, tools, store.as_ref()), &ctx).await?
         }
         unresolved => {
             warn_unresolved(&agent, unresolved, &ctx).await;
@@ -85,7 +94,12 @@ async fn roll_out(
     ctx: &AgentContext,
 ) -> Result<Applied, ReconcileError> {
     let settings = &ctx.operator.settings;
-    let rendered = runner_config::render(agent, models, tools, settings);
+    let mut rendered = runner_config::render(agent, models, tools, settings);
+    if let Some(store) = memory {
+        let embedding_model = store.spec.embedding.model_ref.as_deref();
+        let embedding_model = embedding_model.and_then(|name| ctx.references(ns).model(name));
+        memory_binding::attach(&mut rendered, agent, store, embedding_model.as_ref());
+    }
     let identity = identity_plan(agent, &rendered, ctx)?;
     // The image and the builders' version are part of what the pods run: an operator upgrade
     // that changes either must roll them too. So are the NATS permissions, once minted.

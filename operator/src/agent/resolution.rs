@@ -19,9 +19,10 @@ pub struct Resolution {
 }
 
 impl Resolution {
-    /// Whether everything the runner needs is there.
+    /// Whether everything the runner needs is there. Long-term memory is not needed: without
+    /// it the runners answer from the prompt alone (`MemoryBound` says why it is missing).
     pub fn is_complete(&self) -> bool {
-        self.models.is_ok() && self.tools.is_ok() && self.memory.is_ok()
+        self.models.is_ok() && self.tools.is_ok()
     }
 }
 
@@ -149,14 +150,20 @@ fn resolve_memory(
     let Some(store) = refs.memory_store(name) else {
         return Err(Unresolved::new(
             reasons::MEMORY_STORE_NOT_FOUND,
-            format!("MemoryStore {name} not found in namespace {ns}; create it or fix spec.memory.storeRef"),
+            format!(
+                "MemoryStore {name} not found in namespace {ns}; create it or fix spec.memory.storeRef \
+                 (the Agent answers without long-term memory meanwhile)"
+            ),
         ));
     };
     match store.status.as_ref().and_then(|s| readiness(&s.conditions)) {
         Some((ConditionStatus::True, _, _)) => Ok(Some(store)),
         Some((_, reason, message)) => Err(Unresolved::new(
             reasons::MEMORY_STORE_NOT_READY,
-            format!("MemoryStore {name} is not ready ({reason}): {message}"),
+            format!(
+                "MemoryStore {name} is not ready ({reason}): {message} (the Agent answers without \
+                 long-term memory until it is)"
+            ),
         )),
         None => Err(Unresolved::new(
             reasons::MEMORY_STORE_PENDING,

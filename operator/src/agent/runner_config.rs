@@ -105,6 +105,8 @@ pub fn render(agent: &Agent, models: &[Model], tools: &[Tool], settings: &Operat
         description: spec.description.clone(),
         system_prompt: spec.system_prompt.clone(),
         memory_blocks: memory_blocks(spec.memory.as_ref()),
+        // Added by memory_binding::attach when the Agent's MemoryStore can be handed to runners.
+        memory: None,
         models,
         tools,
         peers: spec.peers.clone(),
@@ -249,11 +251,9 @@ fn tool_implementation(
         ToolType::Agent => {
             Some((ToolImplementation::Agent { agent: tool.spec.agent.as_ref()?.agent_ref.clone() }, None))
         }
-        ToolType::Builtin => match tool.spec.builtin.as_ref()?.name {
-            // Named in the API, not built into the runner yet: it would refuse to start.
-            BuiltinToolName::MemorySearch | BuiltinToolName::MemoryStore => None,
-            name => Some((ToolImplementation::Builtin { name: builtin_tool(name) }, None)),
-        },
+        ToolType::Builtin => {
+            Some((ToolImplementation::Builtin { name: builtin_tool(tool.spec.builtin.as_ref()?.name) }, None))
+        }
         ToolType::Mcp | ToolType::Wasm => None,
     }
 }
@@ -332,7 +332,7 @@ fn resilience(resilience: &agentry_crds::Resilience) -> Resilience {
 }
 
 /// The TCP port a URL connects to.
-fn url_port(url: &str) -> Option<u16> {
+pub(crate) fn url_port(url: &str) -> Option<u16> {
     let (scheme, rest) = url.split_once("://")?;
     let authority = rest.split(['/', '?', '#']).next()?;
     let host_port = authority.rsplit('@').next()?;
@@ -520,7 +520,7 @@ mod tests {
     }
 
     #[test]
-    fn builtins_the_runner_lacks_are_left_out_and_others_take_the_agent_timeout() {
+    fn every_builtin_is_rendered_and_takes_the_agent_timeout() {
         let builtin = |name: &str| {
             tool(name, json!({"description": "d", "type": "builtin", "builtin": {"name": name}}))
         };
@@ -542,6 +542,7 @@ mod tests {
             names,
             [
                 ("calculator", &ToolImplementation::Builtin { name: BuiltinTool::Calculator }, 45),
+                ("memory_search", &ToolImplementation::Builtin { name: BuiltinTool::MemorySearch }, 45),
                 ("current_time", &ToolImplementation::Builtin { name: BuiltinTool::CurrentTime }, 45),
             ]
         );

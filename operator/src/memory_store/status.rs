@@ -15,12 +15,13 @@ use crate::memory_store::schema::StoreError;
 
 /// The condition this controller owns.
 const READY: &str = "Ready";
-/// How often a Ready store is looked at again, to refresh `memoryCount` and notice outages.
-pub const REFRESH_INTERVAL: Duration = Duration::from_secs(5 * 60);
+/// How often a Ready store is looked at again, to refresh `memoryCount` and notice outages: its
+/// Agents' `MemoryBound` follows this probe, so an outage shows there within about this long.
+pub const REFRESH_INTERVAL: Duration = Duration::from_secs(30);
 /// The first retry delay after a failure; it doubles with every further failure.
 pub const FIRST_RETRY: Duration = Duration::from_secs(5);
-/// The longest retry delay.
-pub const MAX_RETRY: Duration = Duration::from_secs(5 * 60);
+/// The longest retry delay: a store that returns is seen bound again within about this long.
+pub const MAX_RETRY: Duration = Duration::from_secs(60);
 /// Events carry at most 1 kB of note.
 const EVENT_NOTE_LIMIT: usize = 1024;
 
@@ -342,10 +343,10 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn backoff_doubles_from_five_seconds_to_five_minutes() {
+    fn backoff_doubles_from_five_seconds_to_a_minute() {
         assert_eq!(requeue_after(true, 0), REFRESH_INTERVAL);
         let delays: Vec<u64> = (1..=9).map(|n| requeue_after(false, n).as_secs()).collect();
-        assert_eq!(delays, vec![5, 10, 20, 40, 80, 160, 300, 300, 300]);
+        assert_eq!(delays, vec![5, 10, 20, 40, 60, 60, 60, 60, 60]);
         assert_eq!(requeue_after(false, u32::MAX), MAX_RETRY);
         assert_eq!(requeue_after(false, 0), FIRST_RETRY);
     }

@@ -1,7 +1,7 @@
 //! Whether the runner can run a Tool: everything the runner refuses at start is refused here
 //! first, so one bad Tool never crash-loops the runners of every Agent using it.
 
-use agentry_crds::{BuiltinToolName, ConditionStatus, Tool, ToolType, reasons};
+use agentry_crds::{ConditionStatus, Tool, ToolType, reasons};
 use kube::ResourceExt;
 
 /// What a `headersFrom` Secret holds: `None` when the Secret does not exist, else whether it has
@@ -49,7 +49,8 @@ pub fn check(tool: &Tool, secret_key: SecretKeyLookup<'_>) -> (ConditionStatus, 
                     format!("type {:?} is not supported by this version of the runner yet", tool.spec.type_);
                 Err((reasons::UNSUPPORTED, message.to_lowercase()))
             }
-            ToolType::Builtin => check_builtin(tool),
+            // The runner runs every builtin the API names.
+            ToolType::Builtin => Ok(()),
             ToolType::Http => check_http(tool, secret_key),
             ToolType::Agent => Ok(()),
         });
@@ -86,20 +87,6 @@ fn check_schema(tool: &Tool) -> Result<(), Refusal> {
     jsonschema::validator_for(schema)
         .map(|_| ())
         .map_err(|err| (reasons::INVALID_SCHEMA, format!("inputSchema is not a valid JSON Schema: {err}")))
-}
-
-fn check_builtin(tool: &Tool) -> Result<(), Refusal> {
-    let memory = tool
-        .spec
-        .builtin
-        .as_ref()
-        .is_some_and(|b| matches!(b.name, BuiltinToolName::MemorySearch | BuiltinToolName::MemoryStore));
-    if memory {
-        let message =
-            "the memory_search and memory_store builtins are not available in this runner version yet";
-        return Err((reasons::UNSUPPORTED, message.into()));
-    }
-    Ok(())
 }
 
 fn check_http(tool: &Tool, secret_key: SecretKeyLookup<'_>) -> Result<(), Refusal> {

@@ -9,6 +9,7 @@ mod least_privilege;
 mod lifecycle;
 mod memory;
 mod memory_consolidation;
+mod memory_outage;
 mod memory_reasons;
 mod nats_identity;
 mod readiness;

@@ -63,7 +63,14 @@ async fn the_samples_become_ready_and_answer_with_delegation() {
     wait_ready::<MemoryStore>(&world, &["fleet-memory"]).await;
     let mut agents = Vec::new();
     for name in ["fleet-manager", "finance-officer", "sales-agent"] {
-        let agent = world.wait_agent(name, AgentPhase::Ready).await;
+        // An Agent is Ready before its MemoryStore binds (memory never blocks it): wait for both.
+        let agent = world
+            .wait_agent_where(name, "Ready with its MemoryStore bound", |a| {
+                let status = a.status.as_ref();
+                status.is_some_and(|s| s.phase == Some(AgentPhase::Ready))
+                    && condition_of(a, "MemoryBound").is_some_and(|c| c.is_true())
+            })
+            .await;
         let status = agent.status.clone().expect("status");
         assert_eq!(status.ready_replicas, Some(agent.spec.replicas), "{name}");
         assert_eq!(
