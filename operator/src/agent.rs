@@ -5,8 +5,8 @@
 pub mod child_refusal;
 pub mod children;
 pub mod controller;
-pub mod nats_identity;
 pub mod memory_binding;
+pub mod nats_identity;
 pub mod readiness;
 pub mod reconcile;
 pub mod resolution;

@@ -58,6 +58,7 @@ fn builtin(name: &str, builtin: BuiltinTool) -> ToolDefinition {
         implementation: ToolImplementation::Builtin { name: builtin },
         rate_limit_per_minute: None,
         timeout_seconds: 10,
+        cache_ttl_seconds: None,
     }
 }
 
