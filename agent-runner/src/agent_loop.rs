@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use agentry_protocol::events::{EventBody, InteractionEvent, MessageEvent, MessageRole, ToolCallEvent};
-use agentry_protocol::runner_config::RunnerConfig;
+use agentry_protocol::runner_config::{MemoryBlock, RunnerConfig};
 use agentry_protocol::{
     AgentReply, AgentRequest, ChatRole, ErrorCode, PROTOCOL_VERSION, StreamEventBody, ToolCallSummary, Usage,
 };
@@ -63,7 +63,7 @@ impl AgentLoop {
         metrics: Arc<RunnerMetrics>,
         nats: async_nats::Client,
     ) -> Self {
-        let system_prompt = render_system_prompt(&config);
+        let system_prompt = render_system_prompt(&config.system_prompt, &config.memory_blocks);
         Self { config, system_prompt, models, tools, ledger, events, metrics, nats, memory: None }
     }
 
@@ -226,16 +226,22 @@ impl AgentLoop {
     /// request's input (none while the store is unreachable).
     async fn prompt_with_memories(&self, request: &AgentRequest) -> String {
         let Some(memory) = &self.memory else { return self.system_prompt.clone() };
-        let recalled = memory.recall_for_prompt(&request.input).await;
+        let (recalled, stored) =
+            tokio::join!(memory.recall_for_prompt(&request.input), memory.stored_blocks());
+        // Blocks written through the API replace the Agent's own of the same label.
+        let prompt = if stored.is_empty() {
+            self.system_prompt.clone()
+        } else {
+            render_system_prompt(
+                &self.config.system_prompt,
+                &merged_blocks(&self.config.memory_blocks, stored),
+            )
+        };
         if recalled.ids.is_empty() {
-            return self.system_prompt.clone();
+            return prompt;
         }
         tracing::info!(request_id = %request.request_id, memories = ?recalled.ids, "memories recalled");
-        if self.system_prompt.is_empty() {
-            recalled.section
-        } else {
-            format!("{}\n\n{}", self.system_prompt, recalled.section)
-        }
+        if prompt.is_empty() { recalled.section } else { format!("{prompt}\n\n{}", recalled.section) }
     }
 
     /// Stores the episodic memory of an answered request in the background, so the reply does
@@ -430,10 +436,19 @@ fn chain_failure(failed: ChainError) -> (ErrorCode, String) {
     }
 }
 
+/// The Agent's own blocks, each replaced by the stored block of the same label, then the stored
+/// blocks it does not have.
+fn merged_blocks(own: &[MemoryBlock], stored: Vec<MemoryBlock>) -> Vec<MemoryBlock> {
+    let mut merged: Vec<MemoryBlock> =
+        own.iter().filter(|b| !stored.iter().any(|s| s.label == b.label)).cloned().collect();
+    merged.extend(stored);
+    merged
+}
+
 /// The system prompt, then the memory blocks, highest priority first.
-fn render_system_prompt(config: &RunnerConfig) -> String {
-    let mut prompt = config.system_prompt.clone().unwrap_or_default();
-    let mut blocks: Vec<_> = config.memory_blocks.iter().collect();
+fn render_system_prompt(system_prompt: &Option<String>, memory_blocks: &[MemoryBlock]) -> String {
+    let mut prompt = system_prompt.clone().unwrap_or_default();
+    let mut blocks: Vec<_> = memory_blocks.iter().collect();
     blocks.sort_by(|a, b| b.priority.cmp(&a.priority).then_with(|| a.label.cmp(&b.label)));
     for block in blocks {
         if !prompt.is_empty() {
@@ -460,7 +475,6 @@ fn user_message(request: &AgentRequest) -> String {
 mod tests {
     use super::*;
     use agentry_protocol::RequestLimits;
-    use agentry_protocol::runner_config::MemoryBlock;
 
     #[test]
     fn memory_blocks_follow_the_prompt_by_priority() {
@@ -473,7 +487,25 @@ mod tests {
             MemoryBlock { label: "low".into(), content: "L".into(), priority: 1 },
             MemoryBlock { label: "high".into(), content: "H".into(), priority: 9 },
         ];
-        assert_eq!(render_system_prompt(&config), "You help.\n\n<high>\nH\n</high>\n\n<low>\nL\n</low>");
+        assert_eq!(
+            render_system_prompt(&config.system_prompt, &config.memory_blocks),
+            "You help.\n\n<high>\nH\n</high>\n\n<low>\nL\n</low>"
+        );
+    }
+
+    #[test]
+    fn stored_blocks_replace_the_agents_own_of_the_same_label() {
+        let block = |label: &str, content: &str, priority| MemoryBlock {
+            label: label.into(),
+            content: content.into(),
+            priority,
+        };
+        let own = [block("persona", "Terse.", 5), block("policy", "Old rule.", 9)];
+        let merged = merged_blocks(&own, vec![block("policy", "New rule.", 9), block("notes", "N", 1)]);
+        assert_eq!(
+            render_system_prompt(&Some("You help.".into()), &merged),
+            "You help.\n\n<policy>\nNew rule.\n</policy>\n\n<persona>\nTerse.\n</persona>\n\n<notes>\nN\n</notes>"
+        );
     }
 
     #[test]

@@ -15,7 +15,7 @@ use agentry_memory::{
     Embedder, EmbeddingEndpoint, HashingEmbedder, MemoryError, MemoryScope, MemoryStore, MemoryType,
     NewMemory, OpenAiEmbedder, ScoredMemory, StoreOptions,
 };
-use agentry_protocol::runner_config::{MemoryConfig, MemoryEmbedding};
+use agentry_protocol::runner_config::{MemoryBlock, MemoryConfig, MemoryEmbedding};
 use tokio::sync::{Notify, watch};
 use tokio::time::Instant;
 use tracing::Instrument as _;
@@ -175,6 +175,25 @@ impl LongTermMemory {
             Err(error) => {
                 tracing::info!(%error, "answering without long-term memory");
                 Recalled::default()
+            }
+        }
+    }
+
+    /// The memory blocks written to the store for this agent (through the API), highest
+    /// priority first; none while the store is unreachable (counted).
+    pub async fn stored_blocks(&self) -> Vec<MemoryBlock> {
+        let read = async {
+            let store = self.open_store("blocks").await?;
+            self.bounded("blocks", store.blocks(&self.scope)).await
+        };
+        match read.await {
+            Ok(blocks) => blocks
+                .into_iter()
+                .map(|b| MemoryBlock { label: b.label, content: b.content, priority: b.priority })
+                .collect(),
+            Err(error) => {
+                tracing::info!(%error, "answering without the store's memory blocks");
+                Vec::new()
             }
         }
     }

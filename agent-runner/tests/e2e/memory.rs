@@ -10,7 +10,7 @@ use agentry_memory::{
 };
 use agentry_protocol::AgentRequest;
 use agentry_protocol::runner_config::{
-    BuiltinTool, MemoryConfig, MemoryEmbedding, RunnerConfig, ToolDefinition, ToolImplementation,
+    BuiltinTool, MemoryBlock, MemoryConfig, MemoryEmbedding, RunnerConfig, ToolDefinition, ToolImplementation,
 };
 use agentry_tests::nats_fixture;
 use agentry_tests::operator_world::database_url;
@@ -137,6 +137,39 @@ async fn a_fact_told_in_one_session_is_recalled_in_another_and_not_by_another_ag
     let metrics = alice.metrics().await.expect("metrics");
     let queries = metric_value(&metrics, "agentry_memory_query_duration_seconds_count", &[]).unwrap_or(0.0);
     assert!(queries >= 2.0, "every request queried memory:\n{metrics}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_memory_block_written_to_the_store_reaches_the_next_prompt() {
+    let url = database_url();
+    let (schema, store) = migrated_store(&url).await;
+    let ns = nats_fixture::unique_namespace("memory-blocks");
+    let model = ScriptedModel::start(Flavor::OpenAi).await;
+    let with_memory = |config: &mut RunnerConfig| {
+        config.memory = Some(MemoryConfig { episodic: false, ..memory_config(&schema) });
+        config.memory_blocks = vec![MemoryBlock {
+            label: "policy".into(),
+            content: "Refunds need approval.".into(),
+            priority: 5,
+        }];
+    };
+    let _agent = start_agent(&ns, "support", &model, &url, with_memory).await;
+    let nats = nats_fixture::connect().await.expect("nats");
+
+    model.push(Step::text("First."));
+    let reply = harness::ask_agent(&nats, &ns, "support", "Can I get a refund?").await;
+    assert_eq!(reply.error, None, "{reply:?}");
+    assert!(system_prompt(&model, 0).contains("Refunds need approval."), "the Agent's own block");
+
+    // As the API's PUT …/memory-blocks/policy does: the stored block replaces the Agent's own.
+    let scope = MemoryScope::agent(&ns, "support");
+    store.set_block(&scope, "policy", "Refunds under 50 EUR need no approval.", 5).await.expect("block");
+    model.push(Step::text("Second."));
+    let reply = harness::ask_agent(&nats, &ns, "support", "Can I get a refund?").await;
+    assert_eq!(reply.error, None, "{reply:?}");
+    let prompt = system_prompt(&model, 1);
+    assert!(prompt.contains("<policy>\nRefunds under 50 EUR need no approval.\n</policy>"), "{prompt}");
+    assert!(!prompt.contains("Refunds need approval."), "the replaced block is gone: {prompt}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
