@@ -27,7 +27,7 @@ use crate::runtime::settings::OperatorSettings;
 
 /// Version of what these builders write; bump it when a change to them must reach existing
 /// runners (it is part of the config hash).
-pub const CHILDREN_VERSION: &str = "1";
+pub const CHILDREN_VERSION: &str = "2";
 
 /// Pod-template annotation carrying the config hash; a new value rolls the pods.
 pub const CONFIG_HASH_ANNOTATION: &str = "agentry.dev/config-hash";
@@ -170,6 +170,9 @@ fn pod_spec(
         security_context: Some(PodSecurityContext {
             run_as_non_root: Some(true),
             run_as_user: Some(RUNNER_UID),
+            // Mounted Secrets (the NATS credentials) belong to this group, so they need not be
+            // world-readable.
+            fs_group: Some(RUNNER_UID),
             seccomp_profile: Some(SeccompProfile {
                 type_: "RuntimeDefault".into(),
                 ..SeccompProfile::default()
@@ -203,6 +206,8 @@ fn volumes(agent: &Agent, rendered: &Rendered) -> Vec<Volume> {
             secret: Some(SecretVolumeSource {
                 secret_name: Some(nats_identity::secret_name(agent)),
                 optional: Some(false),
+                // Readable by the runner's group (the pod's fsGroup) only, not by every user.
+                default_mode: Some(0o440),
                 ..SecretVolumeSource::default()
             }),
             ..Volume::default()

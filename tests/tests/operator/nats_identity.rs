@@ -83,7 +83,11 @@ async fn each_agent_gets_its_own_nats_identity_minted_again_when_its_peers_chang
     let pod = deployment.spec.and_then(|s| s.template.spec).expect("pod spec");
     let volume =
         pod.volumes.unwrap_or_default().into_iter().find(|v| v.secret.is_some()).expect("secret volume");
-    assert_eq!(volume.secret.and_then(|s| s.secret_name).as_deref(), Some("finance-officer-nats"));
+    let source = volume.secret.clone().expect("a Secret volume");
+    assert_eq!(source.secret_name.as_deref(), Some("finance-officer-nats"));
+    assert_eq!(source.default_mode, Some(0o440), "readable by the runner's group only");
+    let fs_group = pod.security_context.as_ref().and_then(|c| c.fs_group);
+    assert_eq!(fs_group, pod.security_context.as_ref().and_then(|c| c.run_as_user), "the runner's group");
     let mount = pod.containers[0]
         .volume_mounts
         .clone()
