@@ -2,6 +2,7 @@
 //! the child objects (ConfigMap, Deployment, Service, NetworkPolicy), the status they add up to
 //! and the usage today shown in it.
 
+pub mod callers;
 pub mod child_refusal;
 pub mod children;
 pub mod controller;

@@ -13,7 +13,6 @@ use kube::runtime::controller::Controller;
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Resource, ResourceExt};
 
-use crate::agent::children;
 use crate::agent::reconcile::reconcile;
 use crate::agent::resolution::References;
 use crate::agent::runner_config::Rendered;
@@ -21,6 +20,7 @@ use crate::agent::usage::UsageReader;
 use crate::agent::watch_mappers::{
     agents_for_model, agents_for_secret, agents_for_store, agents_for_tool, owner_agent,
 };
+use crate::agent::{callers, children};
 use crate::reconciler::controller_kit::{ControllerKit, StopSignal, WithKit, drive};
 use crate::runtime::context::OperatorContext;
 use crate::runtime::secret_caches::SecretStores;
@@ -32,6 +32,8 @@ pub struct AgentContext {
     pub operator: Arc<OperatorContext>,
     /// Metrics, span and backoff.
     pub kit: ControllerKit,
+    /// Agents (who lists whom among its peers).
+    pub agents: Store<Agent>,
     /// Models.
     pub models: Store<Model>,
     /// Tools.
@@ -144,12 +146,18 @@ pub fn controller<S: StopSignal>(
         let (namespace, name) = (secret.namespace(), secret.name_any());
         agents_for_secret(&agents.state(), &models.state(), &tools.state(), namespace.as_deref(), &name)
     };
+    // An Agent's callers are the Agents listing it as a peer: a change of their peers changes
+    // its allowedAgents.
+    fn by_caller(caller: Arc<Agent>) -> Vec<ObjectRef<Agent>> {
+        callers::peers_of(&caller)
+    }
     fn owner<K: Resource>(child: Arc<K>) -> Vec<ObjectRef<Agent>> {
         owner_agent(&*child)
     }
     let ctx = Arc::new(AgentContext {
         kit: ControllerKit::new("agent", operator.metrics.clone()),
         operator,
+        agents: caches.agents.store.clone(),
         models: caches.models.store.clone(),
         tools: caches.tools.store.clone(),
         memory_stores: caches.memory_stores.store.clone(),
@@ -166,6 +174,8 @@ pub fn controller<S: StopSignal>(
         .reconcile_on(caches.config_maps.on_delete(owner))
         .reconcile_on(caches.services.on_delete(owner))
         .reconcile_on(caches.network_policies.on_delete(owner))
+        .watches_shared_stream(caches.agents.subscribe(), by_caller)
+        .reconcile_on(caches.agents.on_delete(by_caller))
         .watches_shared_stream(caches.models.subscribe(), by_model.clone())
         .reconcile_on(caches.models.on_delete(by_model))
         .watches_shared_stream(caches.tools.subscribe(), by_tool.clone())

@@ -16,6 +16,7 @@ use kube::{Api, Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::agent::callers;
 use crate::agent::child_refusal::ChildWriteError;
 use crate::agent::children::{self, CONFIG_HASH_ANNOTATION};
 use crate::agent::controller::AgentContext;
@@ -100,6 +101,7 @@ async fn roll_out(
         let embedding_model = embedding_model.and_then(|name| ctx.references(ns).model(name));
         memory_binding::attach(&mut rendered, agent, store, embedding_model.as_ref());
     }
+    callers::attach(&mut rendered, callers::callers_of(&ctx.agents.state(), agent));
     let identity = identity_plan(agent, &rendered, ctx)?;
     // The image and the builders' version are part of what the pods run: an operator upgrade
     // that changes either must roll them too. So are the NATS permissions, once minted.

@@ -136,4 +136,40 @@ async fn the_samples_become_ready_and_answer_with_delegation() {
     assert_eq!(names, [("ask-finance", true)]);
     let agent_names: Vec<String> = agents.iter().map(|a| a.name_any()).collect();
     assert_eq!(agent_names.len(), 3);
+
+    // Only the agents listing an Agent among their peers may call it, even on a bus without
+    // per-agent credentials: no sample lists fleet-manager, so sales-agent is refused by name.
+    let config = |name: &str| {
+        let world = &world;
+        let name = name.to_string();
+        async move {
+            let cm = Api::<ConfigMap>::namespaced(world.client.clone(), &world.ns)
+                .get(&format!("{name}-runner"))
+                .await
+                .expect("configmap");
+            let json = cm.data.and_then(|mut d| d.remove("runner.json")).expect("runner.json");
+            serde_json::from_str::<serde_json::Value>(&json).expect("runner config")
+        }
+    };
+    assert_eq!(
+        config("finance-officer").await["allowedAgents"],
+        serde_json::json!(["fleet-manager", "sales-agent"])
+    );
+    assert_eq!(config("fleet-manager").await["allowedAgents"], serde_json::json!([]));
+    let mut request = AgentRequest::new(uuid_like(), "Which truck is free?");
+    request.from = Some("sales-agent".into());
+    let reply = world
+        .nats
+        .send_request(
+            format!("agentry.{}.agent.fleet-manager.query.sales-agent", world.ns),
+            async_nats::Request::new()
+                .payload(serde_json::to_vec(&request).expect("json").into())
+                .timeout(Some(std::time::Duration::from_secs(30))),
+        )
+        .await
+        .expect("the runner answers");
+    let reply: agentry_protocol::AgentReply = serde_json::from_slice(&reply.payload).expect("an AgentReply");
+    let error = reply.error.expect("refused");
+    assert_eq!(error.code, agentry_protocol::ErrorCode::Forbidden, "{error:?}");
+    assert!(error.message.contains("sales-agent"), "{error:?}");
 }
