@@ -7,11 +7,12 @@ use agentry_bus_identity::bootstrap::{Bootstrap, write_private};
 use agentry_bus_identity::connection::BusAuth;
 use agentry_bus_identity::{BusCredentials, UserCreds, jwt};
 use agentry_crds::{Agent, AgentPhase};
-use agentry_protocol::messages::{AgentReply, AgentRequest};
-use agentry_protocol::subjects::{self, Caller, PlatformIdentity, SubjectToken};
+use agentry_protocol::messages::AgentRequest;
+use agentry_protocol::subjects::SubjectToken;
 use agentry_protocol::{TaskId, TaskState};
 use agentry_task_queue::TaskQueue;
 use agentry_tests::operator_world::{CONVERGE, World};
+use agentry_tests::runner_fixture::ask_agent;
 use agentry_tests::scripted_model::Step;
 use agentry_tests::secured_nats::SecuredNats;
 use k8s_openapi::api::apps::v1::Deployment;
@@ -129,7 +130,7 @@ async fn each_agent_gets_its_own_nats_identity_minted_again_when_its_peers_chang
     // peer its credentials allow it to call, and replies under the response permission.
     let api = js.client();
     world.model.push(Step::Text("412,300 USD remains.".into()));
-    let reply = ask_as_api(&api, ns, "finance-officer", "Budget left?").await;
+    let reply = ask_agent(&api, ns, "finance-officer", "Budget left?").await;
     assert_eq!(reply.output.as_deref(), Some("412,300 USD remains."), "{reply:?}");
     world.model.push(Step::ToolCalls(vec![(
         "ask-finance".into(),
@@ -137,7 +138,7 @@ async fn each_agent_gets_its_own_nats_identity_minted_again_when_its_peers_chang
     )]));
     world.model.push(Step::Text("Approved: 6,800 USD.".into()));
     world.model.push(Step::Echo);
-    let reply = ask_as_api(&api, ns, "fleet-manager", "Repair TRK-0042?").await;
+    let reply = ask_agent(&api, ns, "fleet-manager", "Repair TRK-0042?").await;
     assert_eq!(reply.error, None, "{reply:?}");
     assert!(reply.output.as_deref().unwrap_or_default().contains("Approved: 6,800 USD."), "{reply:?}");
 
@@ -203,21 +204,4 @@ async fn a_password_in_the_nats_url_is_used_but_never_shown() {
     let listed =
         serde_json::to_string(&events.list(&Default::default()).await.expect("events").items).expect("json");
     assert!(!listed.contains(password), "the password is in an Event");
-}
-
-/// `input` asked of `agent` as the API (`_api`), over `client` (connected with `_api`'s creds).
-async fn ask_as_api(client: &async_nats::Client, ns: &str, agent: &str, input: &str) -> AgentReply {
-    let (ns, target) = (SubjectToken::new(ns).expect("ns"), SubjectToken::new(agent).expect("agent"));
-    let subject = subjects::query(&ns, &target, &Caller::Platform(PlatformIdentity::Api));
-    let request = AgentRequest::new(format!("natsid-{agent}"), input);
-    let reply = client
-        .send_request(
-            subject,
-            async_nats::Request::new()
-                .payload(serde_json::to_vec(&request).expect("json").into())
-                .timeout(Some(std::time::Duration::from_secs(30))),
-        )
-        .await
-        .unwrap_or_else(|e| panic!("{agent} answers the API under the minted identities: {e}"));
-    serde_json::from_slice(&reply.payload).expect("an AgentReply")
 }

@@ -156,19 +156,12 @@ async fn the_samples_become_ready_and_answer_with_delegation() {
         serde_json::json!(["fleet-manager", "sales-agent"])
     );
     assert_eq!(config("fleet-manager").await["allowedAgents"], serde_json::json!([]));
-    let mut request = AgentRequest::new(uuid_like(), "Which truck is free?");
-    request.from = Some("sales-agent".into());
-    let reply = world
-        .nats
-        .send_request(
-            format!("agentry.{}.agent.fleet-manager.query.sales-agent", world.ns),
-            async_nats::Request::new()
-                .payload(serde_json::to_vec(&request).expect("json").into())
-                .timeout(Some(std::time::Duration::from_secs(30))),
-        )
-        .await
-        .expect("the runner answers");
-    let reply: agentry_protocol::AgentReply = serde_json::from_slice(&reply.payload).expect("an AgentReply");
+    let request =
+        AgentRequest { from: Some("sales-agent".into()), ..AgentRequest::new(uuid_like(), "Free truck?") };
+    let caller = agentry_protocol::Caller::agent("sales-agent").expect("caller");
+    let reply =
+        agentry_tests::runner_fixture::send_as(&world.nats, &world.ns, "fleet-manager", &caller, &request)
+            .await;
     let error = reply.error.expect("refused");
     assert_eq!(error.code, agentry_protocol::ErrorCode::Forbidden, "{error:?}");
     assert!(error.message.contains("sales-agent"), "{error:?}");
