@@ -108,11 +108,14 @@ fn agent_jetstream(namespace: &SubjectToken, agent: &SubjectToken) -> Vec<String
     ]
 }
 
-/// What a platform identity (`_operator`, `_recorder`, `_api`) may do: ask and notify any agent
+/// What a platform identity (`_operator`, `_api`; `_recorder` gets [`recorder`]'s) may do: ask and notify any agent
 /// under its own name, broadcast, submit tasks, publish Session events, run JetStream (streams,
 /// consumers, buckets), and hear its own inbox and the key-value updates it waits on. It cannot
 /// answer as an agent, publish an agent's events, or read another identity's inbox.
 pub fn platform(identity: &str) -> Permissions {
+    if identity == "_recorder" {
+        return recorder();
+    }
     let publish = vec![
         format!("agentry.*.agent.*.query.{identity}"),
         format!("agentry.*.agent.*.notify.{identity}"),
@@ -132,6 +135,29 @@ pub fn platform(identity: &str) -> Permissions {
     }
 }
 
+/// What the recorder may do: keep the events stream and its own durable consumer on it, pull
+/// and acknowledge events, hear its own inbox. Nothing else: it asks no agent, submits no task
+/// and touches no other stream, so a stolen recorder credential cannot speak for anyone.
+fn recorder() -> Permissions {
+    let events = EVENTS_STREAM;
+    let publish = vec![
+        "$JS.API.INFO".to_string(),
+        format!("$JS.API.STREAM.INFO.{events}"),
+        format!("$JS.API.STREAM.CREATE.{events}"),
+        format!("$JS.API.STREAM.UPDATE.{events}"),
+        format!("$JS.API.CONSUMER.*.{events}.>"),
+        format!("$JS.API.CONSUMER.DURABLE.CREATE.{events}.>"),
+        format!("$JS.API.CONSUMER.MSG.NEXT.{events}.>"),
+        format!("$JS.ACK.{events}.>"),
+    ];
+    let subscribe = vec![format!("{}.>", platform_inbox_prefix("_recorder"))];
+    Permissions {
+        publish: SubjectRules { allow: publish, deny: Vec::new() },
+        subscribe: SubjectRules { allow: subscribe, deny: Vec::new() },
+        response: None,
+    }
+}
+
 /// Checks `identity` is a platform identity name: `_` then lowercase letters, digits or `-`.
 pub fn is_platform_identity(identity: &str) -> bool {
     identity.strip_prefix('_').is_some_and(|rest| {
@@ -141,6 +167,21 @@ pub fn is_platform_identity(identity: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_recorder_may_keep_only_the_events_stream_and_its_consumer() {
+        let p = platform("_recorder");
+        assert!(p.publish.allow.iter().all(|s| s.starts_with("$JS.")), "{:?}", p.publish.allow);
+        assert!(
+            p.publish
+                .allow
+                .iter()
+                .filter(|s| s.starts_with("$JS.API.S") || s.starts_with("$JS.API.C"))
+                .all(|s| s.contains(EVENTS_STREAM))
+        );
+        assert_eq!(p.subscribe.allow, ["_INBOX._recorder.>"]);
+        assert!(platform("_api").publish.allow.contains(&"agentry.*.agent.*.query._api".to_string()));
+    }
+
     use super::*;
 
     fn token(s: &str) -> SubjectToken {
