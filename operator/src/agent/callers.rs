@@ -3,7 +3,8 @@
 //! wire even where the bus has no per-agent credentials; where it has them, the server enforces
 //! the same rule from the callers' permissions.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use agentry_crds::Agent;
 use kube::ResourceExt;
@@ -48,6 +49,32 @@ pub fn peers_of(changed: &Agent) -> Vec<ObjectRef<Agent>> {
         .collect()
 }
 
+/// Maps Agent changes to [`peers_of`], but only when an Agent's spec changed (a new generation):
+/// its status changes often (usage, conditions) and never change its peers' callers.
+#[derive(Clone, Default)]
+pub struct PeersOnSpecChange {
+    seen: Arc<Mutex<HashMap<ObjectRef<Agent>, Option<i64>>>>,
+}
+
+impl PeersOnSpecChange {
+    /// The Agents to reconcile for this event on `changed`.
+    pub fn map(&self, changed: &Agent) -> Vec<ObjectRef<Agent>> {
+        let generation = changed.metadata.generation;
+        let previous = self
+            .seen
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(ObjectRef::from_obj(changed), generation);
+        if previous == Some(generation) { Vec::new() } else { peers_of(changed) }
+    }
+
+    /// The Agents to reconcile now that `gone` is deleted (and forgets it).
+    pub fn forget(&self, gone: &Agent) -> Vec<ObjectRef<Agent>> {
+        self.seen.lock().unwrap_or_else(PoisonError::into_inner).remove(&ObjectRef::from_obj(gone));
+        peers_of(gone)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -77,5 +104,18 @@ mod tests {
             refs,
             [ObjectRef::new("finance").within("fleet"), ObjectRef::new("sales").within("fleet")]
         );
+    }
+
+    #[test]
+    fn only_a_new_generation_wakes_the_peers() {
+        let watch = PeersOnSpecChange::default();
+        let mut manager = (*agent("fleet", "manager", &["finance"])).clone();
+        manager.metadata.generation = Some(1);
+        assert_eq!(watch.map(&manager).len(), 1, "first seen");
+        assert!(watch.map(&manager).is_empty(), "a status change keeps the generation");
+        manager.metadata.generation = Some(2);
+        assert_eq!(watch.map(&manager).len(), 1, "a spec change");
+        assert_eq!(watch.forget(&manager).len(), 1, "a deletion");
+        assert_eq!(watch.map(&manager).len(), 1, "seen anew after its deletion");
     }
 }

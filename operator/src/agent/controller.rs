@@ -147,10 +147,11 @@ pub fn controller<S: StopSignal>(
         agents_for_secret(&agents.state(), &models.state(), &tools.state(), namespace.as_deref(), &name)
     };
     // An Agent's callers are the Agents listing it as a peer: a change of their peers changes
-    // its allowedAgents.
-    fn by_caller(caller: Arc<Agent>) -> Vec<ObjectRef<Agent>> {
-        callers::peers_of(&caller)
-    }
+    // its allowedAgents (a deleted caller always counts).
+    let spec_changes = callers::PeersOnSpecChange::default();
+    let deletions = spec_changes.clone();
+    let by_caller = move |caller: Arc<Agent>| spec_changes.map(&caller);
+    let by_deleted_caller = move |caller: Arc<Agent>| deletions.forget(&caller);
     fn owner<K: Resource>(child: Arc<K>) -> Vec<ObjectRef<Agent>> {
         owner_agent(&*child)
     }
@@ -175,7 +176,7 @@ pub fn controller<S: StopSignal>(
         .reconcile_on(caches.services.on_delete(owner))
         .reconcile_on(caches.network_policies.on_delete(owner))
         .watches_shared_stream(caches.agents.subscribe(), by_caller)
-        .reconcile_on(caches.agents.on_delete(by_caller))
+        .reconcile_on(caches.agents.on_delete(by_deleted_caller))
         .watches_shared_stream(caches.models.subscribe(), by_model.clone())
         .reconcile_on(caches.models.on_delete(by_model))
         .watches_shared_stream(caches.tools.subscribe(), by_tool.clone())
